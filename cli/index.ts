@@ -1,0 +1,34 @@
+/**
+ * The `nylas-stream` command. Each subcommand lives in cli/commands/<name>.ts and registers itself
+ * here; configuration errors become exit code 2 with the variable named, anything else exit code 1.
+ */
+import { Command } from 'commander';
+import { NylasStreamError } from '../lib/errors';
+import { registerInfraCommands } from './commands/infra';
+
+export function buildProgram(): Command {
+  const program = new Command('nylas-stream')
+    .description('Nylas v3 webhook notifications → correct, replayable Kafka streams')
+    .showHelpAfterError();
+  registerInfraCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof NylasStreamError) {
+      console.error(`nylas-stream: ${err.code}: ${err.message}`);
+      process.exitCode = err.code === 'CONFIG_INVALID' ? 2 : 1;
+    } else {
+      console.error('nylas-stream:', err);
+      process.exitCode = 1;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).catch(() => undefined);
+}

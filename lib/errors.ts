@@ -1,0 +1,114 @@
+/**
+ * The one error hierarchy of nylas-stream.
+ *
+ * Every error we raise on purpose carries a stable `code` (part of the public contract: it is
+ * logged, put in DLQ headers and counted in metrics) and a `retriable` flag. Callers decide
+ * between "retry" and "dead-letter / reject" by the flag, never by parsing messages. The HTTP
+ * layer maps codes to status codes in exactly one place (ingress/status.ts).
+ */
+
+export const ErrorCodes = {
+  // configuration and start-up
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  INFRA_MISSING_TOOL: 'INFRA_MISSING_TOOL',
+  INFRA_START_FAILED: 'INFRA_START_FAILED',
+  // ingress: bad input (not retriable: Nylas must not retry, we record and answer 4xx)
+  SIGNATURE_MISSING: 'SIGNATURE_MISSING',
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  MALFORMED_ENVELOPE: 'MALFORMED_ENVELOPE',
+  UNKNOWN_DESTINATION: 'UNKNOWN_DESTINATION',
+  // transient faults (retriable: ingress answers 503, processors retry)
+  KAFKA_UNAVAILABLE: 'KAFKA_UNAVAILABLE',
+  ACK_TIMEOUT: 'ACK_TIMEOUT',
+  OVERLOADED: 'OVERLOADED',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  REGISTRY_UNAVAILABLE: 'REGISTRY_UNAVAILABLE',
+  // expansion through the Nylas API
+  NYLAS_API_RATE_LIMITED: 'NYLAS_API_RATE_LIMITED',
+  NYLAS_API_UNAVAILABLE: 'NYLAS_API_UNAVAILABLE',
+  NYLAS_API_UNAUTHORIZED: 'NYLAS_API_UNAUTHORIZED',
+  NYLAS_API_NOT_FOUND: 'NYLAS_API_NOT_FOUND',
+  NYLAS_API_DEADLINE: 'NYLAS_API_DEADLINE',
+  // processing
+  SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
+  STATE_RESTORE_FAILED: 'STATE_RESTORE_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface NylasStreamErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /** Extra, non-secret facts for logs and DLQ headers (field path, status code, …). */
+  details?: Record<string, string | number | boolean | undefined>;
+}
+
+export class NylasStreamError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, string | number | boolean | undefined>;
+
+  constructor(code: ErrorCode, message: string, options: NylasStreamErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      ...this.details,
+    };
+  }
+}
+
+/** A bad or missing configuration value; the message names the variable and a remedy. */
+export class ConfigError extends NylasStreamError {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(ErrorCodes.CONFIG_INVALID, `${variable}: ${message}`, { details: { variable } });
+  }
+}
+
+/** A tool the local runtime needs (java, mvn) is missing or too old. */
+export class MissingToolError extends NylasStreamError {
+  constructor(tool: string, remedy: string) {
+    super(ErrorCodes.INFRA_MISSING_TOOL, `${tool} is required but was not found. ${remedy}`, {
+      details: { tool },
+    });
+  }
+}
+
+/** Input that will never become valid by retrying it: reject (ingress) or dead-letter (processor). */
+export class BadInputError extends NylasStreamError {
+  constructor(code: ErrorCode, message: string, options: Omit<NylasStreamErrorOptions, 'retriable'> = {}) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
+/** A fault that goes away on its own: answer 503 / retry with backoff. */
+export class TransientError extends NylasStreamError {
+  constructor(code: ErrorCode, message: string, options: Omit<NylasStreamErrorOptions, 'retriable'> = {}) {
+    super(code, message, { ...options, retriable: true });
+  }
+}
+
+/** True when `err` is one of ours and says a retry may succeed. Unknown errors are treated as retriable
+ * by the processor (a bug must not silently dead-letter good data) but never by the ingress mapping. */
+export function isRetriable(err: unknown): boolean {
+  return err instanceof NylasStreamError ? err.retriable : false;
+}
+
+export function errorCodeOf(err: unknown): string {
+  return err instanceof NylasStreamError ? err.code : 'INTERNAL';
+}

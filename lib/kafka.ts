@@ -1,0 +1,61 @@
+/**
+ * The one place a kafkajs client is built, so SASL/SSL, timeouts and logging are identical in the
+ * ingress, the processors and the CLI.
+ */
+import { readFileSync } from 'node:fs';
+import { Kafka, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig } from './config';
+import { ConfigError } from './errors';
+import { kafkaLogCreator, type Logger } from './logger';
+
+export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {
+  let ssl: KafkaJsConfig['ssl'] = false;
+  if (config.ssl) {
+    if (config.sslCaFile) {
+      let ca: string;
+      try {
+        ca = readFileSync(config.sslCaFile, 'utf8');
+      } catch (err) {
+        throw new ConfigError(
+          'KAFKA_SSL_CA_FILE',
+          `cannot read ${config.sslCaFile}: ${(err as Error).message}`,
+        );
+      }
+      ssl = { ca: [ca], rejectUnauthorized: config.sslRejectUnauthorized };
+    } else {
+      ssl = { rejectUnauthorized: config.sslRejectUnauthorized };
+    }
+  }
+  let sasl: SASLOptions | undefined;
+  if (config.sasl) {
+    const { mechanism, username, password } = config.sasl;
+    // The three mechanisms share one shape in kafkajs; the switch keeps the union type exact.
+    switch (mechanism) {
+      case 'plain':
+        sasl = { mechanism, username, password };
+        break;
+      case 'scram-sha-256':
+        sasl = { mechanism, username, password };
+        break;
+      case 'scram-sha-512':
+        sasl = { mechanism, username, password };
+        break;
+    }
+  }
+  return {
+    clientId: clientIdSuffix ? `${config.clientId}-${clientIdSuffix}` : config.clientId,
+    brokers: config.brokers,
+    ssl,
+    ...(sasl ? { sasl } : {}),
+    connectionTimeout: config.connectionTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    logCreator: kafkaLogCreator(logger),
+    // Reconnects are our job (we answer 503 and retry); kafkajs's own retry stays short so a
+    // dead broker is noticed within the ingress ack budget instead of after minutes.
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2000 },
+  };
+}
+
+export function createKafka(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): Kafka {
+  return new Kafka(kafkaJsOptions(config, logger, clientIdSuffix));
+}

@@ -1,0 +1,145 @@
+/**
+ * Helpers for tests that talk to the real broker and registry found by global-setup.ts: per-test
+ * topic and group names, topic creation with cleanup, poll-until (never sleeps), and a collector
+ * that reads a topic with a chosen isolation level.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { type CommonConfig, loadCommonConfig } from '../../lib/config';
+import { createKafka } from '../../lib/kafka';
+import { silentLogger } from '../../lib/logger';
+
+/** Config pointing at the test infrastructure (env set by global-setup), with per-test overrides. */
+export function testConfig(overrides: Record<string, string> = {}): CommonConfig {
+  return loadCommonConfig({ ...process.env, LOG_LEVEL: 'silent', ...overrides });
+}
+
+export function testKafka(config: CommonConfig = testConfig(), suffix = 'test'): Kafka {
+  return createKafka(config.kafka, silentLogger(), suffix);
+}
+
+/** A name no other test (or earlier run) uses: "<prefix>-<random>". */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createTopics(
+  admin: Admin,
+  topics: string[],
+  partitions = 1,
+  configs: Record<string, string> = {},
+): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((topic) => ({
+      topic,
+      numPartitions: partitions,
+      replicationFactor: 1,
+      configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+    })),
+  });
+}
+
+export interface PollOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  description?: string;
+}
+
+/** Calls `fn` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function pollUntil<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  options: PollOptions = {},
+): Promise<T> {
+  const { timeoutMs = 30_000, intervalMs = 100, description = 'condition' } = options;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${description}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface CollectedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+  timestamp: string;
+}
+
+/** Reads a topic from the beginning into memory until stopped. Used with pollUntil. */
+export class TopicCollector {
+  readonly records: CollectedRecord[] = [];
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: string[],
+    private readonly isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
+  ) {}
+
+  async start(): Promise<this> {
+    this.consumer = this.kafka.consumer({
+      groupId: uniqueName('collector'),
+      readUncommitted: this.isolation === 'read_uncommitted',
+      maxWaitTimeInMs: 100,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({
+        topic,
+        partition,
+        message,
+      }: {
+        topic: string;
+        partition: number;
+        message: KafkaMessage;
+      }) => {
+        this.records.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: message.headers ?? {},
+          timestamp: message.timestamp,
+        });
+      },
+    });
+    return this;
+  }
+
+  async waitFor(count: number, timeoutMs = 30_000): Promise<CollectedRecord[]> {
+    return pollUntil(() => (this.records.length >= count ? this.records : undefined), {
+      timeoutMs,
+      description: `${count} records on ${this.topics.join(',')} (have ${this.records.length})`,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
+
+/** Header value as a string (kafkajs gives Buffer | string | array). */
+export function headerString(headers: IHeaders, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  const first = Array.isArray(v) ? v[0] : v;
+  return first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+}
