@@ -1,0 +1,115 @@
+/**
+ * Every metric nylas-stream exports, in one catalog. Names and labels are public contract: the
+ * Prometheus rules and the Grafana dashboard in deploy/ are built on exactly these, and a test checks
+ * that every expression there names a metric listed here. Labels are bounded (family, outcome,
+ * status, reason, partition) — never ids.
+ */
+export const METRICS = {
+  // ---- ingress ----
+  ingressRequests: {
+    name: 'nylas_stream_ingress_requests_total',
+    help: 'Webhook requests answered, by route and HTTP status.',
+    type: 'counter',
+    labels: ['route', 'status'],
+  },
+  ingressSignatureFailures: {
+    name: 'nylas_stream_ingress_signature_failures_total',
+    help: 'Deliveries refused because the X-Nylas-Signature was missing or did not match any secret.',
+    type: 'counter',
+    labels: ['reason'],
+  },
+  ingressAckLatency: {
+    name: 'nylas_stream_ingress_ack_latency_seconds',
+    help: 'Time from request received to answer, for requests written to Kafka (Nylas allows 10 s).',
+    type: 'histogram',
+    labels: [],
+  },
+  ingressPayloadBytes: {
+    name: 'nylas_stream_ingress_payload_bytes',
+    help: 'Size of accepted notification bodies, as received (compressed when gzip).',
+    type: 'histogram',
+    labels: [],
+  },
+  ingressInFlight: {
+    name: 'nylas_stream_ingress_in_flight',
+    help: 'Requests accepted and waiting for the Kafka acknowledgement.',
+    type: 'gauge',
+    labels: [],
+  },
+  ingressProducerUp: {
+    name: 'nylas_stream_ingress_kafka_producer_up',
+    help: '1 while the ingress Kafka producer is connected, else 0.',
+    type: 'gauge',
+    labels: [],
+  },
+  ingressBatchSize: {
+    name: 'nylas_stream_ingress_batch_records',
+    help: 'Records per micro-batched produce request.',
+    type: 'histogram',
+    labels: [],
+  },
+  ingressRejected: {
+    name: 'nylas_stream_ingress_rejected_total',
+    help: 'Refused deliveries by reason, and whether they were recorded to the rejected topic or dropped by its rate limit.',
+    type: 'counter',
+    labels: ['reason', 'recorded'],
+  },
+  // ---- processor ----
+  processorNotifications: {
+    name: 'nylas_stream_processor_notifications_total',
+    help: 'Notifications processed, by trigger family and outcome (emitted, duplicate, stale, expanded, dead_lettered).',
+    type: 'counter',
+    labels: ['family', 'outcome'],
+  },
+  processorDeadLetters: {
+    name: 'nylas_stream_processor_dead_letters_total',
+    help: 'Records written to the DLQ, by reason code.',
+    type: 'counter',
+    labels: ['reason'],
+  },
+  processorExpansionLatency: {
+    name: 'nylas_stream_processor_expansion_latency_seconds',
+    help: 'Time to fetch a truncated message from the Nylas API, retries included.',
+    type: 'histogram',
+    labels: ['outcome'],
+  },
+  processorExpansionErrors: {
+    name: 'nylas_stream_processor_expansion_errors_total',
+    help: 'Failed Nylas API calls during expansion, by reason (rate_limited, unavailable, unauthorized, not_found, deadline).',
+    type: 'counter',
+    labels: ['reason'],
+  },
+  processorEndToEndLatency: {
+    name: 'nylas_stream_processor_end_to_end_latency_seconds',
+    help: 'Time from ingress receipt (received-at header) to the domain event being committed.',
+    type: 'histogram',
+    labels: [],
+  },
+  processorConsumerLag: {
+    name: 'nylas_stream_processor_consumer_lag',
+    help: 'Records in the raw topic not yet processed, per assigned partition.',
+    type: 'gauge',
+    labels: ['partition'],
+  },
+  processorStateEntries: {
+    name: 'nylas_stream_processor_state_entries',
+    help: 'Dedupe ids and object versions held in the state store, over assigned partitions.',
+    type: 'gauge',
+    labels: ['kind'],
+  },
+  processorStateRestoreSeconds: {
+    name: 'nylas_stream_processor_state_restore_seconds',
+    help: 'Time to restore a partition state from the changelog topic on assignment.',
+    type: 'histogram',
+    labels: [],
+  },
+  processorTransactions: {
+    name: 'nylas_stream_processor_transactions_total',
+    help: 'Kafka transactions, by outcome (committed, aborted).',
+    type: 'counter',
+    labels: ['outcome'],
+  },
+} as const;
+
+export type MetricSpec = (typeof METRICS)[keyof typeof METRICS];
+export const METRIC_NAMES: readonly string[] = Object.values(METRICS).map((m) => m.name);
