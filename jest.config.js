@@ -10,6 +10,7 @@ const common = {
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

@@ -25,6 +25,10 @@ export const REDACT_PATHS = [
   '*.*.secret',
   '*.*.secrets',
   '*.*.apiKey',
+  // Config objects nest three deep (config.kafka.sasl.password).
+  '*.*.*.password',
+  '*.*.*.secret',
+  '*.*.*.apiKey',
   'headers["x-nylas-signature"]',
   'headers["nylas-signature"]',
   'headers.authorization',

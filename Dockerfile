@@ -1,0 +1,27 @@
+# One image for every nylas-stream role (ingress, processor, CLI); the compose file picks the command.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY lib lib
+COPY cli cli
+COPY ingress ingress
+COPY processors processors
+COPY schemas schemas
+COPY simulator simulator
+COPY deploy deploy
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+# The Avro contracts are read at run time (schemas register/check, the processor's encoder).
+COPY --from=build /app/schemas schemas
+COPY bin bin
+USER node
+ENTRYPOINT ["node", "dist/cli/index.js"]
+CMD ["--help"]

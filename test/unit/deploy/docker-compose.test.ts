@@ -1,0 +1,117 @@
+/**
+ * Docker cannot run on our build machines, so the compose file is checked statically: every service
+ * has a healthcheck and waits on conditions, host ports match the defaults the CLI and the local
+ * runtime use, and every variable we pass is one the config loaders actually read.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { DEFAULTS, loadCommonConfig } from '../../../lib/config';
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const compose = parse(readFileSync(join(__dirname, '../../../docker-compose.yml'), 'utf8'), {
+  merge: true,
+}) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+
+/** Runs a config loader against an env that records which variables it reads. */
+function variablesReadBy(load: (env: Record<string, string | undefined>) => unknown): Set<string> {
+  const read = new Set<string>();
+  const env = new Proxy({} as Record<string, string | undefined>, {
+    get: (_t, key) => {
+      if (typeof key === 'string') read.add(key);
+      return undefined;
+    },
+  });
+  load(env);
+  return read;
+}
+
+function hostPort(service: Service, containerPort: number): number | undefined {
+  for (const p of service.ports ?? []) {
+    const parts = p.split(':');
+    if (Number(parts[parts.length - 1]) === containerPort) return Number(parts[parts.length - 2]);
+  }
+  return undefined;
+}
+
+describe('docker-compose.yml', () => {
+  it('has the whole stack', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['grafana', 'ingress', 'init', 'kafka', 'processor', 'prometheus', 'registry'].sort(),
+    );
+  });
+
+  it('gives every long-running service a healthcheck and every dependency a condition', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      if (name !== 'init') expect(svc.healthcheck?.test.length).toBeGreaterThan(0);
+      for (const [dep, cond] of Object.entries(svc.depends_on ?? {})) {
+        expect(services[dep]).toBeDefined();
+        expect(['service_healthy', 'service_completed_successfully']).toContain(cond.condition);
+      }
+    }
+  });
+
+  it('publishes Kafka and the registry on the ports the local runtime and config defaults use', () => {
+    const brokerPort = Number(DEFAULTS.kafkaBrokers.split(':')[1]);
+    expect(hostPort(services.kafka!, brokerPort)).toBe(brokerPort);
+    const advertised = String(services.kafka!.environment?.KAFKA_ADVERTISED_LISTENERS);
+    expect(advertised).toContain(`EXTERNAL://${DEFAULTS.kafkaBrokers}`);
+    const registryPort = Number(new URL(DEFAULTS.schemaRegistryUrl).port);
+    expect(hostPort(services.registry!, 8080)).toBe(registryPort);
+    expect(hostPort(services.ingress!, Number(services.ingress!.environment?.INGRESS_PORT))).toBe(
+      DEFAULTS.ingressPort,
+    );
+    expect(Number(services.ingress!.environment?.INGRESS_PORT)).toBe(DEFAULTS.ingressPort);
+    expect(hostPort(services.processor!, DEFAULTS.processorMetricsPort)).toBe(DEFAULTS.processorMetricsPort);
+  });
+
+  it('points the services at the in-network broker and registry, with values the config accepts', () => {
+    for (const name of ['init', 'ingress', 'processor']) {
+      const env = Object.fromEntries(
+        Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, String(v)]),
+      );
+      expect(env.KAFKA_BROKERS).toBe('kafka:9092');
+      expect(env.SCHEMA_REGISTRY_URL).toBe('http://registry:8080/apis/ccompat/v7');
+      expect(() => loadCommonConfig(env)).not.toThrow();
+    }
+  });
+
+  it('passes only variables that a config loader reads', () => {
+    const known = variablesReadBy(loadCommonConfig);
+    // Service-specific variables are read by the service's own loader.
+    const extra: Record<string, string[]> = {
+      ingress: ['INGRESS_PORT', 'NYLAS_WEBHOOK_SECRETS_FILE'],
+      processor: ['NYLAS_API_KEY', 'NYLAS_API_URI', 'PROCESSOR_METRICS_PORT'],
+      init: [],
+    };
+    for (const [name, allowed] of Object.entries(extra)) {
+      for (const variable of Object.keys(services[name]!.environment ?? {})) {
+        expect({ service: name, variable, known: known.has(variable) || allowed.includes(variable) }).toEqual(
+          {
+            service: name,
+            variable,
+            known: true,
+          },
+        );
+      }
+    }
+  });
+
+  it('keeps the registry on Kafka storage with the compatibility rule the client library expects', () => {
+    const env = services.registry!.environment ?? {};
+    expect(env.APICURIO_STORAGE_KIND).toBe('kafkasql');
+    expect(env.APICURIO_RULES_GLOBAL_COMPATIBILITY).toBe('BACKWARD_TRANSITIVE');
+  });
+});

@@ -1,0 +1,103 @@
+import { DEFAULTS, deepFreeze, loadCommonConfig, parseDuration } from '../../../lib/config';
+import { ConfigError } from '../../../lib/errors';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadCommonConfig', () => {
+  it('needs no variables: defaults match the local runtime', () => {
+    const c = loadCommonConfig({});
+    expect(c.kafka.brokers).toEqual([DEFAULTS.kafkaBrokers]);
+    expect(c.registry.url).toBe(DEFAULTS.schemaRegistryUrl);
+    expect(c.topics.raw).toBe('nylas.webhooks.raw');
+    expect(c.topics.state).toBe('nylas-stream-processor.state');
+    expect(c.topics.partitions).toBe(12);
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('reads every documented override', () => {
+    const c = loadCommonConfig({
+      KAFKA_BROKERS: 'a:1, b:2',
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+      SCHEMA_REGISTRY_URL: 'https://sr.example.com/',
+      SCHEMA_REGISTRY_USERNAME: 'key',
+      SCHEMA_REGISTRY_PASSWORD: 'secret',
+      TOPIC_RAW: 'custom.raw',
+      TOPIC_PARTITIONS: '24',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(c.kafka.ssl).toBe(true);
+    expect(c.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    expect(c.registry).toEqual({ url: 'https://sr.example.com', username: 'key', password: 'secret' });
+    expect(c.topics.raw).toBe('custom.raw');
+    expect(c.topics.partitions).toBe(24);
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it.each([
+    [{ KAFKA_BROKERS: 'no-port' }, 'KAFKA_BROKERS'],
+    [{ KAFKA_SSL: 'maybe' }, 'KAFKA_SSL'],
+    [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'KAFKA_SASL_MECHANISM'],
+    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'p' }, 'KAFKA_SASL_USERNAME'],
+    [{ SCHEMA_REGISTRY_URL: 'ftp://x' }, 'SCHEMA_REGISTRY_URL'],
+    [{ SCHEMA_REGISTRY_USERNAME: 'only-user' }, 'SCHEMA_REGISTRY_PASSWORD'],
+    [{ TOPIC_PARTITIONS: '0' }, 'TOPIC_PARTITIONS'],
+    [{ TOPIC_PARTITIONS: 'twelve' }, 'TOPIC_PARTITIONS'],
+    [{ TOPIC_RAW: 'bad topic!' }, 'TOPIC_RAW'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('rejects %j naming %s', (env, variable) => {
+    const err = configError(() => loadCommonConfig(env));
+    expect(err.variable).toBe(variable);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.retriable).toBe(false);
+    expect(err.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('never echoes a secret in its errors', () => {
+    const err = configError(() =>
+      loadCommonConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }),
+    );
+    expect(err.variable).toBe('KAFKA_SASL_PASSWORD');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['72h', 259_200_000],
+    ['15m', 900_000],
+    ['30s', 30_000],
+    ['250ms', 250],
+    ['1d', 86_400_000],
+    ['1500', 1500],
+    ['1.5s', 1500],
+  ])('%s → %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', 'h', '-1s', '3 weeks', '1y'])('rejects %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes nested sections so no module can change config after start-up', () => {
+    const c = deepFreeze(loadCommonConfig({}));
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.kafka)).toBe(true);
+    expect(Object.isFrozen(c.kafka.brokers)).toBe(true);
+    expect(() => {
+      (c.kafka.brokers as string[]).push('x:1');
+    }).toThrow(TypeError);
+  });
+});
