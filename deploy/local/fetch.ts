@@ -77,7 +77,7 @@ export async function ensureKafkaLibs(opts: FetchOptions, kafka: string, log4j2:
 export async function ensureApicurio(opts: FetchOptions, version: string): Promise<string> {
   const dir = join(opts.cacheDir, `apicurio-${version}`);
   if (existsSync(join(dir, 'quarkus-run.jar'))) return dir;
-  opts.log(`fetching Apicurio Registry ${version} from Maven Central (once, ~170 MB unpacked)…`);
+  opts.log(`fetching Apicurio Registry ${version} from Maven Central (once, 159 MB)…`);
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   await mvn(
