@@ -18,6 +18,8 @@ import {
 } from '../../helpers/promql';
 
 const GRAFANA = join(REPO_ROOT, 'deploy', 'grafana');
+/** Grafana's variable syntax, not a template literal. */
+const DATASOURCE_VAR = ['$', '{datasource}'].join('');
 
 interface Target {
   expr?: string;
@@ -116,15 +118,15 @@ describe('deploy/grafana dashboard', () => {
     }
   });
 
-  it('panels have unique ids and use the ${datasource} variable', () => {
+  it('panels have unique ids and use the datasource variable', () => {
     const ids = panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(dashboard.templating.list).toContainEqual(
       expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
     );
     for (const p of panels.filter((x) => x.type !== 'row')) {
-      expect([p.title, p.datasource?.uid]).toEqual([p.title, '${datasource}']);
-      for (const t of p.targets ?? []) expect(t.datasource?.uid).toBe('${datasource}');
+      expect([p.title, p.datasource?.uid]).toEqual([p.title, DATASOURCE_VAR]);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid).toBe(DATASOURCE_VAR);
     }
   });
 });
