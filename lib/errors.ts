@@ -25,6 +25,8 @@ export const ErrorCodes = {
   ACK_TIMEOUT: 'ACK_TIMEOUT',
   OVERLOADED: 'OVERLOADED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The sender went away before its body arrived; nothing to answer, nothing written. */
+  REQUEST_ABORTED: 'REQUEST_ABORTED',
   REGISTRY_UNAVAILABLE: 'REGISTRY_UNAVAILABLE',
   // expansion through the Nylas API
   NYLAS_API_RATE_LIMITED: 'NYLAS_API_RATE_LIMITED',
@@ -34,6 +36,10 @@ export const ErrorCodes = {
   NYLAS_API_DEADLINE: 'NYLAS_API_DEADLINE',
   // processing
   SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
+  NORMALIZE_FAILED: 'NORMALIZE_FAILED',
+  // schemas/ (the Avro contract)
+  SCHEMA_INVALID: 'SCHEMA_INVALID',
+  SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',
   STATE_RESTORE_FAILED: 'STATE_RESTORE_FAILED',
 } as const;
 
