@@ -5,12 +5,14 @@
 import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
+import { registerSchemasCommands } from './commands/schemas';
 
 export function buildProgram(): Command {
   const program = new Command('nylas-stream')
     .description('Nylas v3 webhook notifications → correct, replayable Kafka streams')
     .showHelpAfterError();
   registerInfraCommands(program);
+  registerSchemasCommands(program);
   return program;
 }
 

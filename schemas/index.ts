@@ -59,14 +59,18 @@ export const COMMON_FIELDS: ReadonlyArray<{ name: string; type: unknown }> = [
   { name: 'expanded', type: 'boolean' },
 ];
 
-/** Where the .avsc files are: beside this file under ts-node/jest, two levels up from dist/schemas. */
+/** Where the .avsc files are: beside this file under jest, else the nearest ancestor's schemas/ (the
+ * compiled module runs from dist/schemas or, for codegen, from dist/.codegen/schemas). */
 export function schemasDir(): string {
-  const candidates = [__dirname, path.resolve(__dirname, '..', '..', 'schemas')];
-  for (const dir of candidates) if (existsSync(path.join(dir, 'messages.avsc'))) return dir;
-  throw new NylasStreamError(
-    ErrorCodes.SCHEMA_INVALID,
-    `no .avsc files found (looked in ${candidates.join(', ')})`,
-  );
+  let dir = __dirname;
+  for (;;) {
+    if (existsSync(path.join(dir, 'messages.avsc'))) return dir;
+    if (existsSync(path.join(dir, 'schemas', 'messages.avsc'))) return path.join(dir, 'schemas');
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new NylasStreamError(ErrorCodes.SCHEMA_INVALID, `no schemas/*.avsc found above ${__dirname}`);
 }
 
 function invalid(file: string, message: string): NylasStreamError {
