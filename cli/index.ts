@@ -6,12 +6,14 @@ import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
 import { registerSchemasCommands } from './commands/schemas';
+import { registerTopicsCommands } from './commands/topics';
 
 export function buildProgram(): Command {
   const program = new Command('nylas-stream')
     .description('Nylas v3 webhook notifications → correct, replayable Kafka streams')
     .showHelpAfterError();
   registerInfraCommands(program);
+  registerTopicsCommands(program);
   registerSchemasCommands(program);
   return program;
 }

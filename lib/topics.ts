@@ -2,7 +2,7 @@
  * The topic plan: every topic nylas-stream owns, with partitions, replication and retention taken from
  * config. `ensureTopics` is idempotent: it creates what is missing and reports what differs.
  */
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
 import type { TopicsConfig } from './config';
 
 export interface TopicSpec {
@@ -11,6 +11,9 @@ export interface TopicSpec {
   replicationFactor: number;
   configs: Record<string, string>;
   purpose: string;
+  /** Shares keys (grant id) and partition numbers with the raw topic: raw, DLQ, state and domain
+   * topics. `topics create` warns when their partition counts disagree. */
+  coPartitioned?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -30,7 +33,7 @@ export function domainTopicNames(t: TopicsConfig): string[] {
 }
 
 export function topicPlan(t: TopicsConfig): TopicSpec[] {
-  const base = { partitions: t.partitions, replicationFactor: t.replicationFactor };
+  const base = { partitions: t.partitions, replicationFactor: t.replicationFactor, coPartitioned: true };
   // min.insync.replicas only makes sense below the replication factor; with acks=all it is what
   // makes "Kafka has it" mean "more than one disk has it" in production.
   const isr: Record<string, string> = t.replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {};
@@ -76,10 +79,101 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
   ];
 }
 
+/** What a broker says about an existing topic, in the terms of a TopicSpec. */
+export interface ActualTopic {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** The topic's effective values of the configs we manage (defaults included). */
+  configs: Record<string, string>;
+}
+
+export interface TopicDifference {
+  topic: string;
+  setting: 'partitions' | 'replication' | string;
+  expected: string;
+  actual: string;
+  /** What it means and how to fix it, for the operator. */
+  message: string;
+}
+
+/** Configs compared on existing topics: what the plan sets, plus cleanup.policy (a compacted raw topic
+ * or a deleting state topic is wrong even when the plan leaves the key out). */
+export function managedConfigNames(spec: TopicSpec): string[] {
+  return [...new Set([...Object.keys(spec.configs), 'cleanup.policy'])];
+}
+
+function expectedConfig(spec: TopicSpec, name: string): string {
+  return spec.configs[name] ?? (name === 'cleanup.policy' ? 'delete' : '');
+}
+
+/** How an existing topic differs from its spec (pure; ensureTopics feeds it what the broker says). */
+export function topicDifferences(spec: TopicSpec, actual: ActualTopic): TopicDifference[] {
+  const out: TopicDifference[] = [];
+  if (actual.partitions !== spec.partitions) {
+    out.push({
+      topic: spec.name,
+      setting: 'partitions',
+      expected: String(spec.partitions),
+      actual: String(actual.partitions),
+      message:
+        `${spec.name} has ${actual.partitions} partitions, config says ${spec.partitions}` +
+        ' (raw, state, DLQ and domain topics must be co-partitioned; re-partitioning moves keys,' +
+        ' so fix TOPIC_PARTITIONS or recreate the topic)',
+    });
+  }
+  if (actual.replicationFactor !== spec.replicationFactor) {
+    out.push({
+      topic: spec.name,
+      setting: 'replication',
+      expected: String(spec.replicationFactor),
+      actual: String(actual.replicationFactor),
+      message:
+        `${spec.name} has replication factor ${actual.replicationFactor}, config says ${spec.replicationFactor}` +
+        ' (change it with a partition reassignment, or fix TOPIC_REPLICATION_FACTOR)',
+    });
+  }
+  for (const name of managedConfigNames(spec)) {
+    const expected = expectedConfig(spec, name);
+    const got = actual.configs[name];
+    if (got === undefined || got === expected) continue;
+    out.push({
+      topic: spec.name,
+      setting: name,
+      expected,
+      actual: got,
+      message:
+        `${spec.name} has ${name}=${got}, config says ${expected}` +
+        ` (kafka-configs.sh --alter --entity-type topics --entity-name ${spec.name} --add-config ${name}=${expected})`,
+    });
+  }
+  return out;
+}
+
+/** Raw, DLQ, state and domain topics share keys (grant id) and partition numbers; the rejected topic
+ * does not take part. Warns when the topics as they exist do not agree. */
+export function coPartitioningWarnings(plan: TopicSpec[], partitionsByTopic: Map<string, number>): string[] {
+  const members = plan.filter((s) => s.coPartitioned === true);
+  const counts = new Map<number, string[]>();
+  for (const s of members) {
+    const n = partitionsByTopic.get(s.name);
+    if (n === undefined) continue;
+    counts.set(n, [...(counts.get(n) ?? []), s.name]);
+  }
+  if (counts.size <= 1) return [];
+  const detail = [...counts.entries()].map(([n, names]) => `${n}: ${names.join(', ')}`).join('; ');
+  return [
+    `topics that must be co-partitioned have different partition counts (${detail}); the processor ` +
+      'keeps per-partition state and publishes to the same partition number',
+  ];
+}
+
 export interface EnsureTopicsResult {
   created: string[];
   existing: string[];
+  /** Human-readable: one per difference, plus co-partitioning. */
   warnings: string[];
+  differences: TopicDifference[];
 }
 
 export async function ensureTopics(admin: Admin, plan: TopicSpec[]): Promise<EnsureTopicsResult> {
@@ -93,20 +187,51 @@ export async function ensureTopics(admin: Admin, plan: TopicSpec[]): Promise<Ens
       replicationFactor: s.replicationFactor,
       configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
     }));
-    await admin.createTopics({ topics, waitForLeaders: true });
-  }
-  const warnings: string[] = [];
-  if (present.length > 0) {
-    const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
-    for (const tm of meta.topics) {
-      const spec = plan.find((s) => s.name === tm.name);
-      if (spec && tm.partitions.length !== spec.partitions) {
-        warnings.push(
-          `${tm.name} has ${tm.partitions.length} partitions, config says ${spec.partitions}` +
-            ' (raw and domain topics must be co-partitioned; re-partitioning moves keys)',
-        );
-      }
+    try {
+      await admin.createTopics({ topics, waitForLeaders: true });
+    } catch (err) {
+      // Another `topics create` (or a service) created one of them meanwhile: that is the idempotent case.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
     }
   }
-  return { created: missing.map((s) => s.name), existing: present.map((s) => s.name), warnings };
+  const differences: TopicDifference[] = [];
+  const partitionsByTopic = new Map<string, number>(missing.map((s) => [s.name, s.partitions]));
+  if (present.length > 0) {
+    const actual = await describeTopics(admin, present);
+    for (const spec of present) {
+      const a = actual.get(spec.name);
+      if (!a) continue;
+      partitionsByTopic.set(spec.name, a.partitions);
+      differences.push(...topicDifferences(spec, a));
+    }
+  }
+  const warnings = [...differences.map((d) => d.message), ...coPartitioningWarnings(plan, partitionsByTopic)];
+  return { created: missing.map((s) => s.name), existing: present.map((s) => s.name), warnings, differences };
+}
+
+/** Partitions, replication factor and the managed configs of existing topics, as the broker has them. */
+export async function describeTopics(admin: Admin, specs: TopicSpec[]): Promise<Map<string, ActualTopic>> {
+  const out = new Map<string, ActualTopic>();
+  if (specs.length === 0) return out;
+  const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: specs.map((s) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name: s.name,
+      configNames: managedConfigNames(s),
+    })),
+  });
+  for (const tm of meta.topics) {
+    const resource = described.resources.find((r) => r.resourceName === tm.name);
+    const configs: Record<string, string> = {};
+    for (const e of resource?.configEntries ?? []) configs[e.configName] = e.configValue;
+    out.set(tm.name, {
+      name: tm.name,
+      partitions: tm.partitions.length,
+      replicationFactor: Math.max(0, ...tm.partitions.map((p) => p.replicas.length)),
+      configs,
+    });
+  }
+  return out;
 }
