@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
+import { registerIngressCommand } from './commands/ingress';
 import { registerSchemasCommands } from './commands/schemas';
 import { registerTopicsCommands } from './commands/topics';
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('Nylas v3 webhook notifications → correct, replayable Kafka streams')
     .showHelpAfterError();
   registerInfraCommands(program);
+  registerIngressCommand(program);
   registerTopicsCommands(program);
   registerSchemasCommands(program);
   return program;

@@ -1,0 +1,167 @@
+/**
+ * Starting and stopping the ingress: secrets, the supervised idempotent producer, the batcher, the
+ * rejected-delivery recorder, metrics and the HTTP server, wired together. `stop()` is the graceful
+ * shutdown SIGTERM triggers: stop accepting (readiness turns false, new notifications get 503 with
+ * Connection: close), let in-flight requests finish — each is answered when its batch is acknowledged
+ * or its ack budget runs out — then disconnect the producer and close the server.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { createKafka } from '../lib/kafka';
+import { createLogger, type Logger } from '../lib/logger';
+import { createMetricsRegistry } from '../lib/metrics';
+import { ProduceBatcher } from './batcher';
+import type { IngressConfig } from './config';
+import { createIngressMetrics, type IngressMetrics } from './metrics';
+import { ProducerSupervisor } from './producer';
+import { RejectedRecorder } from './rejected';
+import { SecretStore } from './secrets';
+import { createIngressApp, type IngressApp } from './server';
+
+export interface StartIngressOptions {
+  logger?: Logger;
+  /** A fresh registry per test; by default one with the process metrics. */
+  registry?: Registry;
+  kafka?: Kafka;
+}
+
+export interface RunningIngress {
+  /** http://host:port of the listening server (127.0.0.1 when bound to every interface). */
+  url: string;
+  port: number;
+  app: IngressApp;
+  metrics: IngressMetrics;
+  secrets: SecretStore;
+  batcher: ProduceBatcher;
+  isReady(): boolean;
+  /** Graceful shutdown; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function startIngress(
+  config: IngressConfig,
+  options: StartIngressOptions = {},
+): Promise<RunningIngress> {
+  const section = config.ingress;
+  const logger = options.logger ?? createLogger({ name: 'ingress', level: config.logLevel });
+  const registry = options.registry ?? createMetricsRegistry({ service: 'ingress' });
+  const metrics = createIngressMetrics(registry);
+  const kafka = options.kafka ?? createKafka(config.kafka, logger, 'ingress');
+
+  const secrets = new SecretStore({ ...section.secrets, logger: logger.child({ component: 'secrets' }) });
+  await secrets.start();
+  if (secrets.destinations().length === 0 && !section.secrets.acceptMockSecret) {
+    logger.warn(
+      'no webhook secret configured (NYLAS_WEBHOOK_SECRETS / NYLAS_WEBHOOK_SECRETS_FILE): challenges are ' +
+        'answered, notifications get 503 until a secret is installed',
+    );
+  }
+
+  metrics.producerUp.set(0);
+  const supervisor = new ProducerSupervisor({
+    // Limited retries on purpose: a send that gives up retires its producer (see producer.ts), so the
+    // sequence numbers never outlive a failure; kafkajs's default for idempotence is to retry forever.
+    createProducer: () =>
+      kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: { retries: 5 },
+      }),
+    logger: logger.child({ component: 'producer' }),
+    onStateChange: (up) => metrics.producerUp.set(up ? 1 : 0),
+  });
+  const batcher = new ProduceBatcher(
+    supervisor,
+    { ...section.batch, sendTimeoutMs: section.ackTimeoutMs, ackTimeoutMs: section.ackTimeoutMs },
+    logger.child({ component: 'batcher' }),
+    { onBatchAcknowledged: (records) => metrics.batchRecords.observe(records) },
+  );
+  const rejected = new RejectedRecorder({
+    topic: config.topics.rejected,
+    ...section.rejected,
+    ackTimeoutMs: section.ackTimeoutMs,
+    publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
+    metrics,
+    logger: logger.child({ component: 'rejected' }),
+  });
+  const app = createIngressApp({
+    config: section,
+    rawTopic: config.topics.raw,
+    secrets,
+    publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
+    pendingBytes: () => batcher.pendingBytes,
+    recordRejected: (d) => rejected.record(d),
+    producerUp: () => supervisor.isUp(),
+    metrics,
+    logger: logger.child({ component: 'http' }),
+  });
+
+  supervisor.start();
+  const server = createServer(app.app);
+  // Nylas uploads at most ~1 MB; a sender trickling a body for longer than this is cut off.
+  server.requestTimeout = Math.max(30_000, section.ackTimeoutMs * 2);
+  server.keepAliveTimeout = 65_000;
+  const address = await listen(server, section.host, section.port);
+  const host = section.host === '0.0.0.0' || section.host === '::' ? '127.0.0.1' : section.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  logger.info(
+    { url, rawTopic: config.topics.raw, destinations: secrets.destinations() },
+    'ingress listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const started = Date.now();
+      logger.info({ inFlight: app.activeRequests() }, 'shutting down: no new notifications accepted');
+      app.beginShutdown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const budget = section.shutdownTimeoutMs;
+      if ((await withTimeout(app.whenIdle(), budget)) === 'timeout') {
+        logger.warn({ inFlight: app.activeRequests() }, 'shutdown timeout: in-flight requests cut off');
+      }
+      await withTimeout(batcher.idle(), Math.max(0, budget - (Date.now() - started)));
+      await supervisor.close();
+      secrets.stop();
+      server.closeAllConnections();
+      await closed;
+      logger.info({ ms: Date.now() - started }, 'ingress stopped');
+    })();
+    return stopping;
+  };
+
+  return {
+    url,
+    port: address.port,
+    app,
+    metrics,
+    secrets,
+    batcher,
+    isReady: () => supervisor.isUp() && !app.isShuttingDown(),
+    stop,
+  };
+}
