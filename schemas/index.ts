@@ -96,9 +96,13 @@ export function lintSchema(schema: unknown): string[] {
         issues.push(
           `${at}: "null" must be the first branch of an optional union (so its default can be null)`,
         );
-      type.forEach((t, i) => {
-        visit(t, `${at}<${i}>`);
-      });
+      // ["null", T] is just "optional T": keep the plain field path for it.
+      const branches = type.filter((t) => t !== 'null');
+      if (branches.length === 1) visit(branches[0], at);
+      else
+        type.forEach((t, i) => {
+          visit(t, `${at}<${i}>`);
+        });
       return;
     }
     if (!isObject(type)) return;
@@ -301,11 +305,52 @@ function authHeader(config: RegistryConfig): Record<string, string> {
   return { authorization: `Basic ${token}` };
 }
 
+interface RegistryAnswer {
+  status: number;
+  text: string;
+  body: { is_compatible?: boolean; messages?: unknown; error_code?: number; message?: string };
+}
+
+async function registryRequest(
+  config: RegistryConfig,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<RegistryAnswer> {
+  const url = `${config.url}${route}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...authHeader(config) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (err) {
+    throw new NylasStreamError(
+      ErrorCodes.REGISTRY_UNAVAILABLE,
+      `${method} ${url}: ${(err as Error).message}`,
+      {
+        cause: err,
+        retriable: true,
+      },
+    );
+  }
+  const text = await res.text();
+  let parsed: RegistryAnswer['body'] = {};
+  try {
+    parsed = text === '' ? {} : JSON.parse(text);
+  } catch {
+    // Non-JSON error pages are reported with their status by the caller.
+  }
+  return { status: res.status, text, body: parsed };
+}
+
 /**
  * Asks the registry whether each local schema may be registered: POST
  * /compatibility/subjects/<topic>-value/versions/latest (the registry applies the subject's rule,
- * BACKWARD_TRANSITIVE). Throws SchemaIncompatibleError (code SCHEMA_INCOMPATIBLE) when any is not
- * compatible, after checking all of them; otherwise returns one result per schema.
+ * BACKWARD_TRANSITIVE). A subject with no versions yet is reported as `new`. Throws
+ * SchemaIncompatibleError (code SCHEMA_INCOMPATIBLE) when any schema is not compatible, after checking all
+ * of them; otherwise returns one result per schema.
  */
 export async function checkDomainSchemas(
   config: RegistryConfig,
@@ -315,46 +360,37 @@ export async function checkDomainSchemas(
   const results: SchemaCheckResult[] = [];
   for (const s of schemas) {
     const subject = subjectFor(String(topics[s.topicKey]));
-    const url = `${config.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...authHeader(config) },
-        body: JSON.stringify({ schema: JSON.stringify(s.schema) }),
-      });
-    } catch (err) {
-      throw new NylasStreamError(ErrorCodes.REGISTRY_UNAVAILABLE, `${url}: ${(err as Error).message}`, {
-        cause: err,
-        retriable: true,
-      });
-    }
-    const text = await res.text();
-    let body: { is_compatible?: boolean; messages?: unknown; error_code?: number; message?: string } = {};
-    try {
-      body = text === '' ? {} : JSON.parse(text);
-    } catch {
-      // Non-JSON error pages are reported with their status below.
-    }
-    if (
-      res.status === 404 &&
-      (body.error_code === 40401 || body.error_code === 40402 || body.error_code === undefined)
-    ) {
+    const route = `/subjects/${encodeURIComponent(subject)}`;
+    const versions = await registryRequest(config, 'GET', `${route}/versions`);
+    if (versions.status === 404) {
       results.push({ subject, schema: s.name, status: 'new', messages: [] });
-    } else if (res.ok && typeof body.is_compatible === 'boolean') {
+      continue;
+    }
+    const answer = await registryRequest(
+      config,
+      'POST',
+      `/compatibility${route}/versions/latest?verbose=true`,
+      { schema: JSON.stringify(s.schema) },
+    );
+    if (answer.status === 200 && typeof answer.body.is_compatible === 'boolean') {
       results.push({
         subject,
         schema: s.name,
-        status: body.is_compatible ? 'compatible' : 'incompatible',
-        messages: Array.isArray(body.messages) ? body.messages.map(String) : [],
+        status: answer.body.is_compatible ? 'compatible' : 'incompatible',
+        messages: Array.isArray(answer.body.messages) ? answer.body.messages.map(String) : [],
       });
-    } else if (res.status === 409 || res.status === 422) {
-      results.push({ subject, schema: s.name, status: 'incompatible', messages: [body.message ?? text] });
+    } else if (answer.status === 409 || answer.status === 422) {
+      results.push({
+        subject,
+        schema: s.name,
+        status: 'incompatible',
+        messages: [answer.body.message ?? answer.text],
+      });
     } else {
       throw new NylasStreamError(
         ErrorCodes.REGISTRY_UNAVAILABLE,
-        `${subject}: compatibility check answered ${res.status}: ${text.slice(0, 500)}`,
-        { retriable: res.status >= 500, details: { subject, status: res.status } },
+        `${subject}: compatibility check answered ${answer.status}: ${answer.text.slice(0, 500)}`,
+        { retriable: answer.status >= 500, details: { subject, status: answer.status } },
       );
     }
   }
