@@ -7,6 +7,7 @@ import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
 import { registerIngressCommand } from './commands/ingress';
 import { registerSchemasCommands } from './commands/schemas';
+import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerInfraCommands(program);
   registerIngressCommand(program);
   registerTopicsCommands(program);
+  registerTailCommand(program);
   registerSchemasCommands(program);
   return program;
 }
