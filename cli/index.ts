@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
 import { registerIngressCommand } from './commands/ingress';
+import { registerProcessorCommand } from './commands/processor';
 import { registerSchemasCommands } from './commands/schemas';
 import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerInfraCommands(program);
   registerIngressCommand(program);
+  registerProcessorCommand(program);
   registerTopicsCommands(program);
   registerTailCommand(program);
   registerSchemasCommands(program);

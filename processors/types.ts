@@ -103,6 +103,10 @@ export type DeadLetterReason =
   | 'NYLAS_API_DEADLINE'
   | 'NYLAS_API_ERROR'
   | 'SCHEMA_ENCODE_FAILED'
+  /** normalize could not map the payload (no object on a create/update, no object id, …). */
+  | 'NORMALIZE_FAILED'
+  /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
+  | 'NYLAS_API_REJECTED'
   | 'INTERNAL';
 
 export interface DeadLetter {
@@ -112,4 +116,6 @@ export interface DeadLetter {
   stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode';
   /** True when re-driving after a fix can succeed (e.g. a grant re-authenticated after a 401). */
   redrivable: boolean;
+  /** The stable error code behind the reason (lib/errors.ts ErrorCodes, or the reason itself). */
+  code?: string;
 }

@@ -1,0 +1,44 @@
+/**
+ * `nylas-stream processor`: the production entry point of the processors (consumer group
+ * "nylas-stream-processor"). SIGTERM/SIGINT stop it gracefully: fetching stops, each partition finishes
+ * the transaction in flight, producers and the consumer leave, exit 0. Whatever was not committed is
+ * processed again by whoever takes the partitions over, exactly once.
+ */
+import type { Command } from 'commander';
+import { createLogger } from '../../lib/logger';
+import { loadProcessorConfig, startProcessor } from '../../processors';
+
+export function registerProcessorCommand(program: Command): void {
+  program
+    .command('processor')
+    .description('run the processor: dedupe, order, expand and publish notifications as Avro domain events')
+    .action(async () => {
+      const config = loadProcessorConfig(process.env);
+      const logger = createLogger({ name: 'processor', level: config.logLevel });
+      let fatal: ((err: unknown) => void) | undefined;
+      const running = await startProcessor(config, { logger, onFatal: (err) => fatal?.(err) });
+      logger.info({ metrics: running.url }, 'processor running');
+      await new Promise<void>((resolve) => {
+        const finish = () => {
+          running.stop().then(resolve, (err: unknown) => {
+            logger.error({ err }, 'graceful shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        fatal = (err) => {
+          logger.fatal({ err }, 'processor cannot continue');
+          process.exitCode = 1;
+          finish();
+        };
+        const onSignal = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, 'signal received');
+          finish();
+        };
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      });
+      // kafkajs can keep timers alive after disconnecting; everything is committed, so leave now.
+      process.exit(process.exitCode ?? 0);
+    });
+}

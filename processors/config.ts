@@ -1,0 +1,96 @@
+/**
+ * The processor's configuration: the common sections (Kafka, registry, topics, logging) plus its own,
+ * parsed once from the environment into a frozen object (lib/config.ts has the readers). A bad value
+ * throws ConfigError naming the variable.
+ */
+import {
+  type CommonConfig,
+  DEFAULTS,
+  deepFreeze,
+  duration,
+  type Env,
+  int,
+  loadCommonConfig,
+  optionalStr,
+  str,
+  url,
+} from '../lib/config';
+import { ConfigError } from '../lib/errors';
+
+export interface ExpansionConfig {
+  /** Nylas API calls in flight at once, over all partitions of this instance. */
+  concurrency: number;
+  /** Give up on one truncated message after this long (retries and Retry-After waits included) → DLQ. */
+  deadlineMs: number;
+  /** One HTTP call's budget; the SDK's own timeout is set to the same. */
+  requestTimeoutMs: number;
+  /** First backoff step; doubles per attempt (full jitter), capped by backoffMaxMs. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** After this long, a grant whose expansion is still pending is set aside so the other grants of the
+   * same partition commit; it continues when the API answers (see README, "slow API"). */
+  deferAfterMs: number;
+}
+
+export interface ProcessorConfig extends CommonConfig {
+  groupId: string;
+  nylas: { apiKey: string; apiUri: string };
+  /** Notification ids and object versions are remembered this long (default 72 h). */
+  dedupeWindowMs: number;
+  /** Hold a partition's records until the oldest is this old, so near-simultaneous arrivals are ordered
+   * by version together (0 = off). */
+  reorderWindowMs: number;
+  expansion: ExpansionConfig;
+  metricsPort: number;
+  /** Records queued per partition before fetching pauses (backpressure). */
+  maxQueuedRecords: number;
+  /** Upper bound of records in one transaction. */
+  maxRecordsPerTransaction: number;
+  /** kafkajs fetch size per partition. */
+  maxBytesPerPartition: number;
+  sessionTimeoutMs: number;
+  transactionTimeoutMs: number;
+}
+
+export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
+
+export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorConfig> {
+  const common = loadCommonConfig(env);
+  const apiKey = optionalStr(env, 'NYLAS_API_KEY');
+  if (apiKey === undefined) {
+    throw new ConfigError(
+      'NYLAS_API_KEY',
+      'required: the processor fetches truncated messages through the Nylas API (Dashboard → API Keys)',
+    );
+  }
+  const groupId = str(env, 'PROCESSOR_GROUP_ID', PROCESSOR_GROUP_ID);
+  const deadlineMs = duration(env, 'EXPANSION_DEADLINE', 60_000, { minMs: 100 });
+  const backoffBaseMs = duration(env, 'EXPANSION_BACKOFF_BASE', 250, { minMs: 1 });
+  const backoffMaxMs = duration(env, 'EXPANSION_BACKOFF_MAX', 10_000, { minMs: 1 });
+  if (backoffMaxMs < backoffBaseMs) {
+    throw new ConfigError('EXPANSION_BACKOFF_MAX', `must be >= EXPANSION_BACKOFF_BASE (${backoffBaseMs} ms)`);
+  }
+  const sessionTimeoutMs = int(env, 'PROCESSOR_SESSION_TIMEOUT_MS', 30_000, { min: 6000 });
+  const transactionTimeoutMs = int(env, 'PROCESSOR_TRANSACTION_TIMEOUT_MS', 60_000, { min: 1000 });
+  return deepFreeze({
+    ...common,
+    groupId,
+    nylas: { apiKey, apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com') },
+    dedupeWindowMs: duration(env, 'DEDUPE_WINDOW', 72 * 3_600_000, { minMs: 1000 }),
+    reorderWindowMs: int(env, 'REORDER_WINDOW_MS', 0, { min: 0, max: 600_000 }),
+    expansion: {
+      concurrency: int(env, 'EXPANSION_CONCURRENCY', 16, { min: 1, max: 1000 }),
+      deadlineMs,
+      requestTimeoutMs: duration(env, 'EXPANSION_REQUEST_TIMEOUT', 15_000, { minMs: 100 }),
+      backoffBaseMs,
+      backoffMaxMs,
+      deferAfterMs: duration(env, 'EXPANSION_DEFER_AFTER', 1000, { minMs: 0 }),
+    },
+    metricsPort: int(env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, { min: 0, max: 65535 }),
+    maxQueuedRecords: int(env, 'PROCESSOR_MAX_QUEUED_RECORDS', 20_000, { min: 1 }),
+    maxRecordsPerTransaction: int(env, 'PROCESSOR_MAX_RECORDS_PER_TRANSACTION', 5000, { min: 1 }),
+    maxBytesPerPartition: int(env, 'PROCESSOR_MAX_BYTES_PER_PARTITION', 4 * 1024 * 1024, { min: 1024 }),
+    sessionTimeoutMs,
+    transactionTimeoutMs,
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * The processor's metrics, on an injected prom-client Registry, named exactly as in lib/metric-names.ts
+ * (the catalog the Prometheus rules and the Grafana dashboard are built on). Labels are bounded: family,
+ * outcome, reason, partition, kind — never ids.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { METRICS } from '../lib/metric-names';
+import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './stages/expand';
+import type { StoreCounts } from './state/store';
+import type { DeadLetterReason, TriggerFamily } from './types';
+
+export type NotificationOutcome = 'emitted' | 'duplicate' | 'stale' | 'expanded' | 'dead_lettered';
+
+export class ProcessorMetrics implements ExpansionObserver {
+  readonly notifications: Counter<'family' | 'outcome'>;
+  readonly deadLetters: Counter<'reason'>;
+  readonly expansionLatency: Histogram<'outcome'>;
+  readonly expansionErrors: Counter<'reason'>;
+  readonly endToEndLatency: Histogram<string>;
+  readonly consumerLag: Gauge<'partition'>;
+  readonly stateEntries: Gauge<'kind'>;
+  readonly restoreSeconds: Histogram<string>;
+  readonly transactions: Counter<'outcome'>;
+  private readonly countsByPartition = new Map<number, StoreCounts>();
+
+  constructor(readonly registry: Registry) {
+    const m = METRICS;
+    this.notifications = new Counter({
+      name: m.processorNotifications.name,
+      help: m.processorNotifications.help,
+      labelNames: ['family', 'outcome'],
+      registers: [registry],
+    });
+    this.deadLetters = new Counter({
+      name: m.processorDeadLetters.name,
+      help: m.processorDeadLetters.help,
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.expansionLatency = new Histogram({
+      name: m.processorExpansionLatency.name,
+      help: m.processorExpansionLatency.help,
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+    this.expansionErrors = new Counter({
+      name: m.processorExpansionErrors.name,
+      help: m.processorExpansionErrors.help,
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.endToEndLatency = new Histogram({
+      name: m.processorEndToEndLatency.name,
+      help: m.processorEndToEndLatency.help,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    this.consumerLag = new Gauge({
+      name: m.processorConsumerLag.name,
+      help: m.processorConsumerLag.help,
+      labelNames: ['partition'],
+      registers: [registry],
+    });
+    this.stateEntries = new Gauge({
+      name: m.processorStateEntries.name,
+      help: m.processorStateEntries.help,
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.restoreSeconds = new Histogram({
+      name: m.processorStateRestoreSeconds.name,
+      help: m.processorStateRestoreSeconds.help,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    });
+    this.transactions = new Counter({
+      name: m.processorTransactions.name,
+      help: m.processorTransactions.help,
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+  }
+
+  notification(family: TriggerFamily | 'unknown', outcome: NotificationOutcome, n = 1): void {
+    if (n > 0) this.notifications.inc({ family, outcome }, n);
+  }
+
+  deadLetter(reason: DeadLetterReason): void {
+    this.deadLetters.inc({ reason });
+  }
+
+  callFailed(reason: ExpansionErrorReason): void {
+    this.expansionErrors.inc({ reason });
+  }
+
+  finished(outcome: ExpandOutcome['kind'], seconds: number): void {
+    this.expansionLatency.observe({ outcome }, seconds);
+  }
+
+  lag(partition: number, lag: number): void {
+    this.consumerLag.set({ partition: String(partition) }, Math.max(0, lag));
+  }
+
+  forgetPartition(partition: number): void {
+    this.consumerLag.remove({ partition: String(partition) });
+    this.countsByPartition.delete(partition);
+    this.publishCounts();
+  }
+
+  storeCounts(partition: number, counts: StoreCounts): void {
+    this.countsByPartition.set(partition, counts);
+    this.publishCounts();
+  }
+
+  private publishCounts(): void {
+    const total = { dedupe: 0, version: 0, tombstone: 0 };
+    for (const c of this.countsByPartition.values()) {
+      total.dedupe += c.dedupe;
+      total.version += c.version;
+      total.tombstone += c.tombstone;
+    }
+    for (const [kind, v] of Object.entries(total)) this.stateEntries.set({ kind }, v);
+  }
+}

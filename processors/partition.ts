@@ -1,0 +1,326 @@
+/**
+ * One assigned input partition: its queue of fetched records, its state store and its transactional
+ * producer (transactional id `<group>-<raw topic>-<partition>`, see processor.ts for the fencing scheme).
+ *
+ * kafkajs's fetch loop only hands batches over (eachBatch enqueues and returns), so a slow partition never
+ * holds up the fetches of the others. The worker loop drains the queue in rounds; each round is one
+ * Kafka transaction holding the domain events, the DLQ records, the state changelog records and the
+ * consumed offset. While a transaction is in flight the next records pile up, so under load rounds grow
+ * (up to PROCESSOR_MAX_RECORDS_PER_TRANSACTION) and the per-transaction cost is spread over more records.
+ *
+ * The store is changed only after a commit. Any failure of a round (a broker error, fencing, a bug) tears
+ * the partition down: the caller aborts, re-fences, restores the store from the changelog, re-reads the
+ * committed offset and seeks there. Nothing is skipped; nothing is applied twice.
+ */
+import type { Message, Producer } from 'kafkajs';
+import type { Logger } from '../lib/logger';
+import { deadLetterMessage } from './dead-letter';
+import type { ProcessorMetrics } from './metrics';
+import { ExpansionCache, laneOf, type Pipeline } from './pipeline';
+import { headerText, RAW_HEADERS } from './stages/decode';
+import { changelogMessages } from './state/changelog';
+import type { PartitionStore, Progress, StateChange } from './state/store';
+import type { RawRecord } from './types';
+
+export interface PartitionWorkerOptions {
+  topic: string;
+  partition: number;
+  groupId: string;
+  stateTopic: string;
+  statePartition: number;
+  dlqTopic: string;
+  producer: Producer;
+  store: PartitionStore;
+  pipeline: Pipeline;
+  metrics: ProcessorMetrics;
+  logger: Logger;
+  /** The committed offset the partition resumes from (-1: none yet). */
+  committed: bigint;
+  maxRecordsPerTransaction: number;
+  maxQueuedRecords: number;
+  reorderWindowMs: number;
+  /** How often an idle partition wakes to expire state. */
+  sweepIntervalMs: number;
+  maxForgetPerTransaction: number;
+  pauseFetch: () => void;
+  resumeFetch: () => void;
+  onFailure: (err: unknown) => void;
+  now?: () => number;
+}
+
+interface QueuedBatch {
+  records: RawRecord[];
+  /** Offset after the batch (control records included). */
+  end: bigint;
+}
+
+export class PartitionWorker {
+  private readonly queue: QueuedBatch[] = [];
+  private queuedRecords = 0;
+  /** Records set aside behind a pending expansion, by lane (grant). */
+  private readonly deferred = new Map<string, RawRecord[]>();
+  private deferredRecords = 0;
+  private readonly expansions = new ExpansionCache();
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private paused = false;
+  private highWatermark = -1n;
+  private readonly now: () => number;
+  /** Where the next fetched batch must start (undefined: accept the first batch as it comes). */
+  expectedFetch: bigint | undefined;
+  /** The offset committed by the last transaction (where a takeover would resume). */
+  committedNext: bigint;
+
+  constructor(private readonly o: PartitionWorkerOptions) {
+    this.now = o.now ?? Date.now;
+    this.committedNext = o.committed;
+    this.expectedFetch = o.committed >= 0n ? o.committed : undefined;
+    this.expansions.onSettled(() => this.wake());
+  }
+
+  get partition(): number {
+    return this.o.partition;
+  }
+
+  get producer(): Producer {
+    return this.o.producer;
+  }
+
+  get store(): PartitionStore {
+    return this.o.store;
+  }
+
+  start(): void {
+    this.loop = this.run().catch((err: unknown) => {
+      if (!this.stopped) this.o.onFailure(err);
+    });
+  }
+
+  /** Stops taking rounds; resolves when the round in flight (if any) has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+
+  /**
+   * Takes a fetched batch. Returns false when the batch does not start where this partition expects
+   * (the caller seeks to expectedFetch instead). `fetchedOffset` is where kafkajs fetched from; a batch
+   * starting beyond the expectation only skipped transaction markers or aborted records.
+   */
+  enqueue(records: RawRecord[], fetchedOffset: bigint, lastOffset: bigint, highWatermark: bigint): boolean {
+    if (this.stopped) return false;
+    if (this.expectedFetch !== undefined && fetchedOffset < this.expectedFetch) return false;
+    const fresh = this.o.store.progress
+      ? records.filter((r) => !this.o.store.handledAhead(r.offset))
+      : records;
+    this.queue.push({ records: fresh, end: lastOffset + 1n });
+    this.queuedRecords += fresh.length;
+    this.expectedFetch = lastOffset + 1n;
+    this.highWatermark = highWatermark;
+    if (!this.paused && this.queuedRecords + this.deferredRecords >= this.o.maxQueuedRecords) {
+      this.paused = true;
+      this.o.pauseFetch();
+    }
+    this.wake();
+    return true;
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private waitForWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private readyLanes(): string[] {
+    const ready: string[] = [];
+    for (const [lane, recs] of this.deferred) {
+      if (
+        recs.every(
+          (r) => this.expansions.promise(r.offset) === undefined || this.expansions.settled(r.offset),
+        )
+      ) {
+        ready.push(lane);
+      }
+    }
+    return ready;
+  }
+
+  private oldestReceivedAt(): number | undefined {
+    const first = this.queue.find((b) => b.records.length > 0)?.records[0];
+    if (!first) return undefined;
+    const h = Number(headerText(first.headers, RAW_HEADERS.receivedAt));
+    return Number.isFinite(h) && h > 0 ? h : Number(first.timestamp);
+  }
+
+  private async run(): Promise<void> {
+    let lastSweep = 0;
+    while (!this.stopped) {
+      const ready = this.readyLanes();
+      const sweepDue = this.now() - lastSweep >= this.o.sweepIntervalMs;
+      if (this.queue.length === 0 && ready.length === 0 && !sweepDue) {
+        await this.waitForWake(Math.max(10, this.o.sweepIntervalMs - (this.now() - lastSweep)));
+        continue;
+      }
+      if (this.o.reorderWindowMs > 0 && ready.length === 0) {
+        const oldest = this.oldestReceivedAt();
+        const wait = oldest === undefined ? 0 : oldest + this.o.reorderWindowMs - this.now();
+        if (wait > 0) {
+          await this.waitForWake(wait);
+          continue;
+        }
+      }
+      if (sweepDue) lastSweep = this.now();
+      await this.round(ready);
+    }
+  }
+
+  private takeBatches(): { records: RawRecord[]; end: bigint | undefined } {
+    const records: RawRecord[] = [];
+    let end: bigint | undefined;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as QueuedBatch;
+      if (records.length > 0 && records.length + next.records.length > this.o.maxRecordsPerTransaction) break;
+      this.queue.shift();
+      this.queuedRecords -= next.records.length;
+      for (const r of next.records) records.push(r);
+      end = next.end;
+    }
+    return { records, end };
+  }
+
+  private async round(readyLanes: string[]): Promise<void> {
+    const now = this.now();
+    const { records: fresh, end } = this.takeBatches();
+    // Resubmitted lanes first (they are older), then new records; new records of a lane still waiting
+    // join the back of that lane so a grant's order is kept.
+    const input: RawRecord[] = [];
+    for (const lane of readyLanes) {
+      const recs = this.deferred.get(lane) ?? [];
+      this.deferred.delete(lane);
+      this.deferredRecords -= recs.length;
+      for (const r of recs) input.push(r);
+    }
+    for (const r of fresh) {
+      const waiting = this.deferred.get(laneOf(r));
+      if (waiting) {
+        waiting.push(r);
+        this.deferredRecords++;
+      } else {
+        input.push(r);
+      }
+    }
+
+    const result = await this.o.pipeline.run(input, this.o.store, now, this.expansions);
+    for (const r of result.deferred) {
+      const lane = laneOf(r);
+      const list = this.deferred.get(lane) ?? [];
+      list.push(r);
+      this.deferred.set(lane, list);
+      this.deferredRecords++;
+    }
+    for (const list of this.deferred.values()) {
+      list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    }
+
+    // The committed offset: the first record still set aside, else the end of what was fetched.
+    const through = end ?? this.committedNext;
+    let firstDeferred: bigint | undefined;
+    const unprocessed: string[] = [];
+    for (const list of this.deferred.values()) {
+      for (const r of list) {
+        const o = BigInt(r.offset);
+        unprocessed.push(r.offset);
+        if (firstDeferred === undefined || o < firstDeferred) firstDeferred = o;
+      }
+    }
+    const next = firstDeferred !== undefined && firstDeferred < through ? firstDeferred : through;
+    const progress: Progress | null =
+      firstDeferred === undefined
+        ? null
+        : { next: next.toString(), through: through.toString(), unprocessed };
+    const stateChanges: StateChange[] = [...result.stateChanges];
+    if (JSON.stringify(progress) !== JSON.stringify(this.o.store.progress)) {
+      stateChanges.push({ kind: 'progress', progress });
+    }
+    const forget = this.o.store.expired(now, this.o.maxForgetPerTransaction);
+    for (const c of forget) stateChanges.push(c);
+
+    const offsetChanged = next !== this.committedNext && next >= 0n;
+    if (
+      result.domain.length === 0 &&
+      result.deadLetters.length === 0 &&
+      stateChanges.length === 0 &&
+      !offsetChanged
+    ) {
+      return;
+    }
+
+    const byTopic = new Map<string, Message[]>();
+    const add = (topic: string, m: Message) => {
+      const list = byTopic.get(topic);
+      if (list) list.push(m);
+      else byTopic.set(topic, [m]);
+    };
+    for (const d of result.domain) add(d.topic, d.message);
+    for (const dl of result.deadLetters) add(this.o.dlqTopic, deadLetterMessage(dl, now));
+    for (const m of changelogMessages(this.o.partition, this.o.statePartition, stateChanges))
+      add(this.o.stateTopic, m);
+
+    await this.commit(byTopic, offsetChanged ? next : undefined);
+
+    // Committed: now (and only now) the store and the bookkeeping move.
+    this.o.store.apply(stateChanges);
+    if (offsetChanged) this.committedNext = next;
+    for (const offset of result.handledOffsets) this.expansions.delete(offset);
+    const m = this.o.metrics;
+    for (const oc of result.outcomes) m.notification(oc.family, oc.outcome);
+    for (const reason of result.deadLetterReasons) m.deadLetter(reason);
+    const committedAt = this.now();
+    for (const d of result.domain) {
+      m.endToEndLatency.observe(Math.max(0, committedAt - d.notification.receivedAt) / 1000);
+    }
+    if (this.highWatermark >= 0n) m.lag(this.o.partition, Number(this.highWatermark - this.committedNext));
+    m.storeCounts(this.o.partition, this.o.store.counts());
+    if (this.paused && this.queuedRecords + this.deferredRecords < this.o.maxQueuedRecords / 2) {
+      this.paused = false;
+      this.o.resumeFetch();
+    }
+  }
+
+  private async commit(byTopic: Map<string, Message[]>, offset: bigint | undefined): Promise<void> {
+    const txn = await this.o.producer.transaction();
+    try {
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+      if (offset !== undefined) {
+        await txn.sendOffsets({
+          consumerGroupId: this.o.groupId,
+          topics: [
+            { topic: this.o.topic, partitions: [{ partition: this.o.partition, offset: offset.toString() }] },
+          ],
+        });
+      }
+      await txn.commit();
+      this.o.metrics.transactions.inc({ outcome: 'committed' });
+    } catch (err) {
+      this.o.metrics.transactions.inc({ outcome: 'aborted' });
+      if (txn.isActive()) await txn.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+}

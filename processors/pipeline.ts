@@ -1,0 +1,243 @@
+/**
+ * The pipeline: runs the stages over one round of records of one input partition against its store and
+ * says what the round's transaction must contain (ARCHITECTURE.md, "Processors"):
+ *
+ *   decode → dedupe → order → expand → normalize → encode → (order again over what survived)
+ *
+ * Order runs before expand so stale truncated messages are never fetched; it runs again at the end over
+ * the notifications that are still publishable, because expansion can turn an update into a delete (404)
+ * and normalize/encode can dead-letter one, and the rules (delete is final, ties) must hold for what is
+ * actually emitted. Nothing here writes the store or Kafka: the caller commits the outputs and state
+ * changes in one transaction and applies the changes to the store only after the commit.
+ *
+ * Slow API, per grant: expansions of a round run concurrently; when some are still pending after
+ * `deferAfterMs`, every record of those grants (Kafka key) is set aside (`deferred`) and the rest of the
+ * round proceeds. The caller commits what is done, keeps the committed offset at the first set-aside
+ * record and resubmits those records once their expansions settle.
+ */
+import type { Message } from 'kafkajs';
+import type { TopicsConfig } from '../lib/config';
+import { isRetriable, NylasStreamError } from '../lib/errors';
+import type { NotificationOutcome } from './metrics';
+import { decodeBatch } from './stages/decode';
+import { dedupe, dedupeEntries } from './stages/dedupe';
+import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from './stages/expand';
+import { order } from './stages/order';
+import type { PartitionStore, StateChange } from './state/store';
+import type {
+  DeadLetter,
+  DeadLetterReason,
+  DomainEvent,
+  Notification,
+  RawRecord,
+  TriggerFamily,
+} from './types';
+
+export interface PipelineDeps {
+  topics: TopicsConfig;
+  dedupeWindowMs: number;
+  deferAfterMs: number;
+  normalize: (n: Notification, topics: TopicsConfig) => DomainEvent;
+  encoder: { message(event: DomainEvent): Message };
+  expand: (n: Notification) => Promise<ExpandOutcome>;
+}
+
+/** Expansions in flight or settled, by source offset; kept by the caller across rounds. */
+export class ExpansionCache {
+  private readonly entries = new Map<string, { promise: Promise<ExpandOutcome>; outcome?: ExpandOutcome }>();
+  private readonly listeners = new Set<() => void>();
+
+  start(n: Notification, expand: (n: Notification) => Promise<ExpandOutcome>): void {
+    const offset = n.record.offset;
+    if (this.entries.has(offset)) return;
+    const entry: { promise: Promise<ExpandOutcome>; outcome?: ExpandOutcome } = {
+      promise: expand(n).then((outcome) => {
+        entry.outcome = outcome;
+        for (const l of this.listeners) l();
+        return outcome;
+      }),
+    };
+    // A rejection means the expander was closed (shutdown/teardown): the record stays unsettled and is
+    // never committed; swallow it here so it is not reported as unhandled.
+    entry.promise.catch(() => undefined);
+    this.entries.set(offset, entry);
+  }
+
+  outcome(offset: string): ExpandOutcome | undefined {
+    return this.entries.get(offset)?.outcome;
+  }
+
+  settled(offset: string): boolean {
+    return this.entries.get(offset)?.outcome !== undefined;
+  }
+
+  promise(offset: string): Promise<ExpandOutcome> | undefined {
+    return this.entries.get(offset)?.promise;
+  }
+
+  delete(offset: string): void {
+    this.entries.delete(offset);
+  }
+
+  /** Called whenever an expansion settles (the partition worker wakes up to resubmit its grant). */
+  onSettled(listener: () => void): void {
+    this.listeners.add(listener);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export interface DomainOutput {
+  topic: string;
+  message: Message;
+  notification: Notification;
+}
+
+export interface RoundResult {
+  /** Domain events to produce, in order. */
+  domain: DomainOutput[];
+  deadLetters: DeadLetter[];
+  /** Store changes to write to the changelog and apply after commit. */
+  stateChanges: StateChange[];
+  /** Records set aside because their grant waits for the Nylas API (offset order). */
+  deferred: RawRecord[];
+  /** Records fully handled in this round (for the expansion cache cleanup). */
+  handledOffsets: string[];
+  /** Counts for nylas_stream_processor_notifications_total, recorded after commit. */
+  outcomes: Array<{ family: TriggerFamily | 'unknown'; outcome: NotificationOutcome }>;
+  deadLetterReasons: DeadLetterReason[];
+}
+
+/** The lane of a record: its Kafka key, which the ingress sets to the grant id. */
+export function laneOf(r: RawRecord): string {
+  return r.key === null ? '' : r.key.toString('utf8');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function byOffset(a: RawRecord, b: RawRecord): number {
+  const x = BigInt(a.offset);
+  const y = BigInt(b.offset);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export class Pipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * One round. `records` are in offset order. Throws only for faults that are not the records' fault
+   * (the caller retries the round); everything a record can be blamed for becomes a dead letter.
+   */
+  async run(
+    records: readonly RawRecord[],
+    store: PartitionStore,
+    now: number,
+    expansions: ExpansionCache,
+  ): Promise<RoundResult> {
+    const { deps } = this;
+    const decoded = decodeBatch(records);
+    const { unique, duplicates } = dedupe(decoded.notifications, (id) => store.seen(id, now));
+    const lookup = (key: string) => store.version(key, now);
+    const pre = order(unique, lookup);
+
+    // Expand what would be emitted; wait a bounded time, then set aside grants still waiting.
+    const toExpand = pre.emit.filter(needsExpansion);
+    for (const n of toExpand) expansions.start(n, deps.expand);
+    const pending = toExpand.filter((n) => !expansions.settled(n.record.offset));
+    if (pending.length > 0 && deps.deferAfterMs > 0) {
+      await Promise.race([
+        Promise.allSettled(pending.map((n) => expansions.promise(n.record.offset))),
+        sleep(deps.deferAfterMs),
+      ]);
+    }
+    const deferredLanes = new Set(
+      toExpand.filter((n) => !expansions.settled(n.record.offset)).map((n) => laneOf(n.record)),
+    );
+    const active = (r: RawRecord) => !deferredLanes.has(laneOf(r));
+
+    const deadLetters: DeadLetter[] = decoded.deadLetters.filter((d) => active(d.record));
+    const outcomes: RoundResult['outcomes'] = [];
+    for (let i = 0; i < deadLetters.length; i++)
+      outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
+    for (const n of duplicates)
+      if (active(n.record)) outcomes.push({ family: n.family, outcome: 'duplicate' });
+    const handled: Notification[] = [];
+    for (const n of pre.stale) {
+      if (!active(n.record)) continue;
+      handled.push(n);
+      outcomes.push({ family: n.family, outcome: 'stale' });
+    }
+
+    // Apply expansions, then normalize and encode every candidate; failures are dead letters.
+    const prepared = new Map<Notification, DomainOutput>();
+    for (const candidate of pre.emit) {
+      if (!active(candidate.record)) continue;
+      let n: Notification = candidate;
+      if (needsExpansion(candidate)) {
+        const outcome = expansions.outcome(candidate.record.offset) as ExpandOutcome;
+        const applied = applyExpansion(candidate, outcome);
+        if (isDeadLetter(applied)) {
+          deadLetters.push(applied);
+          outcomes.push({ family: n.family, outcome: 'dead_lettered' });
+          continue;
+        }
+        n = applied;
+        if (n.expanded) outcomes.push({ family: n.family, outcome: 'expanded' });
+      }
+      try {
+        const event = deps.normalize(n, deps.topics);
+        prepared.set(n, { topic: event.topic, message: deps.encoder.message(event), notification: n });
+      } catch (err) {
+        if (!(err instanceof NylasStreamError) || isRetriable(err)) throw err;
+        const reason: DeadLetterReason =
+          err.code === 'SCHEMA_ENCODE_FAILED' ? 'SCHEMA_ENCODE_FAILED' : 'NORMALIZE_FAILED';
+        deadLetters.push({
+          record: n.record,
+          reason,
+          code: err.code,
+          message: err.message,
+          stage: reason === 'SCHEMA_ENCODE_FAILED' ? 'encode' : 'normalize',
+          redrivable: reason === 'SCHEMA_ENCODE_FAILED',
+        });
+        outcomes.push({ family: n.family, outcome: 'dead_lettered' });
+      }
+    }
+
+    const final = order([...prepared.keys()], lookup);
+    const domain: DomainOutput[] = [];
+    for (const n of final.emit) {
+      domain.push(prepared.get(n) as DomainOutput);
+      handled.push(n);
+      outcomes.push({ family: n.family, outcome: 'emitted' });
+    }
+    for (const n of final.stale) {
+      handled.push(n);
+      outcomes.push({ family: n.family, outcome: 'stale' });
+    }
+
+    const expiresAt = now + deps.dedupeWindowMs;
+    const stateChanges: StateChange[] = [
+      ...dedupeEntries(handled, now, deps.dedupeWindowMs).map(
+        (e): StateChange => ({ kind: 'dedupe', id: e.id, expiresAt: e.expiresAt }),
+      ),
+      ...[...final.versions.values()].map(
+        (v): StateChange => ({ kind: 'version', key: v.key, entry: v.entry, expiresAt }),
+      ),
+    ];
+
+    const deferred = records.filter((r) => !active(r)).sort(byOffset);
+    return {
+      domain,
+      deadLetters,
+      stateChanges,
+      deferred,
+      handledOffsets: records.filter(active).map((r) => r.offset),
+      outcomes,
+      deadLetterReasons: deadLetters.map((d) => d.reason),
+    };
+  }
+}

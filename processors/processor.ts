@@ -1,0 +1,500 @@
+/**
+ * The processor: a Kafka transactional consume-transform-produce loop over nylas.webhooks.raw
+ * (ARCHITECTURE.md, "Exactly-once effect").
+ *
+ * Transactional ids and zombie fencing. kafkajs 2.2.4 implements TxnOffsetCommit only up to v1, so the
+ * KIP-447 scheme (one producer per instance, fenced by consumer-group generation) is not available. We use
+ * the classic scheme instead: one transactional producer per assigned input partition, with the stable
+ * transactional id `<group>-<raw topic>-<partition>`. Whoever takes a partition over (after a rebalance, a
+ * crash, a restart) first calls InitProducerId with that id, which bumps the producer epoch: the broker
+ * then rejects every later request of the previous owner (a "zombie" that has not noticed it lost the
+ * partition), aborts its open transaction, or, if its commit was already under way, completes it first.
+ * Only after that fence does the new owner read the committed offset and restore the partition's state
+ * from the changelog, so it starts exactly where the last committed transaction ended.
+ *
+ * Takeover of a newly assigned partition: pause its fetching → fence (InitProducerId) → read the group's
+ * committed offset → restore the store (processors/state/restore.ts) → seek to the committed offset →
+ * resume. A partition kept across a rebalance keeps its producer and store (nobody else can have written
+ * in between without fencing it, which its next transaction would notice) and is re-positioned where its
+ * own queue ends. Revoked partitions stop; their producers are closed.
+ *
+ * Errors: any failure of a partition's transaction (retriable broker error, fencing, timeout, bug) aborts
+ * it and tears the partition down; the takeover above runs again (after a pause when fenced, so the
+ * rebalance that fenced us can revoke the partition first) and the partition resumes from its committed
+ * offset. Nothing is skipped.
+ */
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Admin, Batch, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { TopicsConfig } from '../lib/config';
+import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
+import { createKafka } from '../lib/kafka';
+import type { Logger } from '../lib/logger';
+import { createSchemaRegistry } from '../lib/schema-registry';
+import { registerDomainSchemas } from '../schemas/index';
+import type { ProcessorConfig } from './config';
+import type { ProcessorMetrics } from './metrics';
+import { PartitionWorker } from './partition';
+import { Pipeline } from './pipeline';
+import { Expander, type MessageFetcher, sdkMessageFetcher } from './stages/expand';
+import { normalize as defaultNormalize } from './stages/normalize';
+import { DomainEventEncoder } from './stages/publish';
+import { statePartitionFor } from './state/changelog';
+import { restoreStores } from './state/restore';
+import type { PartitionStore } from './state/store';
+import type { DomainEvent, Notification, RawRecord } from './types';
+
+export function transactionalIdFor(groupId: string, topic: string, partition: number): string {
+  return `${groupId}-${topic}-${partition}`;
+}
+
+export interface ProcessorOptions {
+  config: ProcessorConfig;
+  logger: Logger;
+  metrics: ProcessorMetrics;
+  kafka?: Kafka;
+  registry?: SchemaRegistry;
+  /** Replaces the SDK fetcher (unit tests). */
+  fetchMessage?: MessageFetcher;
+  normalize?: (n: Notification, topics: TopicsConfig) => DomainEvent;
+  /** Called when the processor cannot go on (the consumer crashed for good); the CLI exits non-zero. */
+  onFatal?: (err: unknown) => void;
+  now?: () => number;
+}
+
+type PauseReason = 'takeover' | 'backpressure';
+
+const FENCING_ERRORS = new Set([
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+/** True when the error (or what it wraps) says another owner fenced this producer. */
+export function isFencingError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && FENCING_ERRORS.has(type)) return true;
+    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function toRawRecord(topic: string, partition: number, m: KafkaMessage): RawRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: m.headers ?? {},
+    timestamp: m.timestamp,
+  };
+}
+
+export class Processor {
+  private readonly config: ProcessorConfig;
+  private readonly log: Logger;
+  private kafka: Kafka | undefined;
+  private admin: Admin | undefined;
+  private consumer: Consumer | undefined;
+  private expander: Expander | undefined;
+  private pipeline: Pipeline | undefined;
+  private statePartitions = 0;
+  private readonly workers = new Map<number, PartitionWorker>();
+  private assigned = new Set<number>();
+  /** Bumped whenever a partition is (re)assigned or revoked; a takeover applies only to its epoch. */
+  private readonly epochs = new Map<number, number>();
+  private readonly pauses = new Map<number, Set<PauseReason>>();
+  private readonly pendingTakeovers = new Set<number>();
+  private readonly takeoverFailures = new Map<number, number>();
+  private readonly takeoverTimers = new Set<NodeJS.Timeout>();
+  private takeoverRunning: Promise<void> | undefined;
+  private stopping = false;
+  private running = false;
+
+  constructor(private readonly options: ProcessorOptions) {
+    this.config = options.config;
+    this.log = options.logger.child({ component: 'processor' });
+  }
+
+  private get topic(): string {
+    return this.config.topics.raw;
+  }
+
+  /** Assigned partitions that are processing (taken over). */
+  get activePartitions(): number[] {
+    return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  get assignedPartitions(): number[] {
+    return [...this.assigned].sort((a, b) => a - b);
+  }
+
+  /** Ready: consuming, and every assigned partition taken over. */
+  get ready(): boolean {
+    return this.running && [...this.assigned].every((p) => this.workers.has(p));
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    const kafka = this.options.kafka ?? createKafka(config.kafka, this.log, 'processor');
+    this.kafka = kafka;
+    const admin = kafka.admin();
+    this.admin = admin;
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = [config.topics.raw, config.topics.state, config.topics.dlq].filter(
+      (t) => !existing.has(t),
+    );
+    if (missing.length > 0) {
+      throw new NylasStreamError(
+        ErrorCodes.CONFIG_INVALID,
+        `topics ${missing.join(', ')} do not exist; create them with \`nylas-stream topics create\` (or \`nylas-stream up\`)`,
+      );
+    }
+    const meta = await admin.fetchTopicMetadata({ topics: [config.topics.state] });
+    this.statePartitions = meta.topics[0]?.partitions.length ?? 0;
+
+    const registry = this.options.registry ?? createSchemaRegistry(config.registry);
+    const schemaIds = await this.withStartupRetry('register schemas', () =>
+      registerDomainSchemas(registry, config.topics),
+    );
+    const encoder = new DomainEventEncoder(schemaIds);
+    const expander = new Expander({
+      fetch:
+        this.options.fetchMessage ??
+        sdkMessageFetcher({
+          apiKey: config.nylas.apiKey,
+          apiUri: config.nylas.apiUri,
+          requestTimeoutMs: config.expansion.requestTimeoutMs,
+        }),
+      concurrency: config.expansion.concurrency,
+      deadlineMs: config.expansion.deadlineMs,
+      requestTimeoutMs: config.expansion.requestTimeoutMs,
+      backoffBaseMs: config.expansion.backoffBaseMs,
+      backoffMaxMs: config.expansion.backoffMaxMs,
+      observer: this.options.metrics,
+    });
+    this.expander = expander;
+    this.pipeline = new Pipeline({
+      topics: config.topics,
+      dedupeWindowMs: config.dedupeWindowMs,
+      deferAfterMs: config.expansion.deferAfterMs,
+      normalize: this.options.normalize ?? defaultNormalize,
+      encoder,
+      expand: (n) => expander.expand(n),
+    });
+
+    const consumer = kafka.consumer({
+      groupId: config.groupId,
+      readUncommitted: false,
+      maxBytesPerPartition: config.maxBytesPerPartition,
+      maxWaitTimeInMs: 500,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(config.sessionTimeoutMs / 3)),
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.onAssignment(e.payload.memberAssignment[this.topic] ?? []);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.options.onFatal?.(e.payload.error);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset }) => this.onBatch(batch, resolveOffset),
+    });
+    this.running = true;
+    this.log.info({ group: config.groupId, topic: this.topic }, 'processor started');
+  }
+
+  private async withStartupRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isRetriable(err) || attempt >= 9 || this.stopping) throw err;
+        this.log.warn({ err, attempt }, `${what} failed, retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async onBatch(batch: Batch, resolveOffset: (offset: string) => void): Promise<void> {
+    const p = batch.partition;
+    const w = this.workers.get(p);
+    if (!w) return; // not taken over yet: the partition is paused, the takeover seeks it
+    const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+    const records = batch.messages.map((m) => toRawRecord(batch.topic, p, m));
+    const accepted = w.enqueue(
+      records,
+      BigInt(fetched ?? batch.lastOffset()),
+      BigInt(batch.lastOffset()),
+      BigInt(batch.highWatermark),
+    );
+    if (!accepted) {
+      if (w.expectedFetch !== undefined && this.workers.get(p) === w) {
+        this.consumer?.seek({ topic: this.topic, partition: p, offset: w.expectedFetch.toString() });
+      }
+      return;
+    }
+    resolveOffset(batch.lastOffset());
+  }
+
+  private pause(p: number, reason: PauseReason): void {
+    const set = this.pauses.get(p) ?? new Set();
+    set.add(reason);
+    this.pauses.set(p, set);
+    this.consumer?.pause([{ topic: this.topic, partitions: [p] }]);
+  }
+
+  private unpause(p: number, reason: PauseReason): void {
+    const set = this.pauses.get(p);
+    set?.delete(reason);
+    if (!set || set.size === 0) {
+      this.pauses.delete(p);
+      if (!this.stopping) this.consumer?.resume([{ topic: this.topic, partitions: [p] }]);
+    }
+  }
+
+  private bumpEpoch(p: number): number {
+    const e = (this.epochs.get(p) ?? 0) + 1;
+    this.epochs.set(p, e);
+    return e;
+  }
+
+  private onAssignment(partitions: number[]): void {
+    const next = new Set(partitions);
+    this.log.info({ partitions }, 'partitions assigned');
+    for (const p of this.assigned) if (!next.has(p)) this.revoke(p);
+    for (const p of next) {
+      const w = this.workers.get(p);
+      if (this.assigned.has(p) && w) {
+        // Kept: kafkajs restarts from the committed offset; our queue already goes further.
+        if (w.expectedFetch !== undefined) {
+          this.consumer?.seek({ topic: this.topic, partition: p, offset: w.expectedFetch.toString() });
+        }
+        continue;
+      }
+      if (!this.assigned.has(p)) this.bumpEpoch(p);
+      this.pause(p, 'takeover');
+      this.scheduleTakeover(p, 0);
+    }
+    this.assigned = next;
+  }
+
+  private revoke(p: number): void {
+    this.bumpEpoch(p);
+    this.pendingTakeovers.delete(p);
+    this.takeoverFailures.delete(p);
+    this.pauses.delete(p);
+    this.consumer?.resume([{ topic: this.topic, partitions: [p] }]);
+    this.options.metrics.forgetPartition(p);
+    const w = this.workers.get(p);
+    if (!w) return;
+    this.workers.delete(p);
+    this.log.info({ partition: p }, 'partition revoked');
+    void w
+      .stop()
+      .then(() => w.producer.disconnect())
+      .catch((err: unknown) => this.log.warn({ err, partition: p }, 'closing a revoked partition'));
+  }
+
+  private scheduleTakeover(p: number, delayMs: number): void {
+    const epoch = this.epochs.get(p);
+    const go = () => {
+      if (this.epochs.get(p) !== epoch || this.stopping) return;
+      this.pendingTakeovers.add(p);
+      this.kickTakeovers();
+    };
+    if (delayMs <= 0) {
+      go();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.takeoverTimers.delete(timer);
+      go();
+    }, delayMs);
+    this.takeoverTimers.add(timer);
+  }
+
+  /** Takeovers run one at a time; partitions that arrive meanwhile are taken together next. */
+  private kickTakeovers(): void {
+    if (this.takeoverRunning || this.stopping) return;
+    this.takeoverRunning = (async () => {
+      while (this.pendingTakeovers.size > 0 && !this.stopping) {
+        // Let the rest of a GROUP_JOIN's partitions gather into the same takeover (one restore).
+        await new Promise((r) => setImmediate(r));
+        const partitions = [...this.pendingTakeovers].filter(
+          (p) => this.assigned.has(p) && !this.workers.has(p),
+        );
+        this.pendingTakeovers.clear();
+        if (partitions.length > 0) await this.takeover(partitions);
+      }
+    })().finally(() => {
+      this.takeoverRunning = undefined;
+      if (this.pendingTakeovers.size > 0) this.kickTakeovers();
+    });
+  }
+
+  /** Producer for partition p, connected and fenced (InitProducerId done). */
+  private async fencedProducer(p: number): Promise<Producer> {
+    const producer = (this.kafka as Kafka).producer({
+      transactionalId: transactionalIdFor(this.config.groupId, this.topic, p),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.config.transactionTimeoutMs,
+    });
+    await producer.connect();
+    try {
+      // Beginning a transaction runs InitProducerId (the fence); aborting an empty one sends nothing.
+      const txn = await producer.transaction();
+      await txn.abort();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    return producer;
+  }
+
+  private async takeover(partitions: number[]): Promise<void> {
+    const epochs = new Map(partitions.map((p) => [p, this.epochs.get(p) ?? 0]));
+    const producers = new Map<number, Producer>();
+    try {
+      await Promise.all(
+        partitions.map(async (p) => {
+          producers.set(p, await this.fencedProducer(p));
+        }),
+      );
+      const offsets = await (this.admin as Admin).fetchOffsets({
+        groupId: this.config.groupId,
+        topics: [this.topic],
+      });
+      const committed = new Map<number, bigint>();
+      for (const t of offsets) for (const o of t.partitions) committed.set(o.partition, BigInt(o.offset));
+      const restored = await restoreStores({
+        kafka: this.kafka as Kafka,
+        stateTopic: this.config.topics.state,
+        statePartitions: this.statePartitions,
+        partitions,
+        groupIdPrefix: this.config.groupId,
+        logger: this.log,
+      });
+      this.options.metrics.restoreSeconds.observe(restored.seconds);
+      this.log.info(
+        { partitions, records: restored.records, seconds: restored.seconds },
+        'partitions taken over (fenced, state restored)',
+      );
+      for (const p of partitions) {
+        const producer = producers.get(p) as Producer;
+        producers.delete(p);
+        if (
+          this.stopping ||
+          !this.assigned.has(p) ||
+          this.epochs.get(p) !== epochs.get(p) ||
+          this.workers.has(p)
+        ) {
+          await producer.disconnect().catch(() => undefined);
+          continue;
+        }
+        const store = restored.stores.get(p);
+        if (!store) throw new Error(`restore returned no store for partition ${p}`);
+        const start = committed.get(p) ?? -1n;
+        const worker = this.createWorker(p, producer, store, start);
+        this.workers.set(p, worker);
+        this.takeoverFailures.delete(p);
+        worker.start();
+        this.options.metrics.storeCounts(p, store.counts());
+        if (start >= 0n) this.consumer?.seek({ topic: this.topic, partition: p, offset: start.toString() });
+        this.unpause(p, 'takeover');
+      }
+    } catch (err) {
+      for (const producer of producers.values()) await producer.disconnect().catch(() => undefined);
+      for (const p of partitions) {
+        if (!this.assigned.has(p) || this.workers.has(p) || this.stopping) continue;
+        const failures = (this.takeoverFailures.get(p) ?? 0) + 1;
+        this.takeoverFailures.set(p, failures);
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        this.log.warn({ err, partition: p, failures, retryInMs: delay }, 'takeover failed, retrying');
+        this.scheduleTakeover(p, delay);
+      }
+    }
+  }
+
+  private createWorker(
+    p: number,
+    producer: Producer,
+    store: PartitionStore,
+    committed: bigint,
+  ): PartitionWorker {
+    const { config } = this;
+    const worker: PartitionWorker = new PartitionWorker({
+      topic: this.topic,
+      partition: p,
+      groupId: config.groupId,
+      stateTopic: config.topics.state,
+      statePartition: statePartitionFor(p, this.statePartitions),
+      dlqTopic: config.topics.dlq,
+      producer,
+      store,
+      pipeline: this.pipeline as Pipeline,
+      metrics: this.options.metrics,
+      logger: this.log.child({ partition: p }),
+      committed,
+      maxRecordsPerTransaction: config.maxRecordsPerTransaction,
+      maxQueuedRecords: config.maxQueuedRecords,
+      reorderWindowMs: config.reorderWindowMs,
+      sweepIntervalMs: Math.min(60_000, Math.max(1000, Math.floor(config.dedupeWindowMs / 10))),
+      maxForgetPerTransaction: 5000,
+      pauseFetch: () => this.pause(p, 'backpressure'),
+      resumeFetch: () => this.unpause(p, 'backpressure'),
+      onFailure: (err) => this.onWorkerFailure(p, worker, err),
+      ...(this.options.now ? { now: this.options.now } : {}),
+    });
+    return worker;
+  }
+
+  private onWorkerFailure(p: number, worker: PartitionWorker, err: unknown): void {
+    if (this.workers.get(p) !== worker) return;
+    this.workers.delete(p);
+    const fenced = isFencingError(err);
+    this.log.error(
+      { err, partition: p, fenced },
+      'partition transaction failed; aborting and taking over again',
+    );
+    void worker.producer.disconnect().catch(() => undefined);
+    if (!this.assigned.has(p) || this.stopping) return;
+    this.pause(p, 'takeover');
+    this.bumpEpoch(p);
+    // Fenced means another instance took the partition: give the rebalance time to revoke it here
+    // before fencing back.
+    this.scheduleTakeover(p, fenced ? Math.floor(this.config.sessionTimeoutMs / 2) : 250);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.takeoverTimers) clearTimeout(t);
+    this.takeoverTimers.clear();
+    const consumer = this.consumer;
+    if (consumer && this.running) {
+      consumer.pause([{ topic: this.topic, partitions: [...this.assigned] }]);
+    }
+    const workers = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all(workers.map((w) => w.stop()));
+    this.expander?.close();
+    await this.takeoverRunning?.catch(() => undefined);
+    await Promise.all(workers.map((w) => w.producer.disconnect().catch(() => undefined)));
+    await consumer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.running = false;
+    this.log.info('processor stopped');
+  }
+}

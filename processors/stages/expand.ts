@@ -1,0 +1,347 @@
+/**
+ * expand: a `message.*.truncated` notification arrives without its body (payloads over 1 MB,
+ * nylas-webhooks-contract.md §4.1), so the full message is fetched through the Nylas API with the official
+ * SDK (ARCHITECTURE.md, "Processors" step 4). Only `message.*` is ever truncated.
+ *
+ * Outcomes and policy:
+ * - 200 → the notification carries the fetched object (`expanded`).
+ * - 404 → the message is gone (deleted at the provider, or re-keyed): emitted as deleted (`goneOnExpand`),
+ *   never retried (§4.2).
+ * - 401 → the grant is invalid: DLQ, re-drivable once the grant re-authenticates. Not retried.
+ * - other 4xx (400, 403, …) → not transient: DLQ at once, re-drivable after a fix.
+ * - 408, 429, 5xx, timeouts, connection errors → retried with exponential backoff and full jitter, never
+ *   sooner than `Retry-After` (seconds or an HTTP date), until the deadline → DLQ (NYLAS_API_DEADLINE).
+ *
+ * A 429 with Retry-After cools down the whole grant (Nylas limits are per grant), so its other truncated
+ * messages wait too instead of hammering the API; other grants are unaffected. Concurrency is bounded over
+ * the whole instance, and a slot is held only during an HTTP call, never during a wait. The SDK's own
+ * timeout is set to the per-call budget and it has no retries of its own, so this module governs both.
+ */
+import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
+import { ErrorCodes } from '../../lib/errors';
+import type { DeadLetter, DeadLetterReason, Notification } from '../types';
+
+type Obj = Record<string, unknown>;
+
+export function needsExpansion(n: Notification): boolean {
+  return n.family === 'message' && n.suffixes.includes('truncated') && n.action !== 'deleted';
+}
+
+/** A failed API call, reduced to what the policy needs. */
+export class ApiCallError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status; undefined for timeouts and connection errors. */
+    readonly status: number | undefined,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}
+
+/** Fetches one message (snake_case JSON as Nylas sends it); throws ApiCallError. */
+export type MessageFetcher = (grantId: string, messageId: string, timeoutMs: number) => Promise<Obj>;
+
+/** `Retry-After`: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+function snakeKey(k: string): string {
+  return k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/** The SDK camel-cases every key of a response (except top-level `metadata`); notifications and our
+ * normalize stage use Nylas's wire names, so the keys are turned back. */
+export function snakeKeys(v: unknown, top = true): unknown {
+  if (Array.isArray(v)) return v.map((e) => snakeKeys(e, false));
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Obj = {};
+  for (const [k, val] of Object.entries(v as Obj)) {
+    out[top && k === 'metadata' ? k : snakeKey(k)] = top && k === 'metadata' ? val : snakeKeys(val, false);
+  }
+  return out;
+}
+
+/** The production fetcher: the official SDK against NYLAS_API_URI, errors mapped to ApiCallError. */
+export function sdkMessageFetcher(options: {
+  apiKey: string;
+  apiUri: string;
+  requestTimeoutMs: number;
+  now?: () => number;
+}): MessageFetcher {
+  const now = options.now ?? Date.now;
+  const nylas = new Nylas({
+    apiKey: options.apiKey,
+    apiUri: options.apiUri,
+    // Seconds. Our own timer races every call with the remaining budget; this only makes sure the
+    // SDK's socket does not outlive it by much.
+    timeout: Math.max(1, Math.ceil(options.requestTimeoutMs / 1000)),
+  });
+  return async (grantId, messageId) => {
+    try {
+      const res = await nylas.messages.find({ identifier: grantId, messageId });
+      return snakeKeys(res.data) as Obj;
+    } catch (err) {
+      if (err instanceof NylasApiError) {
+        const retryAfter = (err.headers as Record<string, string> | undefined)?.['retry-after'];
+        throw new ApiCallError(
+          `Nylas API ${err.statusCode}: ${err.message}`,
+          err.statusCode,
+          parseRetryAfter(retryAfter, now()),
+        );
+      }
+      if (err instanceof NylasSdkTimeoutError) {
+        throw new ApiCallError('Nylas API call timed out', undefined, undefined);
+      }
+      // Connection refused/reset, or an error body the SDK could not parse (a proxy's HTML 502 page).
+      throw new ApiCallError(`Nylas API call failed: ${(err as Error).message}`, undefined, undefined);
+    }
+  };
+}
+
+export type ExpandOutcome =
+  | { kind: 'expanded'; object: Obj }
+  | { kind: 'gone' }
+  | { kind: 'failed'; reason: DeadLetterReason; code: string; message: string };
+
+/** Bounded labels for nylas_stream_processor_expansion_errors_total. */
+export type ExpansionErrorReason =
+  | 'rate_limited'
+  | 'unavailable'
+  | 'unauthorized'
+  | 'not_found'
+  | 'rejected'
+  | 'deadline';
+
+export interface ExpansionObserver {
+  callFailed(reason: ExpansionErrorReason): void;
+  finished(outcome: ExpandOutcome['kind'], seconds: number): void;
+}
+
+export interface ExpanderOptions {
+  fetch: MessageFetcher;
+  concurrency: number;
+  deadlineMs: number;
+  requestTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  observer?: ExpansionObserver;
+  now?: () => number;
+  random?: () => number;
+}
+
+class AbortedError extends Error {
+  constructor() {
+    super('expander closed');
+    this.name = 'AbortedError';
+  }
+}
+
+/** A counting semaphore, FIFO. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+function classify(status: number | undefined): ExpansionErrorReason {
+  if (status === undefined) return 'unavailable';
+  if (status === 401) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status === 408 || status === 425 || status >= 500) return 'unavailable';
+  return 'rejected';
+}
+
+export class Expander {
+  private readonly slots: Slots;
+  private readonly grantNotBefore = new Map<string, number>();
+  private readonly timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+  private closed = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly options: ExpanderOptions) {
+    this.slots = new Slots(options.concurrency);
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Cancels every wait; pending expand() calls reject (their records are not committed). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) {
+      clearTimeout(t.timer);
+      t.reject(new AbortedError());
+    }
+    this.timers.clear();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.reject(new AbortedError());
+    return new Promise((resolve, reject) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.timers.delete(entry);
+          resolve();
+        }, ms),
+        reject,
+      };
+      this.timers.add(entry);
+    });
+  }
+
+  private async call(grantId: string, messageId: string, timeoutMs: number): Promise<Obj> {
+    await this.slots.acquire();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.options.fetch(grantId, messageId, timeoutMs),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ApiCallError(`no answer within ${timeoutMs} ms`, undefined, undefined)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.slots.release();
+    }
+  }
+
+  /** Fetches the full message of a truncated notification, following the policy in the module comment. */
+  async expand(n: Notification): Promise<ExpandOutcome> {
+    const started = this.now();
+    const deadline = started + this.options.deadlineMs;
+    const grantId = n.grantId;
+    const messageId = n.object.objectId;
+    const finish = (o: ExpandOutcome): ExpandOutcome => {
+      this.options.observer?.finished(o.kind, (this.now() - started) / 1000);
+      return o;
+    };
+    const giveUp = (last: string): ExpandOutcome => {
+      this.options.observer?.callFailed('deadline');
+      return finish({
+        kind: 'failed',
+        reason: 'NYLAS_API_DEADLINE',
+        code: ErrorCodes.NYLAS_API_DEADLINE,
+        message: `gave up after ${this.options.deadlineMs} ms: ${last}`,
+      });
+    };
+    if (messageId === '') {
+      return finish({
+        kind: 'failed',
+        reason: 'NYLAS_API_REJECTED',
+        code: ErrorCodes.NYLAS_API_NOT_FOUND,
+        message: 'truncated notification without a message id',
+      });
+    }
+    let last = 'no attempt';
+    for (let attempt = 0; ; attempt++) {
+      const cooldown = (this.grantNotBefore.get(grantId) ?? 0) - this.now();
+      if (cooldown > 0) {
+        if (this.now() + cooldown >= deadline) return giveUp(`grant rate-limited: ${last}`);
+        await this.sleep(cooldown);
+      }
+      const remaining = deadline - this.now();
+      if (remaining <= 0) return giveUp(last);
+      try {
+        const fetched = await this.call(
+          grantId,
+          messageId,
+          Math.min(this.options.requestTimeoutMs, remaining),
+        );
+        return finish({ kind: 'expanded', object: fetched });
+      } catch (err) {
+        if (err instanceof AbortedError) throw err;
+        const e =
+          err instanceof ApiCallError ? err : new ApiCallError((err as Error).message, undefined, undefined);
+        const reason = classify(e.status);
+        this.options.observer?.callFailed(reason);
+        last = e.message;
+        if (reason === 'not_found') return finish({ kind: 'gone' });
+        if (reason === 'unauthorized') {
+          return finish({
+            kind: 'failed',
+            reason: 'NYLAS_API_UNAUTHORIZED',
+            code: ErrorCodes.NYLAS_API_UNAUTHORIZED,
+            message: `grant ${grantId} is not authorized (401): ${e.message}`,
+          });
+        }
+        if (reason === 'rejected') {
+          return finish({
+            kind: 'failed',
+            reason: 'NYLAS_API_REJECTED',
+            code: 'NYLAS_API_REJECTED',
+            message: e.message,
+          });
+        }
+        const cap = Math.min(
+          this.options.backoffMaxMs,
+          this.options.backoffBaseMs * 2 ** Math.min(attempt, 30),
+        );
+        const jittered = Math.floor(this.random() * cap);
+        const wait = Math.max(jittered, e.retryAfterMs ?? 0);
+        if (reason === 'rate_limited' && e.retryAfterMs !== undefined) {
+          this.grantNotBefore.set(
+            grantId,
+            Math.max(this.grantNotBefore.get(grantId) ?? 0, this.now() + wait),
+          );
+        }
+        if (this.now() + wait >= deadline) return giveUp(last);
+        await this.sleep(wait);
+        if ((this.grantNotBefore.get(grantId) ?? 0) <= this.now()) this.grantNotBefore.delete(grantId);
+      }
+    }
+  }
+}
+
+/** Applies an outcome: the expanded or gone notification, or the dead letter. */
+export function applyExpansion(n: Notification, outcome: ExpandOutcome): Notification | DeadLetter {
+  switch (outcome.kind) {
+    case 'expanded': {
+      const before = n.envelope.data.object ?? {};
+      // The fetched message is the current full state; ids from the notification fill any gap.
+      const object: Obj = { ...before, ...outcome.object };
+      if (object.id === undefined) object.id = n.object.objectId;
+      if (object.grant_id === undefined) object.grant_id = n.grantId;
+      return { ...n, envelope: { ...n.envelope, data: { ...n.envelope.data, object } }, expanded: true };
+    }
+    case 'gone':
+      return { ...n, goneOnExpand: true };
+    case 'failed':
+      return {
+        record: n.record,
+        reason: outcome.reason,
+        code: outcome.code,
+        message: outcome.message,
+        stage: 'expand',
+        redrivable: true,
+      };
+  }
+}
+
+export function isDeadLetter(v: Notification | DeadLetter): v is DeadLetter {
+  return 'reason' in v && 'stage' in v;
+}

@@ -1,0 +1,223 @@
+/**
+ * order: per object (grant, object type, object id) keep the last emitted version and emit only what is
+ * newer, so a consumer never sees an older state after a newer one (ARCHITECTURE.md, "Processors" step 3).
+ *
+ * Nylas guarantees no order (nylas-webhooks-contract.md §5): an `.updated` may arrive before its
+ * `.created`, a burst of updates can share one envelope `time` (1 s resolution). The rules, per trigger
+ * family (the README has them as a table):
+ *
+ * - version = the object's own clock where it has one, else the envelope `time`, on one scale per object:
+ *   epoch milliseconds for clocks (events: `updated_at`·1000 + `sequence` (capped at 999) so a re-sequenced
+ *   event in the same second is newer; others: `time`·1000), plain counts for tracking counters
+ *   (opens: `message_data.count`, clicks: the sum of `link_data[].count`, replies: `reply_data.count`).
+ * - newer version → emitted; older → stale (counted, not emitted); equal → the later arrival (Kafka offset)
+ *   wins, except that a `.created` never supersedes a state of the same version (it cannot follow it).
+ * - nothing known about the object → emitted, whatever the action (an `.updated` before its `.created` is
+ *   the newest state we know).
+ * - a delete is final: it applies to any live state, and after it only a strictly newer create/update
+ *   (a resurrection) is emitted; the tombstone keeps the highest version seen, so a late copy of an
+ *   update the delete already superseded stays stale. A second delete is stale.
+ * - events that are not states (send results, bounces, `.legacy` tracking, tracking without counters)
+ *   carry no version state: each distinct notification is emitted once (dedupe still applies).
+ *
+ * Within one batch the notifications of an object are sorted by (version, offset) before the rules run, so
+ * near-simultaneous arrivals come out in version order instead of the later one being suppressed; the
+ * emitted ones take the object's arrival slots in the batch, so output order across objects follows input.
+ */
+import type { TriggerInfo } from '../triggers';
+import type { Notification, NylasEnvelope, ObjectKey } from '../types';
+
+type Obj = Record<string, unknown>;
+
+/** What the store remembers per object: the last emitted version, and whether it was a delete. */
+export interface VersionEntry {
+  version: bigint;
+  /** Offset of the notification that set it (diagnostics; ties are decided by processing order). */
+  offset: string;
+  deleted: boolean;
+}
+
+/** A stable string for an ObjectKey (Map key, state changelog key component). */
+export function objectKeyString(k: ObjectKey): string {
+  return JSON.stringify([k.grantId, k.objectType, k.objectId]);
+}
+
+function obj(v: unknown): Obj | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+function idText(v: unknown): string | undefined {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+function count(v: unknown): bigint | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+}
+
+function seconds(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
+}
+
+/** The object a notification is about. The type is the family (tracking: the trigger, so opens, clicks
+ * and replies of one message are three counters); the id is the object's own id, falling back through
+ * the fields other shapes use, finally to the notification id (an event that is not a state). */
+export function objectKeyOf(info: TriggerInfo, env: NylasEnvelope, grantId: string): ObjectKey {
+  const o = obj(env.data.object) ?? {};
+  if (info.family === 'grant') {
+    return { grantId, objectType: 'grant', objectId: idText(o.grant_id) ?? grantId };
+  }
+  const objectId =
+    idText(o.id) ??
+    idText(o.message_id) ??
+    idText(o.booking_id) ??
+    idText(obj(o.origin)?.id) ??
+    (info.family === 'delivery' || info.family === 'tracking' || info.family === 'unmodeled' ? env.id : '');
+  const objectType =
+    info.family === 'tracking'
+      ? info.baseType
+      : info.family === 'unmodeled'
+        ? (info.baseType.split('.')[0] ?? info.baseType)
+        : info.family;
+  return { grantId, objectType, objectId };
+}
+
+const MS = 1000n;
+
+/** Tracking counters only go up, so they are the natural version of a tracking state. */
+function trackingCounter(info: TriggerInfo, o: Obj): bigint | undefined {
+  if (info.suffixes.includes('legacy')) return undefined;
+  switch (info.baseType) {
+    case 'message.opened':
+      return count(obj(o.message_data)?.count);
+    case 'message.link_clicked': {
+      if (!Array.isArray(o.link_data)) return undefined;
+      let sum = 0n;
+      for (const l of o.link_data) {
+        const c = count(obj(l)?.count);
+        if (c === undefined) return undefined;
+        sum += c;
+      }
+      return sum;
+    }
+    case 'thread.replied':
+      return count(obj(o.reply_data)?.count);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The version used for ordering (see the module comment). Always a safe integer: normalize publishes it
+ * as the domain event's `object_version` (an Avro long read as a JS number).
+ */
+export function versionOf(info: TriggerInfo, env: NylasEnvelope): bigint {
+  const o = obj(env.data.object) ?? {};
+  const time = BigInt(Math.max(0, Math.floor(env.time)));
+  if (info.family === 'tracking') return trackingCounter(info, o) ?? time * MS;
+  if (info.family === 'event' && info.action !== 'deleted') {
+    const updatedAt = seconds(o.updated_at);
+    if (updatedAt !== undefined) {
+      const seq = seconds(o.sequence) ?? 0;
+      return BigInt(updatedAt) * MS + BigInt(Math.min(seq, 999));
+    }
+  }
+  return time * MS;
+}
+
+/** Events that are not object states: each is emitted once, no version is kept. */
+export function isStateless(n: Notification): boolean {
+  if (n.family === 'delivery') return true;
+  if (n.family === 'tracking') {
+    return trackingCounter(n, obj(n.envelope.data.object) ?? {}) === undefined;
+  }
+  return false;
+}
+
+export function isDelete(n: Notification): boolean {
+  return n.action === 'deleted' || n.goneOnExpand;
+}
+
+/** The rule table, for one notification against what is known about its object. */
+export function supersedes(current: VersionEntry | undefined, n: Notification): boolean {
+  if (current === undefined) return true;
+  if (isDelete(n)) return !current.deleted;
+  if (current.deleted) return n.version > current.version;
+  if (n.version !== current.version) return n.version > current.version;
+  return n.action !== 'created';
+}
+
+export function nextEntry(current: VersionEntry | undefined, n: Notification): VersionEntry {
+  if (isDelete(n)) {
+    const version = current !== undefined && current.version > n.version ? current.version : n.version;
+    return { version, offset: n.record.offset, deleted: true };
+  }
+  return { version: n.version, offset: n.record.offset, deleted: false };
+}
+
+export interface OrderResult {
+  /** To emit, in output order. */
+  emit: Notification[];
+  /** Suppressed because something newer (or equal and final) was already emitted. */
+  stale: Notification[];
+  /** The new last-emitted entry of every object whose entry changed (key: objectKeyString). */
+  versions: Map<string, { key: ObjectKey; entry: VersionEntry }>;
+}
+
+function byOffset(a: Notification, b: Notification): number {
+  const x = BigInt(a.record.offset);
+  const y = BigInt(b.record.offset);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Decides, for a batch of unique notifications of one partition (any order), what to emit. Pure:
+ * `lookup` reads the store and is not written to.
+ */
+export function order(
+  notifications: readonly Notification[],
+  lookup: (key: string) => VersionEntry | undefined,
+): OrderResult {
+  const sorted = [...notifications].sort(byOffset);
+  const groups = new Map<string, Notification[]>();
+  const stateless: Notification[] = [];
+  for (const n of sorted) {
+    if (isStateless(n)) {
+      stateless.push(n);
+      continue;
+    }
+    const k = objectKeyString(n.object);
+    const g = groups.get(k);
+    if (g) g.push(n);
+    else groups.set(k, [n]);
+  }
+  const stale: Notification[] = [];
+  const versions = new Map<string, { key: ObjectKey; entry: VersionEntry }>();
+  const placed: Array<{ offset: bigint; n: Notification }> = stateless.map((n) => ({
+    offset: BigInt(n.record.offset),
+    n,
+  }));
+  for (const [k, group] of groups) {
+    const arrivalSlots = group.map((n) => BigInt(n.record.offset));
+    const byVersion = [...group].sort((a, b) =>
+      a.version !== b.version ? (a.version < b.version ? -1 : 1) : byOffset(a, b),
+    );
+    let current = lookup(k);
+    let changed: ObjectKey | undefined;
+    let slot = 0;
+    for (const n of byVersion) {
+      if (supersedes(current, n)) {
+        current = nextEntry(current, n);
+        changed = n.object;
+        placed.push({ offset: arrivalSlots[slot++] ?? BigInt(n.record.offset), n });
+      } else {
+        stale.push(n);
+      }
+    }
+    if (changed !== undefined && current !== undefined) versions.set(k, { key: changed, entry: current });
+  }
+  placed.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+  return { emit: placed.map((p) => p.n), stale, versions };
+}

@@ -1,0 +1,81 @@
+/**
+ * encode + publish: a DomainEvent → a Kafka message in the Confluent wire format (magic byte 0, 4-byte
+ * big-endian schema id, Avro binary), ARCHITECTURE.md "Processors" step 6. The schema ids come from
+ * registerDomainSchemas at start-up (subject `<topic>-value`, BACKWARD_TRANSITIVE); the avsc type and the
+ * 5-byte prefix are cached per topic, so the registry is never called per record. The transaction itself
+ * is processors/processor.ts's job; this stage only builds the messages.
+ */
+import type avro from 'avsc';
+import type { Message } from 'kafkajs';
+import { BadInputError, ErrorCodes } from '../../lib/errors';
+import { schemaByName } from '../../schemas/index';
+import type { DomainEvent } from '../types';
+
+interface TopicEncoding {
+  prefix: Buffer;
+  type: avro.Type;
+  schema: string;
+}
+
+/** Paths of the fields of `value` that do not conform to `type`, e.g. "message.from[0].email". */
+export function nonConformingPaths(type: avro.Type, value: unknown): string[] {
+  const paths: string[] = [];
+  type.isValid(value, {
+    errorHook: (p: string[]) => {
+      paths.push(p.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'));
+    },
+  });
+  return paths;
+}
+
+export class DomainEventEncoder {
+  private readonly byTopic = new Map<string, TopicEncoding>();
+
+  /**
+   * @param schemaIds topic → registered schema id (registerDomainSchemas)
+   * @param typeOf schema name (file name in schemas/) → avsc type
+   */
+  constructor(
+    private readonly schemaIds: ReadonlyMap<string, number>,
+    private readonly typeOf: (schema: string) => avro.Type = (name) => schemaByName(name).type,
+  ) {}
+
+  private encodingFor(event: DomainEvent): TopicEncoding {
+    const cached = this.byTopic.get(event.topic);
+    if (cached && cached.schema === event.schema) return cached;
+    const id = this.schemaIds.get(event.topic);
+    if (id === undefined) {
+      // Not the record's fault: the topic's schema was not registered at start-up. Retriable, so the
+      // batch is retried rather than dead-lettered.
+      throw new Error(`no registered schema id for topic ${event.topic} (schemas/${event.schema}.avsc)`);
+    }
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt8(0, 0);
+    prefix.writeUInt32BE(id, 1);
+    const enc = { prefix, type: this.typeOf(event.schema), schema: event.schema };
+    this.byTopic.set(event.topic, enc);
+    return enc;
+  }
+
+  /** Confluent-framed Avro bytes; BadInputError(SCHEMA_ENCODE_FAILED) naming the field paths. */
+  encode(event: DomainEvent): Buffer {
+    const enc = this.encodingFor(event);
+    let body: Buffer;
+    try {
+      body = enc.type.toBuffer(event.value);
+    } catch (err) {
+      const paths = nonConformingPaths(enc.type, event.value);
+      throw new BadInputError(
+        ErrorCodes.SCHEMA_ENCODE_FAILED,
+        `value does not conform to schemas/${event.schema}.avsc${paths.length > 0 ? ` at ${paths.join(', ')}` : ''}: ${(err as Error).message}`,
+        { details: { schema: event.schema, paths: paths.join(',') } },
+      );
+    }
+    return Buffer.concat([enc.prefix, body], enc.prefix.length + body.length);
+  }
+
+  /** The Kafka message: key = grant id, value = the framed Avro, headers from the event. */
+  message(event: DomainEvent): Message {
+    return { key: event.key, value: this.encode(event), headers: { ...event.headers } };
+  }
+}
