@@ -13,12 +13,62 @@ export {
   WebhookRegistry,
 } from './management/webhooks';
 export {
+  DEFAULT_TRIGGER_WEIGHTS,
+  DEFAULT_VARIANT_RATES,
+  type ForceOptions,
+  type GeneratedNotification,
+  type GeneratorOptions,
+  NotificationGenerator,
+  type VariantRates,
+} from './payloads/generator';
+export { createMockNotifications } from './payloads/mock';
+export {
+  type BuildNotificationInput,
+  buildNotification,
+  grantIdOf,
+  type NotificationData,
+  type NotificationEnvelope,
+  PreparedNotification,
+  prepareNotification,
+} from './payloads/notification';
+export {
+  SUBSCRIBABLE_TRIGGERS,
+  sourceFor,
+  subscriptionCandidates,
+  TEST_TOOL_TRIGGERS,
+} from './payloads/triggers';
+export {
+  applyTruncation,
+  DEFAULT_NOTIFICATION_BYTE_LIMIT,
+  isTruncatable,
+  mustTruncate,
+} from './payloads/truncation';
+export { DestinationHealth, type HealthOptions, type HealthStatus } from './sender/health';
+export {
+  DEFAULT_RETRY_DELAYS_MS,
+  DEFAULT_TIMEOUT_MS,
+  judgeAttempt,
+  MAX_ATTEMPTS,
+  parseRetryAfterMs,
+  RETRIED_STATUSES,
+  retryDelayMs,
+} from './sender/retry-policy';
+export {
+  type DeliveryAttempt,
+  type DeliveryOutcome,
+  type OutcomeReason,
+  Sender,
+  type SenderOptions,
+  type SendInput,
+} from './sender/sender';
+export {
   MOCK_WEBHOOK_SECRET,
   SIGNATURE_HEADER,
   signBody,
   signStandardWebhook,
   verifySignature,
 } from './signing';
+export { GENERATED_TRIGGERS, type GeneratedTrigger, type WorldChange, WorldChanges } from './world/changes';
 export { Random } from './world/random';
 export {
   type BodySpec,

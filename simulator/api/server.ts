@@ -11,6 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { type Logger, silentLogger } from '../../lib/logger';
 import { type Clock, realClock } from '../clock';
 import { type ManagementOptions, WebhookRegistry, webhooksRouter } from '../management/webhooks';
+import { createMockNotifications } from '../payloads/mock';
 import type { World } from '../world/world';
 import { httpError, NylasHttpError, sendError } from './envelopes';
 import { ApiFaults } from './faults';
@@ -67,7 +68,14 @@ export async function startNylasApi(options: NylasApiOptions): Promise<NylasApiS
   const clock = options.clock ?? realClock;
   const requests: RecordedRequest[] = [];
   const maxRecorded = options.maxRecordedRequests ?? 100_000;
-  const webhooks = new WebhookRegistry({ clock, logger: log, ...options.management });
+  const webhooks = new WebhookRegistry({
+    clock,
+    logger: log,
+    mockNotification: createMockNotifications(options.world.applicationId) as unknown as (
+      t: string,
+    ) => Record<string, unknown>,
+    ...options.management,
+  });
 
   const app = express();
   app.disable('x-powered-by');

@@ -42,7 +42,8 @@ export interface DestinationHandle {
 }
 
 export interface ManagementOptions {
-  /** Seconds the endpoint has to answer the challenge (§2.2: 10). Simulated time, through the clock. */
+  /** Wall-clock ms the endpoint has to answer the challenge (§2.2: 10 s). Not scaled by the clock:
+   * a real endpoint answers in real time. */
   challengeTimeoutMs?: number;
   /** Real Nylas requires public HTTPS URLs (§2.1); a local simulator must allow http://127.0.0.1. */
   requireHttps?: boolean;
@@ -106,7 +107,7 @@ export class WebhookRegistry {
     const r = await exchange({
       method: 'GET',
       url: target.toString(),
-      timeoutMs: this.clock.toRealMs(this.options.challengeTimeoutMs),
+      timeoutMs: this.options.challengeTimeoutMs,
     });
     if (r.kind !== 'response')
       return { ok: false, reason: r.kind === 'timeout' ? 'request timed out' : r.message };
@@ -314,7 +315,7 @@ export class WebhookRegistry {
         'Content-Type': 'application/json',
         [SIGNATURE_HEADER]: signBody(body, MOCK_WEBHOOK_SECRET),
       },
-      timeoutMs: this.clock.toRealMs(10_000),
+      timeoutMs: this.options.challengeTimeoutMs,
     });
     if (r.kind !== 'response') throw mgmtError(400, '70005', `unable.send.test_event : ${r.message}`);
     if (r.status !== 200)

@@ -69,7 +69,7 @@ export class Random {
     return items[Math.floor(this.next() * items.length)] as T;
   }
 
-  /** Picks a key with probability proportional to its weight. */
+  /** Picks a key with probability proportional to its weight (see also `weightedPicker` for hot loops). */
   weighted<K extends string>(weights: Readonly<Record<K, number>>): K {
     const entries = Object.entries(weights) as [K, number][];
     let total = 0;
@@ -80,6 +80,31 @@ export class Random {
       if (r < 0) return k;
     }
     return (entries[entries.length - 1] as [K, number])[0];
+  }
+
+  /** A picker over fixed weights that precomputes the cumulative table once. */
+  weightedPicker<K extends string>(weights: Readonly<Record<K, number>>): () => K {
+    const keys: K[] = [];
+    const cumulative: number[] = [];
+    let total = 0;
+    for (const [k, w] of Object.entries(weights) as [K, number][]) {
+      if (!(w > 0)) continue;
+      total += w;
+      keys.push(k);
+      cumulative.push(total);
+    }
+    if (keys.length === 0) throw new RangeError('weightedPicker needs at least one positive weight');
+    return () => {
+      const r = this.next() * total;
+      let lo = 0;
+      let hi = cumulative.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((cumulative[mid] as number) > r) hi = mid;
+        else lo = mid + 1;
+      }
+      return keys[lo] as K;
+    };
   }
 
   /** Exponentially distributed with the given mean. */

@@ -147,6 +147,11 @@ export class World {
     return g ? { ...g, scope: [...g.scope] } : undefined;
   }
 
+  /** The stored grant without copying (read-only by contract; for hot paths). */
+  peekGrant(grantId: string): Readonly<GrantRecord> | undefined {
+    return this.grants.get(grantId);
+  }
+
   listGrants(): GrantRecord[] {
     return this.grantIds.map((id) => this.getGrant(id) as GrantRecord);
   }
@@ -165,12 +170,18 @@ export class World {
   /** Inserts or replaces an object (it must have a string `id`). A message may carry its body inline
    * or, for generated traffic, as a lazily built BodySpec. */
   upsertObject(grantId: string, kind: ObjectKind, obj: NylasObject, lazyBody?: BodySpec): void {
+    this.adoptObject(grantId, kind, structuredClone(obj), lazyBody);
+  }
+
+  /** Like upsertObject, but takes ownership of `obj` instead of copying it: the caller must never
+   * mutate it afterwards. Used by the traffic generator, where copying every object dominated the cost. */
+  adoptObject(grantId: string, kind: ObjectKind, obj: NylasObject, lazyBody?: BodySpec): void {
     const id = obj.id;
     if (typeof id !== 'string' || id === '') throw new TypeError(`${kind} object needs a string id`);
     const kindStore = this.kindStore(grantId, kind);
     const prev = kindStore.get(id);
-    const data = structuredClone(obj);
-    if (lazyBody !== undefined) delete data.body;
+    const data = obj;
+    if (lazyBody !== undefined && 'body' in data) delete data.body;
     kindStore.set(id, {
       kind,
       grantId,
@@ -231,11 +242,16 @@ export class World {
   }
 
   /** Adds or replaces a message and keeps its thread consistent (threads are derived from messages). */
-  putMessage(grantId: string, message: NylasObject, lazyBody?: BodySpec): void {
+  putMessage(
+    grantId: string,
+    message: NylasObject,
+    lazyBody?: BodySpec,
+    options: { adopt?: boolean } = {},
+  ): void {
     const id = String(message.id);
     const oldThread = this.getRecord(grantId, 'messages', id)?.data?.thread_id;
     const threadId = String(message.thread_id ?? message.id);
-    this.upsertObject(grantId, 'messages', message, lazyBody);
+    this.adoptObject(grantId, 'messages', options.adopt ? message : structuredClone(message), lazyBody);
     if (typeof oldThread === 'string' && oldThread !== threadId) {
       this.threadMembers(grantId, oldThread).delete(id);
       this.refreshThread(grantId, oldThread);
@@ -328,7 +344,7 @@ export class World {
         this.deleteObject(grantId, 'threads', threadId);
       return;
     }
-    this.upsertObject(grantId, 'threads', threadOf(grantId, threadId, messages));
+    this.adoptObject(grantId, 'threads', threadOf(grantId, threadId, messages));
   }
 }
 
