@@ -7,6 +7,7 @@ import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
 import { registerIngressCommand } from './commands/ingress';
 import { registerProcessorCommand } from './commands/processor';
+import { registerReplayCommand } from './commands/replay';
 import { registerSchemasCommands } from './commands/schemas';
 import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerProcessorCommand(program);
   registerTopicsCommands(program);
   registerTailCommand(program);
+  registerReplayCommand(program);
   registerSchemasCommands(program);
   return program;
 }

@@ -1,0 +1,80 @@
+/**
+ * `replay --reset-state`: forgets the processor's dedupe ids, object versions and progress for chosen
+ * input partitions, so notifications replayed from there are emitted again. The state lives in the
+ * compacted changelog (processors/state/changelog.ts): keys are JSON arrays starting with the input
+ * partition, in state partition `input mod statePartitions`; a tombstone (null value) forgets an entry,
+ * exactly as the processor itself forgets one. Only run while the processor group is empty: a running
+ * processor holds the state in memory and would write it back.
+ */
+import type { Admin, Kafka, Message } from 'kafkajs';
+import { statePartitionFor } from '../../processors/state/changelog';
+import { readToEnd } from './read-to-end';
+
+export interface StateResetPlan {
+  stateTopic: string;
+  /** Live (non-tombstoned) entries per input partition: the keys to tombstone. */
+  keys: Map<number, { statePartition: number; key: Buffer }[]>;
+}
+
+/** The input partition a changelog key belongs to, or undefined for a key we do not recognise. */
+export function inputPartitionOfKey(key: Buffer | null): number | undefined {
+  if (key === null) return undefined;
+  try {
+    const k = JSON.parse(key.toString('utf8')) as unknown;
+    return Array.isArray(k) && Number.isInteger(k[0]) ? (k[0] as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function planStateReset(
+  kafka: Kafka,
+  admin: Admin,
+  stateTopic: string,
+  inputPartitions: number[],
+): Promise<StateResetPlan> {
+  const wanted = new Set(inputPartitions);
+  const offsets = await admin.fetchTopicOffsets(stateTopic);
+  const statePartitions = offsets.length;
+  const toRead = [...new Set(inputPartitions.map((p) => statePartitionFor(p, statePartitions)))];
+  // Last value per key wins, as after compaction.
+  const live = new Map<string, { inputPartition: number; statePartition: number; key: Buffer }>();
+  await readToEnd(kafka, admin, { topic: stateTopic, partitions: toRead }, (statePartition, m) => {
+    const input = inputPartitionOfKey(m.key);
+    if (input === undefined || !wanted.has(input) || m.key === null) return;
+    const id = `${statePartition}:${m.key.toString('base64')}`;
+    if (m.value === null) live.delete(id);
+    else live.set(id, { inputPartition: input, statePartition, key: m.key });
+  });
+  const keys = new Map<number, { statePartition: number; key: Buffer }[]>(
+    inputPartitions.map((p) => [p, []]),
+  );
+  for (const e of live.values())
+    keys.get(e.inputPartition)?.push({ statePartition: e.statePartition, key: e.key });
+  return { stateTopic, keys };
+}
+
+export function stateResetCount(plan: StateResetPlan): number {
+  let n = 0;
+  for (const list of plan.keys.values()) n += list.length;
+  return n;
+}
+
+/** Writes one tombstone per live entry (idempotent producer, acks=all). */
+export async function executeStateReset(kafka: Kafka, plan: StateResetPlan): Promise<number> {
+  const messages: Message[] = [];
+  for (const list of plan.keys.values()) {
+    for (const e of list) messages.push({ key: e.key, value: null, partition: e.statePartition });
+  }
+  if (messages.length === 0) return 0;
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 1000) {
+      await producer.send({ topic: plan.stateTopic, acks: -1, messages: messages.slice(i, i + 1000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return messages.length;
+}
