@@ -18,7 +18,7 @@ export function createMockNotifications(
       seed: 0x5eed + counter,
       grants: 1,
       applicationId,
-      initialObjects: { messages: 0 },
+      initialObjects: { messages: 0, events: 0 },
     });
     const generator = new NotificationGenerator({
       world,
