@@ -7,6 +7,7 @@ import { NylasStreamError } from '../lib/errors';
 import { registerInfraCommands } from './commands/infra';
 import { registerIngressCommand } from './commands/ingress';
 import { registerProcessorCommand } from './commands/processor';
+import { registerRedriveCommand } from './commands/redrive';
 import { registerReplayCommand } from './commands/replay';
 import { registerSchemasCommands } from './commands/schemas';
 import { registerTailCommand } from './commands/tail';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTopicsCommands(program);
   registerTailCommand(program);
   registerReplayCommand(program);
+  registerRedriveCommand(program);
   registerSchemasCommands(program);
   return program;
 }
