@@ -13,6 +13,16 @@ export {
   WebhookRegistry,
 } from './management/webhooks';
 export {
+  buildOracleReport,
+  type ExpectedLatest,
+  type NotificationRecord,
+  type NotificationVerdict,
+  type OracleInput,
+  type OracleReport,
+  recordOf,
+  writeOracleReport,
+} from './oracle';
+export {
   DEFAULT_TRIGGER_WEIGHTS,
   DEFAULT_VARIANT_RATES,
   type ForceOptions,
@@ -43,6 +53,8 @@ export {
   isTruncatable,
   mustTruncate,
 } from './payloads/truncation';
+export { type RunScenarioOptions, runScenario, type ScenarioRun } from './scenarios/runner';
+export { SCENARIOS, type Scenario, type ScenarioContext, scenarioNames } from './scenarios/scenarios';
 export { DestinationHealth, type HealthOptions, type HealthStatus } from './sender/health';
 export {
   DEFAULT_RETRY_DELAYS_MS,

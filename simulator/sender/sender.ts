@@ -191,13 +191,13 @@ export class Sender extends EventEmitter {
 
   /**
    * Delivers the notifications (with injected reordering and duplicates) and resolves with one outcome
-   * per delivery, in sending order, once every retry has finished.
+   * per delivery, in sending order, once every retry has finished. Accepts an array or any (async)
+   * iterable: items are pulled only as sending slots free up, so a 200 000-notification run never holds
+   * more than the in-flight and retrying deliveries in memory.
    */
-  async send(input: SendInput | readonly SendInput[]): Promise<DeliveryOutcome[]> {
-    const items = (Array.isArray(input) ? input : [input]) as readonly SendInput[];
-    const deliveries = this.plan(items.map((i) => this.prepare(i)));
+  async send(input: SendInput | Iterable<SendInput> | AsyncIterable<SendInput>): Promise<DeliveryOutcome[]> {
     const running: Promise<DeliveryOutcome>[] = [];
-    for (const d of deliveries) {
+    for await (const d of this.plan(toIterable(input))) {
       if (this.abort.signal.aborted) break;
       await this.semaphore.acquire();
       await this.rateSlot();
@@ -225,27 +225,30 @@ export class Sender extends EventEmitter {
     return prepared;
   }
 
-  /** §5 no ordering guarantee, §1 at-least-once: reorder within a window, add duplicate deliveries. */
-  private plan(prepared: PreparedNotification[]): Delivery[] {
-    const order = [...prepared];
+  /**
+   * §5 no ordering guarantee, §1 at-least-once. Items pass through a window of `reorderWindow`; with
+   * probability `reorderRate` a later item jumps ahead of the oldest. A duplicate re-enters the window,
+   * so it arrives a little after its original.
+   */
+  private async *plan(items: AsyncIterable<SendInput> | Iterable<SendInput>): AsyncGenerator<Delivery> {
     const reorderRate = this.options.reorderRate ?? 0;
-    const window = Math.max(1, this.options.reorderWindow ?? 8);
-    if (reorderRate > 0) {
-      for (let i = 0; i < order.length - 1; i++) {
-        if (!this.rng.chance(reorderRate)) continue;
-        const j = Math.min(order.length - 1, i + this.rng.int(1, window));
-        const [moved] = order.splice(i, 1);
-        order.splice(j, 0, moved as PreparedNotification);
-      }
-    }
-    const out: Delivery[] = [];
     const duplicateRate = this.options.duplicateRate ?? 0;
-    for (const p of order) {
-      out.push({ index: this.deliveries++, prepared: p, duplicate: false });
-      if (duplicateRate > 0 && this.rng.chance(duplicateRate))
-        out.push({ index: this.deliveries++, prepared: p, duplicate: true });
+    const window = Math.max(1, this.options.reorderWindow ?? 8);
+    const buffer: Array<{ prepared: PreparedNotification; duplicate: boolean }> = [];
+    const emit = (): Delivery => {
+      let i = 0;
+      if (buffer.length > 1 && reorderRate > 0 && this.rng.chance(reorderRate))
+        i = this.rng.int(1, buffer.length - 1);
+      const [item] = buffer.splice(i, 1) as [{ prepared: PreparedNotification; duplicate: boolean }];
+      if (!item.duplicate && duplicateRate > 0 && this.rng.chance(duplicateRate))
+        buffer.push({ prepared: item.prepared, duplicate: true });
+      return { index: this.deliveries++, prepared: item.prepared, duplicate: item.duplicate };
+    };
+    for await (const input of items) {
+      buffer.push({ prepared: this.prepare(input), duplicate: false });
+      while (buffer.length > (reorderRate > 0 ? window : 0)) yield emit();
     }
-    return out;
+    while (buffer.length > 0) yield emit();
   }
 
   private async rateSlot(): Promise<void> {
@@ -393,6 +396,17 @@ export class Sender extends EventEmitter {
     }
     return { verdict, retryAfterMs, httpStatus: record.status };
   }
+}
+
+function toIterable(
+  input: SendInput | Iterable<SendInput> | AsyncIterable<SendInput>,
+): Iterable<SendInput> | AsyncIterable<SendInput> {
+  if (input instanceof PreparedNotification) return [input];
+  if (typeof (input as Iterable<SendInput>)[Symbol.iterator] === 'function')
+    return input as Iterable<SendInput>;
+  if (typeof (input as AsyncIterable<SendInput>)[Symbol.asyncIterator] === 'function')
+    return input as AsyncIterable<SendInput>;
+  return [input as SendInput];
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

@@ -28,6 +28,8 @@ export interface ScriptedReceiver {
   /** Answers for POSTs, consumed in order; when empty, `fallback` is used. */
   script: ScriptedAnswer[];
   fallback: ScriptedAnswer;
+  /** When set, decides the answer for a POST from its body first (undefined → script/fallback). */
+  answerFor: ((body: Buffer) => ScriptedAnswer | undefined) | undefined;
   /** How GET ?challenge= is answered: echo (correct), or a wrong status/body/chunked encoding. */
   challengeMode: 'echo' | 'status-404' | 'wrong-body' | 'chunked' | 'json-wrapped';
   /** Resolves once at least `n` POSTs have been received (polls the record, no sleeps). */
@@ -38,7 +40,8 @@ export interface ScriptedReceiver {
 export async function startScriptedReceiver(): Promise<ScriptedReceiver> {
   const received: ReceivedRequest[] = [];
   const waiters: Array<() => void> = [];
-  const state: Pick<ScriptedReceiver, 'script' | 'fallback' | 'challengeMode'> = {
+  const state: Pick<ScriptedReceiver, 'script' | 'fallback' | 'challengeMode' | 'answerFor'> = {
+    answerFor: undefined,
     script: [],
     fallback: { status: 200 },
     challengeMode: 'echo',
@@ -85,7 +88,7 @@ export async function startScriptedReceiver(): Promise<ScriptedReceiver> {
         at: Date.now(),
       });
       for (const w of waiters.splice(0)) w();
-      const answer = state.script.shift() ?? state.fallback;
+      const answer = state.answerFor?.(body) ?? state.script.shift() ?? state.fallback;
       const respond = (): void => {
         const headers: Record<string, string> = {};
         if (answer.retryAfter !== undefined) headers['Retry-After'] = answer.retryAfter;
@@ -117,6 +120,12 @@ export async function startScriptedReceiver(): Promise<ScriptedReceiver> {
     },
     set fallback(v) {
       state.fallback = v;
+    },
+    get answerFor() {
+      return state.answerFor;
+    },
+    set answerFor(v) {
+      state.answerFor = v;
     },
     get challengeMode() {
       return state.challengeMode;
