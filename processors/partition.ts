@@ -71,10 +71,13 @@ export class PartitionWorker {
   expectedFetch: bigint | undefined;
   /** The offset committed by the last transaction (where a takeover would resume). */
   committedNext: bigint;
+  /** The offset after the last record taken into a round. */
+  private takenThrough: bigint;
 
   constructor(private readonly o: PartitionWorkerOptions) {
     this.now = o.now ?? Date.now;
     this.committedNext = o.committed;
+    this.takenThrough = o.committed;
     this.expectedFetch = o.committed >= 0n ? o.committed : undefined;
     this.expansions.onSettled(() => this.wake());
   }
@@ -189,6 +192,26 @@ export class PartitionWorker {
     }
   }
 
+  /**
+   * The committed offset and the progress marker after a round. The offset stops at the first record
+   * still set aside; the marker says which records between it and what was taken are already handled,
+   * merged with a marker inherited from a previous owner until the records it covers have been taken.
+   */
+  private progressAfterRound(): Progress | null {
+    const taken = this.takenThrough;
+    const inherited = this.o.store.progress;
+    const relevant = inherited !== null && taken < BigInt(inherited.through) ? inherited : null;
+    const unprocessed: bigint[] = [];
+    for (const list of this.deferred.values()) for (const r of list) unprocessed.push(BigInt(r.offset));
+    if (relevant) for (const o of relevant.unprocessed) if (BigInt(o) >= taken) unprocessed.push(BigInt(o));
+    unprocessed.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const through = relevant ? BigInt(relevant.through) : taken;
+    const first = unprocessed[0];
+    const next = first !== undefined && first < taken ? first : taken;
+    if (next >= through) return null;
+    return { next: next.toString(), through: through.toString(), unprocessed: unprocessed.map(String) };
+  }
+
   private takeBatches(): { records: RawRecord[]; end: bigint | undefined } {
     const records: RawRecord[] = [];
     let end: bigint | undefined;
@@ -237,28 +260,17 @@ export class PartitionWorker {
       list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
     }
 
-    // The committed offset: the first record still set aside, else the end of what was fetched.
-    const through = end ?? this.committedNext;
-    let firstDeferred: bigint | undefined;
-    const unprocessed: string[] = [];
-    for (const list of this.deferred.values()) {
-      for (const r of list) {
-        const o = BigInt(r.offset);
-        unprocessed.push(r.offset);
-        if (firstDeferred === undefined || o < firstDeferred) firstDeferred = o;
-      }
-    }
-    const next = firstDeferred !== undefined && firstDeferred < through ? firstDeferred : through;
-    const progress: Progress | null =
-      firstDeferred === undefined
-        ? null
-        : { next: next.toString(), through: through.toString(), unprocessed };
-    const stateChanges: StateChange[] = [...result.stateChanges];
+    if (end !== undefined) this.takenThrough = end;
+    const progress = this.progressAfterRound();
+    const next = progress === null ? this.takenThrough : BigInt(progress.next);
+    // Expired entries are forgotten first, so an entry the round just wrote again stays.
+    const stateChanges: StateChange[] = [
+      ...this.o.store.expired(now, this.o.maxForgetPerTransaction),
+      ...result.stateChanges,
+    ];
     if (JSON.stringify(progress) !== JSON.stringify(this.o.store.progress)) {
       stateChanges.push({ kind: 'progress', progress });
     }
-    const forget = this.o.store.expired(now, this.o.maxForgetPerTransaction);
-    for (const c of forget) stateChanges.push(c);
 
     const offsetChanged = next !== this.committedNext && next >= 0n;
     if (

@@ -1,0 +1,193 @@
+import type { Message, Producer } from 'kafkajs';
+import { loadTopicsConfig } from '../../../lib/config';
+import { silentLogger } from '../../../lib/logger';
+import { createMetricsRegistry } from '../../../lib/metrics';
+import { ProcessorMetrics } from '../../../processors/metrics';
+import { PartitionWorker } from '../../../processors/partition';
+import { Pipeline } from '../../../processors/pipeline';
+import type { ExpandOutcome } from '../../../processors/stages/expand';
+import { normalize } from '../../../processors/stages/normalize';
+import { DomainEventEncoder } from '../../../processors/stages/publish';
+import { PartitionStore } from '../../../processors/state/store';
+import type { RawRecord } from '../../../processors/types';
+import { pollUntil } from '../../helpers/kafka';
+import { messageNotification, rawRecord } from '../../helpers/raw-notifications';
+
+const topics = loadTopicsConfig({});
+
+interface Txn {
+  messages: Record<string, Message[]>;
+  offset: string | undefined;
+  outcome: 'committed' | 'aborted' | 'open';
+}
+
+function fakeProducer(failCommits = 0) {
+  const txns: Txn[] = [];
+  let failures = failCommits;
+  const producer = {
+    transaction: async () => {
+      const t: Txn = { messages: {}, offset: undefined, outcome: 'open' };
+      txns.push(t);
+      return {
+        sendBatch: async ({
+          topicMessages,
+        }: {
+          topicMessages: Array<{ topic: string; messages: Message[] }>;
+        }) => {
+          for (const tm of topicMessages) {
+            const list = t.messages[tm.topic] ?? [];
+            list.push(...tm.messages);
+            t.messages[tm.topic] = list;
+          }
+        },
+        sendOffsets: async ({ topics: ts }: { topics: Array<{ partitions: Array<{ offset: string }> }> }) => {
+          t.offset = ts[0]?.partitions[0]?.offset;
+        },
+        commit: async () => {
+          if (failures-- > 0) throw Object.assign(new Error('broker says no'), { type: 'NOT_COORDINATOR' });
+          t.outcome = 'committed';
+        },
+        abort: async () => {
+          t.outcome = 'aborted';
+        },
+        isActive: () => t.outcome === 'open',
+      };
+    },
+  };
+  return { producer: producer as unknown as Producer, txns };
+}
+
+function setup(opts: { expand?: (grant: string) => Promise<ExpandOutcome>; failCommits?: number } = {}) {
+  const { producer, txns } = fakeProducer(opts.failCommits);
+  const store = new PartitionStore(2);
+  const failures: unknown[] = [];
+  const expand = opts.expand ?? (async () => ({ kind: 'gone' }) as ExpandOutcome);
+  const worker = new PartitionWorker({
+    topic: topics.raw,
+    partition: 2,
+    groupId: 'grp',
+    stateTopic: topics.state,
+    statePartition: 2,
+    dlqTopic: topics.dlq,
+    producer,
+    store,
+    pipeline: new Pipeline({
+      topics,
+      dedupeWindowMs: 60_000,
+      deferAfterMs: 20,
+      normalize,
+      encoder: new DomainEventEncoder(new Map([[topics.emailMessages, 1]])),
+      expand: (n) => expand(n.grantId),
+    }),
+    metrics: new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false })),
+    logger: silentLogger(),
+    committed: 10n,
+    maxRecordsPerTransaction: 100,
+    maxQueuedRecords: 1000,
+    reorderWindowMs: 0,
+    sweepIntervalMs: 60_000,
+    maxForgetPerTransaction: 100,
+    pauseFetch: () => undefined,
+    resumeFetch: () => undefined,
+    onFailure: (err) => failures.push(err),
+  });
+  return { worker, txns, store, failures };
+}
+
+function recs(from: number, specs: Array<[string, Parameters<typeof messageNotification>[1]]>): RawRecord[] {
+  return specs.map(([g, s], i) =>
+    rawRecord({ grantId: g, offset: from + i, partition: 2, body: messageNotification(g, s) }),
+  );
+}
+
+describe('partition worker', () => {
+  it('commits events, state and the next offset in one transaction, then applies the state', async () => {
+    const { worker, txns, store } = setup();
+    worker.start();
+    expect(worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n)).toBe(true);
+    await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
+    await worker.stop();
+    const t = txns[0] as Txn;
+    expect(t.offset).toBe('11');
+    expect(t.messages[topics.emailMessages]).toHaveLength(1);
+    expect(t.messages[topics.state]?.map((m) => m.key)).toEqual(['[2,"d","a"]', '[2,"v","g","message","m"]']);
+    expect(store.seen('a', Date.now())).toBe(true);
+    expect(worker.committedNext).toBe(11n);
+  });
+
+  it('refuses a batch that starts before the expected position (the caller seeks instead)', () => {
+    const { worker } = setup();
+    expect(worker.enqueue(recs(5, [['g', { id: 'x', messageId: 'm' }]]), 5n, 5n, 20n)).toBe(false);
+    expect(worker.expectedFetch).toBe(10n);
+    // Beyond it is fine: only transaction markers / aborted records were skipped.
+    expect(worker.enqueue(recs(12, [['g', { id: 'y', messageId: 'm' }]]), 12n, 12n, 20n)).toBe(true);
+  });
+
+  it('on a failed commit: aborts, leaves the store untouched and reports the failure', async () => {
+    const { worker, txns, store, failures } = setup({ failCommits: 1 });
+    worker.start();
+    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n);
+    await pollUntil(() => failures.length > 0);
+    expect(txns[0]?.outcome).toBe('aborted');
+    expect(store.seen('a', Date.now())).toBe(false);
+    expect(worker.committedNext).toBe(10n);
+  });
+
+  it('commits other grants while one waits for the API, keeping the offset at the waiting record', async () => {
+    let release: (o: ExpandOutcome) => void = () => undefined;
+    const { worker, txns, store } = setup({
+      expand: (g) =>
+        g === 'slow'
+          ? new Promise<ExpandOutcome>((r) => {
+              release = r;
+            })
+          : Promise.resolve({ kind: 'expanded', object: {} }),
+    });
+    worker.start();
+    worker.enqueue(
+      recs(10, [
+        ['fast', { id: 'f1', messageId: 'a' }],
+        ['slow', { id: 's1', messageId: 'b', truncated: true }],
+        ['fast', { id: 'f2', messageId: 'c' }],
+      ]),
+      10n,
+      12n,
+      13n,
+    );
+    const first = await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
+    expect(first.offset).toBe('11');
+    expect(first.messages[topics.emailMessages]).toHaveLength(2);
+    expect(store.progress).toEqual({ next: '11', through: '13', unprocessed: ['11'] });
+    expect(store.handledAhead('12')).toBe(true);
+    release({ kind: 'expanded', object: { body: 'full' } });
+    const second = await pollUntil(() => txns.filter((t) => t.outcome === 'committed')[1]);
+    await worker.stop();
+    expect(second.offset).toBe('13');
+    expect(second.messages[topics.emailMessages]).toHaveLength(1);
+    expect(second.messages[topics.state]?.some((m) => m.key === '[2,"p"]' && m.value === null)).toBe(true);
+    expect(store.progress).toBeNull();
+  });
+
+  it('skips records a previous owner already handled past its committed offset', async () => {
+    const { worker, txns, store } = setup();
+    store.apply([{ kind: 'progress', progress: { next: '10', through: '12', unprocessed: ['10'] } }]);
+    worker.start();
+    worker.enqueue(
+      recs(10, [
+        ['slow', { id: 's1', messageId: 'b' }],
+        ['fast', { id: 'f1', messageId: 'a' }],
+      ]),
+      10n,
+      11n,
+      12n,
+    );
+    const t = await pollUntil(() => txns.find((x) => x.outcome === 'committed'));
+    await worker.stop();
+    expect(
+      t.messages[topics.emailMessages]?.map(
+        (m) => (m.headers as Record<string, string>)['nylas-notification-id'],
+      ),
+    ).toEqual(['s1']);
+    expect(t.offset).toBe('12');
+  });
+});

@@ -1,0 +1,174 @@
+import { loadTopicsConfig } from '../../../lib/config';
+import { ExpansionCache, Pipeline, type PipelineDeps } from '../../../processors/pipeline';
+import type { ExpandOutcome } from '../../../processors/stages/expand';
+import { normalize } from '../../../processors/stages/normalize';
+import { DomainEventEncoder } from '../../../processors/stages/publish';
+import { PartitionStore } from '../../../processors/state/store';
+import type { Notification, RawRecord } from '../../../processors/types';
+import { schemaByName } from '../../../schemas/index';
+import { messageNotification, rawRecord } from '../../helpers/raw-notifications';
+
+const topics = loadTopicsConfig({});
+const ids = new Map(
+  Object.values({ a: topics.emailMessages, b: topics.unmodeled, c: topics.emailFolders }).map((t, i) => [
+    t,
+    i + 1,
+  ]),
+);
+
+function pipeline(expand: PipelineDeps['expand'], over: Partial<PipelineDeps> = {}) {
+  return new Pipeline({
+    topics,
+    dedupeWindowMs: 1000,
+    deferAfterMs: 30,
+    normalize,
+    encoder: new DomainEventEncoder(ids),
+    expand,
+    ...over,
+  });
+}
+
+let offset = 0;
+function rec(grantId: string, spec: Parameters<typeof messageNotification>[1]): RawRecord {
+  return rawRecord({ grantId, offset: offset++, body: messageNotification(grantId, spec) });
+}
+
+function decodeValue(buf: Buffer): Record<string, unknown> {
+  return schemaByName('messages').type.fromBuffer(buf.subarray(5)) as Record<string, unknown>;
+}
+
+const never: PipelineDeps['expand'] = () => new Promise<ExpandOutcome>(() => undefined);
+
+describe('pipeline round', () => {
+  it('emits, drops duplicates, suppresses stale, dead-letters malformed; remembers only what was handled', async () => {
+    const p = pipeline(never);
+    const store = new PartitionStore(0);
+    const records = [
+      rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200 }),
+      rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200, attempt: 2 }),
+      rec('g', { id: 'n2', messageId: 'm', action: 'created', time: 100 }),
+      rawRecord({ grantId: 'g', offset: offset++, body: '{' }),
+    ];
+    const r = await p.run(records, store, 0, new ExpansionCache());
+    // Same batch: sorted by version, so the create comes out first, then the update.
+    expect(r.domain.map((d) => decodeValue(d.message.value as Buffer).event_type)).toEqual([
+      'message.created',
+      'message.updated',
+    ]);
+    expect(r.deadLetters.map((d) => d.reason)).toEqual(['MALFORMED_JSON']);
+    expect(r.outcomes.map((o) => o.outcome).sort()).toEqual([
+      'dead_lettered',
+      'duplicate',
+      'emitted',
+      'emitted',
+    ]);
+    expect(r.stateChanges).toEqual([
+      { kind: 'dedupe', id: 'n2', expiresAt: 1000 },
+      { kind: 'dedupe', id: 'n1', expiresAt: 1000 },
+      {
+        kind: 'version',
+        key: { grantId: 'g', objectType: 'message', objectId: 'm' },
+        entry: { version: 200_000n, offset: records[0]?.offset, deleted: false },
+        expiresAt: 1000,
+      },
+    ]);
+    expect(r.deferred).toEqual([]);
+  });
+
+  it('expands a truncated message; a 404 becomes a delete; a 401 is dead-lettered and not remembered', async () => {
+    const outcomes: Record<string, ExpandOutcome> = {
+      full: { kind: 'expanded', object: { id: 'full', grant_id: 'g', body: '<b>big</b>' } },
+      gone: { kind: 'gone' },
+      denied: {
+        kind: 'failed',
+        reason: 'NYLAS_API_UNAUTHORIZED',
+        code: 'NYLAS_API_UNAUTHORIZED',
+        message: '401',
+      },
+    };
+    const p = pipeline(async (n: Notification) => outcomes[n.object.objectId] as ExpandOutcome);
+    const r = await p.run(
+      [
+        rec('g', { id: 'a', messageId: 'full', truncated: true }),
+        rec('g', { id: 'b', messageId: 'gone', truncated: true }),
+        rec('g', { id: 'c', messageId: 'denied', truncated: true }),
+      ],
+      new PartitionStore(0),
+      0,
+      new ExpansionCache(),
+    );
+    const values = r.domain.map((d) => decodeValue(d.message.value as Buffer));
+    expect(values.map((v) => [v.object_id, v.event_type, v.expanded])).toEqual([
+      ['full', 'message.created', true],
+      ['gone', 'message.deleted', false],
+    ]);
+    expect(r.deadLetters).toMatchObject([
+      { reason: 'NYLAS_API_UNAUTHORIZED', stage: 'expand', redrivable: true },
+    ]);
+    const dedupeIds = r.stateChanges
+      .filter((c) => c.kind === 'dedupe')
+      .map((c) => (c.kind === 'dedupe' ? c.id : ''));
+    expect(dedupeIds.sort()).toEqual(['a', 'b']);
+    const gone = r.stateChanges.find((c) => c.kind === 'version' && c.key.objectId === 'gone');
+    expect(gone).toMatchObject({ entry: { deleted: true } });
+    expect(r.outcomes.filter((o) => o.outcome === 'expanded')).toHaveLength(1);
+  });
+
+  it('sets aside a grant whose expansion is still pending and lets the other grants through', async () => {
+    const p = pipeline(async (n) => {
+      if (n.grantId === 'slow') return new Promise<ExpandOutcome>(() => undefined);
+      return { kind: 'expanded', object: { id: n.object.objectId } };
+    });
+    const records = [
+      rec('slow', { id: 's1', messageId: 'x', truncated: true }),
+      rec('fast', { id: 'f1', messageId: 'y', truncated: true }),
+      rec('slow', { id: 's2', messageId: 'z' }),
+      rec('fast', { id: 'f2', messageId: 'w' }),
+    ];
+    const cache = new ExpansionCache();
+    const r = await p.run(records, new PartitionStore(0), 0, cache);
+    expect(r.domain.map((d) => d.notification.envelope.id)).toEqual(['f1', 'f2']);
+    expect(r.deferred.map((x) => x.offset)).toEqual([records[0]?.offset, records[2]?.offset]);
+    expect(r.handledOffsets).toEqual([records[1]?.offset, records[3]?.offset]);
+    expect(cache.settled(records[0]?.offset as string)).toBe(false);
+  });
+
+  it('reuses an expansion started in an earlier round', async () => {
+    let calls = 0;
+    const p = pipeline(async (n) => {
+      calls++;
+      return { kind: 'expanded', object: { id: n.object.objectId } };
+    });
+    const cache = new ExpansionCache();
+    const records = [rec('g', { id: 'r1', messageId: 'x', truncated: true })];
+    await p.run(records, new PartitionStore(0), 0, cache);
+    await p.run(records, new PartitionStore(0), 0, cache);
+    expect(calls).toBe(1);
+  });
+
+  it('fails the round (to be retried) on a fault that is not the record’s, e.g. a normalize bug', async () => {
+    const p = pipeline(never, {
+      normalize: () => {
+        throw new TypeError('bug');
+      },
+    });
+    await expect(
+      p.run([rec('g', { id: 'q', messageId: 'q' })], new PartitionStore(0), 0, new ExpansionCache()),
+    ).rejects.toThrow('bug');
+  });
+
+  it('dead-letters a payload normalize rejects (BadInputError) as NORMALIZE_FAILED', async () => {
+    const p = pipeline(never);
+    const body = messageNotification('g', { id: 'no-obj', messageId: 'm' });
+    (body.data as Record<string, unknown>).object = null;
+    const r = await p.run(
+      [rawRecord({ grantId: 'g', offset: offset++, body })],
+      new PartitionStore(0),
+      0,
+      new ExpansionCache(),
+    );
+    expect(r.deadLetters).toMatchObject([
+      { reason: 'NORMALIZE_FAILED', stage: 'normalize', redrivable: false },
+    ]);
+  });
+});

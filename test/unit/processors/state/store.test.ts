@@ -1,0 +1,71 @@
+import { PartitionStore } from '../../../../processors/state/store';
+
+const key = (id: string) => ({ grantId: 'g', objectType: 'message', objectId: id });
+const keyString = (id: string) => JSON.stringify(['g', 'message', id]);
+
+describe('PartitionStore', () => {
+  it('remembers dedupe ids until they expire', () => {
+    const s = new PartitionStore(0);
+    s.apply([{ kind: 'dedupe', id: 'n1', expiresAt: 100 }]);
+    expect(s.seen('n1', 99)).toBe(true);
+    expect(s.seen('n1', 100)).toBe(false);
+    expect(s.seen('n2', 0)).toBe(false);
+  });
+
+  it('keeps the last version per object, tombstones counted apart', () => {
+    const s = new PartitionStore(0);
+    s.apply([
+      { kind: 'version', key: key('a'), entry: { version: 5n, offset: '1', deleted: false }, expiresAt: 100 },
+      { kind: 'version', key: key('b'), entry: { version: 6n, offset: '2', deleted: true }, expiresAt: 100 },
+      { kind: 'dedupe', id: 'n', expiresAt: 100 },
+    ]);
+    expect(s.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '1', deleted: false });
+    expect(s.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 1 });
+    s.apply([
+      { kind: 'version', key: key('b'), entry: { version: 9n, offset: '3', deleted: false }, expiresAt: 200 },
+    ]);
+    expect(s.counts()).toEqual({ dedupe: 1, version: 2, tombstone: 0 });
+    s.apply([
+      { kind: 'forget-version', key: key('a') },
+      { kind: 'forget-dedupe', id: 'n' },
+    ]);
+    expect(s.counts()).toEqual({ dedupe: 0, version: 1, tombstone: 0 });
+    expect(s.version(keyString('b'), 199)?.version).toBe(9n);
+    expect(s.version(keyString('b'), 200)).toBeUndefined();
+  });
+
+  it('lists expired entries oldest first, bounded, without changing anything until applied', () => {
+    const s = new PartitionStore(0);
+    s.apply([
+      { kind: 'dedupe', id: 'a', expiresAt: 10 },
+      { kind: 'dedupe', id: 'b', expiresAt: 20 },
+      { kind: 'dedupe', id: 'c', expiresAt: 30 },
+      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 15 },
+    ]);
+    // A rewrite moves the entry to the back: 'a' now expires last.
+    s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 40 }]);
+    expect(s.expired(25, 10)).toEqual([
+      { kind: 'forget-dedupe', id: 'b' },
+      { kind: 'forget-version', key: key('x') },
+    ]);
+    expect(s.expired(100, 2)).toHaveLength(2);
+    expect(s.counts().dedupe).toBe(3);
+  });
+
+  it('knows which offsets past the committed one were already handled', () => {
+    const s = new PartitionStore(0);
+    expect(s.handledAhead('5')).toBe(false);
+    s.apply([{ kind: 'progress', progress: { next: '5', through: '10', unprocessed: ['5', '8'] } }]);
+    expect(['4', '5', '6', '7', '8', '9', '10'].map((o) => s.handledAhead(o))).toEqual([
+      false,
+      false,
+      true,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    s.apply([{ kind: 'progress', progress: null }]);
+    expect(s.handledAhead('6')).toBe(false);
+  });
+});
