@@ -10,8 +10,10 @@ import { registerProcessorCommand } from './commands/processor';
 import { registerRedriveCommand } from './commands/redrive';
 import { registerReplayCommand } from './commands/replay';
 import { registerSchemasCommands } from './commands/schemas';
+import { registerSimulateCommands } from './commands/simulate';
 import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
+import { registerWebhooksCommands } from './commands/webhooks';
 
 export function buildProgram(): Command {
   const program = new Command('nylas-stream')
@@ -24,7 +26,9 @@ export function buildProgram(): Command {
   registerTailCommand(program);
   registerReplayCommand(program);
   registerRedriveCommand(program);
+  registerWebhooksCommands(program);
   registerSchemasCommands(program);
+  registerSimulateCommands(program);
   return program;
 }
 

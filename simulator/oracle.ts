@@ -114,7 +114,8 @@ export function buildOracleReport(input: OracleInput): OracleReport {
       ? 'delivered'
       : (outs[0]?.reason ?? 'not_sent');
     byReason[reason] = (byReason[reason] ?? 0) + 1;
-    const t = (byType[r.type] ??= { generated: 0, acknowledged: 0 });
+    const t = byType[r.type] ?? { generated: 0, acknowledged: 0 };
+    byType[r.type] = t;
     t.generated += 1;
     if (acknowledged) t.acknowledged += 1;
     return {

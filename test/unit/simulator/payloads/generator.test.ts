@@ -98,13 +98,8 @@ describe('NotificationGenerator', () => {
     const last = new Map<string, { updated_at: number; sequence: number }>();
     for (const n of generator(6).take(5000)) {
       const o = n.envelope.data.object;
-      if (
-        !o ||
-        o.object !== 'event' ||
-        !n.envelope.type.startsWith('event.') ||
-        n.envelope.type.startsWith('event.deleted')
-      )
-        continue;
+      if (o?.object !== 'event') continue;
+      if (!n.envelope.type.startsWith('event.') || n.envelope.type.startsWith('event.deleted')) continue;
       const prev = last.get(String(o.id));
       if (prev) {
         expect(Number(o.updated_at)).toBeGreaterThanOrEqual(prev.updated_at);
