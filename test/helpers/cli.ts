@@ -3,6 +3,7 @@
  * environment (merged over the test's, restored afterwards) and captured stdout/stderr/exit code.
  */
 import { buildProgram } from '../../cli/index';
+import { NylasStreamError } from '../../lib/errors';
 
 export interface CliResult {
   stdout: string;
@@ -43,7 +44,8 @@ export async function runCli(
   } catch (e) {
     error = e;
     err.push(e instanceof Error ? e.message : String(e));
-    if (!process.exitCode) process.exitCode = 1;
+    // As main() does: a configuration error is exit code 2, anything else 1.
+    process.exitCode = e instanceof NylasStreamError && e.code === 'CONFIG_INVALID' ? 2 : 1;
   } finally {
     for (const s of spies) s.mockRestore();
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

@@ -1,0 +1,74 @@
+/**
+ * The ingress secrets file as `webhooks create/rotate-secret/retire-secrets/delete` edit it: format
+ * kept, atomic and private, readable by the ingress's own parser.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  addSecret,
+  destinationForUrl,
+  forgetDestination,
+  retireOldSecrets,
+  secretCount,
+} from '../../../cli/ops/secrets-file';
+import { parseSecretsText } from '../../../ingress/secrets';
+
+describe('secrets file', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'secrets-'));
+    file = join(dir, 'nylas-webhook-secrets.json');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const parsed = () => parseSecretsText(readFileSync(file, 'utf8'));
+
+  it('creates a private JSON file, adds beside existing secrets, retires all but the newest', async () => {
+    expect(await secretCount(file, 'default')).toBe(0);
+    expect(await addSecret(file, 'default', 'old-secret')).toBe(1);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await addSecret(file, 'billing', 'b1')).toBe(1);
+    expect(await addSecret(file, 'default', 'new-secret')).toBe(2);
+    expect(await addSecret(file, 'default', 'new-secret')).toBe(2);
+    expect(parsed()).toEqual({ default: ['old-secret', 'new-secret'], billing: ['b1'] });
+    expect(await retireOldSecrets(file, 'default')).toBe(1);
+    expect(parsed()).toEqual({ default: ['new-secret'], billing: ['b1'] });
+    expect(await forgetDestination(file, 'billing')).toBe(1);
+    expect(parsed()).toEqual({ default: ['new-secret'] });
+    // No temp files left behind.
+    expect(readdirSync(dir)).toEqual(['nylas-webhook-secrets.json']);
+  });
+
+  it('keeps the text format, its comments and other destinations', async () => {
+    writeFileSync(file, '# production secrets\ns-default-1\nbilling=b1, default=s-default-2\n', {
+      mode: 0o640,
+    });
+    await addSecret(file, 'default', 's-default-3');
+    const text = readFileSync(file, 'utf8');
+    expect(text).toBe(
+      '# production secrets\nbilling=b1\ndefault=s-default-1\ndefault=s-default-2\ndefault=s-default-3\n',
+    );
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    await retireOldSecrets(file, 'default');
+    expect(parsed()).toEqual({ billing: ['b1'], default: ['s-default-3'] });
+    expect(readFileSync(file, 'utf8')).toContain('# production secrets');
+  });
+
+  it('refuses to touch a file the ingress could not read, and refuses bad input', async () => {
+    writeFileSync(file, '{"default": [');
+    await expect(addSecret(file, 'default', 'x')).rejects.toThrow(/not a valid secrets file/);
+    expect(readFileSync(file, 'utf8')).toBe('{"default": [');
+    await expect(addSecret(file, 'bad name', 'x')).rejects.toThrow(/not a valid destination name/);
+    await expect(addSecret(file, 'default', 'a,b')).rejects.toThrow(/malformed secret/);
+  });
+
+  it('derives the destination from the webhook URL', () => {
+    expect(destinationForUrl('https://hooks.example.com/webhooks/nylas')).toBe('default');
+    expect(destinationForUrl('https://hooks.example.com/webhooks/nylas/billing')).toBe('billing');
+    expect(destinationForUrl('https://hooks.example.com/webhooks/nylas/billing/')).toBe('billing');
+    expect(destinationForUrl('https://hooks.example.com/other')).toBe('default');
+    expect(destinationForUrl('not a url')).toBe('default');
+  });
+});
