@@ -130,4 +130,22 @@ describe('deploy/prometheus', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  it('every alert has a runbook in the README operations section (what it means, what to check, the fix)', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('<!-- section:operations -->');
+    const end = readme.indexOf('<!-- /section:operations -->');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const section = readme.slice(start, end);
+    const runbooks = section.split(/^#### /m).slice(1);
+    const byName = new Map(runbooks.map((r) => [r.split('\n')[0]?.trim(), r]));
+    for (const a of alerts) {
+      const runbook = byName.get(a.alert);
+      expect([a.alert, runbook !== undefined]).toEqual([a.alert, true]);
+      expect(runbook).toMatch(/\*Means:\*/);
+      expect(runbook).toMatch(/\*Check:\*/);
+      expect(runbook).toMatch(/\*Fix:\*/);
+    }
+    expect([...byName.keys()].sort()).toEqual(alerts.map((a) => a.alert).sort());
+  });
 });
