@@ -48,6 +48,9 @@ export const DEFAULT_TRIGGER_WEIGHTS: Readonly<Record<GeneratedTrigger, number>>
   'notetaker.deleted': 1,
 };
 
+/** Generated objects without their body are far smaller than this (bytes). */
+const SIZE_MARGIN = 256 * 1024;
+
 export interface VariantRates {
   /** Share of message.created delivered as `.cleaned` (Clean Conversations). */
   cleaned: number;
@@ -226,17 +229,27 @@ export class NotificationGenerator {
       dataExtras: change.dataExtras,
     });
 
-    // §4.1: decide truncation from sizes, so a 1.5 MB body is never built just to be dropped.
+    // §4.1: decide truncation from sizes, so a 1.5 MB body is never built just to be dropped. The
+    // envelope is only measured when the body alone comes near the limit: generated objects without
+    // their body stay far below SIZE_MARGIN, so smaller bodies cannot push a payload over it.
     let truncated = false;
-    const sized = isTruncatable(type);
-    const withoutBody = sized ? Buffer.byteLength(JSON.stringify(envelope), 'utf8') : 0;
-    if (lazyBody && object) {
-      const total = withoutBody + ',"body":'.length + bodyJsonLength(lazyBody);
-      if (mustTruncate(type, total, this.limit)) truncated = true;
-      else object.body = materializeBody(lazyBody);
-    } else if (mustTruncate(type, withoutBody, this.limit) && object && 'body' in object) {
-      delete object.body;
-      truncated = true;
+    if (object && isTruncatable(type)) {
+      const bodyLength = lazyBody
+        ? bodyJsonLength(lazyBody)
+        : typeof object.body === 'string'
+          ? object.body.length
+          : 0;
+      if (bodyLength > this.limit - SIZE_MARGIN) {
+        const body = object.body;
+        delete object.body;
+        const withoutBody = Buffer.byteLength(JSON.stringify(envelope), 'utf8');
+        const total =
+          withoutBody +
+          ',"body":'.length +
+          (lazyBody ? bodyLength : Buffer.byteLength(JSON.stringify(body), 'utf8'));
+        if (mustTruncate(type, total, this.limit)) truncated = true;
+        else object.body = lazyBody ? materializeBody(lazyBody) : body;
+      } else if (lazyBody) object.body = materializeBody(lazyBody);
     }
     if (truncated) {
       type = `${type}.truncated`;

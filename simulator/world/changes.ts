@@ -7,6 +7,7 @@
  * changes still happen and are held. On re-authentication within 72 hours the held changes are
  * backfilled as the objects' current state; after longer outages they are never sent (§7, 72-hour rule).
  */
+import { cloneJson } from './clone';
 import {
   type BodySizeDistribution,
   makeCalendar,
@@ -247,7 +248,7 @@ export class WorldChanges {
           sync: 'incremental',
         });
       } else {
-        const current = structuredClone(rec.data);
+        const current = cloneJson(rec.data);
         out.push({
           ...c,
           type: c.type.replace(/\.deleted$/, '.updated'),
@@ -339,7 +340,7 @@ export class WorldChanges {
   private messageUpdated(grantId: string): WorldChange | undefined {
     const current = this.pickLive(grantId, 'messages');
     if (!current) return undefined;
-    const next = structuredClone(current);
+    const next = cloneJson(current);
     const what = this.rng.int(0, 3);
     if (what === 0) {
       next.unread = !next.unread;
@@ -576,7 +577,7 @@ export class WorldChanges {
   private eventUpdated(grantId: string): WorldChange | undefined {
     const current = this.pickLive(grantId, 'events');
     if (!current) return undefined;
-    const next = structuredClone(current);
+    const next = cloneJson(current);
     const what = this.rng.int(0, 3);
     if (what === 0) next.title = sentence(this.rng.nextUint32(), this.rng.int(1, 4));
     else if (what === 1) {
@@ -630,7 +631,7 @@ export class WorldChanges {
         this.world.deleteObject(grantId, 'calendars', id);
         this.pool(grantId, 'calendars').remove(id);
         const { description: _d, location: _l, metadata: _m, ...rest } = cal;
-        return { type: trigger, grantId, object: structuredClone(rest), ref: { kind: 'calendars', id } };
+        return { type: trigger, grantId, object: cloneJson(rest), ref: { kind: 'calendars', id } };
       }
       return this.calendar('calendar.updated', grantId);
     }
@@ -639,7 +640,7 @@ export class WorldChanges {
       if (cal) {
         // §3.1: name, description, location or timezone changes.
         const next: NylasObject = {
-          ...structuredClone(cal),
+          ...cloneJson(cal),
           description: sentence(this.rng.nextUint32(), 5),
         };
         this.world.adoptObject(grantId, 'calendars', next);
@@ -673,7 +674,7 @@ export class WorldChanges {
     const existing = this.rng.chance(0.6) ? this.pickLive(grantId, 'contacts') : undefined;
     const next = existing
       ? {
-          ...structuredClone(existing),
+          ...cloneJson(existing),
           job_title: this.rng.pick(['Staff Engineer', 'VP Sales', 'Designer', 'CTO']),
         }
       : makeContact(this.rng, grantId);
@@ -696,7 +697,7 @@ export class WorldChanges {
           return { type: trigger, grantId, object: folderNotification(f), ref: { kind: 'folders', id } };
         }
         const next = {
-          ...structuredClone(f),
+          ...cloneJson(f),
           name: `${String(f.name).split('/')[0]}/${this.rng.int(2019, 2026)}`,
         };
         this.world.adoptObject(grantId, 'folders', next);
@@ -813,7 +814,7 @@ export class WorldChanges {
         state: 'scheduled',
       };
       this.notetakers.set(`${grantId}\u0000${id}`, nt);
-      return { type: 'notetaker.created', grantId, object: structuredClone(nt) };
+      return { type: 'notetaker.created', grantId, object: cloneJson(nt) };
     }
     const nt = this.notetakers.get(key) as NylasObject;
     if (trigger === 'notetaker.deleted') {
@@ -830,7 +831,7 @@ export class WorldChanges {
         type: trigger,
         grantId,
         object: {
-          ...structuredClone(nt),
+          ...cloneJson(nt),
           meeting_state: this.rng.pick(['recording_active', 'waiting_for_entry', 'entry_denied']),
         },
       };
@@ -842,7 +843,7 @@ export class WorldChanges {
         type: trigger,
         grantId,
         object: {
-          ...structuredClone(nt),
+          ...cloneJson(nt),
           media: {
             recording: `https://storage.example.com/${String(nt.id)}/recording.mp4`,
             recording_duration: String(this.rng.int(300, 3600)),
@@ -856,7 +857,7 @@ export class WorldChanges {
       };
     }
     nt.status = this.rng.pick(['connecting', 'attending', 'processing']);
-    return { type: 'notetaker.updated', grantId, object: structuredClone(nt) };
+    return { type: 'notetaker.updated', grantId, object: cloneJson(nt) };
   }
 }
 

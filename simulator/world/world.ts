@@ -7,6 +7,7 @@
  * advances as traffic is generated). `createdAtMs` is wall time, because the API's
  * 404-right-after-create fault (§4.2, support article) is about real request timing.
  */
+import { cloneJson } from './clone';
 import {
   DEFAULT_BODY_SIZES,
   makeCalendar,
@@ -66,8 +67,11 @@ export class World {
   private readonly grants = new Map<string, GrantRecord>();
   private readonly byEmail = new Map<string, string>();
   private readonly store = new Map<string, Map<ObjectKind, KindStore>>();
-  /** grant → thread id → ids of its live messages (threads are derived from messages). */
+  /** grant → thread id → ids of its live messages. Threads are derived from their messages when read
+   * (unless a thread was upserted explicitly), so adding a message costs no thread rebuild. */
   private readonly threadIndex = new Map<string, Map<string, Set<string>>>();
+  /** grant → thread id → how many times the thread's membership or messages changed. */
+  private readonly threadRevisions = new Map<string, Map<string, number>>();
 
   constructor(options: WorldOptions) {
     if (!Number.isInteger(options.grants) || options.grants < 0)
@@ -170,7 +174,7 @@ export class World {
   /** Inserts or replaces an object (it must have a string `id`). A message may carry its body inline
    * or, for generated traffic, as a lazily built BodySpec. */
   upsertObject(grantId: string, kind: ObjectKind, obj: NylasObject, lazyBody?: BodySpec): void {
-    this.adoptObject(grantId, kind, structuredClone(obj), lazyBody);
+    this.adoptObject(grantId, kind, cloneJson(obj), lazyBody);
   }
 
   /** Like upsertObject, but takes ownership of `obj` instead of copying it: the caller must never
@@ -212,23 +216,35 @@ export class World {
 
   /** The object's current REST state (a copy, body included), or undefined if absent or deleted. */
   getObject(grantId: string, kind: ObjectKind, id: string): NylasObject | undefined {
-    const rec = this.store.get(grantId)?.get(kind)?.get(id);
+    const rec = this.getRecord(grantId, kind, id);
     return rec?.data === undefined ? undefined : this.materialize(rec);
   }
 
   /** Bookkeeping for one object (current or deleted), without copying it. */
   getRecord(grantId: string, kind: ObjectKind, id: string): Readonly<ObjectRecord> | undefined {
-    return this.store.get(grantId)?.get(kind)?.get(id);
+    const rec = this.store.get(grantId)?.get(kind)?.get(id);
+    if (rec || kind !== 'threads') return rec;
+    return this.derivedThread(grantId, id);
+  }
+
+  /** Records of one kind, current and deleted (derived threads included). */
+  private *records(grantId: string, kind: ObjectKind): Iterable<ObjectRecord> {
+    const kindStore = this.store.get(grantId)?.get(kind);
+    if (kindStore) yield* kindStore.values();
+    if (kind !== 'threads') return;
+    for (const threadId of this.threadRevisions.get(grantId)?.keys() ?? []) {
+      if (kindStore?.has(threadId)) continue;
+      const rec = this.derivedThread(grantId, threadId);
+      if (rec) yield rec;
+    }
   }
 
   /** Live objects of one kind, as copies. Message bodies are included only when `withBodies`. */
   listObjects(grantId: string, kind: ObjectKind, options: { withBodies?: boolean } = {}): NylasObject[] {
     const out: NylasObject[] = [];
-    const kindStore = this.store.get(grantId)?.get(kind);
-    if (!kindStore) return out;
-    for (const rec of kindStore.values()) {
+    for (const rec of this.records(grantId, kind)) {
       if (rec.data === undefined) continue;
-      out.push(options.withBodies === false ? structuredClone(rec.data) : this.materialize(rec));
+      out.push(options.withBodies === false ? cloneJson(rec.data) : this.materialize(rec));
     }
     return out;
   }
@@ -236,8 +252,7 @@ export class World {
   /** Ids of live objects of one kind (no copies; for generators choosing what to change). */
   liveIds(grantId: string, kind: ObjectKind): string[] {
     const out: string[] = [];
-    for (const rec of this.store.get(grantId)?.get(kind)?.values() ?? [])
-      if (rec.data !== undefined) out.push(rec.id);
+    for (const rec of this.records(grantId, kind)) if (rec.data !== undefined) out.push(rec.id);
     return out;
   }
 
@@ -251,13 +266,13 @@ export class World {
     const id = String(message.id);
     const oldThread = this.getRecord(grantId, 'messages', id)?.data?.thread_id;
     const threadId = String(message.thread_id ?? message.id);
-    this.adoptObject(grantId, 'messages', options.adopt ? message : structuredClone(message), lazyBody);
+    this.adoptObject(grantId, 'messages', options.adopt ? message : cloneJson(message), lazyBody);
     if (typeof oldThread === 'string' && oldThread !== threadId) {
       this.threadMembers(grantId, oldThread).delete(id);
-      this.refreshThread(grantId, oldThread);
+      this.touchThread(grantId, oldThread);
     }
     this.threadMembers(grantId, threadId).add(id);
-    this.refreshThread(grantId, threadId);
+    this.touchThread(grantId, threadId);
   }
 
   /** Deletes a message and updates (or deletes) its thread. */
@@ -266,7 +281,7 @@ export class World {
     this.deleteObject(grantId, 'messages', id);
     if (typeof threadId === 'string') {
       this.threadMembers(grantId, threadId).delete(id);
-      this.refreshThread(grantId, threadId);
+      this.touchThread(grantId, threadId);
     }
   }
 
@@ -276,15 +291,13 @@ export class World {
     const out: FinalObjectState[] = [];
     for (const grantId of this.grantIds) {
       for (const kind of kinds) {
-        const kindStore = this.store.get(grantId)?.get(kind);
-        if (!kindStore) continue;
-        for (const rec of kindStore.values()) {
+        for (const rec of this.records(grantId, kind)) {
           const entry: FinalObjectState = {
             grantId,
             kind,
             id: rec.id,
             deleted: rec.data === undefined,
-            state: rec.data === undefined ? null : structuredClone(rec.data),
+            state: rec.data === undefined ? null : cloneJson(rec.data),
             revision: rec.revision,
           };
           if (rec.lazyBody) entry.bodyBytes = rec.lazyBody.size;
@@ -313,7 +326,7 @@ export class World {
   }
 
   private materialize(rec: ObjectRecord): NylasObject {
-    const copy = structuredClone(rec.data as NylasObject);
+    const copy = cloneJson(rec.data as NylasObject);
     if (rec.lazyBody) copy.body = materializeBody(rec.lazyBody);
     return copy;
   }
@@ -332,19 +345,40 @@ export class World {
     return members;
   }
 
-  private refreshThread(grantId: string, threadId: string): void {
+  private touchThread(grantId: string, threadId: string): void {
+    let revisions = this.threadRevisions.get(grantId);
+    if (!revisions) {
+      revisions = new Map();
+      this.threadRevisions.set(grantId, revisions);
+    }
+    revisions.set(threadId, (revisions.get(threadId) ?? 0) + 1);
+  }
+
+  /** The REST thread built from its live messages; a deleted thread once its last message is gone. */
+  private derivedThread(grantId: string, threadId: string): ObjectRecord | undefined {
+    const revision = this.threadRevisions.get(grantId)?.get(threadId);
+    if (revision === undefined) return undefined;
     const messages: NylasObject[] = [];
+    let createdAtMs = Number.POSITIVE_INFINITY;
+    let changedAt = 0;
     const messageStore = this.store.get(grantId)?.get('messages');
     for (const id of this.threadMembers(grantId, threadId)) {
-      const data = messageStore?.get(id)?.data;
-      if (data !== undefined) messages.push(data);
+      const rec = messageStore?.get(id);
+      if (rec?.data === undefined) continue;
+      messages.push(rec.data);
+      createdAtMs = Math.min(createdAtMs, rec.createdAtMs);
+      changedAt = Math.max(changedAt, rec.changedAt);
     }
-    if (messages.length === 0) {
-      if (this.getRecord(grantId, 'threads', threadId)?.data !== undefined)
-        this.deleteObject(grantId, 'threads', threadId);
-      return;
-    }
-    this.adoptObject(grantId, 'threads', threadOf(grantId, threadId, messages));
+    return {
+      kind: 'threads',
+      grantId,
+      id: threadId,
+      data: messages.length ? threadOf(grantId, threadId, messages) : undefined,
+      lazyBody: undefined,
+      createdAtMs: Number.isFinite(createdAtMs) ? createdAtMs : 0,
+      revision,
+      changedAt,
+    };
   }
 }
 
