@@ -10,7 +10,14 @@ import { domainTopicNames } from '../../lib/topics';
 import { loadProcessorConfig, type ProcessorConfig } from '../../processors/config';
 import { type RunningProcessor, startProcessor } from '../../processors/index';
 import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
-import { type CollectedRecord, createTopics, headerString, TopicCollector, testKafka, uniqueName } from './kafka';
+import {
+  type CollectedRecord,
+  headerString,
+  pollUntil,
+  TopicCollector,
+  testKafka,
+  uniqueName,
+} from './kafka';
 
 export const API_KEY = 'processor-test-key';
 
@@ -99,8 +106,31 @@ export class ProcessorHarness {
     await this.admin.connect();
     const t = this.topics;
     const n = this.options.partitions ?? 1;
-    await createTopics(this.admin, [t.raw, t.dlq, ...domainTopicNames(t)], n);
-    await createTopics(this.admin, [t.state], n, { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0' });
+    const all = [t.raw, t.dlq, t.state, ...domainTopicNames(t)];
+    // Created without waitForLeaders: kafkajs only retries LEADER_NOT_AVAILABLE there, while a KRaft
+    // broker may answer UNKNOWN_TOPIC_OR_PARTITION for a moment; poll the metadata instead.
+    await this.admin.createTopics({
+      waitForLeaders: false,
+      topics: all.map((topic) => ({
+        topic,
+        numPartitions: n,
+        replicationFactor: 1,
+        configEntries:
+          topic === t.state
+            ? [
+                { name: 'cleanup.policy', value: 'compact' },
+                { name: 'min.compaction.lag.ms', value: '0' },
+              ]
+            : [],
+      })),
+    });
+    await pollUntil(
+      async () => {
+        const meta = await this.admin.fetchTopicMetadata({ topics: all });
+        return meta.topics.every((tm) => tm.partitions.length === n && tm.partitions.every((p) => p.leader >= 0));
+      },
+      { description: 'topic leaders' },
+    );
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     return this;
