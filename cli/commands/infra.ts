@@ -4,10 +4,12 @@
  */
 import type { Command } from 'commander';
 import { LocalRuntime, type RuntimeStatus, runtimeOptionsFromEnv } from '../../deploy/local/runtime';
-import { loadCommonConfig } from '../../lib/config';
+import { DEFAULTS, int, loadCommonConfig } from '../../lib/config';
+import { ConfigError } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { createLogger } from '../../lib/logger';
 import { ensureTopics, topicPlan } from '../../lib/topics';
+import { up } from '../up/up';
 
 function printStatus(s: RuntimeStatus): void {
   const mark = (b: boolean) => (b ? 'up  ' : 'down');
@@ -20,30 +22,61 @@ function printStatus(s: RuntimeStatus): void {
   );
 }
 
+async function infraOnly(): Promise<void> {
+  const started = Date.now();
+  const runtime = new LocalRuntime(runtimeOptionsFromEnv());
+  const status = await runtime.start();
+  const config = loadCommonConfig({
+    ...process.env,
+    KAFKA_BROKERS: runtime.brokers,
+    SCHEMA_REGISTRY_URL: runtime.registryUrl,
+  });
+  const admin = createKafka(config.kafka, createLogger({ name: 'cli', level: 'warn' })).admin();
+  await admin.connect();
+  try {
+    const result = await ensureTopics(admin, topicPlan(config.topics));
+    for (const w of result.warnings) console.warn(`warning: ${w}`);
+    console.log(`topics: ${result.created.length} created, ${result.existing.length} already present`);
+  } finally {
+    await admin.disconnect();
+  }
+  printStatus(status);
+  console.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; stop with: npm run stop`);
+}
+
 export function registerInfraCommands(program: Command): void {
   program
     .command('up')
-    .description('start Kafka and the schema registry locally (no Docker needed) and create the topics')
-    .action(async () => {
-      const started = Date.now();
-      const runtime = new LocalRuntime(runtimeOptionsFromEnv());
-      const status = await runtime.start();
-      const config = loadCommonConfig({
-        ...process.env,
-        KAFKA_BROKERS: runtime.brokers,
-        SCHEMA_REGISTRY_URL: runtime.registryUrl,
-      });
-      const admin = createKafka(config.kafka, createLogger({ name: 'cli', level: 'warn' })).admin();
-      await admin.connect();
-      try {
-        const result = await ensureTopics(admin, topicPlan(config.topics));
-        for (const w of result.warnings) console.warn(`warning: ${w}`);
-        console.log(`topics: ${result.created.length} created, ${result.existing.length} already present`);
-      } finally {
-        await admin.disconnect();
+    .description(
+      'local all-in-one: Kafka and the schema registry (no Docker needed), topics, schemas, ingress and processor',
+    )
+    .option('--demo', 'also run a simulated Nylas and send a realistic burst through the pipeline')
+    .option('--demo-count <n>', 'notifications the demo sends', '2000')
+    .option(
+      '--once',
+      'exit once everything is up (after the demo, with --demo) instead of waiting for Ctrl-C',
+    )
+    .option('--infra-only', 'start only Kafka and the registry, create topics, and exit')
+    .action(async (flags: { demo?: boolean; demoCount: string; once?: boolean; infraOnly?: boolean }) => {
+      if (flags.infraOnly) {
+        await infraOnly();
+        return;
       }
-      printStatus(status);
-      console.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; stop with: npm run stop`);
+      const demoCount = Number(flags.demoCount);
+      if (!Number.isInteger(demoCount) || demoCount < 1)
+        throw new ConfigError('--demo-count', 'expected a positive integer');
+      await up({
+        runtime: runtimeOptionsFromEnv(),
+        demo: flags.demo === true,
+        demoCount,
+        once: flags.once === true,
+        ingressPort: int(process.env, 'INGRESS_PORT', DEFAULTS.ingressPort, { min: 1, max: 65535 }),
+        processorMetricsPort: int(process.env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, {
+          min: 1,
+          max: 65535,
+        }),
+        print: (line) => console.log(line),
+      });
     });
 
   program

@@ -1,0 +1,220 @@
+/**
+ * `nylas-stream up`: the local all-in-one. Infrastructure (the no-Docker runtime), topics, schemas,
+ * then the ingress and the processor as supervised child processes, with a live status line; Ctrl-C
+ * stops the services and the infrastructure this command started. `--demo` adds the simulator: a local
+ * Nylas API for expansion, and a realistic burst sent through the ingress with Nylas's delivery rules.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalRuntime, type LocalRuntimeOptions } from '../../deploy/local/runtime';
+import { loadCommonConfig } from '../../lib/config';
+import { createKafka } from '../../lib/kafka';
+import { createLogger, silentLogger } from '../../lib/logger';
+import { createSchemaRegistry } from '../../lib/schema-registry';
+import { domainTopicNames, ensureTopics, topicPlan } from '../../lib/topics';
+import { PROCESSOR_GROUP_ID } from '../../processors/config';
+import { registerDomainSchemas } from '../../schemas';
+import { createWorld, runScenario, startNylasApi } from '../../simulator';
+import { readToEnd } from '../ops/read-to-end';
+import { formatStatus, readStatus } from './status';
+import { ServiceProcess } from './supervisor';
+
+export interface UpOptions {
+  runtime: LocalRuntimeOptions;
+  demo: boolean;
+  demoCount: number;
+  ingressPort: number;
+  processorMetricsPort: number;
+  /** Exit after the demo (or once everything is up) instead of waiting for Ctrl-C. */
+  once: boolean;
+  print: (line: string) => void;
+}
+
+/** The local deployment's webhook secret: kept in the instance folder so it survives restarts. */
+function localSecret(runtime: LocalRuntime): { file: string; secret: string } {
+  const file = join(runtime.dir, 'webhook-secrets.json');
+  if (!existsSync(file)) {
+    mkdirSync(runtime.dir, { recursive: true });
+    writeFileSync(file, JSON.stringify({ default: [randomBytes(24).toString('base64url')] }, null, 2), {
+      mode: 0o600,
+    });
+  }
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { default: string[] };
+  const secret = parsed.default[0];
+  if (!secret) throw new Error(`${file} has no secret for destination "default"`);
+  return { file, secret };
+}
+
+export async function up(options: UpOptions): Promise<void> {
+  const print = options.print;
+  const started = Date.now();
+  const runtime = new LocalRuntime(options.runtime);
+  const before = await runtime.status();
+  const infraWasRunning = before.kafka.running && before.registry.running;
+  await runtime.start();
+
+  const env = { ...process.env, KAFKA_BROKERS: runtime.brokers, SCHEMA_REGISTRY_URL: runtime.registryUrl };
+  const config = loadCommonConfig(env);
+  const admin = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up').admin();
+  await admin.connect();
+  const services: ServiceProcess[] = [];
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    print('\nstopping services…');
+    for (const s of [...services].reverse())
+      await s.stop().catch((err) => print(`  ${s.options.name}: ${String(err)}`));
+    await admin.disconnect().catch(() => undefined);
+    if (!infraWasRunning) {
+      print('stopping Kafka and the registry…');
+      await runtime.stop();
+    } else {
+      print(
+        'Kafka and the registry were already running before `up`; left running (npm run stop stops them).',
+      );
+    }
+  };
+
+  try {
+    const topics = await ensureTopics(admin, topicPlan(config.topics));
+    for (const w of topics.warnings) print(`warning: ${w}`);
+    const ids = await registerDomainSchemas(createSchemaRegistry(config.registry), config.topics);
+    print(
+      `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
+    );
+
+    const { file: secretsFile, secret } = localSecret(runtime);
+    const apiKey = options.demo
+      ? `demo-${randomBytes(8).toString('hex')}`
+      : (process.env.NYLAS_API_KEY ?? '');
+    // A new seed per demo: the same seed would repeat notification ids, which the processor rightly dedupes.
+    const world = options.demo ? createWorld({ seed: Date.now() % 1_000_000, grants: 25 }) : undefined;
+    const api = world ? await startNylasApi({ world, apiKey, port: 0 }) : undefined;
+    const logDir = join(runtime.dir, 'logs');
+    const serviceEnv: Record<string, string> = {
+      KAFKA_BROKERS: runtime.brokers,
+      SCHEMA_REGISTRY_URL: runtime.registryUrl,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    };
+    const ingress = new ServiceProcess({
+      name: 'ingress',
+      args: ['ingress'],
+      env: {
+        ...serviceEnv,
+        INGRESS_PORT: String(options.ingressPort),
+        INGRESS_HOST: '127.0.0.1',
+        NYLAS_WEBHOOK_SECRETS_FILE: secretsFile,
+      },
+      readyUrl: `http://127.0.0.1:${options.ingressPort}/readyz`,
+      logDir,
+    });
+    const processorEnv: Record<string, string> = {
+      ...serviceEnv,
+      PROCESSOR_METRICS_PORT: String(options.processorMetricsPort),
+    };
+    if (api) Object.assign(processorEnv, { NYLAS_API_URI: api.url, NYLAS_API_KEY: apiKey });
+    const processor = new ServiceProcess({
+      name: 'processor',
+      args: ['processor'],
+      env: processorEnv,
+      readyUrl: `http://127.0.0.1:${options.processorMetricsPort}/readyz`,
+      logDir,
+    });
+    for (const s of [ingress, processor]) {
+      await s.start();
+      services.push(s);
+    }
+    const webhookUrl = `http://127.0.0.1:${options.ingressPort}/webhooks/nylas`;
+    print(`\nnylas-stream is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    print(`  Kafka      ${runtime.brokers} (Apache Kafka ${runtime.options.kafkaVersion})`);
+    print(`  registry   ${runtime.registryUrl} (Apicurio Registry ${runtime.options.apicurioVersion})`);
+    print(
+      `  ingress    ${webhookUrl}  (metrics http://127.0.0.1:${options.ingressPort}/metrics, secret in ${secretsFile})`,
+    );
+    print(
+      `  processor  group ${PROCESSOR_GROUP_ID}  (metrics http://127.0.0.1:${options.processorMetricsPort}/metrics)`,
+    );
+    if (api) print(`  simulated Nylas API ${api.url}`);
+    print(`  logs       ${logDir}`);
+    print(`  read events: nylas-stream tail nylas.email.messages --from-beginning\n`);
+
+    const urls = {
+      ingressMetrics: `http://127.0.0.1:${options.ingressPort}/metrics`,
+      processorMetrics: `http://127.0.0.1:${options.processorMetricsPort}/metrics`,
+    };
+    if (world) {
+      const count = options.demoCount;
+      const summaryTopics = [...domainTopicNames(config.topics), config.topics.dlq];
+      const startOffsets = new Map<string, Map<number, number>>();
+      for (const topic of summaryTopics) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        startOffsets.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+      }
+      print(
+        `demo: the simulator sends ${count} notifications (duplicates, reordering, truncated messages) to ${webhookUrl}`,
+      );
+      const run = await runScenario({
+        scenario: 'out-of-order',
+        world,
+        count,
+        sender: { url: webhookUrl, secret, concurrency: 32, retryDelaysMs: [500, 2000], health: false },
+        logger: silentLogger(),
+      });
+      const acked = run.report.summary.acknowledged;
+      // Wait until the processor has caught up with everything the ingress accepted.
+      for (let i = 0; i < 600; i++) {
+        const s = await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls);
+        if (s.lag === 0) break;
+        await sleep(250);
+      }
+      // Exact counts of committed records (watermarks would also count transaction markers).
+      const kafka = createKafka(config.kafka, silentLogger(), 'up-summary');
+      const counts = await Promise.all(
+        summaryTopics.map(async (topic) => {
+          let n = 0;
+          const from = startOffsets.get(topic);
+          await readToEnd(kafka, admin, { topic, timeoutMs: 60_000 }, (partition, m) => {
+            if (Number(m.offset) >= (from?.get(partition) ?? 0)) n += 1;
+          });
+          return n;
+        }),
+      );
+      print(
+        `\ndemo summary: ${run.records.length} generated, ${acked} acknowledged by the ingress; records this demo committed:`,
+      );
+      summaryTopics.forEach((topic, i) => print(`  ${topic.padEnd(28)} ${counts[i]}`));
+      await api?.close();
+    }
+    if (options.once) return;
+
+    print('Ctrl-C stops everything `up` started.');
+    const interactive = process.stdout.isTTY === true;
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    let done = false;
+    void stop.then(() => {
+      done = true;
+    });
+    let last = 0;
+    while (!done) {
+      for (const s of services) {
+        if (!s.running)
+          throw new Error(`${s.options.name} exited (${JSON.stringify(s.lastExit)}); see ${s.logFile}`);
+      }
+      const line = formatStatus(await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls));
+      if (interactive) process.stdout.write(`\r\x1b[2K${line}`);
+      else if (Date.now() - last > 10_000) {
+        print(line);
+        last = Date.now();
+      }
+      await Promise.race([stop, sleep(1000)]);
+    }
+  } finally {
+    await shutdown();
+  }
+}
