@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kafka } from 'kafkajs';
+import { type Kafka, Partitioners } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { createKafka } from '../lib/kafka';
 import { createLogger, type Logger } from '../lib/logger';
@@ -88,6 +88,8 @@ export async function startIngress(
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        // Java-compatible murmur2: the same grant lands on the same partition as in every other client.
+        createPartitioner: Partitioners.DefaultPartitioner,
         retry: { retries: 5 },
       }),
     logger: logger.child({ component: 'producer' }),
