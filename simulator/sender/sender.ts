@@ -79,6 +79,9 @@ export interface DeliveryAttempt {
   attempt: number;
   /** Simulated epoch ms when the request started. */
   startedAt: number;
+  /** Simulated ms the sender chose to wait before this attempt: max(backoff, Retry-After); 0 for the
+   * first. (`startedAt` differences also include real time scaled by the clock.) */
+  scheduledDelayMs: number;
   /** Wall-clock ms until the answer (or the failure). */
   durationMs: number;
   result: 'response' | 'timeout' | 'connection_error' | 'skipped';
@@ -283,6 +286,7 @@ export class Sender extends EventEmitter {
       duplicate: d.duplicate,
     };
     let holding = slotHeld;
+    let delayBefore = 0;
     try {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         if (!holding) {
@@ -295,7 +299,7 @@ export class Sender extends EventEmitter {
           outcome.reason = status === 'failed' ? 'destination_failed' : 'destination_paused';
           break;
         }
-        const { verdict, retryAfterMs, httpStatus } = await this.attempt(d, attempt);
+        const { verdict, retryAfterMs, httpStatus } = await this.attempt(d, attempt, delayBefore);
         this.semaphore.release();
         holding = false;
         outcome.attempts = attempt;
@@ -314,12 +318,13 @@ export class Sender extends EventEmitter {
           outcome.reason = 'retries_exhausted';
           break;
         }
-        const delay = retryDelayMs(attempt, {
+        const delay: number = retryDelayMs(attempt, {
           delaysMs: this.options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
           retryAfterMs,
           jitter: this.options.jitter ?? 0,
           unit: this.rng.next(),
         });
+        delayBefore = delay;
         try {
           await this.clock.sleep(delay, this.abort.signal);
         } catch {
@@ -341,6 +346,7 @@ export class Sender extends EventEmitter {
   private async attempt(
     d: Delivery,
     attempt: number,
+    scheduledDelayMs: number,
   ): Promise<{ verdict: 'delivered' | 'retry' | 'give_up'; retryAfterMs?: number; httpStatus?: number }> {
     const dest = this.destination();
     // Re-signed on every attempt with the destination's current secret (§2.3, §6.3 rotation is immediate).
@@ -373,6 +379,7 @@ export class Sender extends EventEmitter {
       type: d.prepared.type,
       attempt,
       startedAt,
+      scheduledDelayMs,
       durationMs: r.durationMs,
       result: r.kind,
       status: r.kind === 'response' ? r.status : undefined,
