@@ -37,6 +37,8 @@ export interface DestinationHandle {
   readonly secret: string;
   readonly compressed: boolean;
   readonly status: DestinationStatus;
+  /** True once the destination was deleted through the API. */
+  readonly deleted: boolean;
   /** Called by the sender's health tracker when the destination becomes failing/failed/active. */
   reportStatus(status: 'active' | 'failing' | 'failed'): void;
 }
@@ -255,11 +257,16 @@ export class WebhookRegistry {
     d.status_updated_at = this.nowSeconds();
   }
 
-  /** A live handle for the Sender (reads the current URL, secret and status at every attempt). */
+  /** A live handle for the Sender (reads the current URL, secret and status at every attempt). Once the
+   * destination is deleted the handle reports `deleted` and the sender stops delivering to it. */
   handle(id: string): DestinationHandle {
-    this.require(id);
-    const self = this;
-    const current = (): StoredDestination => self.require(id);
+    let last = this.require(id);
+    const current = (): StoredDestination => {
+      const d = this.destinations.get(id);
+      if (d) last = d;
+      return last;
+    };
+    const registry = this;
     return {
       id,
       get url() {
@@ -274,10 +281,13 @@ export class WebhookRegistry {
       get status() {
         return current().status;
       },
+      get deleted() {
+        return !registry.destinations.has(id);
+      },
       reportStatus(status) {
-        const d = self.destinations.get(id);
+        const d = registry.destinations.get(id);
         if (!d || d.status === 'pause') return;
-        self.setStatus(id, status);
+        registry.setStatus(id, status);
       },
     };
   }

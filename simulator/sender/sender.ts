@@ -101,6 +101,7 @@ export type OutcomeReason =
   | 'retries_exhausted'
   | 'destination_failed'
   | 'destination_paused'
+  | 'destination_deleted'
   | 'aborted';
 
 export interface DeliveryOutcome {
@@ -173,8 +174,9 @@ export class Sender extends EventEmitter {
   }
 
   /** The destination's health as the sender sees it (§2.4). */
-  get status(): HealthStatus | 'pause' {
+  get status(): HealthStatus | 'pause' | 'deleted' {
     const d = this.options.destination;
+    if (d?.deleted) return 'deleted';
     if (d?.status === 'pause') return 'pause';
     if (d?.status === 'failed' || this.health?.status === 'failed') return 'failed';
     return this.health?.status ?? 'active';
@@ -294,12 +296,14 @@ export class Sender extends EventEmitter {
           holding = true;
         }
         const status = this.status;
-        if (status === 'failed' || status === 'pause') {
+        if (status === 'failed' || status === 'pause' || status === 'deleted') {
           // §2.4: nothing is delivered to a failed or paused destination, and nothing is replayed.
-          outcome.reason = status === 'failed' ? 'destination_failed' : 'destination_paused';
+          outcome.reason = `destination_${status === 'pause' ? 'paused' : status}`;
           break;
         }
-        const { verdict, retryAfterMs, httpStatus } = await this.attempt(d, attempt, delayBefore);
+        const { verdict, retryAfterMs, httpStatus, startedAt } = await this.attempt(d, attempt, delayBefore);
+        outcome.firstAttemptAt ??= startedAt;
+        outcome.lastAttemptAt = startedAt;
         this.semaphore.release();
         holding = false;
         outcome.attempts = attempt;
@@ -335,9 +339,6 @@ export class Sender extends EventEmitter {
     } finally {
       if (holding) this.semaphore.release();
     }
-    const mine = this.attempts.filter((a) => a.delivery === d.index);
-    outcome.firstAttemptAt = mine[0]?.startedAt;
-    outcome.lastAttemptAt = mine[mine.length - 1]?.startedAt;
     this.outcomes.push(outcome);
     this.emit('outcome', outcome);
     return outcome;
@@ -347,7 +348,12 @@ export class Sender extends EventEmitter {
     d: Delivery,
     attempt: number,
     scheduledDelayMs: number,
-  ): Promise<{ verdict: 'delivered' | 'retry' | 'give_up'; retryAfterMs?: number; httpStatus?: number }> {
+  ): Promise<{
+    verdict: 'delivered' | 'retry' | 'give_up';
+    retryAfterMs?: number;
+    httpStatus?: number;
+    startedAt: number;
+  }> {
     const dest = this.destination();
     // Re-signed on every attempt with the destination's current secret (§2.3, §6.3 rotation is immediate).
     const { body, signature } = d.prepared.signedFor(attempt, dest.secret, dest.compressed);
@@ -401,7 +407,7 @@ export class Sender extends EventEmitter {
         this.emit('status', after);
       }
     }
-    return { verdict, retryAfterMs, httpStatus: record.status };
+    return { verdict, retryAfterMs, httpStatus: record.status, startedAt };
   }
 }
 

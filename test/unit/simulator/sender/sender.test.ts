@@ -307,6 +307,16 @@ describe('Sender', () => {
     expect(receiver.received.filter((r) => r.method === 'POST')).toHaveLength(0);
   });
 
+  it('a deleted destination is not sent to', async () => {
+    const registry = new WebhookRegistry();
+    const created = await registry.create({ trigger_types: ['grant.deleted'], webhook_url: receiver.url });
+    const s = sender({ url: undefined, secret: undefined, destination: registry.handle(created.id) });
+    registry.delete(created.id);
+    const [o] = await s.send(note('n-deleted'));
+    expect(o).toMatchObject({ delivered: false, reason: 'destination_deleted', attempts: 0 });
+    expect(receiver.received.filter((r) => r.method === 'POST')).toHaveLength(0);
+  });
+
   it('sends generated traffic (the world’s notifications) unchanged apart from the counter', async () => {
     const { NotificationGenerator } = await import('../../../../simulator');
     const gen = new NotificationGenerator({
