@@ -71,9 +71,7 @@ export async function startNylasApi(options: NylasApiOptions): Promise<NylasApiS
   const webhooks = new WebhookRegistry({
     clock,
     logger: log,
-    mockNotification: createMockNotifications(options.world.applicationId) as unknown as (
-      t: string,
-    ) => Record<string, unknown>,
+    mockNotification: createMockNotifications(options.world.applicationId),
     ...options.management,
   });
 

@@ -50,7 +50,7 @@ export interface ManagementOptions {
   /** Real Nylas requires public HTTPS URLs (§2.1); a local simulator must allow http://127.0.0.1. */
   requireHttps?: boolean;
   /** Builds the example notification for mock-payload and send-test-event (§6.5, §6.6). */
-  mockNotification?: (triggerType: string) => Record<string, unknown>;
+  mockNotification?: (triggerType: string) => object;
   /** Addresses reported by GET /v3/webhooks/ip-addresses (§6.4). */
   ipAddresses?: string[];
 }
@@ -304,7 +304,7 @@ export class WebhookRegistry {
     return out;
   }
 
-  mock(triggerType: unknown): Record<string, unknown> {
+  mock(triggerType: unknown): object {
     if (typeof triggerType !== 'string' || !TEST_TOOL_TRIGGERS.includes(triggerType))
       throw mgmtError(400, '70001', `trigger_type.invalid : ${String(triggerType)}`);
     if (!this.options.mockNotification) throw mgmtError(501, '70001', 'mock payloads are not configured');

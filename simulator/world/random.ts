@@ -22,6 +22,7 @@ export class Random {
   private b: number;
   private c: number;
   private d: number;
+  private forks = 0;
 
   constructor(seed: number) {
     const init = splitmix32(seed);
@@ -32,10 +33,11 @@ export class Random {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
-  /** A new generator whose sequence depends only on this one's seed and `label`: adding draws in one
-   * part of the simulator does not shift another part's sequence. */
+  /** A new generator whose sequence depends on this one's state, `label` and how many forks were made
+   * before: adding draws in one part of the simulator does not shift another part's sequence, and two
+   * forks with the same label (two generators on one world) still differ. */
   fork(label: string): Random {
-    let h = this.a ^ 0x811c9dc5;
+    let h = (this.a ^ 0x811c9dc5 ^ Math.imul(++this.forks, 0x9e3779b1)) >>> 0;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
     return new Random((h ^ this.d) >>> 0);
   }

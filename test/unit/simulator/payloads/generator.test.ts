@@ -185,3 +185,13 @@ describe('NotificationGenerator', () => {
     );
   });
 });
+
+describe('two generators on one world', () => {
+  it('never reuse notification ids', () => {
+    const world = createWorld({ seed: 12, grants: 2, startTime: START });
+    const a = new NotificationGenerator({ world }).take(200);
+    const b = new NotificationGenerator({ world }).take(200);
+    const ids = new Set([...a, ...b].map((n) => n.envelope.id));
+    expect(ids.size).toBe(400);
+  });
+});
