@@ -14,6 +14,8 @@ export interface ApiServeConfig {
   grants: number;
   seed: number;
   startTime: number | undefined;
+  /** `serve --send-count`: notifications to deliver to registered destinations (0 = none). */
+  sendCount: number;
 }
 
 export interface SendConfig {
@@ -102,6 +104,7 @@ export function loadServeConfig(flags: Flags, env: Env = process.env): Readonly<
     grants: intFlag(flags, 'grants', 10, { min: 1, max: 1_000_000 }),
     seed: intFlag(flags, 'seed', 1, { min: 0 }),
     startTime: startTime(flags),
+    sendCount: intFlag(flags, 'sendCount', 0, { min: 0 }),
   });
 }
 

@@ -55,6 +55,7 @@ export {
 } from './payloads/truncation';
 export { type RunScenarioOptions, runScenario, type ScenarioRun } from './scenarios/runner';
 export { SCENARIOS, type Scenario, type ScenarioContext, scenarioNames } from './scenarios/scenarios';
+export { type DispatchedOutcome, Dispatcher, type DispatcherOptions } from './sender/dispatcher';
 export { DestinationHealth, type HealthOptions, type HealthStatus } from './sender/health';
 export {
   DEFAULT_RETRY_DELAYS_MS,

@@ -9,7 +9,10 @@ import { createLogger } from '../../lib/logger';
 import {
   createMockNotifications,
   createWorld,
+  Dispatcher,
+  NotificationGenerator,
   type NylasApiServer,
+  realClock,
   runScenario,
   SCENARIOS,
   scaledClock,
@@ -50,6 +53,10 @@ export function registerSimulateCommands(program: Command): void {
     .option('--grants <n>', 'grants in the world', '10')
     .option('--seed <n>', 'world seed', '1')
     .option('--start-time <unix-seconds>', 'simulated start time (default: now)')
+    .option(
+      '--send-count <n>',
+      'once a destination is registered (POST /v3/webhooks), deliver this many notifications to its subscribers',
+    )
     .action(async (flags: Flags) => {
       const config = loadServeConfig(flags);
       const logger = createLogger({ name: 'simulator', level: 'info' });
@@ -62,7 +69,25 @@ export function registerSimulateCommands(program: Command): void {
         logger,
       });
       printApi(api, config.apiKey);
-      const signal = await untilSignal();
+      const stop = untilSignal();
+      if (config.sendCount > 0) {
+        console.log(`waiting for a webhook destination, then sending ${config.sendCount} notifications`);
+        let stopped = false;
+        void stop.then(() => {
+          stopped = true;
+        });
+        while (!stopped && api.webhooks.list().length === 0) await realClock.sleep(200);
+        if (!stopped) {
+          const dispatcher = new Dispatcher(api.webhooks, { logger });
+          const outcomes = await dispatcher.send(new NotificationGenerator({ world }).take(config.sendCount));
+          dispatcher.close();
+          const acknowledged = outcomes.filter((o) => o.delivered).length;
+          console.log(
+            `sent ${outcomes.length} deliveries, ${acknowledged} acknowledged; serving until Ctrl-C`,
+          );
+        }
+      }
+      const signal = await stop;
       logger.info({ signal }, 'stopping');
       await api.close();
     });

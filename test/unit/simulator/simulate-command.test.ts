@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerSimulateCommands } from '../../../cli/commands/simulate';
 import { ConfigError } from '../../../lib/errors';
-import { signBody } from '../../../simulator';
+import { SUBSCRIBABLE_TRIGGERS, signBody } from '../../../simulator';
 import { loadSendConfig, loadServeConfig } from '../../../simulator/config';
 import { type ScriptedReceiver, startScriptedReceiver } from '../../helpers/scripted-webhook-receiver';
 
@@ -63,6 +63,37 @@ describe('simulate command', () => {
     } finally {
       await rm(report, { force: true });
     }
+  });
+
+  it('serve answers the SDK-shaped API and, with --send-count, delivers to a destination registered through it', async () => {
+    const running = program().parseAsync([
+      'node',
+      'nylas-stream',
+      'simulate',
+      'serve',
+      '--grants',
+      '2',
+      '--send-count',
+      '25',
+    ]);
+    let url: string | undefined;
+    for (let i = 0; i < 100 && url === undefined; i++) {
+      url = /NYLAS_API_URI=(\S+)/.exec(log.mock.calls.flat().join('\n'))?.[1];
+      if (url === undefined) await new Promise((r) => setImmediate(r));
+    }
+    expect(url).toBeDefined();
+    const created = await fetch(`${url}/v3/webhooks`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer nyk_local_simulator', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ trigger_types: SUBSCRIBABLE_TRIGGERS, webhook_url: receiver.url }),
+    });
+    expect(created.status).toBe(200);
+    const secret = ((await created.json()) as { data: { webhook_secret: string } }).data.webhook_secret;
+    const posts = await receiver.waitForPosts(25, 20_000);
+    for (const p of posts) expect(p.headers['x-nylas-signature']).toBe(signBody(p.body, secret));
+    process.emit('SIGINT');
+    await running;
+    expect(log.mock.calls.flat().join('\n')).toMatch(/sent \d+ deliveries, \d+ acknowledged/);
   });
 
   it('scenarios lists every scenario', async () => {
