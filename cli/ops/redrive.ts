@@ -155,7 +155,10 @@ export async function redrive(kafka: Kafka, admin: Admin, o: RedriveOptions): Pr
     summary.written += batch.length;
   };
   if (o.execute) {
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // Not idempotent on purpose: kafkajs wants unlimited retries for that, and a CLI must give up
+    // when the broker is gone. A record duplicated by a retry is harmless: the processor dedupes by
+    // notification id.
+    producer = kafka.producer({ maxInFlightRequests: 1 });
     await producer.connect();
   }
   try {

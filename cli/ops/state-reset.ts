@@ -60,14 +60,14 @@ export function stateResetCount(plan: StateResetPlan): number {
   return n;
 }
 
-/** Writes one tombstone per live entry (idempotent producer, acks=all). */
+/** Writes one tombstone per live entry (acks=all; a tombstone repeated by a retry changes nothing). */
 export async function executeStateReset(kafka: Kafka, plan: StateResetPlan): Promise<number> {
   const messages: Message[] = [];
   for (const list of plan.keys.values()) {
     for (const e of list) messages.push({ key: e.key, value: null, partition: e.statePartition });
   }
   if (messages.length === 0) return 0;
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 1000) {

@@ -1,9 +1,30 @@
 /**
- * Runs the real `nylas-stream` program in-process, the way a user would from a shell: arguments, an
+ * Runs the operations commands in-process, the way a user would from a shell: arguments, an
  * environment (merged over the test's, restored afterwards) and captured stdout/stderr/exit code.
+ *
+ * The program holds the operations commands exactly as cli/index.ts registers them (same register
+ * functions), without the other commands, so these tests do not depend on code they do not exercise;
+ * test/unit/cli/program.test.ts checks that cli/index.ts registers them.
  */
-import { buildProgram } from '../../cli/index';
+import { Command } from 'commander';
+import { registerRedriveCommand } from '../../cli/commands/redrive';
+import { registerReplayCommand } from '../../cli/commands/replay';
+import { registerTailCommand } from '../../cli/commands/tail';
+import { registerTopicsCommands } from '../../cli/commands/topics';
+import { registerWebhooksCommands } from '../../cli/commands/webhooks';
 import { NylasStreamError } from '../../lib/errors';
+
+export const OPERATIONS_COMMANDS = ['topics', 'tail', 'replay', 'redrive', 'webhooks'] as const;
+
+function operationsProgram(): Command {
+  const program = new Command('nylas-stream');
+  registerTopicsCommands(program);
+  registerTailCommand(program);
+  registerReplayCommand(program);
+  registerRedriveCommand(program);
+  registerWebhooksCommands(program);
+  return program;
+}
 
 export interface CliResult {
   stdout: string;
@@ -38,7 +59,7 @@ export async function runCli(
   process.exitCode = 0;
   let error: unknown;
   try {
-    const program = buildProgram();
+    const program = operationsProgram();
     program.exitOverride();
     await program.parseAsync(['node', 'nylas-stream', ...args]);
   } catch (e) {
