@@ -45,7 +45,7 @@ interface Entry {
 export class ProduceBatcher {
   private queue: Entry[] = [];
   private pendingBytesTotal = 0;
-  private pendingCount = 0;
+  private readonly pending = new Set<Entry>();
   private queuedRecords = 0;
   private queuedBytes = 0;
   private sending = false;
@@ -65,7 +65,7 @@ export class ProduceBatcher {
   }
 
   get pendingRecords(): number {
-    return this.pendingCount;
+    return this.pending.size;
   }
 
   /**
@@ -96,7 +96,7 @@ export class ProduceBatcher {
         ),
       };
       this.pendingBytesTotal += bytes;
-      this.pendingCount += 1;
+      this.pending.add(entry);
       this.queuedRecords += 1;
       this.queuedBytes += bytes;
       this.queue.push(entry);
@@ -106,8 +106,14 @@ export class ProduceBatcher {
 
   /** Resolves when nothing is queued or in flight (used by graceful shutdown). */
   idle(): Promise<void> {
-    if (this.pendingCount === 0 && !this.sending) return Promise.resolve();
+    if (this.pending.size === 0 && !this.sending) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Answers every record not yet answered with `err` (shutdown past its budget). A send still in
+   * flight may complete later; its records were answered with an error, never with 200. */
+  abort(err: Error): void {
+    for (const entry of [...this.pending]) this.settle(entry, err);
   }
 
   private settle(entry: Entry, err?: Error): void {
@@ -116,14 +122,14 @@ export class ProduceBatcher {
     clearTimeout(entry.timer);
     this.dequeued(entry);
     this.pendingBytesTotal -= entry.bytes;
-    this.pendingCount -= 1;
+    this.pending.delete(entry);
     if (err === undefined) entry.resolve();
     else entry.reject(err);
     this.notifyIdle();
   }
 
   private notifyIdle(): void {
-    if (this.pendingCount !== 0 || this.sending || this.idleWaiters.length === 0) return;
+    if (this.pending.size !== 0 || this.sending || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

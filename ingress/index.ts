@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Kafka, Partitioners } from 'kafkajs';
 import type { Registry } from 'prom-client';
+import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
@@ -146,7 +147,9 @@ export async function startIngress(
       if ((await withTimeout(app.whenIdle(), budget)) === 'timeout') {
         logger.warn({ inFlight: app.activeRequests() }, 'shutdown timeout: in-flight requests cut off');
       }
-      await withTimeout(batcher.idle(), Math.max(0, budget - (Date.now() - started)));
+      if ((await withTimeout(batcher.idle(), Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
+        batcher.abort(new TransientError(ErrorCodes.SHUTTING_DOWN, 'the ingress is shutting down'));
+      }
       await supervisor.close();
       secrets.stop();
       server.closeAllConnections();

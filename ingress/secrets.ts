@@ -63,7 +63,8 @@ function parseJsonSecrets(text: string): Record<string, string[]> {
  */
 export function parseSecretsText(text: string): DestinationSecrets {
   const trimmed = text.trim();
-  const out: Record<string, string[]> = trimmed.startsWith('{')
+  const json = trimmed.startsWith('{') || trimmed.startsWith('[');
+  const out: Record<string, string[]> = json
     ? parseJsonSecrets(trimmed)
     : parseListSecrets(trimmed);
   return Object.freeze(

@@ -1,0 +1,102 @@
+import { INGRESS_DEFAULTS, loadIngressConfig } from '../../../ingress/config';
+import { ConfigError } from '../../../lib/errors';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadIngressConfig', () => {
+  it('has working defaults with no variables at all', () => {
+    const c = loadIngressConfig({});
+    expect(c.ingress).toMatchObject({
+      host: '0.0.0.0',
+      port: 3000,
+      maxBodyBytes: 5 * 1024 * 1024,
+      ackTimeoutMs: 8000,
+      retryAfterSeconds: INGRESS_DEFAULTS.retryAfterSeconds,
+      batch: { lingerMs: 2, maxRecords: 500, maxBytes: 900 * 1024 },
+      secrets: { inline: {}, file: undefined, acceptMockSecret: false },
+    });
+    expect(c.topics.raw).toBe('nylas.webhooks.raw');
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:19092']);
+  });
+
+  it('reads every ingress variable', () => {
+    const c = loadIngressConfig({
+      INGRESS_HOST: '127.0.0.1',
+      INGRESS_PORT: '0',
+      INGRESS_MAX_BODY_BYTES: '65536',
+      INGRESS_ACK_TIMEOUT_MS: '4000',
+      INGRESS_RETRY_AFTER_SECONDS: '30',
+      INGRESS_MAX_IN_FLIGHT: '50',
+      INGRESS_MAX_IN_FLIGHT_BYTES: '1048576',
+      INGRESS_BATCH_LINGER_MS: '0',
+      INGRESS_BATCH_MAX_RECORDS: '10',
+      INGRESS_BATCH_MAX_BYTES: '4096',
+      NYLAS_WEBHOOK_SECRETS: 's1, s2, billing=s3',
+      NYLAS_WEBHOOK_SECRETS_FILE: '/run/secrets/x.json',
+      NYLAS_WEBHOOK_SECRETS_RELOAD_MS: '250',
+      INGRESS_ACCEPT_MOCK_SECRET: 'true',
+      INGRESS_REJECTED_RATE_PER_SEC: '1',
+      INGRESS_REJECTED_BURST: '2',
+      INGRESS_REJECTED_SAMPLE_BYTES: '0',
+      INGRESS_SHUTDOWN_TIMEOUT_MS: '1000',
+    });
+    expect(c.ingress).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 65536,
+      ackTimeoutMs: 4000,
+      retryAfterSeconds: 30,
+      maxInFlight: 50,
+      maxInFlightBytes: 1048576,
+      batch: { lingerMs: 0, maxRecords: 10, maxBytes: 4096 },
+      secrets: {
+        inline: { default: ['s1', 's2'], billing: ['s3'] },
+        file: '/run/secrets/x.json',
+        reloadIntervalMs: 250,
+        acceptMockSecret: true,
+      },
+      rejected: { ratePerSecond: 1, burst: 2, sampleBytes: 0 },
+      shutdownTimeoutMs: 1000,
+    });
+  });
+
+  it('is deeply frozen', () => {
+    const c = loadIngressConfig({ NYLAS_WEBHOOK_SECRETS: 'a' });
+    expect(Object.isFrozen(c.ingress)).toBe(true);
+    expect(Object.isFrozen(c.ingress.batch)).toBe(true);
+    expect(Object.isFrozen(c.ingress.secrets.inline.default)).toBe(true);
+  });
+
+  it.each([
+    ['INGRESS_PORT', 'http'],
+    ['INGRESS_PORT', '70000'],
+    ['INGRESS_MAX_BODY_BYTES', '5MB'],
+    ['INGRESS_ACK_TIMEOUT_MS', '10000'],
+    ['INGRESS_ACK_TIMEOUT_MS', '0'],
+    ['INGRESS_MAX_IN_FLIGHT', '0'],
+    ['INGRESS_BATCH_MAX_RECORDS', '-1'],
+    ['INGRESS_ACCEPT_MOCK_SECRET', 'maybe'],
+    ['INGRESS_HOST', 'exa mple'],
+    ['NYLAS_WEBHOOK_SECRETS', 'bad name!=secret'],
+    ['NYLAS_WEBHOOK_SECRETS', 'billing='],
+    ['NYLAS_WEBHOOK_SECRETS_RELOAD_MS', '10'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
+    const err = configError(() => loadIngressConfig({ [name]: value }));
+    expect(err.variable).toBe(name);
+    expect(err.message).toContain(name);
+  });
+
+  it('never puts a secret in a configuration error message', () => {
+    const err = configError(() => loadIngressConfig({ NYLAS_WEBHOOK_SECRETS: 'top-secret-value,x y=z' }));
+    expect(err.message).not.toContain('top-secret-value');
+    expect(err.message).not.toContain('z');
+  });
+});
