@@ -10,6 +10,7 @@ import { refusalsToExitCode } from '../ops/errors';
 import { destinationForUrl } from '../ops/secrets-file';
 import {
   createWebhook,
+  defaultHoldMs,
   deleteWebhook,
   type InstalledSecret,
   loadWebhooksConfig,
@@ -191,32 +192,63 @@ export function registerWebhooksCommands(program: Command): void {
   webhooks
     .command('rotate-secret')
     .description(
-      'new secret at Nylas (used at once), written beside the old one in the secrets file; retire the old one ' +
-        'with --retire-old-after or `webhooks retire-secrets`',
+      'new secret at Nylas, installed in the secrets file without a single 401: first the destination is held ' +
+        '(its secrets removed, so the ingress answers 503, which Nylas retries), then rotated',
     )
     .argument('<id>', 'webhook destination id')
     .option('--destination <name>', 'secrets-file destination (default: from the URL)')
     .option(
+      '--hold-for <duration>',
+      'how long to hold before rotating (default: twice NYLAS_WEBHOOK_SECRETS_RELOAD_MS + 1 s); raise it when the file reaches the ingress slowly (e.g. a mounted Kubernetes secret)',
+      durationMs,
+    )
+    .option(
+      '--no-hold',
+      'rotate at once and install the new secret beside the old one (deliveries until the ingress re-reads the file get 401, which Nylas does not retry)',
+    )
+    .option(
       '--retire-old-after <duration>',
-      'wait this long (e.g. 30s), then keep only the new secret',
+      'with --no-hold: wait this long, then keep only the new secret',
       durationMs,
     )
     .action(
-      refusalsToExitCode(async (id: string, o: { destination?: string; retireOldAfter?: number }) => {
-        const { config, api } = context();
-        const { webhook, installed } = await rotateWebhookSecret(api, config, id, o.destination);
-        console.log(`rotated the secret of ${webhook.id}; Nylas signs with the new one from now on`);
-        reportSecret(installed, webhook.webhookSecret, 'new secret');
-        if (o.retireOldAfter === undefined) {
-          console.log(
-            `retire the old secret once the ingress reloaded: nylas-stream webhooks retire-secrets --destination ${installed.destination}`,
-          );
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, o.retireOldAfter));
-        const removed = await retireSecrets(config, installed.destination);
-        console.log(`retired ${removed} old secret(s) of destination "${installed.destination}"`);
-      }),
+      refusalsToExitCode(
+        async (
+          id: string,
+          o: { destination?: string; hold: boolean; holdFor?: number; retireOldAfter?: number },
+        ) => {
+          const { config, api } = context();
+          const abort = new AbortController();
+          const onSignal = () => abort.abort();
+          process.once('SIGINT', onSignal);
+          try {
+            const holdMs = o.hold ? (o.holdFor ?? defaultHoldMs(config)) : 0;
+            const { webhook, installed, held } = await rotateWebhookSecret(api, config, id, {
+              holdMs,
+              signal: abort.signal,
+              ...(o.destination !== undefined ? { destination: o.destination } : {}),
+              onHold: (destination, ms) =>
+                console.log(
+                  `holding destination "${destination}" for ${ms} ms: the ingress answers 503 (Nylas retries) until the new secret is in`,
+                ),
+            });
+            console.log(`rotated the secret of ${webhook.id}; Nylas signs with the new one from now on`);
+            reportSecret(installed, webhook.webhookSecret, 'new secret');
+            if (held) return;
+            if (o.retireOldAfter === undefined) {
+              console.log(
+                `retire the old secret once the ingress reloaded: nylas-stream webhooks retire-secrets --destination ${installed.destination}`,
+              );
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, o.retireOldAfter));
+            const removed = await retireSecrets(config, installed.destination);
+            console.log(`retired ${removed} old secret(s) of destination "${installed.destination}"`);
+          } finally {
+            process.off('SIGINT', onSignal);
+          }
+        },
+      ),
     );
 
   webhooks

@@ -133,9 +133,19 @@ export async function forgetDestination(file: string, destination: string): Prom
   return removed;
 }
 
+/** The secrets a destination has in the file (none when the file does not exist). */
+export async function destinationSecrets(file: string, destination: string): Promise<string[]> {
+  const text = await readText(file);
+  if (text === undefined || text.trim() === '') return [];
+  return [...(parseSecretsText(text)[destination] ?? [])];
+}
+
 /** How many secrets a destination has in the file (0 when the file does not exist). */
 export async function secretCount(file: string, destination: string): Promise<number> {
-  const text = await readText(file);
-  if (text === undefined || text.trim() === '') return 0;
-  return parseSecretsText(text)[destination]?.length ?? 0;
+  return (await destinationSecrets(file, destination)).length;
+}
+
+/** Puts back exactly `secrets` for `destination` (undoing a hold when the rotation failed). */
+export async function restoreSecrets(file: string, destination: string, secrets: string[]): Promise<void> {
+  await editSecrets(file, destination, () => [...secrets]);
 }

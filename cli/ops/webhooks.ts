@@ -6,16 +6,25 @@
  * both until the old one is retired.
  */
 import Nylas, { NylasApiError, type Webhook, type WebhookTriggers, type WebhookWithSecret } from 'nylas';
-import { type Env, optionalStr, url } from '../../lib/config';
+import { type Env, int, optionalStr, url } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 import { OpsRefusal } from './errors';
-import { addSecret, destinationForUrl, forgetDestination, retireOldSecrets } from './secrets-file';
+import {
+  addSecret,
+  destinationForUrl,
+  destinationSecrets,
+  forgetDestination,
+  restoreSecrets,
+  retireOldSecrets,
+} from './secrets-file';
 
 export interface WebhooksConfig {
   apiKey: string;
   apiUri: string;
   /** NYLAS_WEBHOOK_SECRETS_FILE: where new secrets go. */
   secretsFile: string | undefined;
+  /** NYLAS_WEBHOOK_SECRETS_RELOAD_MS: how often the ingress re-reads the file (sizes the rotation hold). */
+  secretsReloadMs: number;
 }
 
 export function loadWebhooksConfig(env: Env): WebhooksConfig {
@@ -30,6 +39,7 @@ export function loadWebhooksConfig(env: Env): WebhooksConfig {
     apiKey,
     apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com'),
     secretsFile: optionalStr(env, 'NYLAS_WEBHOOK_SECRETS_FILE'),
+    secretsReloadMs: int(env, 'NYLAS_WEBHOOK_SECRETS_RELOAD_MS', 5000, { min: 1 }),
   };
 }
 
@@ -244,25 +254,82 @@ export async function createWebhook(
   return { webhook, installed: await install(config, destination, webhook.webhookSecret) };
 }
 
+/** The default hold: long enough for every ingress to have re-read the file twice over. */
+export function defaultHoldMs(config: WebhooksConfig): number {
+  return 2 * config.secretsReloadMs + 1000;
+}
+
+export interface RotateOptions {
+  destination?: string;
+  /**
+   * Milliseconds to hold the destination before rotating (0 = no hold). Nylas signs with the new
+   * secret the moment it is rotated (§6.3), and a delivery the ingress cannot verify gets a 401 that
+   * Nylas never retries. Holding closes that gap: the destination's secrets are taken out of the file
+   * first, and an ingress with no secret for a destination answers 503, which Nylas retries (with
+   * the new signature). After the hold the secret is rotated and the new one installed; deliveries in
+   * between arrive late (Nylas's retry backoff), none are refused for good.
+   */
+  holdMs: number;
+  /** Called when the hold starts (so the CLI can say what it is waiting for). */
+  onHold?: (destination: string, ms: number) => void;
+  /** Aborting during the hold (Ctrl-C) puts the old secrets back and rotates nothing. */
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /**
- * Rotates at Nylas and installs the new secret beside the old one. Nylas signs with the new secret
- * from this moment on (no grace period, §6.3); the ingress accepts it as soon as it re-reads the file.
+ * Rotates the secret at Nylas and installs the new one: with a hold (default), instead of the old
+ * ones; without, beside them (retire the old ones later with retireSecrets).
  */
 export async function rotateWebhookSecret(
   api: WebhooksApi,
   config: WebhooksConfig,
   id: string,
-  destinationOverride?: string,
-): Promise<{ webhook: WebhookWithSecret; installed: InstalledSecret }> {
-  if (config.secretsFile === undefined) {
+  options: RotateOptions,
+): Promise<{ webhook: WebhookWithSecret; installed: InstalledSecret; held: boolean }> {
+  const file = config.secretsFile;
+  if (file === undefined) {
     throw new OpsRefusal(
       'NYLAS_WEBHOOK_SECRETS_FILE is not set: the new secret would take effect at Nylas with nowhere for the ingress to read it; set it to the file the ingress reads',
     );
   }
-  // Resolve the destination before rotating, so a failure here cannot leave a rotated secret unstored.
-  const destination = destinationOverride ?? destinationForUrl((await api.get(id)).webhook_url);
-  const webhook = await api.rotateSecret(id);
-  return { webhook, installed: await install(config, destination, webhook.webhookSecret) };
+  // Resolve the destination before touching anything, so a failure here changes nothing.
+  const destination = options.destination ?? destinationForUrl((await api.get(id)).webhook_url);
+  const previous = await destinationSecrets(file, destination);
+  const held = options.holdMs > 0 && previous.length > 0;
+  if (held) {
+    await forgetDestination(file, destination);
+    options.onHold?.(destination, options.holdMs);
+    if (!(await sleep(options.holdMs, options.signal))) {
+      await restoreSecrets(file, destination, previous);
+      throw new OpsRefusal(
+        `interrupted during the hold: the secrets of "${destination}" are back, nothing was rotated`,
+      );
+    }
+  }
+  let webhook: WebhookWithSecret;
+  try {
+    webhook = await api.rotateSecret(id);
+  } catch (err) {
+    // Nylas still signs with the old secret: give it back to the ingress.
+    if (held) await restoreSecrets(file, destination, previous);
+    throw err;
+  }
+  return { webhook, installed: await install(config, destination, webhook.webhookSecret), held };
 }
 
 export async function retireSecrets(config: WebhooksConfig, destination: string): Promise<number> {
