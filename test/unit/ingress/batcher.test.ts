@@ -12,8 +12,14 @@ interface Deferred {
 }
 
 /** A producer whose sendBatch calls wait until the test acknowledges or fails them. */
+const fakes: FakeProducers[] = [];
+
 class FakeProducers implements ProducerSource {
   readonly sends: Deferred[] = [];
+  constructor() {
+    fakes.push(this);
+  }
+
   readonly failed: Array<{ err: unknown; stillRunning: boolean }> = [];
   acquireError: Error | undefined;
   readonly producer = {
@@ -56,6 +62,8 @@ const batchers: ProduceBatcher[] = [];
 afterEach(() => {
   // Answer whatever a test left pending so no deadline timer outlives it.
   for (const b of batchers.splice(0)) b.abort(new Error('test over'));
+  // …and end every send still waiting, so no abandon timer outlives the test either.
+  for (const f of fakes.splice(0)) for (const s of f.sends) s.resolve();
 });
 
 function make(fake: ProducerSource, o: Partial<BatcherOptions> = {}): ProduceBatcher {
