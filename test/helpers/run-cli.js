@@ -10,24 +10,9 @@
  * file is compiled on require); type-checking is `npm run typecheck`'s job.
  */
 'use strict';
-const fs = require('node:fs');
 const path = require('node:path');
-const ts = require('typescript');
 const { Command } = require('commander');
-
-const compilerOptions = {
-  module: ts.ModuleKind.CommonJS,
-  target: ts.ScriptTarget.ES2022,
-  esModuleInterop: true,
-  resolveJsonModule: true,
-  inlineSourceMap: true,
-};
-
-require.extensions['.ts'] = (module, filename) => {
-  const source = fs.readFileSync(filename, 'utf8');
-  const { outputText } = ts.transpileModule(source, { compilerOptions, fileName: filename });
-  module._compile(outputText, filename);
-};
+require('./ts-require');
 
 const name = process.argv[2];
 if (!name || !/^[a-z-]+$/.test(name)) {
