@@ -64,9 +64,7 @@ function parseJsonSecrets(text: string): Record<string, string[]> {
 export function parseSecretsText(text: string): DestinationSecrets {
   const trimmed = text.trim();
   const json = trimmed.startsWith('{') || trimmed.startsWith('[');
-  const out: Record<string, string[]> = json
-    ? parseJsonSecrets(trimmed)
-    : parseListSecrets(trimmed);
+  const out: Record<string, string[]> = json ? parseJsonSecrets(trimmed) : parseListSecrets(trimmed);
   return Object.freeze(
     Object.fromEntries(Object.entries(out).map(([d, s]) => [d, Object.freeze([...s])])),
   ) as DestinationSecrets;
