@@ -48,6 +48,53 @@ export interface PartitionWorkerOptions {
   now?: () => number;
 }
 
+/** Payload bytes per produce request of a transaction (below the broker's default message.max.bytes). */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function sizeOf(m: Message): number {
+  let n = 64;
+  const add = (v: unknown) => {
+    if (v === null || v === undefined) return;
+    if (Buffer.isBuffer(v)) n += v.length;
+    else if (typeof v === 'string') n += Buffer.byteLength(v);
+  };
+  add(m.key);
+  add(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    n += k.length;
+    if (Array.isArray(v)) for (const x of v) add(x);
+    else add(v);
+  }
+  return n;
+}
+
+/** Splits messages into consecutive request-sized chunks, keeping the order within each topic. */
+export function chunksOf(
+  byTopic: Map<string, Message[]>,
+  maxBytes: number,
+): Array<Array<{ topic: string; messages: Message[] }>> {
+  const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
+  let current = new Map<string, Message[]>();
+  let bytes = 0;
+  const flush = () => {
+    if (current.size > 0) chunks.push([...current].map(([topic, messages]) => ({ topic, messages })));
+    current = new Map();
+    bytes = 0;
+  };
+  for (const [topic, messages] of byTopic) {
+    for (const m of messages) {
+      const size = sizeOf(m);
+      if (bytes > 0 && bytes + size > maxBytes) flush();
+      const list = current.get(topic);
+      if (list) list.push(m);
+      else current.set(topic, [m]);
+      bytes += size;
+    }
+  }
+  flush();
+  return chunks;
+}
+
 interface QueuedBatch {
   records: RawRecord[];
   /** Offset after the batch (control records included). */
@@ -317,8 +364,12 @@ export class PartitionWorker {
   private async commit(byTopic: Map<string, Message[]>, offset: bigint | undefined): Promise<void> {
     const txn = await this.o.producer.transaction();
     try {
-      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+      // kafkajs puts everything for one partition of one request into one record batch, which the broker
+      // refuses above message.max.bytes (1 MiB by default): send in chunks, in order, within the
+      // transaction.
+      for (const chunk of chunksOf(byTopic, MAX_REQUEST_BYTES)) {
+        await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+      }
       if (offset !== undefined) {
         await txn.sendOffsets({
           consumerGroupId: this.o.groupId,

@@ -24,7 +24,15 @@
  * offset. Nothing is skipped.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Batch, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import {
+  type Admin,
+  type Batch,
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
@@ -350,6 +358,9 @@ export class Processor {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: this.config.transactionTimeoutMs,
+      // kafkajs 2's default (Java-compatible murmur2), the partitioner the ingress uses, named so
+      // domain topics stay co-partitioned with the raw topic by grant id.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     try {

@@ -127,7 +127,9 @@ export class ProcessorHarness {
     await pollUntil(
       async () => {
         const meta = await this.admin.fetchTopicMetadata({ topics: all });
-        return meta.topics.every((tm) => tm.partitions.length === n && tm.partitions.every((p) => p.leader >= 0));
+        return meta.topics.every(
+          (tm) => tm.partitions.length === n && tm.partitions.every((p) => p.leader >= 0),
+        );
       },
       { description: 'topic leaders' },
     );

@@ -3,7 +3,7 @@ import { loadTopicsConfig } from '../../../lib/config';
 import { silentLogger } from '../../../lib/logger';
 import { createMetricsRegistry } from '../../../lib/metrics';
 import { ProcessorMetrics } from '../../../processors/metrics';
-import { PartitionWorker } from '../../../processors/partition';
+import { chunksOf, PartitionWorker } from '../../../processors/partition';
 import { Pipeline } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
@@ -189,5 +189,24 @@ describe('partition worker', () => {
       ),
     ).toEqual(['s1']);
     expect(t.offset).toBe('12');
+  });
+});
+
+describe('chunksOf', () => {
+  it('splits a transaction into request-sized chunks, keeping order per topic', () => {
+    const m = (i: number) => ({ key: 'k', value: Buffer.alloc(100, i) });
+    const byTopic = new Map([
+      ['a', [m(1), m(2), m(3)]],
+      ['b', [m(4), m(5)]],
+    ]);
+    const chunks = chunksOf(byTopic, 400);
+    expect(chunks.length).toBeGreaterThan(1);
+    const flat = (topic: string) =>
+      chunks.flatMap((c) =>
+        c.filter((t) => t.topic === topic).flatMap((t) => t.messages.map((x) => (x.value as Buffer)[0])),
+      );
+    expect(flat('a')).toEqual([1, 2, 3]);
+    expect(flat('b')).toEqual([4, 5]);
+    expect(chunksOf(new Map(), 400)).toEqual([]);
   });
 });
