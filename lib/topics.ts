@@ -18,6 +18,14 @@ export interface TopicSpec {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Largest record the raw, DLQ and domain topics accept. The broker default (~1 MiB) is too small on
+ * both ends: the ingress accepts bodies up to INGRESS_MAX_BODY_BYTES (5 MiB by default) — a signed
+ * notification Kafka refuses would get 503 on every attempt and be lost after Nylas's third — and an
+ * expanded `.truncated` message is by definition over 1 MB (nylas-webhooks-contract.md §4.1).
+ */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
 export function domainTopicNames(t: TopicsConfig): string[] {
   return [
     t.emailMessages,
@@ -42,7 +50,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
       name: t.raw,
       ...base,
       // Replays reset offsets on this topic, so it must keep longer than Nylas's 72 h retry window.
-      configs: { 'retention.ms': String(7 * DAY_MS), ...isr },
+      configs: { 'retention.ms': String(7 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
       purpose: 'exact notification bytes from the ingress, key = grant id',
     },
     {
@@ -55,7 +63,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
     {
       name: t.dlq,
       ...base,
-      configs: { 'retention.ms': String(30 * DAY_MS), ...isr },
+      configs: { 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
       purpose: 'notifications the processor could not handle, with the reason; re-drivable',
     },
     {
@@ -73,7 +81,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
     ...domainTopicNames(t).map((name) => ({
       name,
       ...base,
-      configs: { 'retention.ms': String(30 * DAY_MS), ...isr },
+      configs: { 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
       purpose: 'Avro domain events, key = grant id',
     })),
   ];

@@ -75,7 +75,9 @@ describe('topicsReport', () => {
     };
     const r = topicsReport(plan, result);
     expect(r.lines[0]).toMatch(/^\s+topic\s+partitions\s+replication\s+configs$/);
-    expect(r.lines[1]).toMatch(/^differs\s+nylas\.webhooks\.raw\s+12\s+1\s+retention\.ms=604800000$/);
+    expect(r.lines[1]).toMatch(
+      /^differs\s+nylas\.webhooks\.raw\s+12\s+1\s+retention\.ms=604800000 max\.message\.bytes=16777216$/,
+    );
     expect(r.lines.filter((l) => l.startsWith('created'))).toHaveLength(plan.length - 1);
     expect(r.lines.at(-1)).toBe(`${plan.length - 1} created, 1 already present, 1 warning(s)`);
     expect(r.warnings).toEqual(['warning: m']);
