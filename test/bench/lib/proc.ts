@@ -1,0 +1,88 @@
+/**
+ * CPU and memory of another process, read from /proc (Linux): CPU seconds (user + system) from
+ * /proc/<pid>/stat, resident set size from /proc/<pid>/status. The bench samples the server under test
+ * from outside, so the figures cost the measured process nothing.
+ */
+import { readFileSync } from 'node:fs';
+
+const CLOCK_TICKS = 100; // USER_HZ on every Linux the bench runs on (getconf CLK_TCK)
+
+/** CPU seconds used so far by `pid` (user + system), or NaN when the process is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return (utime + stime) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Resident set size of `pid` in bytes, or NaN when the process is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export interface ProcessUsage {
+  /** Average cores used over the window (1.0 = one full core). */
+  cpuCores: number;
+  cpuSeconds: number;
+  rssPeakMb: number;
+  rssEndMb: number;
+}
+
+/** Samples one process's RSS every `intervalMs` between start() and stop(); CPU is the difference. */
+export class UsageSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private cpuStart = 0;
+  private started = 0;
+  private peak = 0;
+
+  constructor(
+    readonly pid: number,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): this {
+    this.cpuStart = cpuSeconds(this.pid);
+    this.started = performance.now();
+    this.peak = rssBytes(this.pid);
+    this.timer = setInterval(() => {
+      const rss = rssBytes(this.pid);
+      if (rss > this.peak) this.peak = rss;
+    }, this.intervalMs);
+    return this;
+  }
+
+  stop(): ProcessUsage {
+    clearInterval(this.timer);
+    const wall = (performance.now() - this.started) / 1000;
+    const cpu = cpuSeconds(this.pid) - this.cpuStart;
+    const end = rssBytes(this.pid);
+    return {
+      cpuCores: wall > 0 ? cpu / wall : Number.NaN,
+      cpuSeconds: cpu,
+      rssPeakMb: Math.max(this.peak, end) / 1048576,
+      rssEndMb: end / 1048576,
+    };
+  }
+}
+
+/** One-minute load average (what else runs on this machine while we measure). */
+export function loadAverage(): [number, number, number] {
+  try {
+    const [a, b, c] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number);
+    return [a ?? Number.NaN, b ?? Number.NaN, c ?? Number.NaN];
+  } catch {
+    return [Number.NaN, Number.NaN, Number.NaN];
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The result file (every figure, JSON) and the Markdown table the README quotes.
+ */
+import type { EndToEndResult } from '../scenarios/end-to-end';
+import { type IngressResult, SERVER_LABELS, SERVERS } from '../scenarios/ingress';
+import type { MemoryResult } from '../scenarios/memory';
+import type { ProcessorResult } from '../scenarios/processor';
+import type { MachineInfo } from './infra';
+
+export interface LoadSnapshot {
+  at: string;
+  phase: string;
+  loadAverage: [number, number, number];
+}
+
+export interface BenchResult {
+  date: string;
+  mode: 'full' | 'quick';
+  machine: MachineInfo;
+  /** Load average (1, 5, 15 min) at the start and end of each scenario. */
+  load: LoadSnapshot[];
+  durationSeconds: number;
+  ingress?: IngressResult;
+  processor?: ProcessorResult;
+  endToEnd?: EndToEndResult;
+  memory?: MemoryResult;
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  holds: boolean;
+}
+
+const fmt = (v: number, digits = 0) =>
+  Number.isFinite(v)
+    ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
+
+export function targetChecks(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  if (r.ingress) {
+    const m = r.ingress.burst.ingress.median;
+    out.push({
+      target: 'ingress ≥ 3× the naive baseline (burst requests/s, medians)',
+      measured: `${fmt(r.ingress.ratios.toNaive, 2)}×`,
+      holds: r.ingress.ratios.toNaive >= 3,
+    });
+    out.push({
+      target: `${fmt(r.ingress.settings.burstCount)} burst fully acknowledged, zero non-200`,
+      measured: `${m.allAcknowledged ? 'all acknowledged' : 'not all acknowledged'}, ${m.non200Total} non-200 over ${r.ingress.settings.reps} runs`,
+      holds: m.allAcknowledged && m.non200Total === 0,
+    });
+    out.push({
+      target: 'burst p99 < 250 ms',
+      measured: `${fmt(m.p99, 1)} ms (median of runs)`,
+      holds: m.p99 < 250,
+    });
+  }
+  if (r.processor) {
+    out.push({
+      target: 'processor ≥ 0.6× the transactional passthrough',
+      measured: `${fmt(r.processor.ratio, 2)}×`,
+      holds: r.processor.ratio >= 0.6,
+    });
+  }
+  if (r.endToEnd) {
+    out.push({
+      target: 'end-to-end p99 < 1 s at 1,000/s',
+      measured: `${fmt(r.endToEnd.latencyMs.p99)} ms`,
+      holds: r.endToEnd.latencyMs.p99 < 1000,
+    });
+  }
+  return out;
+}
+
+export function markdown(r: BenchResult): string {
+  const lines: string[] = [];
+  const m = r.machine;
+  const loads = r.load.map((l) => `${l.phase} ${l.loadAverage[0].toFixed(2)}`).join(', ');
+  lines.push(`# nylas-stream benchmarks (${r.mode} run)`);
+  lines.push('');
+  lines.push(
+    `Measured ${r.date} on ${m.cpuCount} × ${m.cpuModel}, Node ${m.node}, kafkajs ${m.kafkajs}, ${m.kafka} and ${m.registry} on the same machine. ` +
+      `1-minute load average: ${loads}. Run took ${Math.round(r.durationSeconds / 60)} min. Regenerate with \`npm run bench\`.`,
+  );
+  lines.push('');
+  if (r.ingress) {
+    const i = r.ingress;
+    const s = i.settings;
+    lines.push(
+      `## Ingress: ${fmt(s.burstCount)}-notification burst (${fmt(s.payloadBytes)}-byte signed \`event.updated\`, ${s.grants} grants, ${s.concurrency} keep-alive connections; median of ${s.reps} runs)`,
+    );
+    lines.push('');
+    lines.push(
+      '| server | requests/s | vs naive | p50 ms | p99 ms | p99.9 ms | non-200 | CPU (cores) | RSS peak MB | knee (sustained req/s) |',
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const naive = i.burst['naive-express'].median.rps;
+    for (const name of SERVERS) {
+      const b = i.burst[name].median;
+      lines.push(
+        `| ${SERVER_LABELS[name]} | ${fmt(b.rps)} | ${fmt(b.rps / naive, 2)}× | ${fmt(b.p50, 1)} | ${fmt(b.p99, 1)} | ${fmt(b.p999, 1)} | ${b.non200Total} | ${fmt(b.cpuCores, 2)} | ${fmt(b.rssPeakMb)} | ${i.sweep[name].kneeRps > 0 ? fmt(i.sweep[name].kneeRps) : 'below first step'} |`,
+      );
+    }
+    lines.push('');
+    lines.push(
+      `Ingress ÷ bare node:http ceiling: ${fmt(i.ratios.toBare, 2)}×. Knee: the highest open-loop rate (steps of ${s.sweepSeconds} s) answered in full (every request 200) with p99 < ${s.p99TargetMs} ms, latency counted from the scheduled send time.`,
+    );
+    lines.push('');
+    lines.push(`| offered req/s | ${SERVERS.map((n) => `${n}: req/s, p99 ms`).join(' | ')} |`);
+    lines.push(`|---:|${SERVERS.map(() => '---:').join('|')}|`);
+    for (const rate of s.sweepRates) {
+      const cells = SERVERS.map((n) => {
+        const step = i.sweep[n].steps.find((x) => x.offeredRps === rate);
+        return step ? `${fmt(step.load.rps)}, ${fmt(step.load.latencyMs.p99)}` : '—';
+      });
+      if (cells.every((c) => c === '—')) continue;
+      lines.push(`| ${fmt(rate)} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  if (r.processor) {
+    const p = r.processor;
+    const pre = p.preload;
+    lines.push(
+      `## Processor: ${fmt(pre.records)} raw notifications (simulator mix, ${fmt(pre.duplicates)} duplicates, ${fmt(pre.reordered)} reordered, ${pre.truncated} truncated; ${p.settings.partitions} partitions; median of ${p.settings.reps} runs)`,
+    );
+    lines.push('');
+    lines.push('| pipeline | events/s | vs passthrough | CPU (cores) | RSS peak MB |');
+    lines.push('|---|---:|---:|---:|---:|');
+    lines.push(
+      `| nylas-stream processor (decode, dedupe, order, expand, Avro; exactly-once per partition) | ${fmt(p.processor.medianEventsPerSecond)} | ${fmt(p.ratio, 2)}× | ${fmt(p.processor.medianCpuCores, 2)} | ${fmt(p.processor.medianRssPeakMb)} |`,
+    );
+    lines.push(
+      `| baseline: kafkajs transactional passthrough (same bytes + sendOffsets) | ${fmt(p.passthrough.medianEventsPerSecond)} | 1.00× | ${fmt(p.passthrough.medianCpuCores, 2)} | ${fmt(p.passthrough.medianRssPeakMb)} |`,
+    );
+    lines.push('');
+  }
+  if (r.endToEnd) {
+    const e = r.endToEnd;
+    lines.push(
+      `## End to end: simulator → ingress → processor at ${fmt(e.settings.rate)}/s for ${e.settings.seconds} s (ingress receipt → domain event visible to a read_committed consumer)`,
+    );
+    lines.push('');
+    lines.push(
+      '| sent/s | non-200 | domain events | p50 ms | p99 ms | p99.9 ms | max ms | ingress ack p99 ms | ingress CPU | processor CPU |',
+    );
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      `| ${fmt(e.load.rps)} | ${e.load.non200} | ${fmt(e.events)} | ${fmt(e.latencyMs.p50)} | ${fmt(e.latencyMs.p99)} | ${fmt(e.latencyMs.p999)} | ${fmt(e.latencyMs.max)} | ${fmt(e.load.latencyMs.p99)} | ${fmt(e.ingress.cpuCores, 2)} | ${fmt(e.processor.cpuCores, 2)} |`,
+    );
+    lines.push('');
+  }
+  if (r.memory) {
+    const mem = r.memory;
+    const so = mem.soak;
+    lines.push(
+      `## Memory: processor state, and a ${Math.round(mem.settings.soakSeconds / 60)}-minute soak at ${mem.settings.soakRate}/s (DEDUPE_WINDOW ${mem.settings.dedupeWindowSeconds}s so state plateaus; slope fitted after ${so.warmupSeconds} s)`,
+    );
+    lines.push('');
+    lines.push(
+      `State: **${mem.state.bytesPerDedupeId} bytes per dedupe id** (${fmt(mem.state.dedupeIds)} ids, heap delta after GC, id string included), ${mem.state.bytesPerVersion} bytes per object version (${fmt(mem.state.versions)} versions).`,
+    );
+    lines.push('');
+    lines.push('| process | RSS start MB | RSS end MB | RSS max MB | RSS slope MB/min | heap slope MB/min |');
+    lines.push('|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      `| ingress | ${fmt(so.ingressRss.startMb)} | ${fmt(so.ingressRss.endMb)} | ${fmt(so.ingressRss.maxMb)} | ${fmt(so.ingressRss.slopeMbPerMin, 2)} | ${fmt(so.ingressHeap.slopeMbPerMin, 2)} |`,
+    );
+    lines.push(
+      `| processor | ${fmt(so.processorRss.startMb)} | ${fmt(so.processorRss.endMb)} | ${fmt(so.processorRss.maxMb)} | ${fmt(so.processorRss.slopeMbPerMin, 2)} | ${fmt(so.processorHeap.slopeMbPerMin, 2)} |`,
+    );
+    lines.push('');
+  }
+  if (r.targets.length > 0) {
+    lines.push('## Targets');
+    lines.push('');
+    lines.push('| target | measured | holds |');
+    lines.push('|---|---|---|');
+    for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.holds ? 'yes' : '**no**'} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
