@@ -50,45 +50,42 @@ export interface PartitionWorkerOptions {
 
 /** Payload bytes per produce request of a transaction (below the broker's default message.max.bytes). */
 const MAX_REQUEST_BYTES = 512 * 1024;
+/** Records per produce request: kafkajs groups a request's messages per partition in O(n²). */
+const MAX_REQUEST_RECORDS = 1000;
 
+/** Request bytes of a message, estimated (headers at a flat 64 bytes each: the cap has room to spare). */
 function sizeOf(m: Message): number {
-  let n = 64;
-  const add = (v: unknown) => {
-    if (v === null || v === undefined) return;
-    if (Buffer.isBuffer(v)) n += v.length;
-    else if (typeof v === 'string') n += Buffer.byteLength(v);
-  };
-  add(m.key);
-  add(m.value);
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    n += k.length;
-    if (Array.isArray(v)) for (const x of v) add(x);
-    else add(v);
-  }
-  return n;
+  const len = (v: unknown) => (Buffer.isBuffer(v) ? v.length : typeof v === 'string' ? v.length * 2 : 0);
+  let headers = 0;
+  for (const _ in m.headers ?? {}) headers++;
+  return 64 + len(m.key) + len(m.value) + headers * 64;
 }
 
 /** Splits messages into consecutive request-sized chunks, keeping the order within each topic. */
 export function chunksOf(
   byTopic: Map<string, Message[]>,
   maxBytes: number,
+  maxRecords = MAX_REQUEST_RECORDS,
 ): Array<Array<{ topic: string; messages: Message[] }>> {
   const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
   let current = new Map<string, Message[]>();
   let bytes = 0;
+  let count = 0;
   const flush = () => {
     if (current.size > 0) chunks.push([...current].map(([topic, messages]) => ({ topic, messages })));
     current = new Map();
     bytes = 0;
+    count = 0;
   };
   for (const [topic, messages] of byTopic) {
     for (const m of messages) {
       const size = sizeOf(m);
-      if (bytes > 0 && bytes + size > maxBytes) flush();
+      if (bytes > 0 && (bytes + size > maxBytes || count >= maxRecords)) flush();
       const list = current.get(topic);
       if (list) list.push(m);
       else current.set(topic, [m]);
       bytes += size;
+      count++;
     }
   }
   flush();
@@ -310,15 +307,13 @@ export class PartitionWorker {
     if (end !== undefined) this.takenThrough = end;
     const progress = this.progressAfterRound();
     const next = progress === null ? this.takenThrough : BigInt(progress.next);
-    // Expired entries are forgotten first, so an entry the round just wrote again stays.
     const stateChanges: StateChange[] = [
-      ...this.o.store.expired(now, this.o.maxForgetPerTransaction),
+      ...this.o.store.expiredBuckets(now, this.o.maxForgetPerTransaction),
       ...result.stateChanges,
     ];
     if (JSON.stringify(progress) !== JSON.stringify(this.o.store.progress)) {
       stateChanges.push({ kind: 'progress', progress });
     }
-
     const offsetChanged = next !== this.committedNext && next >= 0n;
     if (
       result.domain.length === 0 &&
@@ -337,13 +332,15 @@ export class PartitionWorker {
     };
     for (const d of result.domain) add(d.topic, d.message);
     for (const dl of result.deadLetters) add(this.o.dlqTopic, deadLetterMessage(dl, now));
-    for (const m of changelogMessages(this.o.partition, this.o.statePartition, stateChanges))
-      add(this.o.stateTopic, m);
+    const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
+    for (const m of changelog.messages) add(this.o.stateTopic, m);
 
     await this.commit(byTopic, offsetChanged ? next : undefined);
 
     // Committed: now (and only now) the store and the bookkeeping move.
     this.o.store.apply(stateChanges);
+    this.o.store.apply(changelog.tracking);
+    this.o.store.prune(now, 10_000);
     if (offsetChanged) this.committedNext = next;
     for (const offset of result.handledOffsets) this.expansions.delete(offset);
     const m = this.o.metrics;

@@ -174,8 +174,12 @@ export class Pipeline {
 
     // Apply expansions, then normalize and encode every candidate; failures are dead letters.
     const prepared = new Map<Notification, DomainOutput>();
+    let changed = false;
     for (const candidate of pre.emit) {
-      if (!active(candidate.record)) continue;
+      if (!active(candidate.record)) {
+        changed = true;
+        continue;
+      }
       let n: Notification = candidate;
       if (needsExpansion(candidate)) {
         const outcome = expansions.outcome(candidate.record.offset) as ExpandOutcome;
@@ -183,9 +187,11 @@ export class Pipeline {
         if (isDeadLetter(applied)) {
           deadLetters.push(applied);
           outcomes.push({ family: n.family, outcome: 'dead_lettered' });
+          changed = true;
           continue;
         }
         n = applied;
+        if (n.goneOnExpand) changed = true;
         if (n.expanded) outcomes.push({ family: n.family, outcome: 'expanded' });
       }
       try {
@@ -204,10 +210,15 @@ export class Pipeline {
           redrivable: reason === 'SCHEMA_ENCODE_FAILED',
         });
         outcomes.push({ family: n.family, outcome: 'dead_lettered' });
+        changed = true;
       }
     }
 
-    const final = order([...prepared.keys()], lookup);
+    // Order again only if something changed between the passes (a dead letter, a grant set aside, a
+    // 404 turned into a delete); otherwise the first pass stands as it is.
+    const final = changed
+      ? order([...prepared.keys()], lookup)
+      : { emit: [...prepared.keys()], stale: [] as Notification[], versions: pre.versions };
     const domain: DomainOutput[] = [];
     for (const n of final.emit) {
       domain.push(prepared.get(n) as DomainOutput);

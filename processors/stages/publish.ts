@@ -30,6 +30,8 @@ export function nonConformingPaths(type: avro.Type, value: unknown): string[] {
 
 export class DomainEventEncoder {
   private readonly byTopic = new Map<string, TopicEncoding>();
+  /** Reused scratch space: each value is encoded once into it, then copied out once. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   /**
    * @param schemaIds topic → registered schema id (registerDomainSchemas)
@@ -60,9 +62,16 @@ export class DomainEventEncoder {
   /** Confluent-framed Avro bytes; BadInputError(SCHEMA_ENCODE_FAILED) naming the field paths. */
   encode(event: DomainEvent): Buffer {
     const enc = this.encodingFor(event);
-    let body: Buffer;
+    let end: number;
     try {
-      body = enc.type.toBuffer(event.value);
+      enc.prefix.copy(this.scratch, 0);
+      end = enc.type.encode(event.value, this.scratch, enc.prefix.length);
+      if (end < 0) {
+        // Too small: avsc says how much it needs.
+        this.scratch = Buffer.allocUnsafe(Math.max(-end, this.scratch.length * 2));
+        enc.prefix.copy(this.scratch, 0);
+        end = enc.type.encode(event.value, this.scratch, enc.prefix.length);
+      }
     } catch (err) {
       const paths = nonConformingPaths(enc.type, event.value);
       throw new BadInputError(
@@ -71,7 +80,9 @@ export class DomainEventEncoder {
         { details: { schema: event.schema, paths: paths.join(',') } },
       );
     }
-    return Buffer.concat([enc.prefix, body], enc.prefix.length + body.length);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
+    return out;
   }
 
   /** The Kafka message: key = grant id, value = the framed Avro, headers from the event. */

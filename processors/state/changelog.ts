@@ -1,17 +1,22 @@
 /**
- * The state changelog: every StateChange as one record of the compacted topic
- * `nylas-stream-processor.state`, keyed per input partition and entry so compaction keeps exactly the
- * latest value of each entry, and a forgotten entry is a Kafka tombstone (null value) that compaction
- * eventually removes.
+ * The state changelog on the compacted topic `nylas-stream-processor.state`. Every key starts with the
+ * input partition it belongs to; records go to state partition `inputPartition mod statePartitions` (equal
+ * counts by default, so each input partition has its own), and a restore reads that partition from the
+ * beginning and keeps its own keys.
  *
- *   key (JSON array)                                   value (JSON, or null = forgotten)
- *   [partition, "d", notificationId]                   {"e": expiresAtMs}
- *   [partition, "v", grantId, objectType, objectId]    {"v": "version", "o": "offset", "d": 0|1, "e": expiresAtMs}
- *   [partition, "p"]                                   {"n": next, "t": through, "u": [unprocessed offsets]}
+ *   key (JSON array)              value (JSON, or null = Kafka tombstone)
+ *   [partition, "b", bucketId]    {"e": expiresAtMs, "d": [notificationId…], "v": [[grant, type, id, version, offset, deleted]…]}
+ *   [partition, "p"]              {"n": next, "t": through, "u": [unprocessed offsets…]}
  *
- * Records go to state partition `inputPartition mod statePartitions` (equal counts by default, so each
- * input partition has its own), and a restore reads only that partition and keeps its own keys.
+ * A bucket holds what one transaction remembered (dedupe ids and the new last version of each object it
+ * changed), cut at ~256 KiB. Writing one record per transaction instead of one per entry is what keeps
+ * the changelog cheap next to the domain events (the entries are tiny; per-record costs dominate).
+ * Everything in a bucket expires together, DEDUPE_WINDOW after it was written; the bucket is then
+ * tombstoned, and compaction removes it, so the topic holds about one window of changes. Buckets are
+ * applied in log order on restore, so a later write of an entry wins, as it did in memory; a tombstoned
+ * bucket can only hold expired entries (a rewritten entry lives on in its newer bucket).
  */
+import { randomBytes } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import type { PartitionStore, Progress, StateChange } from './store';
 
@@ -19,52 +24,100 @@ export function statePartitionFor(inputPartition: number, statePartitions: numbe
   return inputPartition % statePartitions;
 }
 
-function keyOf(partition: number, c: StateChange): string {
-  switch (c.kind) {
-    case 'dedupe':
-    case 'forget-dedupe':
-      return JSON.stringify([partition, 'd', c.id]);
-    case 'version':
-    case 'forget-version':
-      return JSON.stringify([partition, 'v', c.key.grantId, c.key.objectType, c.key.objectId]);
-    case 'progress':
-      return JSON.stringify([partition, 'p']);
-  }
+/** Bucket record values stay well under the broker's default message.max.bytes (1 MiB). */
+export const MAX_BUCKET_BYTES = 256 * 1024;
+
+type VersionRow = [string, string, string, string, string, 0 | 1];
+
+export interface EncodedChanges {
+  messages: Message[];
+  /** The bucket bookkeeping to apply with the changes once the transaction commits. */
+  tracking: StateChange[];
 }
 
-function encodedValue(c: StateChange): string | null {
-  switch (c.kind) {
-    case 'dedupe':
-      return JSON.stringify({ e: c.expiresAt });
-    case 'version':
-      return JSON.stringify({
-        v: c.entry.version.toString(),
-        o: c.entry.offset,
-        d: c.entry.deleted ? 1 : 0,
-        e: c.expiresAt,
-      });
-    case 'progress':
-      return c.progress === null
-        ? null
-        : JSON.stringify({ n: c.progress.next, t: c.progress.through, u: c.progress.unprocessed });
-    case 'forget-dedupe':
-    case 'forget-version':
-      return null;
-  }
+function newBucketId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-/** The changelog records for changes of one input partition. Several changes to the same entry in one
- * list are written in order, so the last one wins after compaction as it does in memory. */
+/**
+ * The changelog records for one transaction of one input partition: its dedupe and version changes in
+ * bucket records, the progress marker if it changed, and tombstones for forgotten buckets.
+ */
 export function changelogMessages(
   inputPartition: number,
   statePartition: number,
   changes: readonly StateChange[],
-): Message[] {
-  return changes.map((c) => ({
-    key: keyOf(inputPartition, c),
-    value: encodedValue(c),
-    partition: statePartition,
-  }));
+  options: { maxBucketBytes?: number; bucketId?: () => string } = {},
+): EncodedChanges {
+  const maxBytes = options.maxBucketBytes ?? MAX_BUCKET_BYTES;
+  const makeId = options.bucketId ?? newBucketId;
+  const messages: Message[] = [];
+  const tracking: StateChange[] = [];
+  let ids: string[] = [];
+  let versions: VersionRow[] = [];
+  let bytes = 0;
+  let expiresAt = 0;
+  const flush = () => {
+    if (ids.length === 0 && versions.length === 0) return;
+    const id = makeId();
+    messages.push({
+      key: JSON.stringify([inputPartition, 'b', id]),
+      value: JSON.stringify({ e: expiresAt, d: ids, v: versions }),
+      partition: statePartition,
+    });
+    tracking.push({ kind: 'bucket', id, expiresAt });
+    ids = [];
+    versions = [];
+    bytes = 0;
+    expiresAt = 0;
+  };
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'dedupe':
+        if (bytes + c.id.length + 4 > maxBytes) flush();
+        ids.push(c.id);
+        bytes += c.id.length + 4;
+        expiresAt = Math.max(expiresAt, c.expiresAt);
+        break;
+      case 'version': {
+        const row: VersionRow = [
+          c.key.grantId,
+          c.key.objectType,
+          c.key.objectId,
+          c.entry.version.toString(),
+          c.entry.offset,
+          c.entry.deleted ? 1 : 0,
+        ];
+        const size = row[0].length + row[1].length + row[2].length + row[3].length + row[4].length + 20;
+        if (bytes + size > maxBytes) flush();
+        versions.push(row);
+        bytes += size;
+        expiresAt = Math.max(expiresAt, c.expiresAt);
+        break;
+      }
+      case 'progress':
+        messages.push({
+          key: JSON.stringify([inputPartition, 'p']),
+          value:
+            c.progress === null
+              ? null
+              : JSON.stringify({ n: c.progress.next, t: c.progress.through, u: c.progress.unprocessed }),
+          partition: statePartition,
+        });
+        break;
+      case 'forget-bucket':
+        messages.push({
+          key: JSON.stringify([inputPartition, 'b', c.id]),
+          value: null,
+          partition: statePartition,
+        });
+        break;
+      case 'bucket':
+        break;
+    }
+  }
+  flush();
+  return { messages, tracking };
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -72,57 +125,50 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Decodes one changelog record back into a change for `store` (restore). Records of other input
- * partitions sharing the state partition, and records that do not parse, give undefined.
+ * Decodes one changelog record back into the changes it holds (restore). Records of other input
+ * partitions sharing the state partition, and records that do not parse, give [].
  */
-export function changeFromRecord(
+export function changesFromRecord(
   inputPartition: number,
   key: Buffer | null,
   value: Buffer | null,
-): StateChange | undefined {
-  if (key === null) return undefined;
+): StateChange[] {
+  if (key === null) return [];
   let k: unknown;
+  let v: unknown = null;
   try {
     k = JSON.parse(key.toString('utf8'));
+    if (value !== null) v = JSON.parse(value.toString('utf8'));
   } catch {
-    return undefined;
+    return [];
   }
-  if (!Array.isArray(k) || k[0] !== inputPartition) return undefined;
-  let v: unknown = null;
-  if (value !== null) {
-    try {
-      v = JSON.parse(value.toString('utf8'));
-    } catch {
-      return undefined;
-    }
-  }
-  const kind = k[1];
-  if (kind === 'd' && typeof k[2] === 'string') {
-    if (v === null) return { kind: 'forget-dedupe', id: k[2] };
-    if (isObj(v) && typeof v.e === 'number') return { kind: 'dedupe', id: k[2], expiresAt: v.e };
-    return undefined;
-  }
-  if (kind === 'v' && typeof k[2] === 'string' && typeof k[3] === 'string' && typeof k[4] === 'string') {
-    const objectKey = { grantId: k[2], objectType: k[3], objectId: k[4] };
-    if (v === null) return { kind: 'forget-version', key: objectKey };
-    if (isObj(v) && typeof v.v === 'string' && typeof v.o === 'string' && typeof v.e === 'number') {
-      return {
+  if (!Array.isArray(k) || k[0] !== inputPartition) return [];
+  if (k[1] === 'b' && typeof k[2] === 'string') {
+    if (v === null) return [{ kind: 'forget-bucket', id: k[2] }];
+    if (!isObj(v) || typeof v.e !== 'number' || !Array.isArray(v.d) || !Array.isArray(v.v)) return [];
+    const expiresAt = v.e;
+    const out: StateChange[] = [{ kind: 'bucket', id: k[2], expiresAt }];
+    for (const id of v.d) if (typeof id === 'string') out.push({ kind: 'dedupe', id, expiresAt });
+    for (const row of v.v) {
+      if (!Array.isArray(row) || row.length < 6) continue;
+      const [grantId, objectType, objectId, version, offset, deleted] = row as VersionRow;
+      out.push({
         kind: 'version',
-        key: objectKey,
-        entry: { version: BigInt(v.v), offset: v.o, deleted: v.d === 1 },
-        expiresAt: v.e,
-      };
+        key: { grantId, objectType, objectId },
+        entry: { version: BigInt(version), offset, deleted: deleted === 1 },
+        expiresAt,
+      });
     }
-    return undefined;
+    return out;
   }
-  if (kind === 'p') {
-    if (v === null) return { kind: 'progress', progress: null };
+  if (k[1] === 'p') {
+    if (v === null) return [{ kind: 'progress', progress: null }];
     if (isObj(v) && typeof v.n === 'string' && typeof v.t === 'string' && Array.isArray(v.u)) {
       const progress: Progress = { next: v.n, through: v.t, unprocessed: v.u.map(String) };
-      return { kind: 'progress', progress };
+      return [{ kind: 'progress', progress }];
     }
   }
-  return undefined;
+  return [];
 }
 
 /** Applies one changelog record to the store being restored; returns whether it was ours. */
@@ -131,8 +177,8 @@ export function applyChangelogRecord(
   key: Buffer | null,
   value: Buffer | null,
 ): boolean {
-  const c = changeFromRecord(store.partition, key, value);
-  if (c === undefined) return false;
-  store.apply([c]);
+  const changes = changesFromRecord(store.partition, key, value);
+  if (changes.length === 0) return false;
+  store.apply(changes);
   return true;
 }

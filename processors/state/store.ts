@@ -4,12 +4,13 @@
  *
  * - dedupe ids: notification ids handled within DEDUPE_WINDOW;
  * - versions: per object, the last emitted version, or a tombstone (deleted) with its version;
- * - progress: when a slow grant was set aside, which offsets past the committed one are already handled.
+ * - progress: when a slow grant was set aside, which offsets past the committed one are already handled;
+ * - the changelog buckets holding them (processors/state/changelog.ts), each with its expiry, so it can be
+ *   tombstoned in Kafka once everything in it has expired.
  *
  * It lives in memory and is changed only by applying StateChanges after the transaction that wrote them
- * to the changelog (processors/state/changelog.ts) committed, so memory never runs ahead of Kafka.
- * Entries expire DEDUPE_WINDOW after their last write; expiry becomes `forget` changes, written as Kafka
- * tombstones so the compacted topic stays small.
+ * to the changelog committed, so memory never runs ahead of Kafka. Entries expire DEDUPE_WINDOW after
+ * their last write: lookups ignore them at once, prune() drops them from memory.
  */
 import { objectKeyString, type VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
@@ -26,8 +27,10 @@ export type StateChange =
   | { kind: 'dedupe'; id: string; expiresAt: number }
   | { kind: 'version'; key: ObjectKey; entry: VersionEntry; expiresAt: number }
   | { kind: 'progress'; progress: Progress | null }
-  | { kind: 'forget-dedupe'; id: string }
-  | { kind: 'forget-version'; key: ObjectKey };
+  /** A changelog bucket was written; it is tombstoned after `expiresAt`. */
+  | { kind: 'bucket'; id: string; expiresAt: number }
+  /** A changelog bucket was tombstoned. */
+  | { kind: 'forget-bucket'; id: string };
 
 interface StoredVersion {
   key: ObjectKey;
@@ -43,9 +46,10 @@ export interface StoreCounts {
 
 export class PartitionStore {
   // Maps keep insertion order; an entry is moved to the end on every write, so the front holds the
-  // earliest expiry and a sweep stops at the first live entry.
+  // earliest expiry and prune() stops at the first live entry.
   private readonly ids = new Map<string, number>();
   private readonly versions = new Map<string, StoredVersion>();
+  private readonly buckets = new Map<string, number>();
   private tombstones = 0;
   private progressEntry: Progress | null = null;
 
@@ -81,13 +85,6 @@ export class PartitionStore {
     if (v.entry.deleted) this.tombstones++;
   }
 
-  private deleteVersion(keyString: string): void {
-    const before = this.versions.get(keyString);
-    if (before === undefined) return;
-    if (before.entry.deleted) this.tombstones--;
-    this.versions.delete(keyString);
-  }
-
   apply(changes: readonly StateChange[]): void {
     for (const c of changes) {
       switch (c.kind) {
@@ -101,33 +98,47 @@ export class PartitionStore {
         case 'progress':
           this.progressEntry = c.progress;
           break;
-        case 'forget-dedupe':
-          this.ids.delete(c.id);
+        case 'bucket':
+          this.buckets.delete(c.id);
+          this.buckets.set(c.id, c.expiresAt);
           break;
-        case 'forget-version':
-          this.deleteVersion(objectKeyString(c.key));
+        case 'forget-bucket':
+          this.buckets.delete(c.id);
           break;
       }
     }
   }
 
-  /**
-   * Up to `max` forget changes for entries expired at `now` (oldest first). Pure with respect to the
-   * store: the changes take effect through apply() once committed. (Entries restored already expired sit
-   * wherever the changelog put them and are swept once the entries before them expire; lookups ignore
-   * them meanwhile.)
-   */
-  expired(now: number, max: number): StateChange[] {
+  /** Tombstones for up to `max` changelog buckets whose entries have all expired at `now`. */
+  expiredBuckets(now: number, max: number): StateChange[] {
     const out: StateChange[] = [];
-    for (const [id, expiresAt] of this.ids) {
+    // Buckets are tracked in the order they were written, so the first live one ends the scan.
+    for (const [id, expiresAt] of this.buckets) {
       if (out.length >= max || expiresAt > now) break;
-      out.push({ kind: 'forget-dedupe', id });
-    }
-    for (const v of this.versions.values()) {
-      if (out.length >= max || v.expiresAt > now) break;
-      out.push({ kind: 'forget-version', key: v.key });
+      out.push({ kind: 'forget-bucket', id });
     }
     return out;
+  }
+
+  /** Drops expired entries from memory (nothing to write: their buckets carry the expiry). */
+  prune(now: number, max = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    for (const [id, expiresAt] of this.ids) {
+      if (n >= max || expiresAt > now) break;
+      this.ids.delete(id);
+      n++;
+    }
+    for (const [k, v] of this.versions) {
+      if (n >= max || v.expiresAt > now) break;
+      if (v.entry.deleted) this.tombstones--;
+      this.versions.delete(k);
+      n++;
+    }
+    return n;
+  }
+
+  get bucketCount(): number {
+    return this.buckets.size;
   }
 
   counts(): StoreCounts {

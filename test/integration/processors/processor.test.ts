@@ -320,12 +320,23 @@ describe('processor (real broker, registry, simulator API)', () => {
   });
 
   it('writes the state changelog with per-partition keys and reports state entries', async () => {
+    const g = uniqueName('g-state');
+    const id = uniqueName('n');
+    await h.produce([rawMessage({ grantId: g, body: messageNotification(g, { id, messageId: 'm' }) })]);
     const state = await h.collect([h.topics.state]);
-    await pollUntil(() => state.records.length > 0);
-    const keys = state.records.map((r) => JSON.parse(r.key?.toString() ?? '[]') as unknown[]);
-    expect(keys.every((k) => typeof k[0] === 'number' && ['d', 'v', 'p'].includes(k[1] as string))).toBe(
-      true,
+    await pollUntil(() =>
+      state.records.some(
+        (r) => r.value !== null && (JSON.parse(r.value.toString()) as { d?: string[] }).d?.includes(id),
+      ),
     );
+    const keys = state.records.map((r) => JSON.parse(r.key?.toString() ?? '[]') as unknown[]);
+    expect(keys.every((k) => typeof k[0] === 'number' && ['b', 'p'].includes(k[1] as string))).toBe(true);
+    const bucket = state.records
+      .filter((r) => r.value !== null && r.key?.toString().includes('"b"'))
+      .map((r) => JSON.parse(r.value?.toString() ?? '{}') as { e: number; d: string[]; v: unknown[][] })
+      .find((b) => b.d.includes(id));
+    expect(bucket?.e).toBeGreaterThan(Date.now());
+    expect(bucket?.v).toContainEqual([g, 'message', 'm', expect.any(String), expect.any(String), 0]);
     const entries = await proc.metrics.stateEntries.get();
     expect(entries.values.find((v) => v.labels.kind === 'dedupe')?.value).toBeGreaterThan(0);
     const tx = await proc.metrics.transactions.get();

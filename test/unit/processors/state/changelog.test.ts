@@ -1,85 +1,114 @@
+import type { Message } from 'kafkajs';
 import {
   applyChangelogRecord,
-  changeFromRecord,
   changelogMessages,
+  changesFromRecord,
   statePartitionFor,
 } from '../../../../processors/state/changelog';
 import { PartitionStore, type StateChange } from '../../../../processors/state/store';
 
 const key = { grantId: 'g:1', objectType: 'message', objectId: 'm"1' };
+let n = 0;
+const ids = () => `bucket-${n++}`;
 
-const changes: StateChange[] = [
-  { kind: 'dedupe', id: 'n1', expiresAt: 123 },
-  {
-    kind: 'version',
-    key,
-    entry: { version: 1_723_821_985_000n, offset: '42', deleted: true },
-    expiresAt: 456,
-  },
-  { kind: 'progress', progress: { next: '10', through: '20', unprocessed: ['10', '15'] } },
-  { kind: 'progress', progress: null },
-  { kind: 'forget-dedupe', id: 'n1' },
-  { kind: 'forget-version', key },
-];
+const buf = (m: Message) => ({
+  key: Buffer.from(m.key as string),
+  value: m.value === null || m.value === undefined ? null : Buffer.from(m.value as string),
+});
 
 describe('state changelog', () => {
-  it('writes one record per change to the partition state partition, keyed per input partition and entry', () => {
-    const msgs = changelogMessages(7, 3, changes);
-    expect(msgs.map((m) => m.partition)).toEqual([3, 3, 3, 3, 3, 3]);
-    expect(msgs.map((m) => m.key)).toEqual([
-      '[7,"d","n1"]',
-      '[7,"v","g:1","message","m\\"1"]',
-      '[7,"p"]',
-      '[7,"p"]',
-      '[7,"d","n1"]',
-      '[7,"v","g:1","message","m\\"1"]',
-    ]);
-    // Forgetting is a Kafka tombstone, so compaction removes the entry.
-    expect(msgs.slice(3).map((m) => m.value)).toEqual([null, null, null]);
-  });
-
-  it('reads every change back (restore), and ignores other partitions and garbage', () => {
-    const msgs = changelogMessages(7, 3, changes);
-    const back = msgs.map((m) =>
-      changeFromRecord(
-        7,
-        Buffer.from(m.key as string),
-        m.value === null ? null : Buffer.from(m.value as string),
-      ),
-    );
-    expect(back).toEqual(changes);
-    const m0 = msgs[0];
-    expect(
-      changeFromRecord(8, Buffer.from(m0?.key as string), Buffer.from(m0?.value as string)),
-    ).toBeUndefined();
-    expect(changeFromRecord(7, Buffer.from('nope'), null)).toBeUndefined();
-    expect(changeFromRecord(7, null, null)).toBeUndefined();
-    expect(changeFromRecord(7, Buffer.from('[7,"d","x"]'), Buffer.from('{bad'))).toBeUndefined();
-  });
-
-  it('restoring the records in order rebuilds the store; the last write wins as after compaction', () => {
-    const store = new PartitionStore(7);
-    const writes: StateChange[] = [
-      { kind: 'dedupe', id: 'a', expiresAt: 100 },
-      { kind: 'version', key, entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 100 },
-      { kind: 'version', key, entry: { version: 2n, offset: '2', deleted: true }, expiresAt: 100 },
-      { kind: 'dedupe', id: 'b', expiresAt: 100 },
-      { kind: 'forget-dedupe', id: 'b' },
+  it('writes a transaction’s ids and versions as one bucket, plus progress and bucket tombstones', () => {
+    const changes: StateChange[] = [
+      { kind: 'forget-bucket', id: 'old' },
+      { kind: 'dedupe', id: 'n1', expiresAt: 500 },
+      {
+        kind: 'version',
+        key,
+        entry: { version: 1_723_821_985_000n, offset: '42', deleted: true },
+        expiresAt: 500,
+      },
+      { kind: 'progress', progress: { next: '10', through: '20', unprocessed: ['10', '15'] } },
     ];
-    for (const m of changelogMessages(7, 0, writes)) {
-      applyChangelogRecord(
-        store,
-        Buffer.from(m.key as string),
-        m.value === null ? null : Buffer.from(m.value as string),
-      );
+    const { messages, tracking } = changelogMessages(7, 3, changes, { bucketId: () => 'B' });
+    expect(messages.map((m) => m.partition)).toEqual([3, 3, 3]);
+    expect(messages.map((m) => m.key)).toEqual(['[7,"b","old"]', '[7,"p"]', '[7,"b","B"]']);
+    expect(messages[0]?.value).toBeNull();
+    expect(JSON.parse(messages[2]?.value as string)).toEqual({
+      e: 500,
+      d: ['n1'],
+      v: [['g:1', 'message', 'm"1', '1723821985000', '42', 1]],
+    });
+    expect(tracking).toEqual([{ kind: 'bucket', id: 'B', expiresAt: 500 }]);
+  });
+
+  it('cuts buckets by size', () => {
+    const changes: StateChange[] = Array.from({ length: 100 }, (_, i) => ({
+      kind: 'dedupe' as const,
+      id: `notification-${i}`,
+      expiresAt: i,
+    }));
+    const { messages, tracking } = changelogMessages(0, 0, changes, { maxBucketBytes: 300, bucketId: ids });
+    expect(messages.length).toBeGreaterThan(5);
+    expect(messages.every((m) => (m.value as string).length < 400)).toBe(true);
+    expect(tracking).toHaveLength(messages.length);
+  });
+
+  it('reads every change back (restore), ignores other partitions and garbage', () => {
+    const changes: StateChange[] = [
+      { kind: 'dedupe', id: 'n1', expiresAt: 123 },
+      { kind: 'version', key, entry: { version: 5n, offset: '4', deleted: false }, expiresAt: 123 },
+      { kind: 'progress', progress: null },
+    ];
+    const { messages } = changelogMessages(7, 3, changes, { bucketId: () => 'B' });
+    const back = messages.flatMap((m) => {
+      const b = buf(m);
+      return changesFromRecord(7, b.key, b.value);
+    });
+    expect(back).toEqual([
+      { kind: 'progress', progress: null },
+      { kind: 'bucket', id: 'B', expiresAt: 123 },
+      { kind: 'dedupe', id: 'n1', expiresAt: 123 },
+      { kind: 'version', key, entry: { version: 5n, offset: '4', deleted: false }, expiresAt: 123 },
+    ]);
+    const b0 = buf(messages[1] as Message);
+    expect(changesFromRecord(8, b0.key, b0.value)).toEqual([]);
+    expect(changesFromRecord(7, Buffer.from('nope'), null)).toEqual([]);
+    expect(changesFromRecord(7, null, null)).toEqual([]);
+    expect(changesFromRecord(7, Buffer.from('[7,"b","x"]'), Buffer.from('{bad'))).toEqual([]);
+  });
+
+  it('restoring the records in order rebuilds the store; a later write wins; tombstoned buckets are dropped', () => {
+    const store = new PartitionStore(7);
+    const records: Message[] = [
+      ...changelogMessages(
+        7,
+        0,
+        [
+          { kind: 'dedupe', id: 'a', expiresAt: 100 },
+          { kind: 'version', key, entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 100 },
+        ],
+        { bucketId: () => 'B1' },
+      ).messages,
+      ...changelogMessages(
+        7,
+        0,
+        [{ kind: 'version', key, entry: { version: 2n, offset: '2', deleted: true }, expiresAt: 200 }],
+        { bucketId: () => 'B2' },
+      ).messages,
+      ...changelogMessages(7, 0, [{ kind: 'forget-bucket', id: 'B1' }]).messages,
+    ];
+    for (const m of records) {
+      const b = buf(m);
+      applyChangelogRecord(store, b.key, b.value);
     }
     expect(store.seen('a', 0)).toBe(true);
-    expect(store.seen('b', 0)).toBe(false);
-    expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 0)).toEqual({
+    expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 150)).toEqual({
       version: 2n,
       offset: '2',
       deleted: true,
     });
+    expect(store.bucketCount).toBe(1);
+    expect(store.expiredBuckets(300, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
   });
 
   it('maps input partitions onto the state topic', () => {

@@ -25,31 +25,40 @@ describe('PartitionStore', () => {
       { kind: 'version', key: key('b'), entry: { version: 9n, offset: '3', deleted: false }, expiresAt: 200 },
     ]);
     expect(s.counts()).toEqual({ dedupe: 1, version: 2, tombstone: 0 });
-    s.apply([
-      { kind: 'forget-version', key: key('a') },
-      { kind: 'forget-dedupe', id: 'n' },
-    ]);
-    expect(s.counts()).toEqual({ dedupe: 0, version: 1, tombstone: 0 });
     expect(s.version(keyString('b'), 199)?.version).toBe(9n);
     expect(s.version(keyString('b'), 200)).toBeUndefined();
   });
 
-  it('lists expired entries oldest first, bounded, without changing anything until applied', () => {
+  it('prunes expired entries from memory, oldest first, keeping rewritten ones', () => {
     const s = new PartitionStore(0);
     s.apply([
       { kind: 'dedupe', id: 'a', expiresAt: 10 },
       { kind: 'dedupe', id: 'b', expiresAt: 20 },
       { kind: 'dedupe', id: 'c', expiresAt: 30 },
-      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 15 },
+      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: true }, expiresAt: 15 },
     ]);
     // A rewrite moves the entry to the back: 'a' now expires last.
     s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 40 }]);
-    expect(s.expired(25, 10)).toEqual([
-      { kind: 'forget-dedupe', id: 'b' },
-      { kind: 'forget-version', key: key('x') },
+    expect(s.prune(25)).toBe(2);
+    expect(s.counts()).toEqual({ dedupe: 2, version: 0, tombstone: 0 });
+    expect(s.seen('a', 25)).toBe(true);
+    expect(s.seen('c', 25)).toBe(true);
+  });
+
+  it('lists changelog buckets to tombstone once expired, in the order written, bounded', () => {
+    const s = new PartitionStore(0);
+    s.apply([
+      { kind: 'bucket', id: 'b1', expiresAt: 10 },
+      { kind: 'bucket', id: 'b2', expiresAt: 20 },
+      { kind: 'bucket', id: 'b3', expiresAt: 30 },
     ]);
-    expect(s.expired(100, 2)).toHaveLength(2);
-    expect(s.counts().dedupe).toBe(3);
+    expect(s.expiredBuckets(25, 10)).toEqual([
+      { kind: 'forget-bucket', id: 'b1' },
+      { kind: 'forget-bucket', id: 'b2' },
+    ]);
+    expect(s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b1' }]);
+    s.apply([{ kind: 'forget-bucket', id: 'b1' }]);
+    expect(s.bucketCount).toBe(2);
   });
 
   it('knows which offsets past the committed one were already handled', () => {
