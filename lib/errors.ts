@@ -34,6 +34,8 @@ export const ErrorCodes = {
   NYLAS_API_UNAUTHORIZED: 'NYLAS_API_UNAUTHORIZED',
   NYLAS_API_NOT_FOUND: 'NYLAS_API_NOT_FOUND',
   NYLAS_API_DEADLINE: 'NYLAS_API_DEADLINE',
+  /** The API refused the call with a 4xx that retrying cannot fix (400, 403, …); the processor dead-letters. */
+  NYLAS_API_REJECTED: 'NYLAS_API_REJECTED',
   // processing
   SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
   NORMALIZE_FAILED: 'NORMALIZE_FAILED',

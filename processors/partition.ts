@@ -324,6 +324,8 @@ export class PartitionWorker {
       return;
     }
 
+    // Revoked meanwhile (or shutting down): the new owner redoes this round; write nothing.
+    if (this.stopped) return;
     const byTopic = new Map<string, Message[]>();
     const add = (topic: string, m: Message) => {
       const list = byTopic.get(topic);

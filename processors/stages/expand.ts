@@ -252,8 +252,8 @@ export class Expander {
     if (messageId === '') {
       return finish({
         kind: 'failed',
-        reason: 'NYLAS_API_REJECTED',
-        code: ErrorCodes.NYLAS_API_NOT_FOUND,
+        reason: 'MALFORMED_ENVELOPE',
+        code: ErrorCodes.MALFORMED_ENVELOPE,
         message: 'truncated notification without a message id',
       });
     }
@@ -293,7 +293,7 @@ export class Expander {
           return finish({
             kind: 'failed',
             reason: 'NYLAS_API_REJECTED',
-            code: 'NYLAS_API_REJECTED',
+            code: ErrorCodes.NYLAS_API_REJECTED,
             message: e.message,
           });
         }
