@@ -57,7 +57,13 @@ function fakeProducer(failCommits = 0) {
   return { producer: producer as unknown as Producer, txns };
 }
 
-function setup(opts: { expand?: (grant: string) => Promise<ExpandOutcome>; failCommits?: number } = {}) {
+function setup(
+  opts: {
+    expand?: (grant: string) => Promise<ExpandOutcome>;
+    failCommits?: number;
+    reorderWindowMs?: number;
+  } = {},
+) {
   const { producer, txns } = fakeProducer(opts.failCommits);
   const store = new PartitionStore(2);
   const failures: unknown[] = [];
@@ -84,7 +90,7 @@ function setup(opts: { expand?: (grant: string) => Promise<ExpandOutcome>; failC
     committed: 10n,
     maxRecordsPerTransaction: 100,
     maxQueuedRecords: 1000,
-    reorderWindowMs: 0,
+    reorderWindowMs: opts.reorderWindowMs ?? 0,
     sweepIntervalMs: 60_000,
     maxForgetPerTransaction: 100,
     pauseFetch: () => undefined,
@@ -194,6 +200,35 @@ describe('partition worker', () => {
         (m) => (m.headers as Record<string, string>)['nylas-notification-id'],
       ),
     ).toEqual(['s1']);
+    expect(t.offset).toBe('12');
+  });
+});
+
+describe('partition worker: REORDER_WINDOW_MS', () => {
+  it('holds records until the oldest is old enough, so a late older state is ordered before the newer one', async () => {
+    const { worker, txns } = setup({ reorderWindowMs: 300 });
+    worker.start();
+    const now = Date.now();
+    const rec = (offset: number, id: string, action: 'created' | 'updated', time: number) =>
+      rawRecord({
+        grantId: 'g',
+        offset,
+        partition: 2,
+        receivedAt: now,
+        body: messageNotification('g', { id, messageId: 'm', action, time }),
+      });
+    worker.enqueue([rec(10, 'upd', 'updated', 200)], 10n, 10n, 12n);
+    // Arrives a moment later, in another fetch: without the hold it would be stale.
+    await new Promise((r) => setImmediate(r));
+    worker.enqueue([rec(11, 'crt', 'created', 100)], 11n, 11n, 12n);
+    const t = await pollUntil(() => txns.find((x) => x.outcome === 'committed'));
+    await worker.stop();
+    expect(Date.now() - now).toBeGreaterThanOrEqual(290);
+    expect(
+      t.messages[topics.emailMessages]?.map(
+        (m) => (m.headers as Record<string, string>)['nylas-notification-id'],
+      ),
+    ).toEqual(['crt', 'upd']);
     expect(t.offset).toBe('12');
   });
 });
