@@ -111,10 +111,13 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
       pipeline.runtime.registryUrl,
       E2E_SECRET,
     );
-    const notFoundServed = new Set<string>();
+    const notFoundServed = new Map<string, number>();
     for (const r of pipeline.api.requests) {
       const m = /\/messages\/([^/]+)$/.exec(r.path);
-      if (r.method === 'GET' && r.status === 404 && m?.[1]) notFoundServed.add(decodeURIComponent(m[1]));
+      if (r.method === 'GET' && r.status === 404 && m?.[1]) {
+        const id = decodeURIComponent(m[1]);
+        notFoundServed.set(id, (notFoundServed.get(id) ?? 0) + 1);
+      }
     }
     verdict = judge({
       report: run.report,
@@ -137,7 +140,7 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
         .filter((e) => /unexpectedly|during start-up|gave up/.test(e.what))
         .map((e) => `  ! +${((e.at - run!.startedAt) / 1000).toFixed(0)} s ${e.service}: ${e.what}`),
       `service exits nobody asked for: ${pipeline.unexpectedExits} while running, ${pipeline.failedStartups} during start-up (each started again by the harness, as an orchestrator would)`,
-      `injected API faults: ${run.injected.notFound.size} × 404, ${run.injected.rateLimited.size} × 429 (Retry-After 1 s, twice), ${run.injected.beyondDeadline.size} × 429 beyond the expansion deadline; the API served ${notFoundServed.size} distinct 404s`,
+      `injected API faults: ${run.injected.notFound.size} × 404, ${run.injected.rateLimited.size} × 429 (Retry-After 1 s, twice), ${run.injected.beyondDeadline.size} × 429 beyond the expansion deadline; the API served ${[...notFoundServed.values()].reduce((a, b) => a + b, 0)} × 404 for ${notFoundServed.size} messages`,
     ].join('\n');
     console.log(
       `${summaryTable(verdict, `end-to-end summary — ${profile.name} profile, seed ${profile.seed}, scenario ${run.scenario}, ${minutes} min in total`)}\n${timeline}`,

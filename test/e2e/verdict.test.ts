@@ -171,7 +171,7 @@ describe('the e2e verdict', () => {
       retryDelaysMs: [90_000, 900_000],
       outputs,
       injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set() },
-      notFoundServed: new Set(),
+      notFoundServed: new Map(),
     });
     expect({
       lost: v.lost,
@@ -192,5 +192,44 @@ describe('the e2e verdict', () => {
     });
     expect(v.examples.lost).toEqual([expect.stringContaining('n4')]);
     expect(v.retryRuleViolations).toBe(2);
+  });
+  it('a truncated update the API answered 404 for, after the object was already gone, is superseded — once per 404', () => {
+    const created = expectation('n11', 1, 'm7', 10n, { truncated: true, type: 'message.created.truncated' });
+    const updated = expectation('n12', 2, 'm7', 20n, { truncated: true, type: 'message.updated.truncated' });
+    const gone = {
+      ...event('n11', 'm7', 10n, 1),
+      action: 'DELETED',
+      eventType: 'message.deleted',
+      goneOnExpand: true,
+    };
+    const run = (served: number) =>
+      judge({
+        report: {
+          summary: { generated: 2, deliveries: 2, duplicateDeliveries: 0, attempts: 2 },
+          notifications: verdictFor(['n11', 'n12']),
+          finalState: [],
+        } as unknown as OracleReport,
+        expectations: new Map([
+          ['n11', created],
+          ['n12', updated],
+        ]),
+        attempts: [],
+        retryDelaysMs: [90_000, 900_000],
+        outputs: {
+          events: [gone],
+          deadLetters: [],
+          raw: ['n11', 'n12'].map((id) => ({
+            notificationId: id,
+            attempt: 1,
+            partition: 0,
+            signatureValid: true,
+          })),
+        },
+        injected: { notFound: new Set(['m7']), rateLimited: new Set(), beyondDeadline: new Set() },
+        notFoundServed: new Map([['m7', served]]),
+      });
+    expect([run(2).lost, run(2).stale]).toEqual([0, 1]);
+    // Only one 404 was served (the one that made n11 "gone"): n12's fetch succeeded, so n12 is lost.
+    expect([run(1).lost, run(1).stale]).toEqual([1, 0]);
   });
 });

@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { CLI, ServiceProcess } from '../../../cli/up/supervisor';
 import { LocalRuntime, runtimeOptionsFromEnv } from '../../../deploy/local/runtime';
-import { type CommonConfig, loadCommonConfig, type TopicsConfig } from '../../../lib/config';
+import { type CommonConfig, loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
 import { silentLogger } from '../../../lib/logger';
 import { createSchemaRegistry } from '../../../lib/schema-registry';
-import { domainTopicNames, ensureTopics, type TopicSpec, topicPlan } from '../../../lib/topics';
+import { ensureTopics, topicPlan } from '../../../lib/topics';
 import { PROCESSOR_GROUP_ID } from '../../../processors/config';
 import { registerDomainSchemas } from '../../../schemas';
 import { type NylasApiServer, startNylasApi, type World } from '../../../simulator';
@@ -44,25 +44,6 @@ export interface ServiceEvent {
   at: number;
   service: string;
   what: string;
-}
-
-/**
- * WORKAROUND for a bug this run found (see the issue-6 report): an expanded `.truncated` message is a
- * domain event larger than the broker's default 1 MiB record limit (the simulator's large bodies are
- * 1.05–1.6 MB, which is why Nylas truncated them), and topicPlan() leaves `max.message.bytes` at that
- * default, so the broker refuses the transaction with MESSAGE_TOO_LARGE and the partition retries forever.
- * Until the plan provisions room for the largest event, the private instance's domain topics and DLQ get
- * 8 MiB here. NYLAS_STREAM_E2E_DEFAULT_MESSAGE_LIMIT=1 keeps the shipped plan and reproduces the stall.
- */
-export function e2eTopicPlan(topics: TopicsConfig): TopicSpec[] {
-  const plan = topicPlan(topics);
-  if (process.env.NYLAS_STREAM_E2E_DEFAULT_MESSAGE_LIMIT === '1') return plan;
-  const larger = new Set([...domainTopicNames(topics), topics.dlq]);
-  return plan.map((s) =>
-    larger.has(s.name)
-      ? { ...s, configs: { ...s.configs, 'max.message.bytes': String(8 * 1024 * 1024) } }
-      : s,
-  );
 }
 
 /** The last fatal/error message of a service's current run (its CLI error line, or a logged error). */
@@ -198,7 +179,7 @@ export class E2ePipeline {
     this.kafka = createKafka(this.config.kafka, silentLogger(), 'e2e');
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    const topics = await ensureTopics(this.admin, e2eTopicPlan(this.config.topics));
+    const topics = await ensureTopics(this.admin, topicPlan(this.config.topics));
     if (topics.created.length === 0) throw new Error('expected a fresh instance with no topics');
     await registerDomainSchemas(createSchemaRegistry(this.config.registry), this.config.topics);
   }

@@ -9,8 +9,10 @@
  *                represented downstream. Precisely: n carries version state (not a delivery result or a
  *                counter-less tracking signal) and, for n's object (grant, object type, object id as
  *                processors/stages/order.ts defines them), a committed domain event of ANOTHER notification
- *                with object_version ≥ version(n) exists; or n is a delete and a delete of that object was
- *                emitted (a second delete carries nothing new).
+ *                with object_version ≥ version(n) exists; or n is a delete — or a `.truncated` message the
+ *                API answered 404 for, which the expand stage turns into a delete ("gone"; each 404 the
+ *                API really served for that message explains one notification at most) — and a delete
+ *                of that object was emitted (a second delete carries nothing new).
  *  - lost:       none of the three. Also lost: a delivered notification missing from the raw topic (the
  *                ingress answered 200 without a durable write), and a notification Nylas dropped because
  *                the pipeline answered a status Nylas does not retry (e.g. 400/500 to a valid delivery).
@@ -79,8 +81,8 @@ export interface VerdictInput {
   retryDelaysMs: readonly number[];
   outputs: PipelineOutputs;
   injected: InjectedFaults;
-  /** Message ids the API answered 404 for (from its request log). */
-  notFoundServed: ReadonlySet<string>;
+  /** How many 404s the API answered per message id (from its request log). */
+  notFoundServed: ReadonlyMap<string, number>;
 }
 
 function inc(r: Record<string, number>, k: string, by = 1): void {
@@ -160,6 +162,10 @@ export function judge(input: VerdictInput): Verdict {
   }
 
   // ---- lost ---------------------------------------------------------------------------------------
+  // 404s served per message, minus those the emitted "gone" events already account for.
+  const notFoundLeft = new Map(input.notFoundServed);
+  for (const e of outputs.events)
+    if (e.goneOnExpand) notFoundLeft.set(e.objectId, (notFoundLeft.get(e.objectId) ?? 0) - 1);
   let acked = 0;
   let lost = 0;
   let lostMissingFromRaw = 0;
@@ -191,8 +197,13 @@ export function judge(input: VerdictInput): Verdict {
         byObject.get(JSON.stringify([x.grantId, x.object.objectType, x.object.objectId])) ?? []
       ).filter((e) => e.notificationId !== v.id);
       const newer = others.some((e) => e.version >= x.version);
-      const deletedAlready = x.isDelete && others.some((e) => e.action === 'DELETED');
+      // A truncated message the API answered 404 for is a delete (expand stage: "404 means gone"); each
+      // 404 served explains one such notification at most, so a fetch that succeeded cannot hide a loss.
+      const goneByNotFound = x.truncated && !x.isDelete && (notFoundLeft.get(x.object.objectId) ?? 0) > 0;
+      const deletedAlready = (x.isDelete || goneByNotFound) && others.some((e) => e.action === 'DELETED');
       if (newer || deletedAlready) {
+        if (!newer && goneByNotFound)
+          notFoundLeft.set(x.object.objectId, (notFoundLeft.get(x.object.objectId) ?? 0) - 1);
         stale += 1;
         continue;
       }
@@ -244,7 +255,7 @@ export function judge(input: VerdictInput): Verdict {
       finalInDlq += 1;
       continue;
     }
-    if (final?.goneOnExpand && input.notFoundServed.has(final.objectId)) {
+    if (final?.goneOnExpand && (input.notFoundServed.get(final.objectId) ?? 0) > 0) {
       finalGone += 1;
       continue;
     }
