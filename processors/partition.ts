@@ -342,7 +342,6 @@ export class PartitionWorker {
     // Committed: now (and only now) the store and the bookkeeping move.
     this.o.store.apply(stateChanges);
     this.o.store.apply(changelog.tracking);
-    this.o.store.prune(now, 10_000);
     if (offsetChanged) this.committedNext = next;
     for (const offset of result.handledOffsets) this.expansions.delete(offset);
     const m = this.o.metrics;

@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Message } from 'kafkajs';
+import type { ObjectKey } from '../types';
 import type { PartitionStore, Progress, StateChange } from './store';
 
 export function statePartitionFor(inputPartition: number, statePartitions: number): number {
@@ -55,6 +56,7 @@ export function changelogMessages(
   const tracking: StateChange[] = [];
   let ids: string[] = [];
   let versions: VersionRow[] = [];
+  let versionKeys: ObjectKey[] = [];
   let bytes = 0;
   let expiresAt = 0;
   const flush = () => {
@@ -65,9 +67,10 @@ export function changelogMessages(
       value: JSON.stringify({ e: expiresAt, d: ids, v: versions }),
       partition: statePartition,
     });
-    tracking.push({ kind: 'bucket', id, expiresAt });
+    tracking.push({ kind: 'bucket', id, expiresAt, ids, versionKeys });
     ids = [];
     versions = [];
+    versionKeys = [];
     bytes = 0;
     expiresAt = 0;
   };
@@ -91,6 +94,7 @@ export function changelogMessages(
         const size = row[0].length + row[1].length + row[2].length + row[3].length + row[4].length + 20;
         if (bytes + size > maxBytes) flush();
         versions.push(row);
+        versionKeys.push(c.key);
         bytes += size;
         expiresAt = Math.max(expiresAt, c.expiresAt);
         break;
@@ -147,18 +151,27 @@ export function changesFromRecord(
     if (v === null) return [{ kind: 'forget-bucket', id: k[2] }];
     if (!isObj(v) || typeof v.e !== 'number' || !Array.isArray(v.d) || !Array.isArray(v.v)) return [];
     const expiresAt = v.e;
-    const out: StateChange[] = [{ kind: 'bucket', id: k[2], expiresAt }];
-    for (const id of v.d) if (typeof id === 'string') out.push({ kind: 'dedupe', id, expiresAt });
+    const out: StateChange[] = [];
+    const ids: string[] = [];
+    const versionKeys: ObjectKey[] = [];
+    for (const id of v.d) {
+      if (typeof id !== 'string') continue;
+      ids.push(id);
+      out.push({ kind: 'dedupe', id, expiresAt });
+    }
     for (const row of v.v) {
       if (!Array.isArray(row) || row.length < 6) continue;
       const [grantId, objectType, objectId, version, offset, deleted] = row as VersionRow;
+      const key = { grantId, objectType, objectId };
+      versionKeys.push(key);
       out.push({
         kind: 'version',
-        key: { grantId, objectType, objectId },
+        key,
         entry: { version: BigInt(version), offset, deleted: deleted === 1 },
         expiresAt,
       });
     }
+    out.push({ kind: 'bucket', id: k[2], expiresAt, ids, versionKeys });
     return out;
   }
   if (k[1] === 'p') {

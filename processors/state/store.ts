@@ -10,7 +10,7 @@
  *
  * It lives in memory and is changed only by applying StateChanges after the transaction that wrote them
  * to the changelog committed, so memory never runs ahead of Kafka. Entries expire DEDUPE_WINDOW after
- * their last write: lookups ignore them at once, prune() drops them from memory.
+ * their last write: lookups ignore them at once; they leave memory when their bucket is tombstoned.
  */
 import { objectKeyString, type VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
@@ -27,10 +27,16 @@ export type StateChange =
   | { kind: 'dedupe'; id: string; expiresAt: number }
   | { kind: 'version'; key: ObjectKey; entry: VersionEntry; expiresAt: number }
   | { kind: 'progress'; progress: Progress | null }
-  /** A changelog bucket was written; it is tombstoned after `expiresAt`. */
-  | { kind: 'bucket'; id: string; expiresAt: number }
-  /** A changelog bucket was tombstoned. */
+  /** A changelog bucket was written holding these entries; it is tombstoned after `expiresAt`. */
+  | { kind: 'bucket'; id: string; expiresAt: number; ids: string[]; versionKeys: ObjectKey[] }
+  /** A changelog bucket was tombstoned: its entries not written again since are forgotten. */
   | { kind: 'forget-bucket'; id: string };
+
+interface Bucket {
+  expiresAt: number;
+  ids: string[];
+  versionKeys: ObjectKey[];
+}
 
 interface StoredVersion {
   key: ObjectKey;
@@ -49,7 +55,7 @@ export class PartitionStore {
   // earliest expiry and prune() stops at the first live entry.
   private readonly ids = new Map<string, number>();
   private readonly versions = new Map<string, StoredVersion>();
-  private readonly buckets = new Map<string, number>();
+  private readonly buckets = new Map<string, Bucket>();
   private tombstones = 0;
   private progressEntry: Progress | null = null;
 
@@ -100,11 +106,35 @@ export class PartitionStore {
           break;
         case 'bucket':
           this.buckets.delete(c.id);
-          this.buckets.set(c.id, c.expiresAt);
+          this.buckets.set(c.id, { expiresAt: c.expiresAt, ids: c.ids, versionKeys: c.versionKeys });
           break;
         case 'forget-bucket':
-          this.buckets.delete(c.id);
+          this.forgetBucket(c.id);
           break;
+      }
+    }
+  }
+
+  /**
+   * Forgets what a tombstoned bucket held, except entries written again later (their expiry is later
+   * than the bucket's). After expiry that drops expired entries from memory; after `replay
+   * --reset-state` (every bucket of the partition tombstoned) it forgets everything, also on restore,
+   * before compaction has removed the bucket's data record.
+   */
+  private forgetBucket(id: string): void {
+    const b = this.buckets.get(id);
+    if (b === undefined) return;
+    this.buckets.delete(id);
+    for (const n of b.ids) {
+      const e = this.ids.get(n);
+      if (e !== undefined && e <= b.expiresAt) this.ids.delete(n);
+    }
+    for (const key of b.versionKeys) {
+      const k = objectKeyString(key);
+      const v = this.versions.get(k);
+      if (v !== undefined && v.expiresAt <= b.expiresAt) {
+        if (v.entry.deleted) this.tombstones--;
+        this.versions.delete(k);
       }
     }
   }
@@ -113,28 +143,11 @@ export class PartitionStore {
   expiredBuckets(now: number, max: number): StateChange[] {
     const out: StateChange[] = [];
     // Buckets are tracked in the order they were written, so the first live one ends the scan.
-    for (const [id, expiresAt] of this.buckets) {
-      if (out.length >= max || expiresAt > now) break;
+    for (const [id, b] of this.buckets) {
+      if (out.length >= max || b.expiresAt > now) break;
       out.push({ kind: 'forget-bucket', id });
     }
     return out;
-  }
-
-  /** Drops expired entries from memory (nothing to write: their buckets carry the expiry). */
-  prune(now: number, max = Number.POSITIVE_INFINITY): number {
-    let n = 0;
-    for (const [id, expiresAt] of this.ids) {
-      if (n >= max || expiresAt > now) break;
-      this.ids.delete(id);
-      n++;
-    }
-    for (const [k, v] of this.versions) {
-      if (n >= max || v.expiresAt > now) break;
-      if (v.entry.deleted) this.tombstones--;
-      this.versions.delete(k);
-      n++;
-    }
-    return n;
   }
 
   get bucketCount(): number {

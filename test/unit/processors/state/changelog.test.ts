@@ -38,7 +38,7 @@ describe('state changelog', () => {
       d: ['n1'],
       v: [['g:1', 'message', 'm"1', '1723821985000', '42', 1]],
     });
-    expect(tracking).toEqual([{ kind: 'bucket', id: 'B', expiresAt: 500 }]);
+    expect(tracking).toEqual([{ kind: 'bucket', id: 'B', expiresAt: 500, ids: ['n1'], versionKeys: [key] }]);
   });
 
   it('cuts buckets by size', () => {
@@ -66,9 +66,9 @@ describe('state changelog', () => {
     });
     expect(back).toEqual([
       { kind: 'progress', progress: null },
-      { kind: 'bucket', id: 'B', expiresAt: 123 },
       { kind: 'dedupe', id: 'n1', expiresAt: 123 },
       { kind: 'version', key, entry: { version: 5n, offset: '4', deleted: false }, expiresAt: 123 },
+      { kind: 'bucket', id: 'B', expiresAt: 123, ids: ['n1'], versionKeys: [key] },
     ]);
     const b0 = buf(messages[1] as Message);
     expect(changesFromRecord(8, b0.key, b0.value)).toEqual([]);
@@ -77,7 +77,7 @@ describe('state changelog', () => {
     expect(changesFromRecord(7, Buffer.from('[7,"b","x"]'), Buffer.from('{bad'))).toEqual([]);
   });
 
-  it('restoring the records in order rebuilds the store; a later write wins; tombstoned buckets are dropped', () => {
+  it('restoring the records in order rebuilds the store; a later write wins; a tombstoned bucket is forgotten', () => {
     const store = new PartitionStore(7);
     const records: Message[] = [
       ...changelogMessages(
@@ -101,7 +101,8 @@ describe('state changelog', () => {
       const b = buf(m);
       applyChangelogRecord(store, b.key, b.value);
     }
-    expect(store.seen('a', 0)).toBe(true);
+    // B1 is tombstoned: 'a' is forgotten; the version B2 wrote again stays.
+    expect(store.seen('a', 0)).toBe(false);
     expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 150)).toEqual({
       version: 2n,
       offset: '2',
@@ -114,5 +115,28 @@ describe('state changelog', () => {
   it('maps input partitions onto the state topic', () => {
     expect(statePartitionFor(5, 12)).toBe(5);
     expect(statePartitionFor(13, 12)).toBe(1);
+  });
+});
+
+describe('state changelog: replay --reset-state', () => {
+  it('forgets everything once every live bucket of the partition is tombstoned, before compaction', () => {
+    const store = new PartitionStore(1);
+    const records: Message[] = [
+      ...changelogMessages(
+        1,
+        0,
+        [
+          { kind: 'dedupe', id: 'x', expiresAt: 10_000 },
+          { kind: 'version', key, entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 10_000 },
+        ],
+        { bucketId: () => 'L1' },
+      ).messages,
+      { key: '[1,"b","L1"]', value: null },
+    ];
+    for (const m of records) {
+      const b = buf(m);
+      applyChangelogRecord(store, b.key, b.value);
+    }
+    expect(store.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
   });
 });

@@ -29,29 +29,39 @@ describe('PartitionStore', () => {
     expect(s.version(keyString('b'), 200)).toBeUndefined();
   });
 
-  it('prunes expired entries from memory, oldest first, keeping rewritten ones', () => {
+  it('forgets what a tombstoned bucket held, except entries written again later', () => {
     const s = new PartitionStore(0);
     s.apply([
       { kind: 'dedupe', id: 'a', expiresAt: 10 },
-      { kind: 'dedupe', id: 'b', expiresAt: 20 },
-      { kind: 'dedupe', id: 'c', expiresAt: 30 },
-      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: true }, expiresAt: 15 },
+      { kind: 'dedupe', id: 'b', expiresAt: 10 },
+      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: true }, expiresAt: 10 },
+      { kind: 'bucket', id: 'B1', expiresAt: 10, ids: ['a', 'b'], versionKeys: [key('x')] },
+      // 'a' written again by a later transaction.
+      { kind: 'dedupe', id: 'a', expiresAt: 40 },
+      { kind: 'bucket', id: 'B2', expiresAt: 40, ids: ['a'], versionKeys: [] },
     ]);
-    // A rewrite moves the entry to the back: 'a' now expires last.
-    s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 40 }]);
-    expect(s.prune(25)).toBe(2);
-    expect(s.counts()).toEqual({ dedupe: 2, version: 0, tombstone: 0 });
+    expect(s.counts()).toEqual({ dedupe: 2, version: 0, tombstone: 1 });
+    s.apply([{ kind: 'forget-bucket', id: 'B1' }]);
+    expect(s.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
     expect(s.seen('a', 25)).toBe(true);
-    expect(s.seen('c', 25)).toBe(true);
+    s.apply([
+      { kind: 'forget-bucket', id: 'B2' },
+      { kind: 'forget-bucket', id: 'unknown' },
+    ]);
+    expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
+    expect(s.bucketCount).toBe(0);
   });
 
   it('lists changelog buckets to tombstone once expired, in the order written, bounded', () => {
     const s = new PartitionStore(0);
-    s.apply([
-      { kind: 'bucket', id: 'b1', expiresAt: 10 },
-      { kind: 'bucket', id: 'b2', expiresAt: 20 },
-      { kind: 'bucket', id: 'b3', expiresAt: 30 },
-    ]);
+    const bucket = (id: string, expiresAt: number) => ({
+      kind: 'bucket' as const,
+      id,
+      expiresAt,
+      ids: [],
+      versionKeys: [],
+    });
+    s.apply([bucket('b1', 10), bucket('b2', 20), bucket('b3', 30)]);
     expect(s.expiredBuckets(25, 10)).toEqual([
       { kind: 'forget-bucket', id: 'b1' },
       { kind: 'forget-bucket', id: 'b2' },
