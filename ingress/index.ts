@@ -123,7 +123,7 @@ export async function startIngress(
   });
 
   supervisor.start();
-  const server = createServer(app.app);
+  const server = createServer(app.listener);
   // Nylas uploads at most ~1 MB; a sender trickling a body for longer than this is cut off.
   server.requestTimeout = Math.max(30_000, section.ackTimeoutMs * 2);
   server.keepAliveTimeout = 65_000;

@@ -9,8 +9,14 @@
  * A notification goes through: admission (shutting down? too much in flight?) → destination has
  * secrets → media type → raw body (bounded) → signature on the raw bytes → envelope summary (gunzip
  * if needed) → publish and wait for the acknowledgement. Errors become statuses in ingress/status.ts.
+ *
+ * `listener` is what the HTTP server runs: a POST to exactly `/webhooks/nylas` or
+ * `/webhooks/nylas/<destination>` goes straight to the notification handler, everything else through
+ * express. The handler is the same either way and answers with plain node:http calls; express's routing
+ * and response helpers were half of the ingress's CPU per notification (npm run bench, README
+ * "Benchmarks"), which is what the 20,000-notification burst is made of.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Message } from 'kafkajs';
 import { BadInputError, ErrorCodes, NylasStreamError, TransientError } from '../lib/errors';
@@ -26,6 +32,14 @@ import { SIGNATURE_HEADER, verifySignature } from './signature';
 import { httpOutcomeFor } from './status';
 
 export const WEBHOOK_PATH = '/webhooks/nylas';
+const WEBHOOK_PATH_SLASH = `${WEBHOOK_PATH}/`;
+
+/** The 200 answer to an accepted notification (what express's res.json({ ok: true }) wrote). */
+const OK_BODY = Buffer.from(JSON.stringify({ ok: true }));
+const OK_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Content-Length': String(OK_BODY.length),
+};
 
 export interface IngressAppDeps {
   config: Pick<
@@ -49,7 +63,10 @@ export interface IngressAppDeps {
 }
 
 export interface IngressApp {
+  /** Every route (challenge, notifications, health, readiness, metrics). */
   app: express.Express;
+  /** The server's request listener: notification POSTs take the direct path, the rest goes to `app`. */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Readiness turns false and new notifications get 503 (in-flight ones finish). */
   beginShutdown(): void;
   isShuttingDown(): boolean;
@@ -122,11 +139,17 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  const countResponse = (res: Response, route: IngressRoute) => {
+  const countResponse = (res: ServerResponse, route: IngressRoute) => {
     res.once('finish', () => metrics.requests.inc({ route, status: String(res.statusCode) }));
   };
 
-  const sendError = (req: Request, res: Response, err: unknown, destination: string, ctx: ErrorContext) => {
+  const sendError = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    destination: string,
+    ctx: ErrorContext,
+  ) => {
     if (err instanceof NylasStreamError && err.code === ErrorCodes.REQUEST_ABORTED) {
       // Nobody is listening for an answer; nothing was written.
       res.destroy();
@@ -147,8 +170,8 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
         status: outcome.status,
         message,
         destination,
-        method: req.method,
-        path: req.path,
+        method: req.method ?? '',
+        path: pathOf(req),
         remoteAddress: req.socket.remoteAddress,
         headers: req.headers,
         receivedAt: ctx.receivedAt,
@@ -156,7 +179,7 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
         size: ctx.body === undefined ? (declaredLength(req) ?? receivedBytesOf(err)) : undefined,
       });
     }
-    res.status(outcome.status).json({ error: { code: outcome.code, message } });
+    sendJson(res, outcome.status, { error: { code: outcome.code, message } });
   };
 
   // ---- challenge ------------------------------------------------------------------------------
@@ -182,13 +205,12 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
   };
 
   // ---- notification ---------------------------------------------------------------------------
-  const notification = async (req: Request, res: Response) => {
+  const notification = async (req: IncomingMessage, res: ServerResponse, destination: string) => {
     const receivedAt = now();
     countResponse(res, 'notification');
-    const destination = destinationOf(req);
     const ctx: ErrorContext = { receivedAt, body: undefined };
     if (!isDestinationName(destination)) {
-      res.status(404).json({ error: { code: 'NOT_FOUND', message: 'unknown route' } });
+      sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'unknown route' } });
       return;
     }
     if (shuttingDown) {
@@ -273,7 +295,7 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
       }
       metrics.ackLatency.observe((now() - receivedAt) / 1000);
       metrics.payloadBytes.observe(body.length);
-      res.status(200).json({ ok: true });
+      res.writeHead(200, OK_HEADERS).end(OK_BODY);
     } catch (err) {
       sendError(req, res, err, destination, ctx);
     }
@@ -281,8 +303,9 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
 
   app.get(WEBHOOK_PATH, challenge);
   app.get(`${WEBHOOK_PATH}/:destination`, challenge);
-  app.post(WEBHOOK_PATH, notification);
-  app.post(`${WEBHOOK_PATH}/:destination`, notification);
+  const routedNotification = (req: Request, res: Response) => notification(req, res, destinationOf(req));
+  app.post(WEBHOOK_PATH, routedNotification);
+  app.post(`${WEBHOOK_PATH}/:destination`, routedNotification);
 
   // ---- health, readiness, metrics -------------------------------------------------------------
   app.get('/healthz', (_req, res) => {
@@ -311,15 +334,34 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
       res.status(status).json({ error: { code: 'BAD_REQUEST', message: 'bad request' } });
       return;
     }
+    answerUnexpected(err, res);
+  });
+
+  /** Anything a handler did not answer itself: the one mapping (503, never 500). */
+  function answerUnexpected(err: unknown, res: ServerResponse): void {
     const outcome = httpOutcomeFor(err, config.retryAfterSeconds);
     logger.error({ err }, 'unexpected error in the ingress app');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     if (outcome.retryAfterSeconds !== undefined)
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
-    res.status(outcome.status).json({ error: { code: outcome.code, message: 'temporarily unavailable' } });
-  });
+    sendJson(res, outcome.status, { error: { code: outcome.code, message: 'temporarily unavailable' } });
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const destination = req.method === 'POST' ? webhookDestination(req.url) : undefined;
+    if (destination === undefined) {
+      app(req, res);
+      return;
+    }
+    notification(req, res, destination).catch((err: unknown) => answerUnexpected(err, res));
+  };
 
   return {
     app,
+    listener,
     beginShutdown: () => {
       shuttingDown = true;
     },
@@ -328,6 +370,36 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
     whenIdle: () =>
       active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
   };
+}
+
+/**
+ * The destination of a notification POST whose request target is exactly `/webhooks/nylas` or
+ * `/webhooks/nylas/<valid destination name>`; undefined for anything else (a query string, a trailing
+ * slash, another case, percent-encoding), which express routes as before.
+ */
+export function webhookDestination(url: string | undefined): string | undefined {
+  if (url === WEBHOOK_PATH) return DEFAULT_DESTINATION;
+  if (url === undefined || !url.startsWith(WEBHOOK_PATH_SLASH)) return undefined;
+  const name = url.slice(WEBHOOK_PATH_SLASH.length);
+  return isDestinationName(name) ? name : undefined;
+}
+
+/** What express's res.json wrote: JSON, Content-Type with charset, Content-Length. */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', String(Buffer.byteLength(text)));
+  res.end(text);
+}
+
+/** The request's path without the query (express's req.path when express routed it). */
+function pathOf(req: IncomingMessage): string {
+  const routed = (req as Partial<Request>).path;
+  if (typeof routed === 'string') return routed;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 /** The `:destination` path parameter, or "default" on the bare route. */
