@@ -87,6 +87,6 @@ export class DomainEventEncoder {
 
   /** The Kafka message: key = grant id, value = the framed Avro, headers from the event. */
   message(event: DomainEvent): Message {
-    return { key: event.key, value: this.encode(event), headers: { ...event.headers } };
+    return { key: event.key, value: this.encode(event), headers: event.headers };
   }
 }
