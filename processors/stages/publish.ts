@@ -67,8 +67,8 @@ export class DomainEventEncoder {
       enc.prefix.copy(this.scratch, 0);
       end = enc.type.encode(event.value, this.scratch, enc.prefix.length);
       if (end < 0) {
-        // Too small: avsc says how much it needs.
-        this.scratch = Buffer.allocUnsafe(Math.max(-end, this.scratch.length * 2));
+        // Too small: avsc returns minus the number of bytes missing (not the size needed).
+        this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length - end, this.scratch.length * 2));
         enc.prefix.copy(this.scratch, 0);
         end = enc.type.encode(event.value, this.scratch, enc.prefix.length);
       }
