@@ -61,6 +61,25 @@ function summarize(file: string, top: number): void {
     const pkg = f.functionName.startsWith('(') ? f.functionName : packageOf(f.url);
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + ms);
   }
+  // Inclusive time: each sample counts once for every distinct function on its stack.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|dist\/bench|dist)\//, '')}:${n.callFrame.lineNumber + 1}`;
+  const inclusive = new Map<string, number>();
+  for (const [id, ms] of selfMs) {
+    const leaf = byId.get(id);
+    if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const node = byId.get(cur);
+      if (!node || node.callFrame.functionName === '(root)') continue;
+      const key = keyOf(node);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + ms);
+    }
+  }
   const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)} %`;
   console.log(`\n${file}: ${(total / 1000).toFixed(1)} s busy`);
   console.log('  by package:');
@@ -68,6 +87,9 @@ function summarize(file: string, top: number): void {
     console.log(`    ${pct(ms)}  ${k}`);
   console.log('  by function (self time):');
   for (const [k, ms] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`    ${pct(ms)}  ${k}`);
+  console.log('  by function (inclusive):');
+  for (const [k, ms] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top))
     console.log(`    ${pct(ms)}  ${k}`);
 }
 

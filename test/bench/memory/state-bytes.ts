@@ -5,6 +5,7 @@
  * strings count: once a round has committed, the store is the only thing that keeps them.
  */
 import { randomUUID } from 'node:crypto';
+import { changelogMessages } from '../../../processors/state/changelog';
 import { PartitionStore, type StateChange } from '../../../processors/state/store';
 import { serveParent } from '../lib/child';
 
@@ -30,32 +31,40 @@ export interface StateBytesResult {
   storeHeapMb: number;
 }
 
+/** Notifications per transaction: the store also tracks each transaction's changelog bucket. */
+const ROUND = 500;
+
 /**
- * Changes are built and applied in chunks and then dropped, so after a collection the heap holds the
- * store and what only the store keeps alive — as in the processor, where the notification (and its
- * id string) is garbage once the round committed and only the store refers to the id.
+ * Changes are built per round, encoded into changelog records (processors/state/changelog.ts) and
+ * applied with their bucket bookkeeping, as the partition worker does after a commit; then they are
+ * dropped, so after a collection the heap holds the store and what only the store keeps alive — as in
+ * the processor, where the notification (and its id string) is garbage once the round committed.
  */
 function measure(dedupeIds: number, versions: number): StateBytesResult {
   const store = new PartitionStore(0);
   const expiresAt = Date.now() + 72 * 3_600_000;
   const before = settledHeap();
-  for (let done = 0; done < dedupeIds; done += 10_000) {
+  const commit = (changes: StateChange[]) => {
+    const { tracking } = changelogMessages(0, 0, changes);
+    store.apply([...changes, ...tracking]);
+  };
+  for (let done = 0; done < dedupeIds; done += ROUND) {
     const changes: StateChange[] = [];
-    for (let i = done; i < Math.min(dedupeIds, done + 10_000); i++)
-      changes.push({ kind: 'dedupe', id: notificationId(), expiresAt: expiresAt + i });
-    store.apply(changes);
+    for (let i = done; i < Math.min(dedupeIds, done + ROUND); i++)
+      changes.push({ kind: 'dedupe', id: notificationId(), expiresAt: expiresAt + done });
+    commit(changes);
   }
   const afterIds = settledHeap();
-  for (let done = 0; done < versions; done += 10_000) {
+  for (let done = 0; done < versions; done += ROUND) {
     const changes: StateChange[] = [];
-    for (let i = done; i < Math.min(versions, done + 10_000); i++)
+    for (let i = done; i < Math.min(versions, done + ROUND); i++)
       changes.push({
         kind: 'version',
         key: { grantId: `grant-${i % 200}`, objectType: 'event', objectId: notificationId() },
         entry: { version: BigInt(1_723_821_000 + i), offset: String(1_000_000 + i), deleted: false },
-        expiresAt: expiresAt + i,
+        expiresAt: expiresAt + done,
       });
-    store.apply(changes);
+    commit(changes);
   }
   const afterVersions = settledHeap();
   const counts = store.counts();
