@@ -185,7 +185,9 @@ export async function up(options: UpOptions): Promise<void> {
       print(
         `\ndemo summary: ${run.records.length} generated, ${acked} acknowledged by the ingress; records this demo committed:`,
       );
-      summaryTopics.forEach((topic, i) => print(`  ${topic.padEnd(28)} ${counts[i]}`));
+      summaryTopics.forEach((topic, i) => {
+        print(`  ${topic.padEnd(28)} ${counts[i]}`);
+      });
       await api?.close();
     }
     if (options.once) return;
