@@ -248,18 +248,36 @@ export class Processor {
     );
     if (!accepted) {
       if (w.expectedFetch !== undefined && this.workers.get(p) === w) {
-        this.consumer?.seek({ topic: this.topic, partition: p, offset: w.expectedFetch.toString() });
+        const offset = w.expectedFetch.toString();
+        this.onConsumer('seek', (c) => c.seek({ topic: this.topic, partition: p, offset }));
       }
       return;
     }
     resolveOffset(batch.lastOffset());
   }
 
+  /**
+   * kafkajs's pause, resume and seek throw while the consumer is between a crash and its own restart
+   * ("Consumer group was not initialized"), which is exactly when a broker outage also fails partition
+   * transactions: thrown from a worker-failure handler, that became an unhandled rejection and exited the
+   * process. Skipping is safe: the restarted consumer rejoins, and onAssignment seeks the partitions it
+   * keeps, pauses the ones to take over and re-applies every pause still wanted.
+   */
+  private onConsumer(what: string, fn: (consumer: Consumer) => void): void {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    try {
+      fn(consumer);
+    } catch (err) {
+      this.log.warn({ err, what }, 'consumer not running (restarting); left to the next assignment');
+    }
+  }
+
   private pause(p: number, reason: PauseReason): void {
     const set = this.pauses.get(p) ?? new Set();
     set.add(reason);
     this.pauses.set(p, set);
-    this.consumer?.pause([{ topic: this.topic, partitions: [p] }]);
+    this.onConsumer('pause', (c) => c.pause([{ topic: this.topic, partitions: [p] }]));
   }
 
   private unpause(p: number, reason: PauseReason): void {
@@ -267,7 +285,8 @@ export class Processor {
     set?.delete(reason);
     if (!set || set.size === 0) {
       this.pauses.delete(p);
-      if (!this.stopping) this.consumer?.resume([{ topic: this.topic, partitions: [p] }]);
+      if (!this.stopping)
+        this.onConsumer('resume', (c) => c.resume([{ topic: this.topic, partitions: [p] }]));
     }
   }
 
@@ -286,7 +305,8 @@ export class Processor {
       if (this.assigned.has(p) && w) {
         // Kept: kafkajs restarts from the committed offset; our queue already goes further.
         if (w.expectedFetch !== undefined) {
-          this.consumer?.seek({ topic: this.topic, partition: p, offset: w.expectedFetch.toString() });
+          const offset = w.expectedFetch.toString();
+          this.onConsumer('seek', (c) => c.seek({ topic: this.topic, partition: p, offset }));
         }
         continue;
       }
@@ -295,6 +315,10 @@ export class Processor {
       this.scheduleTakeover(p, 0);
     }
     this.assigned = next;
+    // A consumer restarted by kafkajs after a crash has forgotten its paused partitions.
+    const paused = [...this.pauses.keys()].filter((p) => next.has(p));
+    if (paused.length > 0)
+      this.onConsumer('pause', (c) => c.pause([{ topic: this.topic, partitions: paused }]));
   }
 
   private revoke(p: number): void {
@@ -302,7 +326,7 @@ export class Processor {
     this.pendingTakeovers.delete(p);
     this.takeoverFailures.delete(p);
     this.pauses.delete(p);
-    this.consumer?.resume([{ topic: this.topic, partitions: [p] }]);
+    this.onConsumer('resume', (c) => c.resume([{ topic: this.topic, partitions: [p] }]));
     this.options.metrics.forgetPartition(p);
     const w = this.workers.get(p);
     if (!w) return;
@@ -422,7 +446,8 @@ export class Processor {
         this.takeoverFailures.delete(p);
         worker.start();
         this.options.metrics.storeCounts(p, store.counts());
-        if (start >= 0n) this.consumer?.seek({ topic: this.topic, partition: p, offset: start.toString() });
+        const offset = start.toString();
+        if (start >= 0n) this.onConsumer('seek', (c) => c.seek({ topic: this.topic, partition: p, offset }));
         this.unpause(p, 'takeover');
       }
     } catch (err) {
@@ -495,7 +520,7 @@ export class Processor {
     this.takeoverTimers.clear();
     const consumer = this.consumer;
     if (consumer && this.running) {
-      consumer.pause([{ topic: this.topic, partitions: [...this.assigned] }]);
+      this.onConsumer('pause', (c) => c.pause([{ topic: this.topic, partitions: [...this.assigned] }]));
     }
     const workers = [...this.workers.values()];
     this.workers.clear();
