@@ -3,6 +3,7 @@
  * (without changing anything) when an existing topic differs from the configuration.
  */
 import { type Admin, ConfigResourceTypes } from 'kafkajs';
+import { MAX_RECORD_BYTES } from '../../../lib/topics';
 import { runCli } from '../../helpers/cli';
 import { createTopics, testKafka } from '../../helpers/kafka';
 import { uniqueTopicEnv } from '../../helpers/topic-env';
@@ -62,8 +63,10 @@ describe('topics create', () => {
     const env = topicEnv('topics-diff');
     // A domain topic made by hand with the wrong partition count, a raw topic with a short retention
     // and a state topic that is not compacted.
-    await createTopics(admin, [env.TOPIC_EMAIL_MESSAGES!], 2);
-    await createTopics(admin, [env.TOPIC_RAW!], 3, { 'retention.ms': '3600000' });
+    // (max.message.bytes is set as planned so that only the intended differences show.)
+    const maxBytes = { 'max.message.bytes': String(MAX_RECORD_BYTES) };
+    await createTopics(admin, [env.TOPIC_EMAIL_MESSAGES!], 2, maxBytes);
+    await createTopics(admin, [env.TOPIC_RAW!], 3, { 'retention.ms': '3600000', ...maxBytes });
     await createTopics(admin, [env.TOPIC_STATE!], 3, { 'cleanup.policy': 'delete' });
 
     const r = await runCli(['topics', 'create', '--strict'], env);
