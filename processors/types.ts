@@ -101,7 +101,6 @@ export type DeadLetterReason =
   | 'DECOMPRESS_FAILED'
   | 'NYLAS_API_UNAUTHORIZED'
   | 'NYLAS_API_DEADLINE'
-  | 'NYLAS_API_ERROR'
   | 'SCHEMA_ENCODE_FAILED'
   /** normalize could not map the payload (no object on a create/update, no object id, …). */
   | 'NORMALIZE_FAILED'
