@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRICS } from '../lib/metric-names';
 import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './stages/expand';
 import type { StoreCounts } from './state/store';
-import type { DeadLetterReason, TriggerFamily } from './types';
+import { DEAD_LETTER_REASONS, type DeadLetterReason, type TriggerFamily } from './types';
 
 export type NotificationOutcome = 'emitted' | 'duplicate' | 'stale' | 'expanded' | 'dead_lettered';
 
@@ -37,6 +37,9 @@ export class ProcessorMetrics implements ExpansionObserver {
       labelNames: ['reason'],
       registers: [registry],
     });
+    // prom-client creates a labelled series only on its first increment; without a 0 sample, increase()
+    // in the DLQ-growth alert cannot see the very first dead letter of a reason in a fresh process.
+    for (const reason of DEAD_LETTER_REASONS) this.deadLetters.inc({ reason }, 0);
     this.expansionLatency = new Histogram({
       name: m.processorExpansionLatency.name,
       help: m.processorExpansionLatency.help,

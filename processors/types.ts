@@ -95,18 +95,20 @@ export interface DomainEvent {
 }
 
 /** Why a record went to the DLQ. Stable codes (metrics label, DLQ header, redrive filter). */
-export type DeadLetterReason =
-  | 'MALFORMED_JSON'
-  | 'MALFORMED_ENVELOPE'
-  | 'DECOMPRESS_FAILED'
-  | 'NYLAS_API_UNAUTHORIZED'
-  | 'NYLAS_API_DEADLINE'
-  | 'SCHEMA_ENCODE_FAILED'
+export const DEAD_LETTER_REASONS = [
+  'MALFORMED_JSON',
+  'MALFORMED_ENVELOPE',
+  'DECOMPRESS_FAILED',
+  'NYLAS_API_UNAUTHORIZED',
+  'NYLAS_API_DEADLINE',
+  'SCHEMA_ENCODE_FAILED',
   /** normalize could not map the payload (no object on a create/update, no object id, …). */
-  | 'NORMALIZE_FAILED'
+  'NORMALIZE_FAILED',
   /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
-  | 'NYLAS_API_REJECTED'
-  | 'INTERNAL';
+  'NYLAS_API_REJECTED',
+  'INTERNAL',
+] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface DeadLetter {
   record: RawRecord;

@@ -1,0 +1,19 @@
+import { METRICS } from '../../../lib/metric-names';
+import { createMetricsRegistry } from '../../../lib/metrics';
+import { ProcessorMetrics } from '../../../processors/metrics';
+import { DEAD_LETTER_REASONS } from '../../../processors/types';
+
+describe('ProcessorMetrics', () => {
+  it('exports a zero sample for every dead-letter reason before the first one happens', async () => {
+    const registry = createMetricsRegistry({ service: 'processor', collectDefaults: false });
+    const metrics = new ProcessorMetrics(registry);
+    const before = await registry.getSingleMetric(METRICS.processorDeadLetters.name)?.get();
+    const values = new Map(before?.values.map((v) => [v.labels.reason, v.value]));
+    expect([...values.keys()].sort()).toEqual([...DEAD_LETTER_REASONS].sort());
+    expect([...values.values()].every((v) => v === 0)).toBe(true);
+
+    metrics.deadLetter('NYLAS_API_UNAUTHORIZED');
+    const after = await registry.getSingleMetric(METRICS.processorDeadLetters.name)?.get();
+    expect(after?.values.find((v) => v.labels.reason === 'NYLAS_API_UNAUTHORIZED')?.value).toBe(1);
+  });
+});
