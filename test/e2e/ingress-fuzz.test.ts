@@ -15,13 +15,14 @@ import { readToEnd } from '../../cli/ops/read-to-end';
 import { ServiceProcess } from '../../cli/up/supervisor';
 import { verifySignature } from '../../ingress/signature';
 import { createTopics, headerString, testConfig, testKafka, uniqueName } from '../helpers/kafka';
+import { freePort } from '../helpers/ports';
 import { type RawExchangeResult, rawExchange, requestHead } from '../helpers/raw-http';
 import { hmacHex } from '../helpers/signed-payload';
 import { requireBuild } from './harness/pipeline';
 
 jest.setTimeout(600_000);
 
-const PORT = 58190;
+let PORT = 0;
 const SECRET = 'fuzz-secret-1f4c';
 const PATH = '/webhooks/nylas';
 const SEED = Number(process.env.NYLAS_STREAM_FUZZ_SEED ?? 4242);
@@ -234,6 +235,7 @@ describe('ingress under fuzzing (the compiled process, loopback)', () => {
 
   beforeAll(async () => {
     requireBuild();
+    PORT = await freePort();
     kafka = testKafka(testConfig());
     admin = kafka.admin();
     await admin.connect();

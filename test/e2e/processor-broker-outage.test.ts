@@ -22,17 +22,16 @@ import { LocalRuntime, runtimeOptionsFromEnv } from '../../deploy/local/runtime'
 import { ensureTopics, topicPlan } from '../../lib/topics';
 import { loadProcessorConfig } from '../../processors/config';
 import { headerString, pollUntil, TopicCollector, testKafka } from '../helpers/kafka';
+import { freePort } from '../helpers/ports';
 import { messageNotification, rawMessage } from '../helpers/raw-notifications';
 import { requireBuild } from './harness/pipeline';
 
 jest.setTimeout(600_000);
 
 const OUTAGE_MS = 20_000;
-const REGISTRY_PORT = 58194;
-const METRICS_PORT = 58195;
 
 /** Answers GET /config/{subject} and POST /subjects/{subject}/versions like a Confluent registry. */
-function fakeRegistry(): Promise<Server> {
+function fakeRegistry(port: number): Promise<Server> {
   const server = createServer((req, res) => {
     req.resume();
     const body =
@@ -45,7 +44,7 @@ function fakeRegistry(): Promise<Server> {
       .writeHead(200, { 'content-type': 'application/vnd.schemaregistry.v1+json' })
       .end(JSON.stringify(body));
   });
-  return new Promise((resolve) => server.listen(REGISTRY_PORT, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
 describe('processor process through a broker outage (private broker)', () => {
@@ -66,11 +65,11 @@ describe('processor process through a broker outage (private broker)', () => {
   );
   const env: Record<string, string> = {
     KAFKA_BROKERS: runtime.brokers,
-    SCHEMA_REGISTRY_URL: `http://127.0.0.1:${REGISTRY_PORT}`,
+    SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', // set in beforeAll
     TOPIC_PARTITIONS: '3',
     NYLAS_API_KEY: 'unused',
     NYLAS_API_URI: 'http://127.0.0.1:1',
-    PROCESSOR_METRICS_PORT: String(METRICS_PORT),
+    PROCESSOR_METRICS_PORT: '0', // set in beforeAll
     PROCESSOR_SESSION_TIMEOUT_MS: '10000',
     LOG_LEVEL: 'warn',
   };
@@ -79,6 +78,7 @@ describe('processor process through a broker outage (private broker)', () => {
   const cli = process.env.NYLAS_STREAM_E2E_CLI ?? CLI;
   const logFile = join(tmpdir(), `nylas-stream-outage-${Date.now()}.log`);
   let registry: Server;
+  let metricsPort = 0;
   let kafka: Kafka;
   let admin: Admin;
   let producer: Producer;
@@ -88,7 +88,11 @@ describe('processor process through a broker outage (private broker)', () => {
 
   beforeAll(async () => {
     requireBuild();
-    registry = await fakeRegistry();
+    const registryPort = await freePort();
+    metricsPort = await freePort();
+    env.SCHEMA_REGISTRY_URL = `http://127.0.0.1:${registryPort}`;
+    env.PROCESSOR_METRICS_PORT = String(metricsPort);
+    registry = await fakeRegistry(registryPort);
     await runtime.destroy();
     await runtime.startKafka();
     kafka = testKafka(config, 'outage-test');
@@ -130,7 +134,7 @@ describe('processor process through a broker outage (private broker)', () => {
     (collector?.records ?? []).map((r) => headerString(r.headers, 'nylas-notification-id'));
   const ready = async () =>
     (
-      await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
+      await fetch(`http://127.0.0.1:${metricsPort}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
         () => undefined,
       )
     )?.status === 200;

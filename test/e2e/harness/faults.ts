@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceProcess } from '../../../cli/up/supervisor';
 import { pollUntil, TopicCollector } from '../../helpers/kafka';
-import { E2E_PORTS, type E2ePipeline } from './pipeline';
+import type { E2ePipeline } from './pipeline';
 
 export interface FaultStep {
   /** Seconds since the traffic started. */
@@ -135,7 +135,7 @@ export class FaultSchedule {
       const t1 = Date.now();
       await this.p.runtime.startKafka();
       const startedIn = Date.now() - t1;
-      await pollUntil(async () => (await readyz(`http://127.0.0.1:${E2E_PORTS.ingress}/readyz`)) === 200, {
+      await pollUntil(async () => (await readyz(`http://127.0.0.1:${this.p.ports.ingress}/readyz`)) === 200, {
         timeoutMs: 180_000,
         intervalMs: 250,
         description: 'the ingress ready again after the broker returned',

@@ -9,7 +9,7 @@
  * orchestrator would, and counted: the run reports it.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { CLI, ServiceProcess } from '../../../cli/up/supervisor';
@@ -25,17 +25,41 @@ import { type NylasApiServer, startNylasApi, type World } from '../../../simulat
 import { pollUntil } from '../../helpers/kafka';
 import { TOPIC_VARIABLES } from '../../helpers/topic-env';
 
-/** Ports of the private instance and of the services (never the shared 'test'/'default' ones). */
+/** Ports of the private instance (never the shared 'test'/'default' ones). */
 export const E2E_PORTS = {
   kafka: 59092,
   controller: 59093,
   registry: 58081,
   registryManagement: 59000,
-  ingress: 58090,
-  processor1: 58091,
-  processor2: 58092,
-  api: 58093,
 } as const;
+
+/** Where the services listen: free ports in 50000–50999, chosen at start (the 5xxxx range is also the
+ * kernel's ephemeral range, so a fixed port can be taken by any other process's listen(0)). */
+export interface ServicePorts {
+  ingress: number;
+  processor1: number;
+  processor2: number;
+  api: number;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createNetServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function freeServicePorts(): Promise<ServicePorts> {
+  const found: number[] = [];
+  const start = 50_000 + Math.floor(Math.random() * 900);
+  for (let port = start; found.length < 4 && port < 51_000; port++)
+    if (await canListen(port)) found.push(port);
+  const [ingress, processor1, processor2, api] = found;
+  if (api === undefined || processor2 === undefined || processor1 === undefined || ingress === undefined)
+    throw new Error('no four free ports in 50000–50999 on 127.0.0.1');
+  return { ingress, processor1, processor2, api };
+}
 
 export const E2E_SECRET = 'e2e-webhook-secret-6c1f0a';
 export const E2E_API_KEY = 'nyk_e2e_local';
@@ -95,6 +119,7 @@ export class E2ePipeline {
   readonly env: Record<string, string>;
   readonly logDir: string;
   readonly events: ServiceEvent[] = [];
+  ports!: ServicePorts;
   kafka!: Kafka;
   admin!: Admin;
   api!: NylasApiServer;
@@ -151,7 +176,7 @@ export class E2ePipeline {
   }
 
   get webhookUrl(): string {
-    return `http://127.0.0.1:${E2E_PORTS.ingress}/webhooks/nylas`;
+    return `http://127.0.0.1:${this.ports.ingress}/webhooks/nylas`;
   }
 
   get groupId(): string {
@@ -173,6 +198,7 @@ export class E2ePipeline {
         description: `127.0.0.1:${port} to be free (another process is listening on a port the e2e run needs)`,
       });
     }
+    this.ports = await freeServicePorts();
     mkdirSync(this.logDir, { recursive: true });
     await this.runtime.startKafka();
     await this.runtime.startRegistry();
@@ -185,7 +211,7 @@ export class E2ePipeline {
   }
 
   async startApi(world: World): Promise<void> {
-    this.api = await startNylasApi({ world, apiKey: E2E_API_KEY, port: E2E_PORTS.api });
+    this.api = await startNylasApi({ world, apiKey: E2E_API_KEY, port: this.ports.api });
   }
 
   /** Creates (does not start) the ingress and the two processors. */
@@ -195,15 +221,15 @@ export class E2ePipeline {
       args: ['ingress'],
       env: {
         ...this.env,
-        INGRESS_PORT: String(E2E_PORTS.ingress),
+        INGRESS_PORT: String(this.ports.ingress),
         INGRESS_HOST: '127.0.0.1',
         NYLAS_WEBHOOK_SECRETS: E2E_SECRET,
       },
-      readyUrl: `http://127.0.0.1:${E2E_PORTS.ingress}/readyz`,
+      readyUrl: `http://127.0.0.1:${this.ports.ingress}/readyz`,
       logDir: this.logDir,
       readyTimeoutMs: 120_000,
     });
-    for (const [i, port] of [E2E_PORTS.processor1, E2E_PORTS.processor2].entries()) {
+    for (const [i, port] of [this.ports.processor1, this.ports.processor2].entries()) {
       this.processors.push(
         new ServiceProcess({
           name: `processor-${i + 1}`,
