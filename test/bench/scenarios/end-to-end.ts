@@ -11,7 +11,8 @@ import { CommitLatencyCollector } from '../lib/collector';
 import { type BenchContext, freePort, startService } from '../lib/context';
 import { scenarioTopics, uniqueName, waitForZeroLag } from '../lib/infra';
 import { type ProcessUsage, UsageSampler } from '../lib/proc';
-import { type LatencySummary, summarizeLatencies } from '../lib/stats';
+import { counter, histogramQuantile, scrape } from '../lib/prom';
+import { type LatencySummary, round, summarizeLatencies } from '../lib/stats';
 import { startTraffic } from '../lib/traffic';
 import type { LoadSummary } from '../load/generator';
 
@@ -37,6 +38,16 @@ export interface EndToEndResult {
   latencyMs: LatencySummary;
   ingress: ProcessUsage;
   processor: ProcessUsage;
+  broker: ProcessUsage;
+  /** Processor transactions committed per second during the run (from its /metrics). */
+  transactionsPerSecond: number;
+  /** The services' own histograms over the run (ms): where the time went. */
+  breakdown: {
+    ingressAckP50: number;
+    ingressAckP99: number;
+    processorEndToEndP50: number;
+    processorEndToEndP99: number;
+  };
 }
 
 const SECRET = 'bench-webhook-secret';
@@ -75,8 +86,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   });
   const collector = await new CommitLatencyCollector(ctx.infra.kafka, domainTopicNames(topics)).start();
   ctx.defer('e2e-collector', () => collector.stop());
-  // Let the processor finish taking its partitions over before traffic starts.
-  await new Promise((r) => setTimeout(r, 3000));
+
 
   const traffic = await startTraffic(ctx, 'traffic-e2e', {
     grants: s.grants,
@@ -85,8 +95,26 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     apiPort,
     apiKey: API_KEY,
   });
+  // Warm-up: a trickle through the whole pipeline until it comes out, so the measured minute starts
+  // with every partition taken over (the processor's /readyz is true before its first assignment).
+  await traffic.request<LoadSummary>({
+    kind: 'rate',
+    url: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
+    rate: 100,
+    seconds: 2,
+    maxSockets: 16,
+  });
+  await waitForZeroLag(ctx.infra.admin, groupId, topics.raw, 120_000);
+  while (Date.now() - collector.lastSeenAt < 1000) await new Promise((r) => setTimeout(r, 100));
+  collector.latenciesMs.length = 0;
+
   const ingressUsage = new UsageSampler(ingress.pid ?? -1, 500).start();
   const processorUsage = new UsageSampler(processor.pid ?? -1, 500).start();
+  const brokerUsage = new UsageSampler(ctx.brokerPid(), 500).start();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const ingressMetricsUrl = `http://127.0.0.1:${ingressPort}/metrics`;
+  const [processorBefore, ingressBefore] = await Promise.all([scrape(metricsUrl), scrape(ingressMetricsUrl)]);
+  const sendStarted = performance.now();
   const load = await traffic.request<LoadSummary>({
     kind: 'rate',
     url: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
@@ -101,6 +129,15 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   // The collector sees an event shortly after its commit; wait until it has been quiet for a moment.
   while (Date.now() - collector.lastSeenAt < 2000) await new Promise((r) => setTimeout(r, 250));
   const generated = await traffic.request<EndToEndResult['generated']>({ kind: 'generated' });
+  const [processorAfter, ingressAfter] = await Promise.all([scrape(metricsUrl), scrape(ingressMetricsUrl)]);
+  const committed = (t: string) =>
+    counter(t, 'nylas_stream_processor_transactions_total', 'outcome="committed"');
+  const transactions = committed(processorAfter) - committed(processorBefore);
+  const ms = (before: string, after: string, name: string, q: number) =>
+    round(histogramQuantile(before, after, name, q) * 1000);
+  const ack = 'nylas_stream_ingress_ack_latency_seconds';
+  const e2e = 'nylas_stream_processor_end_to_end_latency_seconds';
+  const seconds = (performance.now() - sendStarted) / 1000;
   const result: EndToEndResult = {
     settings: s,
     load,
@@ -109,13 +146,26 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     latencyMs: summarizeLatencies(collector.latenciesMs),
     ingress: ingressUsage.stop(),
     processor: processorUsage.stop(),
+    broker: brokerUsage.stop(),
+    transactionsPerSecond: Math.round(transactions / seconds),
+    breakdown: {
+      ingressAckP50: ms(ingressBefore, ingressAfter, ack, 0.5),
+      ingressAckP99: ms(ingressBefore, ingressAfter, ack, 0.99),
+      processorEndToEndP50: ms(processorBefore, processorAfter, e2e, 0.5),
+      processorEndToEndP99: ms(processorBefore, processorAfter, e2e, 0.99),
+    },
   };
   ctx.log(
     `end-to-end: ${result.events} events, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ` +
-      `p99.9 ${result.latencyMs.p999} ms, max ${result.latencyMs.max} ms`,
+      `p99.9 ${result.latencyMs.p999} ms, max ${result.latencyMs.max} ms; cpu ingress ${result.ingress.cpuCores.toFixed(2)}, ` +
+      `processor ${result.processor.cpuCores.toFixed(2)}, broker ${result.broker.cpuCores.toFixed(2)}; ` +
+      `${result.transactionsPerSecond} transactions/s; ingress ack p50/p99 ${result.breakdown.ingressAckP50}/` +
+      `${result.breakdown.ingressAckP99} ms, processor received→committed p50/p99 ${result.breakdown.processorEndToEndP50}/` +
+      `${result.breakdown.processorEndToEndP99} ms`,
   );
   await ctx.release('traffic-e2e');
   await ctx.release('e2e-collector');
+
   await ctx.release('processor');
   await ctx.release('ingress');
   return result;
