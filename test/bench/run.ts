@@ -8,6 +8,7 @@
  *   npm run bench -- --only ingress,processor
  *   npm run bench -- --profile ingress  run that service under node --cpu-prof (profiles in the temp dir;
  *                                       summarize with node dist/bench/test/bench/profile.js <dir>)
+ *   npm run bench -- --trace-kafka processor   per-API kafkajs request durations of that service (diagnostic)
  *   npm run bench -- --keep-infra       leave the bench broker and registry running afterwards
  *   npm run bench -- --large-messages   keep the simulator's >1 MB messages in the processor and
  *                                       end-to-end traffic (expanded, they exceed the broker's default
@@ -33,6 +34,7 @@ interface Flags {
   largeMessages: boolean;
   only: Set<ScenarioName>;
   profile: Set<string>;
+  traceKafka: Set<string>;
   keepInfra: boolean;
 }
 
@@ -42,6 +44,7 @@ function parseFlags(argv: string[]): Flags {
     largeMessages: false,
     only: new Set(SCENARIOS),
     profile: new Set(),
+    traceKafka: new Set(),
     keepInfra: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -61,6 +64,7 @@ function parseFlags(argv: string[]): Flags {
           throw new Error(`--only: unknown scenario "${n}" (one of ${SCENARIOS.join(', ')})`);
       flags.only = new Set(names as ScenarioName[]);
     } else if (a === '--profile') flags.profile = new Set(value().split(','));
+    else if (a === '--trace-kafka') flags.traceKafka = new Set(value().split(','));
     else throw new Error(`unknown flag ${a}`);
   }
   return flags;
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
     scriptDir: __dirname,
     profile: flags.profile,
     profileDir: join(work, 'profiles'),
+    traceKafka: flags.traceKafka,
     log,
   });
   let interrupted = false;

@@ -23,6 +23,8 @@ export interface BenchContext {
   /** Services to run under --cpu-prof ("ingress", "processor", "bare", ...), and where profiles go. */
   profile: Set<string>;
   profileDir: string;
+  /** Services whose kafkajs requests are traced (lib/kafka-trace.ts), written beside the profiles. */
+  traceKafka: Set<string>;
   log: (line: string) => void;
   /** Stops `stop` at the end of the run (or on failure), last registered first. */
   defer(name: string, stop: () => Promise<unknown>): void;
@@ -86,6 +88,12 @@ export async function startService(
     env.NODE_OPTIONS = `--require ${join(ctx.scriptDir, 'lib', 'cpu-profile.js')}`;
     env.BENCH_CPU_PROF_DIR = join(ctx.profileDir, name);
     ctx.log(`profiling ${name} into ${join(ctx.profileDir, name)}`);
+  }
+  if (ctx.traceKafka.has(name) || ctx.traceKafka.has(role)) {
+    const preload = `--require ${join(ctx.scriptDir, 'lib', 'kafka-trace.js')}`;
+    env.NODE_OPTIONS = env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ${preload}` : preload;
+    env.BENCH_KAFKA_TRACE_FILE = join(ctx.profileDir, `${name}-kafka-${Date.now()}.json`);
+    ctx.log(`tracing ${name}'s Kafka requests into ${env.BENCH_KAFKA_TRACE_FILE}`);
   }
   const service = new ServiceProcess({ ...options, name, env, logDir: ctx.logDir });
   ctx.defer(name, () => service.stop(60_000).catch(() => service.kill()));
