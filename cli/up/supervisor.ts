@@ -99,15 +99,19 @@ export class ServiceProcess {
     if (!child || !this.running) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(sig);
-    await Promise.race([
-      exited,
-      new Promise<void>((_, reject) =>
-        setTimeout(
-          () => reject(new Error(`${this.options.name} did not exit within ${timeoutMs} ms of ${sig}`)),
-          timeoutMs,
-        ),
-      ),
-    ]);
+    // The timer is cleared once the child exits, so a stopped service leaves nothing keeping node alive.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.options.name} did not exit within ${timeoutMs} ms of ${sig}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([exited, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
     this.log?.write(`==== exit ${JSON.stringify(this.lastExit)} ====\n`);
   }
 }
