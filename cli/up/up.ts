@@ -16,7 +16,7 @@ import { createSchemaRegistry } from '../../lib/schema-registry';
 import { domainTopicNames, ensureTopics, topicPlan } from '../../lib/topics';
 import { PROCESSOR_GROUP_ID } from '../../processors/config';
 import { registerDomainSchemas } from '../../schemas';
-import { createWorld, runScenario, startNylasApi } from '../../simulator';
+import { createWorld, type NylasApiServer, runScenario, startNylasApi } from '../../simulator';
 import { readToEnd } from '../ops/read-to-end';
 import { formatStatus, readStatus } from './status';
 import { ServiceProcess } from './supervisor';
@@ -60,6 +60,7 @@ export async function up(options: UpOptions): Promise<void> {
   const admin = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up').admin();
   await admin.connect();
   const services: ServiceProcess[] = [];
+  let api: NylasApiServer | undefined;
   let stopping = false;
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
@@ -67,6 +68,7 @@ export async function up(options: UpOptions): Promise<void> {
     print('\nstopping services…');
     for (const s of [...services].reverse())
       await s.stop().catch((err) => print(`  ${s.options.name}: ${String(err)}`));
+    await api?.close().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     if (!infraWasRunning) {
       print('stopping Kafka and the registry…');
@@ -87,12 +89,17 @@ export async function up(options: UpOptions): Promise<void> {
     );
 
     const { file: secretsFile, secret } = localSecret(runtime);
-    const apiKey = options.demo
-      ? `demo-${randomBytes(8).toString('hex')}`
-      : (process.env.NYLAS_API_KEY ?? '');
-    // A new seed per demo: the same seed would repeat notification ids, which the processor rightly dedupes.
-    const world = options.demo ? createWorld({ seed: Date.now() % 1_000_000, grants: 25 }) : undefined;
-    const api = world ? await startNylasApi({ world, apiKey, port: 0 }) : undefined;
+    // Without a real Nylas API key (and always for the demo) the processor expands truncated messages
+    // against the simulated Nylas, so the local all-in-one runs with no account at all.
+    const simulated = options.demo || !process.env.NYLAS_API_KEY;
+    const apiKey = simulated ? `local-${randomBytes(8).toString('hex')}` : (process.env.NYLAS_API_KEY ?? '');
+    // A new seed per run: the same seed would repeat notification ids, which the processor rightly dedupes.
+    const world = simulated ? createWorld({ seed: Date.now() % 1_000_000, grants: 25 }) : undefined;
+    api = world ? await startNylasApi({ world, apiKey, port: 0 }) : undefined;
+    if (api && !options.demo)
+      print(
+        `NYLAS_API_KEY is not set: truncated messages are expanded against a simulated Nylas (${api.url})`,
+      );
     const logDir = join(runtime.dir, 'logs');
     const serviceEnv: Record<string, string> = {
       KAFKA_BROKERS: runtime.brokers,
@@ -145,7 +152,7 @@ export async function up(options: UpOptions): Promise<void> {
       ingressMetrics: `http://127.0.0.1:${options.ingressPort}/metrics`,
       processorMetrics: `http://127.0.0.1:${options.processorMetricsPort}/metrics`,
     };
-    if (world) {
+    if (world && options.demo) {
       const count = options.demoCount;
       const summaryTopics = [...domainTopicNames(config.topics), config.topics.dlq];
       const startOffsets = new Map<string, Map<number, number>>();
@@ -188,7 +195,6 @@ export async function up(options: UpOptions): Promise<void> {
       summaryTopics.forEach((topic, i) => {
         print(`  ${topic.padEnd(28)} ${counts[i]}`);
       });
-      await api?.close();
     }
     if (options.once) return;
 
