@@ -10,9 +10,9 @@
  *                                       summarize with node dist/bench/test/bench/profile.js <dir>)
  *   npm run bench -- --trace-kafka processor   per-API kafkajs request durations of that service (diagnostic)
  *   npm run bench -- --keep-infra       leave the bench broker and registry running afterwards
- *   npm run bench -- --large-messages   keep the simulator's >1 MB messages in the processor and
- *                                       end-to-end traffic (expanded, they exceed the broker's default
- *                                       message.max.bytes; see the README)
+ *   npm run bench -- --no-large-messages  leave the simulator's >1 MB messages (delivered `.truncated`,
+ *                                       expanded through the simulated API) out of the processor,
+ *                                       end-to-end and soak traffic
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ interface Flags {
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = {
     quick: false,
-    largeMessages: false,
+    largeMessages: true,
     only: new Set(SCENARIOS),
     profile: new Set(),
     traceKafka: new Set(),
@@ -56,7 +56,7 @@ function parseFlags(argv: string[]): Flags {
     };
     if (a === '--quick') flags.quick = true;
     else if (a === '--keep-infra') flags.keepInfra = true;
-    else if (a === '--large-messages') flags.largeMessages = true;
+    else if (a === '--no-large-messages') flags.largeMessages = false;
     else if (a === '--only') {
       const names = value().split(',');
       for (const n of names)

@@ -14,7 +14,7 @@ import type { Infra } from './infra';
 
 export interface BenchContext {
   quick: boolean;
-  /** Include the simulator's >1 MB messages (see README, "Benchmarks"). */
+  /** Include the simulator's >1 MB messages (`.truncated`, expanded by the processor); default on. */
   largeMessages: boolean;
   infra: Infra;
   logDir: string;

@@ -87,7 +87,6 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const collector = await new CommitLatencyCollector(ctx.infra.kafka, domainTopicNames(topics)).start();
   ctx.defer('e2e-collector', () => collector.stop());
 
-
   const traffic = await startTraffic(ctx, 'traffic-e2e', {
     grants: s.grants,
     seed: 31,

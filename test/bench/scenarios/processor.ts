@@ -24,8 +24,7 @@ export interface ProcessorSettings {
   reorderRate: number;
   partitions: number;
   timeoutMs: number;
-  /** Keep the simulator's >1 MB messages (delivered `.truncated`; expanded they exceed the broker's
-   * default message.max.bytes). When false, truncation is exercised with a lower limit instead. */
+  /** Keep the simulator's >1 MB messages (delivered `.truncated`, expanded through the simulated API). */
   largeMessages: boolean;
 }
 
@@ -53,6 +52,9 @@ export interface DrainRun {
   brokerCpuCores: number;
   /** Processor only: notifications by outcome, from its /metrics. */
   outcomes?: Record<string, number>;
+  /** Processor only: notifications with an outcome (emitted, duplicate, stale, dead-lettered); anything
+   * short of the preloaded count means records were committed past without being handled. */
+  accounted?: number;
 }
 
 export interface ProcessorResult {
@@ -72,6 +74,8 @@ export interface ProcessorResult {
   };
   /** Median processor events/s ÷ median passthrough events/s. */
   ratio: number;
+  /** Every processor run gave every preloaded notification an outcome. */
+  allAccounted: boolean;
 }
 
 const API_KEY = 'bench-api-key';
@@ -194,6 +198,7 @@ export async function runProcessor(ctx: BenchContext): Promise<ProcessorResult> 
           usage: usageSeen,
           brokerCpuCores: brokerSeen.cpuCores,
           outcomes,
+          accounted,
         };
         runs.processor.push(run);
         await ctx.release('processor');
@@ -245,5 +250,6 @@ export async function runProcessor(ctx: BenchContext): Promise<ProcessorResult> 
     processor,
     passthrough,
     ratio: round(processor.medianEventsPerSecond / passthrough.medianEventsPerSecond, 2),
+    allAccounted: runs.processor.every((r) => r.accounted === s.count),
   };
 }
