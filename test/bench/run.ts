@@ -129,7 +129,9 @@ async function main(): Promise<void> {
     }
     if (flags.only.has('processor')) {
       snapshot('processor');
-      partial.processor = await runProcessor(ctx);
+      partial.processor = await runProcessor(ctx, flags.largeMessages);
+      // The same mix without the >1 MB messages: what expansion costs, and the pipeline alone.
+      if (flags.largeMessages) partial.processorWithoutLarge = await runProcessor(ctx, false);
     }
     if (flags.only.has('e2e')) {
       snapshot('end-to-end');

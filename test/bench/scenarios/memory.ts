@@ -14,6 +14,7 @@ import { BenchChild } from '../lib/child';
 import { type BenchContext, freePort, startService } from '../lib/context';
 import { scenarioTopics, uniqueName } from '../lib/infra';
 import { rssBytes } from '../lib/proc';
+import { counter, scrape } from '../lib/prom';
 import { linearFit, round } from '../lib/stats';
 import { startTraffic } from '../lib/traffic';
 import type { LoadSummary } from '../load/generator';
@@ -54,7 +55,9 @@ export interface SoakSample {
   processorRssMb: number;
   ingressHeapMb: number;
   processorHeapMb: number;
+  /** The processor's state entries (dedupe ids + object versions + tombstones). */
   processorStateEntries: number;
+  processorDedupeIds: number;
 }
 
 export interface SoakSeries {
@@ -190,6 +193,9 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
       heap(processorMetrics),
       metricValue(processorMetrics, 'nylas_stream_processor_state_entries').catch(() => Number.NaN),
     ]);
+    const dedupeIds = await scrape(processorMetrics)
+      .then((t) => counter(t, 'nylas_stream_processor_state_entries', 'kind="dedupe"'))
+      .catch(() => Number.NaN);
     samples.push({
       t: round(t),
       ingressRssMb: round(rssBytes(ingress.pid ?? -1) / 1048576),
@@ -197,12 +203,13 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
       ingressHeapMb: round(ingressHeap / 1048576),
       processorHeapMb: round(processorHeap / 1048576),
       processorStateEntries: entries,
+      processorDedupeIds: dedupeIds,
     });
     if (t - lastLog >= 60) {
       const last = samples[samples.length - 1] as SoakSample;
       ctx.log(
         `memory: soak ${Math.round(t)} s: ingress rss ${last.ingressRssMb} MB, processor rss ${last.processorRssMb} MB, ` +
-          `state entries ${last.processorStateEntries}`,
+          `state entries ${last.processorStateEntries} (dedupe ids ${last.processorDedupeIds})`,
       );
       lastLog = t;
     }

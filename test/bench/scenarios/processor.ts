@@ -125,8 +125,8 @@ async function outcomesFrom(metricsUrl: string): Promise<Record<string, number>>
   return out;
 }
 
-export async function runProcessor(ctx: BenchContext): Promise<ProcessorResult> {
-  const s = processorSettings(ctx.quick, ctx.largeMessages);
+export async function runProcessor(ctx: BenchContext, largeMessages: boolean): Promise<ProcessorResult> {
+  const s = processorSettings(ctx.quick, largeMessages);
   const topicEnv = await scenarioTopics(ctx.infra, 'bench-proc', s.partitions);
   const raw = String(topicEnv.TOPIC_RAW);
   const world = createWorld({ seed: 20_251_122, grants: s.grants });
