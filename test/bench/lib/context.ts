@@ -85,13 +85,15 @@ export async function startService(
   const env = { ...options.env };
   if (ctx.profile.has(name) || ctx.profile.has(role)) {
     // Node 20 refuses --cpu-prof in NODE_OPTIONS; this preload runs the same profiler (lib/cpu-profile.ts).
-    env.NODE_OPTIONS = `--require ${join(ctx.scriptDir, 'lib', 'cpu-profile.js')}`;
+    env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--require ${join(ctx.scriptDir, 'lib', 'cpu-profile.js')}`]
+      .filter(Boolean)
+      .join(' ');
     env.BENCH_CPU_PROF_DIR = join(ctx.profileDir, name);
     ctx.log(`profiling ${name} into ${join(ctx.profileDir, name)}`);
   }
   if (ctx.traceKafka.has(name) || ctx.traceKafka.has(role)) {
     const preload = `--require ${join(ctx.scriptDir, 'lib', 'kafka-trace.js')}`;
-    env.NODE_OPTIONS = env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ${preload}` : preload;
+    env.NODE_OPTIONS = [env.NODE_OPTIONS ?? process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
     env.BENCH_KAFKA_TRACE_FILE = join(ctx.profileDir, `${name}-kafka-${Date.now()}.json`);
     ctx.log(`tracing ${name}'s Kafka requests into ${env.BENCH_KAFKA_TRACE_FILE}`);
   }

@@ -47,6 +47,10 @@ export interface EndToEndResult {
     ingressAckP99: number;
     processorEndToEndP50: number;
     processorEndToEndP99: number;
+    /** Nylas API calls for `.truncated` messages: how many, and how long each took. */
+    expansions: number;
+    expansionP50: number;
+    expansionP99: number;
   };
 }
 
@@ -136,6 +140,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     round(histogramQuantile(before, after, name, q) * 1000);
   const ack = 'nylas_stream_ingress_ack_latency_seconds';
   const e2e = 'nylas_stream_processor_end_to_end_latency_seconds';
+  const expansion = 'nylas_stream_processor_expansion_latency_seconds';
   const seconds = (performance.now() - sendStarted) / 1000;
   const result: EndToEndResult = {
     settings: s,
@@ -152,6 +157,10 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
       ingressAckP99: ms(ingressBefore, ingressAfter, ack, 0.99),
       processorEndToEndP50: ms(processorBefore, processorAfter, e2e, 0.5),
       processorEndToEndP99: ms(processorBefore, processorAfter, e2e, 0.99),
+      expansions:
+        counter(processorAfter, `${expansion}_count`) - counter(processorBefore, `${expansion}_count`),
+      expansionP50: ms(processorBefore, processorAfter, expansion, 0.5),
+      expansionP99: ms(processorBefore, processorAfter, expansion, 0.99),
     },
   };
   ctx.log(
@@ -160,7 +169,8 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
       `processor ${result.processor.cpuCores.toFixed(2)}, broker ${result.broker.cpuCores.toFixed(2)}; ` +
       `${result.transactionsPerSecond} transactions/s; ingress ack p50/p99 ${result.breakdown.ingressAckP50}/` +
       `${result.breakdown.ingressAckP99} ms, processor received→committed p50/p99 ${result.breakdown.processorEndToEndP50}/` +
-      `${result.breakdown.processorEndToEndP99} ms`,
+      `${result.breakdown.processorEndToEndP99} ms; ${result.breakdown.expansions} expansions p50/p99 ` +
+      `${result.breakdown.expansionP50}/${result.breakdown.expansionP99} ms`,
   );
   await ctx.release('traffic-e2e');
   await ctx.release('e2e-collector');
