@@ -79,13 +79,19 @@ export async function ensureApicurio(opts: FetchOptions, version: string): Promi
   if (existsSync(join(dir, 'quarkus-run.jar'))) return dir;
   opts.log(`fetching Apicurio Registry ${version} from Maven Central (once, 159 MB)…`);
   const partial = `${dir}.partial`;
+  // Without a POM, unpack keeps its "already unpacked" markers under a literal `${project.basedir}/target`
+  // in the current directory, and skips the unpack next time it finds one (an empty cache would then stay
+  // empty). Keep them in a scratch folder of the cache that is cleared on every attempt.
+  const markers = `${dir}.markers`;
   rmSync(partial, { recursive: true, force: true });
+  rmSync(markers, { recursive: true, force: true });
   await mvn(
     opts,
     [
       `org.apache.maven.plugins:maven-dependency-plugin:${opts.dependencyPlugin}:unpack`,
       `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
       `-DoutputDirectory=${partial}`,
+      `-DmarkersDirectory=${markers}`,
     ],
     `io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
   );
@@ -97,5 +103,6 @@ export async function ensureApicurio(opts: FetchOptions, version: string): Promi
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
+  rmSync(markers, { recursive: true, force: true });
   return dir;
 }
