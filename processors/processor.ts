@@ -35,7 +35,7 @@ import {
 } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
-import { createKafka } from '../lib/kafka';
+import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
 import { registerDomainSchemas } from '../schemas/index';
@@ -382,6 +382,7 @@ export class Processor {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: this.config.transactionTimeoutMs,
+      retry: TRANSACTIONAL_RETRY,
       // kafkajs 2's default (Java-compatible murmur2), the partitioner the ingress uses, named so
       // domain topics stay co-partitioned with the raw topic by grant id.
       createPartitioner: Partitioners.DefaultPartitioner,

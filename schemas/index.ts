@@ -226,11 +226,13 @@ export function subjectFor(topic: string): string {
 
 /**
  * Validates `value` against the schema and returns the paths of the fields that do not conform
- * ("message.from[0].email"), empty when valid. Used by tests and to report encode failures by field path.
+ * ("message.from[0].email"), empty when valid. Used by tests and to report encode failures by field path
+ * (the encoder itself validates while it writes, so a valid value is never walked twice).
  */
-export function invalidPaths(schema: DomainSchema, value: unknown): string[] {
+export function invalidPaths(schema: DomainSchema | avro.Type, value: unknown): string[] {
+  const type = schema instanceof avro.Type ? schema : schema.type;
   const paths: string[] = [];
-  schema.type.isValid(value, {
+  type.isValid(value, {
     errorHook: (p: string[]) => {
       paths.push(p.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'));
     },

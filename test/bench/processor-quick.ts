@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import { loadCommonConfig } from '../../lib/config';
-import { createKafka } from '../../lib/kafka';
+import { createKafka, TRANSACTIONAL_RETRY } from '../../lib/kafka';
 import { silentLogger } from '../../lib/logger';
 import { createMetricsRegistry } from '../../lib/metrics';
 import { domainTopicNames } from '../../lib/topics';
@@ -171,6 +171,7 @@ async function passthrough(kafka: Kafka, admin: Admin, input: string, output: st
     transactionalId: `${groupId}-tx`,
     idempotent: true,
     maxInFlightRequests: 1,
+    retry: TRANSACTIONAL_RETRY,
   });
   await producer.connect();
   const consumer = kafka.consumer({

@@ -10,7 +10,7 @@
  */
 import type { Message } from 'kafkajs';
 import { loadCommonConfig } from '../../../lib/config';
-import { createKafka } from '../../../lib/kafka';
+import { createKafka, TRANSACTIONAL_RETRY } from '../../../lib/kafka';
 import { createLogger } from '../../../lib/logger';
 import { serveParent } from '../lib/child';
 
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     transactionalId: `${groupId}-passthrough`,
     idempotent: true,
     maxInFlightRequests: 1,
+    retry: TRANSACTIONAL_RETRY,
   });
   await producer.connect();
   const consumer = kafka.consumer({

@@ -3,8 +3,9 @@ import { loadTopicsConfig } from '../../../../lib/config';
 import { BadInputError } from '../../../../lib/errors';
 import { decode } from '../../../../processors/stages/decode';
 import { normalize } from '../../../../processors/stages/normalize';
-import { DomainEventEncoder, nonConformingPaths } from '../../../../processors/stages/publish';
+import { DomainEventEncoder } from '../../../../processors/stages/publish';
 import type { DomainEvent } from '../../../../processors/types';
+import { invalidPaths } from '../../../../schemas';
 import { schemaByName } from '../../../../schemas/index';
 import { envelope, messageNotification, rawRecord } from '../../../helpers/raw-notifications';
 
@@ -51,7 +52,7 @@ describe('publish: Confluent wire format', () => {
       name: 'T',
       fields: [{ name: 'inner', type: { type: 'record', name: 'I', fields: [{ name: 'n', type: 'long' }] } }],
     });
-    expect(nonConformingPaths(type, { inner: { n: 'x' } })).toEqual(['inner.n']);
+    expect(invalidPaths(type, { inner: { n: 'x' } })).toEqual(['inner.n']);
     const encoder = new DomainEventEncoder(new Map([['t', 1]]), () => type);
     const bad: DomainEvent = { topic: 't', key: 'g', schema: 'T', value: { inner: { n: 'x' } }, headers: {} };
     expect(() => encoder.encode(bad)).toThrow(BadInputError);
