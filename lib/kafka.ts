@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from './config';
 import { ConfigError } from './errors';
+import { installCoordinatorCache } from './kafkajs-coordinator-cache';
 import { kafkaLogCreator, type Logger } from './logger';
 
 export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {
@@ -67,5 +68,6 @@ export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuff
 export const TRANSACTIONAL_RETRY = { initialRetryTime: 10, retries: 8, maxRetryTime: 2000 } as const;
 
 export function createKafka(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): Kafka {
+  installCoordinatorCache();
   return new Kafka(kafkaJsOptions(config, logger, clientIdSuffix));
 }

@@ -77,14 +77,28 @@ const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs errors that are a normal step of a protocol, retried at once, and so not worth an operator's
+ * attention: after a commit the transaction coordinator answers the next transaction's first request
+ * with CONCURRENT_TRANSACTIONS until the commit markers are written (kafkajs logs each retry at ERROR).
+ */
+const ROUTINE_RETRIES = ['another concurrent operation on the same transaction was ongoing'];
+
+function isRoutineRetry(message: unknown, error: unknown): boolean {
+  const text = `${String(message ?? '')} ${String(error ?? '')}`;
+  return ROUTINE_RETRIES.some((r) => text.includes(r));
+}
+
 /** Routes kafkajs's own log lines into our pino root (child `component: kafkajs`). kafkajs is
- * chatty at INFO about every group join, so its INFO lines are logged at debug. */
+ * chatty at INFO about every group join, so its INFO lines are logged at debug, and so are the
+ * routine retries above. */
 export function kafkaLogCreator(root: Logger): logCreator {
   const log = root.child({ component: 'kafkajs' });
   return () =>
     ({ level, log: entry }) => {
       const { message, ...rest } = entry;
       const target = KAFKA_TO_PINO[level] ?? 'debug';
-      log[target === 'info' ? 'debug' : target](rest, message);
+      const quiet = target === 'info' || isRoutineRetry(message, (rest as { error?: unknown }).error);
+      log[quiet ? 'debug' : target](rest, message);
     };
 }

@@ -84,7 +84,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
       requestTimeoutMs: duration(env, 'EXPANSION_REQUEST_TIMEOUT', 15_000, { minMs: 100 }),
       backoffBaseMs,
       backoffMaxMs,
-      deferAfterMs: duration(env, 'EXPANSION_DEFER_AFTER', 1000, { minMs: 0 }),
+      deferAfterMs: duration(env, 'EXPANSION_DEFER_AFTER', 100, { minMs: 0 }),
     },
     metricsPort: int(env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, { min: 0, max: 65535 }),
     maxQueuedRecords: int(env, 'PROCESSOR_MAX_QUEUED_RECORDS', 20_000, { min: 1 }),

@@ -16,7 +16,7 @@ import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../lib/logger';
 import { deadLetterMessage } from './dead-letter';
 import type { ProcessorMetrics } from './metrics';
-import { ExpansionCache, laneOf, type Pipeline } from './pipeline';
+import { ExpansionCache, type Pipeline } from './pipeline';
 import { headerText, RAW_HEADERS } from './stages/decode';
 import { changelogMessages } from './state/changelog';
 import type { PartitionStore, Progress, StateChange } from './state/store';
@@ -101,7 +101,7 @@ interface QueuedBatch {
 export class PartitionWorker {
   private readonly queue: QueuedBatch[] = [];
   private queuedRecords = 0;
-  /** Records set aside behind a pending expansion, by lane (grant). */
+  /** Records set aside behind a pending expansion, by lane (object: grant, type, id). */
   private readonly deferred = new Map<string, RawRecord[]>();
   private deferredRecords = 0;
   private readonly expansions = new ExpansionCache();
@@ -273,8 +273,9 @@ export class PartitionWorker {
   private async round(readyLanes: string[]): Promise<void> {
     const now = this.now();
     const { records: fresh, end } = this.takeBatches();
-    // Resubmitted lanes first (they are older), then new records; new records of a lane still waiting
-    // join the back of that lane so a grant's order is kept.
+    // Resubmitted lanes first (they are older), then new records. The lane of a new record is its
+    // object, known only once decoded: the pipeline sets aside, unprocessed, the new records of lanes
+    // still waiting, so they join the back of their lane and an object's order is kept.
     const input: RawRecord[] = [];
     for (const lane of readyLanes) {
       const recs = this.deferred.get(lane) ?? [];
@@ -282,21 +283,13 @@ export class PartitionWorker {
       this.deferredRecords -= recs.length;
       for (const r of recs) input.push(r);
     }
-    for (const r of fresh) {
-      const waiting = this.deferred.get(laneOf(r));
-      if (waiting) {
-        waiting.push(r);
-        this.deferredRecords++;
-      } else {
-        input.push(r);
-      }
-    }
+    for (const r of fresh) input.push(r);
+    const waiting = new Set(this.deferred.keys());
 
-    const result = await this.o.pipeline.run(input, this.o.store, now, this.expansions);
-    for (const r of result.deferred) {
-      const lane = laneOf(r);
+    const result = await this.o.pipeline.run(input, this.o.store, now, this.expansions, waiting);
+    for (const { lane, record } of result.deferred) {
       const list = this.deferred.get(lane) ?? [];
-      list.push(r);
+      list.push(record);
       this.deferred.set(lane, list);
       this.deferredRecords++;
     }

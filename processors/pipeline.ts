@@ -10,10 +10,13 @@
  * actually emitted. Nothing here writes the store or Kafka: the caller commits the outputs and state
  * changes in one transaction and applies the changes to the store only after the commit.
  *
- * Slow API, per grant: expansions of a round run concurrently; when some are still pending after
- * `deferAfterMs`, every record of those grants (Kafka key) is set aside (`deferred`) and the rest of the
- * round proceeds. The caller commits what is done, keeps the committed offset at the first set-aside
- * record and resubmits those records once their expansions settle.
+ * Slow API, per object: expansions of a round run concurrently; when some are still pending after
+ * `deferAfterMs`, every notification of those objects (grant, type, id: the unit order is kept for) is
+ * set aside (`deferred`, with its lane) and the rest of the round proceeds, the same grant's other
+ * objects included. The caller commits what is done, keeps the committed offset at the first set-aside
+ * record, passes the lanes still waiting to later rounds (their new notifications are set aside behind
+ * them, unprocessed) and resubmits each lane once its expansions settle. Records that do not decode have
+ * no object and are never set aside.
  */
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
@@ -22,7 +25,7 @@ import type { NotificationOutcome } from './metrics';
 import { decodeBatch } from './stages/decode';
 import { dedupe, dedupeEntries } from './stages/dedupe';
 import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from './stages/expand';
-import { order } from './stages/order';
+import { objectKeyString, order } from './stages/order';
 import type { PartitionStore, StateChange } from './state/store';
 import type {
   DeadLetter,
@@ -101,8 +104,8 @@ export interface RoundResult {
   deadLetters: DeadLetter[];
   /** Store changes to write to the changelog and apply after commit. */
   stateChanges: StateChange[];
-  /** Records set aside because their grant waits for the Nylas API (offset order). */
-  deferred: RawRecord[];
+  /** Records set aside because their object waits for the Nylas API (offset order), with their lane. */
+  deferred: DeferredRecord[];
   /** Records fully handled in this round (for the expansion cache cleanup). */
   handledOffsets: string[];
   /** Counts for nylas_stream_processor_notifications_total, recorded after commit. */
@@ -110,9 +113,15 @@ export interface RoundResult {
   deadLetterReasons: DeadLetterReason[];
 }
 
-/** The lane of a record: its Kafka key, which the ingress sets to the grant id. */
-export function laneOf(r: RawRecord): string {
-  return r.key === null ? '' : r.key.toString('utf8');
+/** A record set aside, and the lane (object) it waits in. */
+export interface DeferredRecord {
+  lane: string;
+  record: RawRecord;
+}
+
+/** The lane of a notification: its object, the unit whose order must be kept. */
+export function laneOf(n: Notification): string {
+  return objectKeyString(n.object);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -137,10 +146,20 @@ export class Pipeline {
     store: PartitionStore,
     now: number,
     expansions: ExpansionCache,
+    waitingLanes: ReadonlySet<string> = new Set(),
   ): Promise<RoundResult> {
     const { deps } = this;
     const decoded = decodeBatch(records);
-    const { unique, duplicates } = dedupe(decoded.notifications, (id) => store.seen(id, now));
+    // Notifications of an object still waiting behind an earlier expansion join the back of its lane
+    // untouched (not deduped, not ordered): its order is decided when the lane is resubmitted.
+    const laneByOffset = new Map<string, string>();
+    const ready: Notification[] = [];
+    for (const n of decoded.notifications) {
+      const lane = laneOf(n);
+      laneByOffset.set(n.record.offset, lane);
+      if (!waitingLanes.has(lane)) ready.push(n);
+    }
+    const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
     const lookup = (key: string) => store.version(key, now);
     const pre = order(unique, lookup);
 
@@ -154,10 +173,13 @@ export class Pipeline {
         sleep(deps.deferAfterMs),
       ]);
     }
-    const deferredLanes = new Set(
-      toExpand.filter((n) => !expansions.settled(n.record.offset)).map((n) => laneOf(n.record)),
-    );
-    const active = (r: RawRecord) => !deferredLanes.has(laneOf(r));
+    const deferredLanes = new Set(waitingLanes);
+    for (const n of toExpand) if (!expansions.settled(n.record.offset)) deferredLanes.add(laneOf(n));
+    const laneOfRecord = (r: RawRecord) => laneByOffset.get(r.offset);
+    const active = (r: RawRecord) => {
+      const lane = laneOfRecord(r);
+      return lane === undefined || !deferredLanes.has(lane);
+    };
 
     const deadLetters: DeadLetter[] = decoded.deadLetters.filter((d) => active(d.record));
     const outcomes: RoundResult['outcomes'] = [];
@@ -240,7 +262,10 @@ export class Pipeline {
       ),
     ];
 
-    const deferred = records.filter((r) => !active(r)).sort(byOffset);
+    const deferred = records
+      .filter((r) => !active(r))
+      .sort(byOffset)
+      .map((record): DeferredRecord => ({ lane: laneOfRecord(record) as string, record }));
     return {
       domain,
       deadLetters,

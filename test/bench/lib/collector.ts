@@ -1,31 +1,43 @@
 /**
- * Watches the domain topics the way a downstream team would (read_committed), and records for every
- * event the time from ingress receipt (the `received-at` header the processor carries from the raw
- * record; the same value as the event's `received_at` field) to the moment the event became visible.
+ * Watches the domain topics the way a downstream team would (read_committed, Avro values), and records
+ * for every event the time from ingress receipt (the event's `received_at` field, which the processor
+ * copies from the raw record's `received-at` header) to the moment the event became visible.
  *
  * One consumer per topic: a kafkajs consumer subscribed to the nine domain topics at once delivers
  * records ~650 ms (p50) after they are written even without transactions, while nine single-topic
  * consumers take ~11 ms (measured on the bench broker) — the measurement must not be the latency.
  */
+import type avro from 'avsc';
 import type { Consumer, Kafka } from 'kafkajs';
+import type { TopicsConfig } from '../../../lib/config';
+import { DOMAIN_SCHEMA_NAMES, DOMAIN_SCHEMA_TOPICS, schemaByName } from '../../../schemas/index';
 import { uniqueName } from './infra';
+
+/** Confluent framing: magic byte and 4-byte schema id before the Avro body. */
+const WIRE_HEADER_BYTES = 5;
 
 export class CommitLatencyCollector {
   readonly latenciesMs: number[] = [];
   private readonly consumers: Consumer[] = [];
+  /** Domain topic → the Avro type its values are written with. */
+  private readonly types = new Map<string, avro.Type>();
   lastSeenAt = 0;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly topics: string[],
-  ) {}
+    topics: TopicsConfig,
+  ) {
+    for (const name of DOMAIN_SCHEMA_NAMES) {
+      this.types.set(String(topics[DOMAIN_SCHEMA_TOPICS[name]]), schemaByName(name).type);
+    }
+  }
 
   async start(): Promise<this> {
-    await Promise.all(this.topics.map((topic) => this.watch(topic)));
+    await Promise.all([...this.types].map(([topic, type]) => this.watch(topic, type)));
     return this;
   }
 
-  private async watch(topic: string): Promise<void> {
+  private async watch(topic: string, type: avro.Type): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: uniqueName('bench-e2e-watch'),
       readUncommitted: false,
@@ -40,8 +52,11 @@ export class CommitLatencyCollector {
       eachBatch: async ({ batch }) => {
         const now = Date.now();
         for (const m of batch.messages) {
-          const header = m.headers?.['received-at'];
-          const receivedAt = Number(Buffer.isBuffer(header) ? header.toString('utf8') : header);
+          if (m.value === null) continue;
+          const event = type.decode(m.value, WIRE_HEADER_BYTES).value as
+            | { received_at?: unknown }
+            | undefined;
+          const receivedAt = Number(event?.received_at);
           if (Number.isFinite(receivedAt) && receivedAt > 0) this.latenciesMs.push(now - receivedAt);
         }
         this.lastSeenAt = now;

@@ -2,11 +2,10 @@
  * Scenario 3, end to end: 1,000 notifications/s for 60 s of the simulator's realistic mix, sent open
  * loop by the load generator process (which also serves the simulated Nylas API for expansion) to the
  * ingress; the processor turns them into domain events; a read_committed consumer records, per event,
- * ingress receipt (the received-at header, same value as the event's received_at) → visible after commit.
+ * ingress receipt (the event's received_at, from the raw record's received-at header) → visible after commit.
  */
 
 import { loadTopicsConfig } from '../../../lib/config';
-import { domainTopicNames } from '../../../lib/topics';
 import { CommitLatencyCollector } from '../lib/collector';
 import { type BenchContext, freePort, startService } from '../lib/context';
 import { scenarioTopics, uniqueName, waitForZeroLag } from '../lib/infra';
@@ -35,10 +34,14 @@ export interface EndToEndResult {
   load: LoadSummary;
   generated: { generated: number; truncated: number; meanBytes: number };
   events: number;
+  /** The processor's own count of what it did with the measured notifications (its /metrics). */
+  outcomes: { emitted: number; duplicate: number; stale: number; deadLettered: number };
   latencyMs: LatencySummary;
   ingress: ProcessUsage;
   processor: ProcessUsage;
   broker: ProcessUsage;
+  /** The load generator, which also serves the simulated Nylas API. */
+  traffic: ProcessUsage;
   /** Processor transactions committed per second during the run (from its /metrics). */
   transactionsPerSecond: number;
   /** The services' own histograms over the run (ms): where the time went. */
@@ -51,6 +54,8 @@ export interface EndToEndResult {
     expansions: number;
     expansionP50: number;
     expansionP99: number;
+    /** Nylas API calls that failed (and were retried) during expansion. */
+    expansionErrors: number;
   };
 }
 
@@ -88,7 +93,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
     readyTimeoutMs: 120_000,
   });
-  const collector = await new CommitLatencyCollector(ctx.infra.kafka, domainTopicNames(topics)).start();
+  const collector = await new CommitLatencyCollector(ctx.infra.kafka, topics).start();
   ctx.defer('e2e-collector', () => collector.stop());
 
   const traffic = await startTraffic(ctx, 'traffic-e2e', {
@@ -114,6 +119,8 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const ingressUsage = new UsageSampler(ingress.pid ?? -1, 500).start();
   const processorUsage = new UsageSampler(processor.pid ?? -1, 500).start();
   const brokerUsage = new UsageSampler(ctx.brokerPid(), 500).start();
+  // The load generator also serves the simulated Nylas API (it owns the world the API answers from).
+  const trafficUsage = new UsageSampler(traffic.pid, 500).start();
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const ingressMetricsUrl = `http://127.0.0.1:${ingressPort}/metrics`;
   const [processorBefore, ingressBefore] = await Promise.all([scrape(metricsUrl), scrape(ingressMetricsUrl)]);
@@ -136,6 +143,9 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const committed = (t: string) =>
     counter(t, 'nylas_stream_processor_transactions_total', 'outcome="committed"');
   const transactions = committed(processorAfter) - committed(processorBefore);
+  const outcome = (o: string) =>
+    counter(processorAfter, 'nylas_stream_processor_notifications_total', `outcome="${o}"`) -
+    counter(processorBefore, 'nylas_stream_processor_notifications_total', `outcome="${o}"`);
   const ms = (before: string, after: string, name: string, q: number) =>
     round(histogramQuantile(before, after, name, q) * 1000);
   const ack = 'nylas_stream_ingress_ack_latency_seconds';
@@ -147,10 +157,17 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
     load,
     generated,
     events: collector.latenciesMs.length,
+    outcomes: {
+      emitted: outcome('emitted'),
+      duplicate: outcome('duplicate'),
+      stale: outcome('stale'),
+      deadLettered: outcome('dead_lettered'),
+    },
     latencyMs: summarizeLatencies(collector.latenciesMs),
     ingress: ingressUsage.stop(),
     processor: processorUsage.stop(),
     broker: brokerUsage.stop(),
+    traffic: trafficUsage.stop(),
     transactionsPerSecond: Math.round(transactions / seconds),
     breakdown: {
       ingressAckP50: ms(ingressBefore, ingressAfter, ack, 0.5),
@@ -161,16 +178,23 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
         counter(processorAfter, `${expansion}_count`) - counter(processorBefore, `${expansion}_count`),
       expansionP50: ms(processorBefore, processorAfter, expansion, 0.5),
       expansionP99: ms(processorBefore, processorAfter, expansion, 0.99),
+      expansionErrors:
+        counter(processorAfter, 'nylas_stream_processor_expansion_errors_total') -
+        counter(processorBefore, 'nylas_stream_processor_expansion_errors_total'),
     },
   };
   ctx.log(
+    `end-to-end: processor outcomes ${JSON.stringify(result.outcomes)}; the watchers saw ${result.events} events`,
+  );
+  ctx.log(
     `end-to-end: ${result.events} events, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ` +
       `p99.9 ${result.latencyMs.p999} ms, max ${result.latencyMs.max} ms; cpu ingress ${result.ingress.cpuCores.toFixed(2)}, ` +
-      `processor ${result.processor.cpuCores.toFixed(2)}, broker ${result.broker.cpuCores.toFixed(2)}; ` +
+      `processor ${result.processor.cpuCores.toFixed(2)}, broker ${result.broker.cpuCores.toFixed(2)}, ` +
+      `load generator + API ${result.traffic.cpuCores.toFixed(2)}; ` +
       `${result.transactionsPerSecond} transactions/s; ingress ack p50/p99 ${result.breakdown.ingressAckP50}/` +
       `${result.breakdown.ingressAckP99} ms, processor received→committed p50/p99 ${result.breakdown.processorEndToEndP50}/` +
       `${result.breakdown.processorEndToEndP99} ms; ${result.breakdown.expansions} expansions p50/p99 ` +
-      `${result.breakdown.expansionP50}/${result.breakdown.expansionP99} ms`,
+      `${result.breakdown.expansionP50}/${result.breakdown.expansionP99} ms, ${result.breakdown.expansionErrors} failed API calls`,
   );
   await ctx.release('traffic-e2e');
   await ctx.release('e2e-collector');

@@ -114,7 +114,7 @@ describe('pipeline round', () => {
     expect(r.outcomes.filter((o) => o.outcome === 'expanded')).toHaveLength(1);
   });
 
-  it('sets aside a grant whose expansion is still pending and lets the other grants through', async () => {
+  it('sets aside the object whose expansion is still pending and lets everything else through, its own grant included', async () => {
     const p = pipeline(async (n) => {
       if (n.grantId === 'slow') return new Promise<ExpandOutcome>(() => undefined);
       return { kind: 'expanded', object: { id: n.object.objectId } };
@@ -123,14 +123,36 @@ describe('pipeline round', () => {
       rec('slow', { id: 's1', messageId: 'x', truncated: true }),
       rec('fast', { id: 'f1', messageId: 'y', truncated: true }),
       rec('slow', { id: 's2', messageId: 'z' }),
+      rec('slow', { id: 's3', messageId: 'x', action: 'updated', time: 2_000_000_000 }),
       rec('fast', { id: 'f2', messageId: 'w' }),
     ];
     const cache = new ExpansionCache();
-    const r = await p.run(records, new PartitionStore(0), 0, cache);
-    expect(r.domain.map((d) => d.notification.envelope.id)).toEqual(['f1', 'f2']);
-    expect(r.deferred.map((x) => x.offset)).toEqual([records[0]?.offset, records[2]?.offset]);
-    expect(r.handledOffsets).toEqual([records[1]?.offset, records[3]?.offset]);
+    const store = new PartitionStore(0);
+    const r = await p.run(records, store, 0, cache);
+    expect(r.domain.map((d) => d.notification.envelope.id)).toEqual(['f1', 's2', 'f2']);
+    // Message x waits, and so does its later update: an object's order is kept.
+    expect(r.deferred.map((x) => x.record.offset)).toEqual([records[0]?.offset, records[3]?.offset]);
+    expect(new Set(r.deferred.map((x) => x.lane)).size).toBe(1);
+    expect(r.handledOffsets).toEqual([records[1]?.offset, records[2]?.offset, records[4]?.offset]);
     expect(cache.settled(records[0]?.offset as string)).toBe(false);
+    expect(r.stateChanges.some((c) => c.kind === 'dedupe' && (c.id === 's1' || c.id === 's3'))).toBe(false);
+  });
+
+  it('sets aside, untouched, the new notifications of a lane still waiting from an earlier round', async () => {
+    const p = pipeline(async (n) => ({ kind: 'expanded', object: { id: n.object.objectId } }));
+    const cache = new ExpansionCache();
+    const store = new PartitionStore(0);
+    const waiting = rec('g', { id: 'w1', messageId: 'x', truncated: true });
+    const first = await pipeline(never).run([waiting], store, 0, cache);
+    const lane = first.deferred[0]?.lane as string;
+    const records = [
+      rec('g', { id: 'w2', messageId: 'x', action: 'updated', time: 2_000_000_000 }),
+      rec('g', { id: 'o1', messageId: 'other' }),
+    ];
+    const r = await p.run(records, store, 0, cache, new Set([lane]));
+    expect(r.domain.map((d) => d.notification.envelope.id)).toEqual(['o1']);
+    expect(r.deferred).toEqual([{ lane, record: records[0] }]);
+    expect(r.outcomes.map((o) => o.outcome)).toEqual(['emitted']);
   });
 
   it('reuses an expansion started in an earlier round', async () => {

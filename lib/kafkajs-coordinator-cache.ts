@@ -1,0 +1,66 @@
+/**
+ * Keeps kafkajs's coordinator lookups for a moment instead of repeating them before every request.
+ *
+ * Why: kafkajs 2.2.4 sends FindCoordinator before each AddPartitionsToTxn, AddOffsetsToTxn and EndTxn
+ * (the transaction coordinator) and before each TxnOffsetCommit (the group coordinator), so one
+ * consume-transform-produce transaction costs ~4.5 lookups besides its 5 real requests (the processor
+ * bench's --trace-kafka counted 1,215 FindCoordinator requests for 266 commits). Each is a sequential round
+ * trip, and on a busy broker every round trip is tens of milliseconds, which is where the processor's
+ * end-to-end latency went. The Java client keeps the coordinator until a request says it moved.
+ *
+ * What: Cluster#findGroupCoordinatorMetadata answers from a per-client cache for COORDINATOR_CACHE_MS.
+ * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
+ * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
+ * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
+ * Applied only to the kafkajs version it was written against (package.json pins it); any other version
+ * is left untouched.
+ */
+
+/** How long a coordinator lookup is reused (per client, per group or transactional id). */
+export const COORDINATOR_CACHE_MS = 2000;
+
+const PATCHED_VERSION = '2.2.4';
+
+interface CoordinatorParams {
+  groupId: string;
+  coordinatorType?: number;
+}
+
+interface ClusterPrototype {
+  findGroupCoordinatorMetadata(this: object, params: CoordinatorParams): Promise<unknown>;
+}
+
+let installed: boolean | undefined;
+
+/** Installs the cache once per process; returns whether it is active (false on another kafkajs version). */
+export function installCoordinatorCache(now: () => number = Date.now): boolean {
+  if (installed !== undefined) return installed;
+  const version = (require('kafkajs/package.json') as { version: string }).version;
+  const Cluster = require('kafkajs/src/cluster') as { prototype: ClusterPrototype };
+  const original = Cluster.prototype.findGroupCoordinatorMetadata;
+  if (version !== PATCHED_VERSION || typeof original !== 'function') {
+    installed = false;
+    return installed;
+  }
+  const caches = new WeakMap<object, Map<string, { expiresAt: number; value: Promise<unknown> }>>();
+  Cluster.prototype.findGroupCoordinatorMetadata = function (this: object, params: CoordinatorParams) {
+    let cache = caches.get(this);
+    if (!cache) {
+      cache = new Map();
+      caches.set(this, cache);
+    }
+    const key = `${params.coordinatorType ?? 0}\u0000${params.groupId}`;
+    const t = now();
+    const hit = cache.get(key);
+    if (hit && hit.expiresAt > t) return hit.value;
+    const value = original.call(this, params);
+    const entries = cache;
+    entries.set(key, { expiresAt: t + COORDINATOR_CACHE_MS, value });
+    value.catch(() => {
+      if (entries.get(key)?.value === value) entries.delete(key);
+    });
+    return value;
+  };
+  installed = true;
+  return installed;
+}
