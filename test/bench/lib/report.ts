@@ -183,7 +183,7 @@ export function markdown(r: BenchResult): string {
     );
     lines.push('');
     lines.push(
-      `Where the time goes (the services' own histograms): ingress receipt → Kafka ack p50 ${fmt(e.breakdown.ingressAckP50)} ms, p99 ${fmt(e.breakdown.ingressAckP99)} ms; ingress receipt → processor commit p50 ${fmt(e.breakdown.processorEndToEndP50)} ms, p99 ${fmt(e.breakdown.processorEndToEndP99)} ms (interpolated within histogram buckets). ${fmt(e.generated.truncated)} of the notifications were \`.truncated\`: ${fmt(e.breakdown.expansions)} Nylas API calls, p50 ${fmt(e.breakdown.expansionP50)} ms, p99 ${fmt(e.breakdown.expansionP99)} ms (the simulated API runs in the load generator's process); a grant's later notifications wait behind its pending expansion (order per grant).`,
+      `Where the time goes (the services' own histograms): ingress receipt → Kafka ack p50 ${fmt(e.breakdown.ingressAckP50)} ms, p99 ${fmt(e.breakdown.ingressAckP99)} ms; ingress receipt → processor commit p50 ${fmt(e.breakdown.processorEndToEndP50)} ms, p99 ${fmt(e.breakdown.processorEndToEndP99)} ms (interpolated within histogram buckets). ${fmt(e.generated.truncated)} of the notifications were \`.truncated\`: ${fmt(e.breakdown.expansions)} Nylas API calls, p50 ${fmt(e.breakdown.expansionP50)} ms, p99 ${fmt(e.breakdown.expansionP99)} ms (the simulated API runs in the load generator's process); the same object's later notifications wait behind its pending expansion (order per object), other objects wait at most EXPANSION_DEFER_AFTER.`,
     );
     lines.push('');
   }
