@@ -8,7 +8,8 @@
  * trip, and on a busy broker every round trip is tens of milliseconds, which is where the processor's
  * end-to-end latency went. The Java client keeps the coordinator until a request says it moved.
  *
- * What: Cluster#findGroupCoordinatorMetadata answers from a per-client cache for COORDINATOR_CACHE_MS.
+ * What: Cluster#findGroupCoordinatorMetadata answers transaction-coordinator lookups from a per-client
+ * cache for COORDINATOR_CACHE_MS (the TxnOffsetCommit's group lookup and consumers' lookups are not cached).
  * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
  * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
@@ -20,6 +21,8 @@
 export const COORDINATOR_CACHE_MS = 2000;
 
 const PATCHED_VERSION = '2.2.4';
+/** kafkajs's COORDINATOR_TYPES.TRANSACTION. */
+const TRANSACTION_COORDINATOR = 1;
 
 interface CoordinatorParams {
   groupId: string;
@@ -44,6 +47,9 @@ export function installCoordinatorCache(now: () => number = Date.now): boolean {
   }
   const caches = new WeakMap<object, Map<string, { expiresAt: number; value: Promise<unknown> }>>();
   Cluster.prototype.findGroupCoordinatorMetadata = function (this: object, params: CoordinatorParams) {
+    // Consumer-group lookups (type 0) stay kafkajs's own: a consumer restarting while the broker loads
+    // its groups hung in test/e2e/processor-broker-outage.test.ts when they were cached too.
+    if (params.coordinatorType !== TRANSACTION_COORDINATOR) return original.call(this, params);
     let cache = caches.get(this);
     if (!cache) {
       cache = new Map();

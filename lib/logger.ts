@@ -98,7 +98,10 @@ export function kafkaLogCreator(root: Logger): logCreator {
     ({ level, log: entry }) => {
       const { message, ...rest } = entry;
       const target = KAFKA_TO_PINO[level] ?? 'debug';
-      const quiet = target === 'info' || isRoutineRetry(message, (rest as { error?: unknown }).error);
+      // Only errors and warnings are looked at: the check builds a string per line.
+      const quiet =
+        target === 'info' ||
+        (target !== 'debug' && isRoutineRetry(message, (rest as { error?: unknown }).error));
       log[quiet ? 'debug' : target](rest, message);
     };
 }

@@ -134,6 +134,24 @@ function byOffset(a: RawRecord, b: RawRecord): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** What a round remembers: the ids it handled and each changed object's new last version. */
+export function stateChangesOf(
+  handled: readonly Notification[],
+  versions: ReturnType<typeof order>['versions'],
+  now: number,
+  windowMs: number,
+): StateChange[] {
+  const expiresAt = now + windowMs;
+  return [
+    ...dedupeEntries(handled, now, windowMs).map(
+      (e): StateChange => ({ kind: 'dedupe', id: e.id, expiresAt: e.expiresAt }),
+    ),
+    ...[...versions.values()].map(
+      (v): StateChange => ({ kind: 'version', key: v.key, entry: v.entry, expiresAt }),
+    ),
+  ];
+}
+
 export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -151,19 +169,17 @@ export class Pipeline {
     const { deps } = this;
     const decoded = decodeBatch(records);
     // Notifications of an object still waiting behind an earlier expansion join the back of its lane
-    // untouched (not deduped, not ordered): its order is decided when the lane is resubmitted.
-    const laneByOffset = new Map<string, string>();
-    const ready: Notification[] = [];
-    for (const n of decoded.notifications) {
-      const lane = laneOf(n);
-      laneByOffset.set(n.record.offset, lane);
-      if (!waitingLanes.has(lane)) ready.push(n);
-    }
+    // untouched (not deduped, not ordered): its order is decided when the lane is resubmitted. Lanes are
+    // only computed when some lane waits (a slow API), not for every record of every round.
+    const ready =
+      waitingLanes.size === 0
+        ? decoded.notifications
+        : decoded.notifications.filter((n) => !waitingLanes.has(laneOf(n)));
     const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
     const lookup = (key: string) => store.version(key, now);
     const pre = order(unique, lookup);
 
-    // Expand what would be emitted; wait a bounded time, then set aside grants still waiting.
+    // Expand what would be emitted; wait a bounded time, then set aside objects still waiting.
     const toExpand = pre.emit.filter(needsExpansion);
     for (const n of toExpand) expansions.start(n, deps.expand);
     const pending = toExpand.filter((n) => !expansions.settled(n.record.offset));
@@ -175,11 +191,15 @@ export class Pipeline {
     }
     const deferredLanes = new Set(waitingLanes);
     for (const n of toExpand) if (!expansions.settled(n.record.offset)) deferredLanes.add(laneOf(n));
-    const laneOfRecord = (r: RawRecord) => laneByOffset.get(r.offset);
-    const active = (r: RawRecord) => {
-      const lane = laneOfRecord(r);
-      return lane === undefined || !deferredLanes.has(lane);
-    };
+    // Offset → lane of every notification set aside; records that did not decode have no lane.
+    const deferredOffsets = new Map<string, string>();
+    if (deferredLanes.size > 0) {
+      for (const n of decoded.notifications) {
+        const lane = laneOf(n);
+        if (deferredLanes.has(lane)) deferredOffsets.set(n.record.offset, lane);
+      }
+    }
+    const active = (r: RawRecord) => !deferredOffsets.has(r.offset);
 
     const deadLetters: DeadLetter[] = decoded.deadLetters.filter((d) => active(d.record));
     const outcomes: RoundResult['outcomes'] = [];
@@ -252,20 +272,12 @@ export class Pipeline {
       outcomes.push({ family: n.family, outcome: 'stale' });
     }
 
-    const expiresAt = now + deps.dedupeWindowMs;
-    const stateChanges: StateChange[] = [
-      ...dedupeEntries(handled, now, deps.dedupeWindowMs).map(
-        (e): StateChange => ({ kind: 'dedupe', id: e.id, expiresAt: e.expiresAt }),
-      ),
-      ...[...final.versions.values()].map(
-        (v): StateChange => ({ kind: 'version', key: v.key, entry: v.entry, expiresAt }),
-      ),
-    ];
+    const stateChanges = stateChangesOf(handled, final.versions, now, deps.dedupeWindowMs);
 
     const deferred = records
       .filter((r) => !active(r))
       .sort(byOffset)
-      .map((record): DeferredRecord => ({ lane: laneOfRecord(record) as string, record }));
+      .map((record): DeferredRecord => ({ lane: deferredOffsets.get(record.offset) as string, record }));
     return {
       domain,
       deadLetters,

@@ -11,21 +11,21 @@
  * Prints µs/record per stage, the median of the repeats.
  */
 import type { Message } from 'kafkajs';
-import { summarizeEnvelope } from '../../ingress/envelope';
-import { buildRawRecord } from '../../ingress/record';
 import { loadTopicsConfig } from '../../lib/config';
+import { stateChangesOf } from '../../processors/pipeline';
 import { decodeBatch } from '../../processors/stages/decode';
-import { dedupe, dedupeEntries } from '../../processors/stages/dedupe';
+import { dedupe } from '../../processors/stages/dedupe';
 import { normalize } from '../../processors/stages/normalize';
 import { order } from '../../processors/stages/order';
 import { DomainEventEncoder } from '../../processors/stages/publish';
-import { PartitionStore, type StateChange } from '../../processors/state/store';
+import { PartitionStore } from '../../processors/state/store';
 import type { DomainEvent, RawRecord } from '../../processors/types';
 import { DOMAIN_SCHEMA_TOPICS, loadDomainSchemas } from '../../schemas/index';
 
 const TOPICS = loadTopicsConfig({});
 
-import { createWorld, NotificationGenerator, Random, signBody } from '../../simulator';
+import { createWorld, NotificationGenerator, Random } from '../../simulator';
+import { ingressRecord } from './load/preload';
 
 // kafkajs's own record-batch encoder (what Producer.send runs per message); not part of its typed API.
 // biome-ignore lint/suspicious/noExplicitAny: internal module of kafkajs, used for measurement only
@@ -54,16 +54,7 @@ function rawRecords(count: number): RawRecord[] {
       recent.push(envelope);
       if (recent.length > 2000) recent.shift();
     }
-    const body = Buffer.from(JSON.stringify(envelope));
-    const m = buildRawRecord({
-      body,
-      signature: signBody(body, 'bench-secret'),
-      contentType: 'application/json',
-      contentEncoding: 'identity',
-      destination: 'default',
-      receivedAt: Date.now(),
-      envelope: summarizeEnvelope(body),
-    });
+    const m = ingressRecord(envelope, 'bench-secret');
     out.push({
       topic: TOPICS.raw,
       partition: 0,
@@ -102,14 +93,7 @@ function once(records: RawRecord[], roundSize: number, encoder: DomainEventEncod
     });
     const messages = time('encode', () => events.map((e) => encoder.message(e)));
     time('kafkajs batch', () => encodeLikeKafkajs(messages));
-    const changes: StateChange[] = [
-      ...dedupeEntries(ordered.emit, now, 3_600_000).map(
-        (e): StateChange => ({ kind: 'dedupe', id: e.id, expiresAt: e.expiresAt }),
-      ),
-      ...[...ordered.versions.values()].map(
-        (v): StateChange => ({ kind: 'version', key: v.key, entry: v.entry, expiresAt: now + 3_600_000 }),
-      ),
-    ];
+    const changes = stateChangesOf(ordered.emit, ordered.versions, now, 3_600_000);
     store.apply(changes);
   }
   return ns;

@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ServiceOptions, ServiceProcess } from '../../../cli/up/supervisor';
@@ -63,17 +62,7 @@ export function createContext(
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../helpers/ports';
 
 /** Starts a real `nylas-stream <role>` (compiled CLI) as a child process; stopped at cleanup. */
 export async function startService(

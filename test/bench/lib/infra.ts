@@ -3,7 +3,6 @@
  * the shared "test" and "default" instances are never touched), per-scenario topics with unique names,
  * and the helpers that read a consumer group's progress.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
 import { silentLogger } from '../../../lib/logger';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
+import { uniqueTopicEnv } from '../../helpers/topic-env';
 
 export const BENCH_PORTS = {
   kafkaPort: 49092,
@@ -21,25 +21,7 @@ export const BENCH_PORTS = {
   registryManagementPort: 49000,
 } as const;
 
-export const TOPIC_VARIABLES = [
-  'TOPIC_RAW',
-  'TOPIC_REJECTED',
-  'TOPIC_DLQ',
-  'TOPIC_STATE',
-  'TOPIC_EMAIL_MESSAGES',
-  'TOPIC_EMAIL_FOLDERS',
-  'TOPIC_EMAIL_TRACKING',
-  'TOPIC_EMAIL_DELIVERY',
-  'TOPIC_CALENDAR_EVENTS',
-  'TOPIC_CALENDAR_CALENDARS',
-  'TOPIC_CONTACTS',
-  'TOPIC_GRANTS',
-  'TOPIC_UNMODELED',
-] as const;
-
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
-}
+export { uniqueName } from '../../helpers/kafka';
 
 export interface Infra {
   runtime: LocalRuntime;
@@ -86,9 +68,7 @@ export async function scenarioTopics(
   prefix: string,
   partitions: number,
 ): Promise<Record<string, string>> {
-  const base = uniqueName(prefix);
-  const env: Record<string, string> = { TOPIC_PARTITIONS: String(partitions) };
-  for (const v of TOPIC_VARIABLES) env[v] = `${base}.${v.slice('TOPIC_'.length).toLowerCase()}`;
+  const env = uniqueTopicEnv(prefix, partitions);
   const config = loadCommonConfig({ ...process.env, ...infra.env, ...env });
   await ensureTopics(infra.admin, topicPlan(config.topics));
   return env;

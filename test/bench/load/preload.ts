@@ -5,7 +5,7 @@
  * bytes), and some reordering (a notification held back a few places). Records are built with the
  * ingress's own record builder, so key, value and headers are exactly the ingress's.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { summarizeEnvelope } from '../../../ingress/envelope';
 import { buildRawRecord } from '../../../ingress/record';
 import {
@@ -41,6 +41,20 @@ export interface PreloadResult {
   seconds: number;
 }
 
+/** The Kafka record the ingress writes for a signed, uncompressed delivery of `envelope`. */
+export function ingressRecord(envelope: NotificationEnvelope, secret: string): Message {
+  const body = Buffer.from(JSON.stringify(envelope));
+  return buildRawRecord({
+    body,
+    signature: signBody(body, secret),
+    contentType: 'application/json',
+    contentEncoding: 'identity',
+    destination: 'default',
+    receivedAt: Date.now(),
+    envelope: summarizeEnvelope(body),
+  });
+}
+
 export async function preloadRaw(kafka: Kafka, world: World, o: PreloadOptions): Promise<PreloadResult> {
   const started = performance.now();
   const generator = new NotificationGenerator({ ...o.generator, world });
@@ -67,20 +81,12 @@ export async function preloadRaw(kafka: Kafka, world: World, o: PreloadOptions):
     batchBytes = 0;
   };
   const write = async (envelope: NotificationEnvelope) => {
-    const body = Buffer.from(JSON.stringify(envelope));
-    const record = buildRawRecord({
-      body,
-      signature: signBody(body, o.secret),
-      contentType: 'application/json',
-      contentEncoding: 'identity',
-      destination: 'default',
-      receivedAt: Date.now(),
-      envelope: summarizeEnvelope(body),
-    });
+    const record = ingressRecord(envelope, o.secret);
+    const bytes = (record.value as Buffer).length;
     batch.push(record);
-    batchBytes += body.length;
+    batchBytes += bytes;
     result.records += 1;
-    result.bytes += body.length;
+    result.bytes += bytes;
     if (batchBytes >= 512 * 1024 || batch.length >= 500) await flush();
   };
 

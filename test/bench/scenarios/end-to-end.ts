@@ -5,10 +5,10 @@
  * ingress receipt (the event's received_at, from the raw record's received-at header) → visible after commit.
  */
 
-import { loadTopicsConfig } from '../../../lib/config';
 import { CommitLatencyCollector } from '../lib/collector';
-import { type BenchContext, freePort, startService } from '../lib/context';
-import { scenarioTopics, uniqueName, waitForZeroLag } from '../lib/infra';
+import type { BenchContext } from '../lib/context';
+import { waitForZeroLag } from '../lib/infra';
+import { startPipelineServices } from '../lib/pipeline-services';
 import { type ProcessUsage, UsageSampler } from '../lib/proc';
 import { counter, histogramQuantile, scrape } from '../lib/prom';
 import { type LatencySummary, round, summarizeLatencies } from '../lib/stats';
@@ -59,55 +59,21 @@ export interface EndToEndResult {
   };
 }
 
-const SECRET = 'bench-webhook-secret';
-const API_KEY = 'bench-api-key';
-
 export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const s = endToEndSettings(ctx.quick);
-  const topicEnv = await scenarioTopics(ctx.infra, 'bench-e2e', 12);
-  const topics = loadTopicsConfig({ ...topicEnv });
-  const common = { ...ctx.infra.env, ...topicEnv, LOG_LEVEL: 'warn' };
-  const ingressPort = await freePort();
-  const apiPort = await freePort();
-  const metricsPort = await freePort();
-  const groupId = uniqueName('bench-e2e-processor');
-  const ingress = await startService(ctx, 'ingress', {
-    args: ['ingress'],
-    env: {
-      ...common,
-      INGRESS_PORT: String(ingressPort),
-      INGRESS_HOST: '127.0.0.1',
-      NYLAS_WEBHOOK_SECRETS: SECRET,
-    },
-    readyUrl: `http://127.0.0.1:${ingressPort}/readyz`,
-  });
-  const processor = await startService(ctx, 'processor', {
-    args: ['processor'],
-    env: {
-      ...common,
-      PROCESSOR_GROUP_ID: groupId,
-      PROCESSOR_METRICS_PORT: String(metricsPort),
-      NYLAS_API_KEY: API_KEY,
-      NYLAS_API_URI: `http://127.0.0.1:${apiPort}`,
-    },
-    readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
-    readyTimeoutMs: 120_000,
-  });
+  const services = await startPipelineServices(ctx, { prefix: 'bench-e2e' });
+  const { topics, groupId, ingress, processor } = services;
+  const metricsUrl = services.processorMetricsUrl;
+  const { ingressMetricsUrl, webhookUrl } = services;
   const collector = await new CommitLatencyCollector(ctx.infra.kafka, topics).start();
   ctx.defer('e2e-collector', () => collector.stop());
 
-  const traffic = await startTraffic(ctx, 'traffic-e2e', {
-    grants: s.grants,
-    seed: 31,
-    secret: SECRET,
-    apiPort,
-    apiKey: API_KEY,
-  });
+  const traffic = await startTraffic(ctx, 'traffic-e2e', { grants: s.grants, seed: 31, ...services.traffic });
   // Warm-up: a trickle through the whole pipeline until it comes out, so the measured minute starts
   // with every partition taken over (the processor's /readyz is true before its first assignment).
   await traffic.request<LoadSummary>({
     kind: 'rate',
-    url: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
+    url: webhookUrl,
     rate: 100,
     seconds: 2,
     maxSockets: 16,
@@ -121,13 +87,11 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const brokerUsage = new UsageSampler(ctx.brokerPid(), 500).start();
   // The load generator also serves the simulated Nylas API (it owns the world the API answers from).
   const trafficUsage = new UsageSampler(traffic.pid, 500).start();
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  const ingressMetricsUrl = `http://127.0.0.1:${ingressPort}/metrics`;
   const [processorBefore, ingressBefore] = await Promise.all([scrape(metricsUrl), scrape(ingressMetricsUrl)]);
   const sendStarted = performance.now();
   const load = await traffic.request<LoadSummary>({
     kind: 'rate',
-    url: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
+    url: webhookUrl,
     rate: s.rate,
     seconds: s.seconds,
     maxSockets: s.concurrency,

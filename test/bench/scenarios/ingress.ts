@@ -158,11 +158,11 @@ async function startServers(ctx: BenchContext, topicEnv: Record<string, string>)
   ctx.defer('bare-http', () => bare.stop());
   await bare.start();
   servers.push({ name: 'bare-http', url: String(bare.readyInfo.url), pid: () => bare.pid });
-  // Baseline (b) is the ingress engineer's naive handler from the quick measurement (issue 4), run the
+  // Baseline (b) is the naive handler the ingress was first measured against (issue 4), run the
   // way they run it: idempotent producer, acks=all, 200 after the acknowledgement, no batching.
   const naivePort = await freePort();
   const naive = await startScript(ctx, 'naive-express', {
-    file: 'test/bench/ingress-quick-naive.ts',
+    file: 'test/bench/baselines/naive-express.ts',
     env: { ...common, PORT: String(naivePort), KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     readyUrl: `http://127.0.0.1:${naivePort}/readyz`,
   });

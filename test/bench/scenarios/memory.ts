@@ -11,8 +11,8 @@
  */
 import { join } from 'node:path';
 import { BenchChild } from '../lib/child';
-import { type BenchContext, freePort, startService } from '../lib/context';
-import { scenarioTopics, uniqueName } from '../lib/infra';
+import type { BenchContext } from '../lib/context';
+import { startPipelineServices } from '../lib/pipeline-services';
 import { rssBytes } from '../lib/proc';
 import { counter, scrape } from '../lib/prom';
 import { linearFit, round } from '../lib/stats';
@@ -82,20 +82,13 @@ export interface MemoryResult {
   };
 }
 
-const SECRET = 'bench-webhook-secret';
-const API_KEY = 'bench-api-key';
+/** One scrape of a service's /metrics, or undefined when it did not answer (sampled as NaN). */
+function scrapeOrNothing(url: string): Promise<string | undefined> {
+  return scrape(url).catch(() => undefined);
+}
 
-async function metricValue(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-      found = true;
-    }
-  }
-  return found ? sum : Number.NaN;
+function seriesSum(text: string | undefined, name: string, filter = ''): number {
+  return text === undefined || !text.includes(name) ? Number.NaN : counter(text, name, filter);
 }
 
 function series(samples: SoakSample[], warmup: number, pick: (s: SoakSample) => number): SoakSeries {
@@ -130,52 +123,20 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   const s = memorySettings(ctx.quick);
   const state = await stateBytes(ctx, s);
 
-  const topicEnv = await scenarioTopics(ctx.infra, 'bench-soak', 12);
-  const common = { ...ctx.infra.env, ...topicEnv, LOG_LEVEL: 'warn' };
-  const ingressPort = await freePort();
-  const apiPort = await freePort();
-  const metricsPort = await freePort();
-  const ingress = await startService(ctx, 'ingress', {
-    name: 'ingress-soak',
-    args: ['ingress'],
-    env: {
-      ...common,
-      INGRESS_PORT: String(ingressPort),
-      INGRESS_HOST: '127.0.0.1',
-      NYLAS_WEBHOOK_SECRETS: SECRET,
-    },
-    readyUrl: `http://127.0.0.1:${ingressPort}/readyz`,
+  const services = await startPipelineServices(ctx, {
+    prefix: 'bench-soak',
+    nameSuffix: '-soak',
+    processorEnv: { DEDUPE_WINDOW: `${s.dedupeWindowSeconds}s` },
   });
-  const processor = await startService(ctx, 'processor', {
-    name: 'processor-soak',
-    args: ['processor'],
-    env: {
-      ...common,
-      PROCESSOR_GROUP_ID: uniqueName('bench-soak-processor'),
-      PROCESSOR_METRICS_PORT: String(metricsPort),
-      NYLAS_API_KEY: API_KEY,
-      NYLAS_API_URI: `http://127.0.0.1:${apiPort}`,
-      DEDUPE_WINDOW: `${s.dedupeWindowSeconds}s`,
-    },
-    readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
-    readyTimeoutMs: 120_000,
-  });
-  const traffic = await startTraffic(ctx, 'traffic-soak', {
-    grants: 100,
-    seed: 57,
-    secret: SECRET,
-    apiPort,
-    apiKey: API_KEY,
-  });
+  const { ingress, processor } = services;
+  const traffic = await startTraffic(ctx, 'traffic-soak', { grants: 100, seed: 57, ...services.traffic });
   const samples: SoakSample[] = [];
   const started = performance.now();
-  const ingressMetrics = `http://127.0.0.1:${ingressPort}/metrics`;
-  const processorMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
   let load: LoadSummary | undefined;
   const sending = traffic
     .request<LoadSummary>({
       kind: 'rate',
-      url: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
+      url: services.webhookUrl,
       rate: s.soakRate,
       seconds: s.soakSeconds,
       maxSockets: 256,
@@ -186,16 +147,16 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   let lastLog = 0;
   while (load === undefined && (performance.now() - started) / 1000 < s.soakSeconds * 1.5) {
     const t = (performance.now() - started) / 1000;
-    const heap = (url: string) =>
-      metricValue(url, 'nylas_stream_nodejs_heap_size_used_bytes').catch(() => Number.NaN);
-    const [ingressHeap, processorHeap, entries] = await Promise.all([
-      heap(ingressMetrics),
-      heap(processorMetrics),
-      metricValue(processorMetrics, 'nylas_stream_processor_state_entries').catch(() => Number.NaN),
+    // One scrape per service and sample: heap and state entries come from the same answer.
+    const [ingressText, processorText] = await Promise.all([
+      scrapeOrNothing(services.ingressMetricsUrl),
+      scrapeOrNothing(services.processorMetricsUrl),
     ]);
-    const dedupeIds = await scrape(processorMetrics)
-      .then((t) => counter(t, 'nylas_stream_processor_state_entries', 'kind="dedupe"'))
-      .catch(() => Number.NaN);
+    const heapName = 'nylas_stream_nodejs_heap_size_used_bytes';
+    const ingressHeap = seriesSum(ingressText, heapName);
+    const processorHeap = seriesSum(processorText, heapName);
+    const entries = seriesSum(processorText, 'nylas_stream_processor_state_entries');
+    const dedupeIds = seriesSum(processorText, 'nylas_stream_processor_state_entries', 'kind="dedupe"');
     samples.push({
       t: round(t),
       ingressRssMb: round(rssBytes(ingress.pid ?? -1) / 1048576),

@@ -1,18 +1,18 @@
 /**
- * The naive baseline for the quick ingress measurement: an express handler that verifies the
+ * Ingress baseline (b) of `npm run bench` (scenarios/ingress.ts): a naive express handler that verifies the
  * signature on the raw body, reads the grant id and awaits one `producer.send` per request — with the
  * same guarantees as the ingress (idempotent producer, acks=all, 200 only after the acknowledgement),
  * but no micro-batching. kafkajs's idempotent producer allows one produce request in flight, so these
  * sends queue behind each other.
  *
- *   KAFKA_BROKERS=… TOPIC_RAW=… NYLAS_WEBHOOK_SECRETS=… PORT=… node test/helpers/run-ts.js test/bench/ingress-quick-naive.ts
+ *   KAFKA_BROKERS=… TOPIC_RAW=… NYLAS_WEBHOOK_SECRETS=… PORT=… node test/helpers/run-ts.js test/bench/baselines/naive-express.ts
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
-import { loadCommonConfig } from '../../lib/config';
-import { createKafka } from '../../lib/kafka';
-import { silentLogger } from '../../lib/logger';
+import { loadCommonConfig } from '../../../lib/config';
+import { createKafka } from '../../../lib/kafka';
+import { silentLogger } from '../../../lib/logger';
 
 export async function main(): Promise<number> {
   const config = loadCommonConfig(process.env);
