@@ -8,8 +8,9 @@
  * trip, and on a busy broker every round trip is tens of milliseconds, which is where the processor's
  * end-to-end latency went. The Java client keeps the coordinator until a request says it moved.
  *
- * What: Cluster#findGroupCoordinatorMetadata answers transaction-coordinator lookups from a per-client
- * cache for COORDINATOR_CACHE_MS (the TxnOffsetCommit's group lookup and consumers' lookups are not cached).
+ * What: Cluster#findGroupCoordinatorMetadata answers the lookups of producers (and admins) from a per-client
+ * cache for COORDINATOR_CACHE_MS: a transactional producer's transaction-coordinator lookups and the group
+ * lookup of its TxnOffsetCommit. Consumers' lookups are never cached (see below).
  * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
  * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
@@ -21,8 +22,11 @@
 export const COORDINATOR_CACHE_MS = 2000;
 
 const PATCHED_VERSION = '2.2.4';
-/** kafkajs's COORDINATOR_TYPES.TRANSACTION. */
-const TRANSACTION_COORDINATOR = 1;
+
+/** The part of kafkajs's Cluster the cache looks at: consumers' clusters carry an isolation level. */
+interface ClusterLike {
+  isolationLevel?: number;
+}
 
 interface CoordinatorParams {
   groupId: string;
@@ -30,7 +34,7 @@ interface CoordinatorParams {
 }
 
 interface ClusterPrototype {
-  findGroupCoordinatorMetadata(this: object, params: CoordinatorParams): Promise<unknown>;
+  findGroupCoordinatorMetadata(this: ClusterLike, params: CoordinatorParams): Promise<unknown>;
 }
 
 let installed: boolean | undefined;
@@ -46,10 +50,11 @@ export function installCoordinatorCache(now: () => number = Date.now): boolean {
     return installed;
   }
   const caches = new WeakMap<object, Map<string, { expiresAt: number; value: Promise<unknown> }>>();
-  Cluster.prototype.findGroupCoordinatorMetadata = function (this: object, params: CoordinatorParams) {
-    // Consumer-group lookups (type 0) stay kafkajs's own: a consumer restarting while the broker loads
-    // its groups hung in test/e2e/processor-broker-outage.test.ts when they were cached too.
-    if (params.coordinatorType !== TRANSACTION_COORDINATOR) return original.call(this, params);
+  Cluster.prototype.findGroupCoordinatorMetadata = function (this: ClusterLike, params: CoordinatorParams) {
+    // A consumer's lookups stay kafkajs's own (kafkajs gives only consumers' clusters an isolation
+    // level): a consumer restarting while the broker loaded its groups hung in
+    // test/e2e/processor-broker-outage.test.ts when they were cached too. A consumer asks once per join.
+    if (this.isolationLevel !== undefined) return original.call(this, params);
     let cache = caches.get(this);
     if (!cache) {
       cache = new Map();

@@ -109,6 +109,12 @@ export const METRICS = {
     type: 'counter',
     labels: ['outcome'],
   },
+  processorRoundPhase: {
+    name: 'nylas_stream_processor_round_phase_seconds',
+    help: "Time a processing round spent in each phase: pipeline (decode to encode), produce (the transaction's records), offsets (AddOffsetsToTxn and TxnOffsetCommit), commit (EndTxn).",
+    type: 'histogram',
+    labels: ['phase'],
+  },
 } as const;
 
 export type MetricSpec = (typeof METRICS)[keyof typeof METRICS];

@@ -21,6 +21,7 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly stateEntries: Gauge<'kind'>;
   readonly restoreSeconds: Histogram<string>;
   readonly transactions: Counter<'outcome'>;
+  readonly roundPhase: Histogram<'phase'>;
   private readonly countsByPartition = new Map<number, StoreCounts>();
 
   constructor(readonly registry: Registry) {
@@ -81,6 +82,13 @@ export class ProcessorMetrics implements ExpansionObserver {
       name: m.processorTransactions.name,
       help: m.processorTransactions.help,
       labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.roundPhase = new Histogram({
+      name: m.processorRoundPhase.name,
+      help: m.processorRoundPhase.help,
+      labelNames: ['phase'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
   }

@@ -24,6 +24,8 @@ export interface RecordedRequest {
   status: number;
   /** Wall-clock epoch ms when the response finished. */
   at: number;
+  /** From the request reaching the app to the response's last byte handed to the OS, ms. */
+  durationMs: number;
 }
 
 export interface NylasApiOptions {
@@ -81,9 +83,11 @@ export async function startNylasApi(options: NylasApiOptions): Promise<NylasApiS
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const path = req.path;
+    const started = performance.now();
     res.on('finish', () => {
       if (requests.length >= maxRecorded) requests.splice(0, Math.ceil(maxRecorded / 10));
-      requests.push({ method: req.method, path, status: res.statusCode, at: Date.now() });
+      const durationMs = performance.now() - started;
+      requests.push({ method: req.method, path, status: res.statusCode, at: Date.now(), durationMs });
     });
     next();
   });

@@ -10,6 +10,7 @@
  *                                       summarize with node dist/bench/test/bench/profile.js <dir>)
  *   npm run bench -- --trace-kafka processor   per-API kafkajs request durations of that service (diagnostic)
  *   npm run bench -- --keep-infra       leave the bench broker and registry running afterwards
+ *   npm run bench -- --timeline         end to end: log latency per second, and the partitions of slow events
  *   npm run bench -- --no-large-messages  leave the simulator's >1 MB messages (delivered `.truncated`,
  *                                       expanded through the simulated API) out of the processor,
  *                                       end-to-end and soak traffic
@@ -36,6 +37,7 @@ interface Flags {
   profile: Set<string>;
   traceKafka: Set<string>;
   keepInfra: boolean;
+  timeline: boolean;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -46,6 +48,7 @@ function parseFlags(argv: string[]): Flags {
     profile: new Set(),
     traceKafka: new Set(),
     keepInfra: false,
+    timeline: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -56,6 +59,7 @@ function parseFlags(argv: string[]): Flags {
     };
     if (a === '--quick') flags.quick = true;
     else if (a === '--keep-infra') flags.keepInfra = true;
+    else if (a === '--timeline') flags.timeline = true;
     else if (a === '--no-large-messages') flags.largeMessages = false;
     else if (a === '--only') {
       const names = value().split(',');
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
     profile: flags.profile,
     profileDir: join(work, 'profiles'),
     traceKafka: flags.traceKafka,
+    timeline: flags.timeline,
     log,
   });
   let interrupted = false;

@@ -18,6 +18,10 @@ const WIRE_HEADER_BYTES = 5;
 
 export class CommitLatencyCollector {
   readonly latenciesMs: number[] = [];
+  /** When each latency was seen (ms since epoch), same order as latenciesMs. */
+  readonly seenAt: number[] = [];
+  /** The partition each event was on (domain topics are co-partitioned with the raw topic). */
+  readonly partitions: number[] = [];
   private readonly consumers: Consumer[] = [];
   /** Domain topic → the Avro type its values are written with. */
   private readonly types = new Map<string, avro.Type>();
@@ -30,6 +34,13 @@ export class CommitLatencyCollector {
     for (const name of DOMAIN_SCHEMA_NAMES) {
       this.types.set(String(topics[DOMAIN_SCHEMA_TOPICS[name]]), schemaByName(name).type);
     }
+  }
+
+  /** Forgets what was recorded so far. */
+  reset(): void {
+    this.latenciesMs.length = 0;
+    this.seenAt.length = 0;
+    this.partitions.length = 0;
   }
 
   async start(): Promise<this> {
@@ -57,7 +68,11 @@ export class CommitLatencyCollector {
             | { received_at?: unknown }
             | undefined;
           const receivedAt = Number(event?.received_at);
-          if (Number.isFinite(receivedAt) && receivedAt > 0) this.latenciesMs.push(now - receivedAt);
+          if (Number.isFinite(receivedAt) && receivedAt > 0) {
+            this.latenciesMs.push(now - receivedAt);
+            this.seenAt.push(now);
+            this.partitions.push(batch.partition);
+          }
         }
         this.lastSeenAt = now;
       },

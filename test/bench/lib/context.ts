@@ -24,6 +24,8 @@ export interface BenchContext {
   profileDir: string;
   /** Services whose kafkajs requests are traced (lib/kafka-trace.ts), written beside the profiles. */
   traceKafka: Set<string>;
+  /** End to end: log the latency of each second and the partitions of slow events (--timeline). */
+  timeline: boolean;
   log: (line: string) => void;
   /** Stops `stop` at the end of the run (or on failure), last registered first. */
   defer(name: string, stop: () => Promise<unknown>): void;

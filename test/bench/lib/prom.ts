@@ -20,11 +20,11 @@ export function counter(text: Scrape, name: string, filter = ''): number {
   return n;
 }
 
-/** Cumulative bucket counts of histogram `name` (all label sets summed), by upper bound. */
-function buckets(text: Scrape, name: string): Map<number, number> {
+/** Cumulative bucket counts of histogram `name` (label sets containing `filter` summed), by upper bound. */
+function buckets(text: Scrape, name: string, filter: string): Map<number, number> {
   const out = new Map<number, number>();
   for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}_bucket{`)) continue;
+    if (!line.startsWith(`${name}_bucket{`) || !line.includes(filter)) continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
     if (le === undefined) continue;
     const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
@@ -34,9 +34,15 @@ function buckets(text: Scrape, name: string): Map<number, number> {
 }
 
 /** The q-quantile (0..1) of what histogram `name` observed between two scrapes, in its unit. */
-export function histogramQuantile(before: Scrape, after: Scrape, name: string, q: number): number {
-  const a = buckets(after, name);
-  const b = buckets(before, name);
+export function histogramQuantile(
+  before: Scrape,
+  after: Scrape,
+  name: string,
+  q: number,
+  filter = '',
+): number {
+  const a = buckets(after, name, filter);
+  const b = buckets(before, name, filter);
   const bounds = [...a.keys()].sort((x, y) => x - y);
   const counts = bounds.map((le) => (a.get(le) ?? 0) - (b.get(le) ?? 0));
   const total = counts[counts.length - 1] ?? 0;

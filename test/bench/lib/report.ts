@@ -183,7 +183,15 @@ export function markdown(r: BenchResult): string {
     );
     lines.push('');
     lines.push(
-      `Where the time goes (the services' own histograms): ingress receipt → Kafka ack p50 ${fmt(e.breakdown.ingressAckP50)} ms, p99 ${fmt(e.breakdown.ingressAckP99)} ms; ingress receipt → processor commit p50 ${fmt(e.breakdown.processorEndToEndP50)} ms, p99 ${fmt(e.breakdown.processorEndToEndP99)} ms (interpolated within histogram buckets). ${fmt(e.generated.truncated)} of the notifications were \`.truncated\`: ${fmt(e.breakdown.expansions)} Nylas API calls, p50 ${fmt(e.breakdown.expansionP50)} ms, p99 ${fmt(e.breakdown.expansionP99)} ms (the simulated API runs in the load generator's process); the same object's later notifications wait behind its pending expansion (order per object), other objects wait at most EXPANSION_DEFER_AFTER.`,
+      `Measured after ${e.settings.warmUpSeconds} s at the full rate right after the services started (not counted above): during that cold start p50 ${fmt(e.warmUpLatencyMs.p50)} ms, p99 ${fmt(e.warmUpLatencyMs.p99)} ms, max ${fmt(e.warmUpLatencyMs.max)} ms.`,
+    );
+    lines.push('');
+    lines.push(
+      `Where the time goes (the services' own histograms): ingress receipt → Kafka ack p50 ${fmt(e.breakdown.ingressAckP50)} ms, p99 ${fmt(e.breakdown.ingressAckP99)} ms; ingress receipt → processor commit p50 ${fmt(e.breakdown.processorEndToEndP50)} ms, p99 ${fmt(e.breakdown.processorEndToEndP99)} ms (interpolated within histogram buckets). ${fmt(e.generated.truncated)} of the notifications were \`.truncated\`: ${fmt(e.breakdown.expansions)} Nylas API calls, p50 ${fmt(e.breakdown.expansionP50)} ms, p99 ${fmt(e.breakdown.expansionP99)} ms (the simulated API runs in the load generator's process; its own time per call p50 ${fmt(e.breakdown.apiServerMs.p50)} ms, p99 ${fmt(e.breakdown.apiServerMs.p99)} ms); the same object's later notifications wait behind its pending expansion (order per object), other objects wait at most EXPANSION_DEFER_AFTER. Processor rounds, p50/p99 ms per phase: ${Object.entries(
+        e.breakdown.roundPhasesMs,
+      )
+        .map(([k, v]) => `${k} ${fmt(v.p50)}/${fmt(v.p99)}`)
+        .join(', ')} (produce and offsets run side by side).`,
     );
     lines.push('');
   }

@@ -173,6 +173,14 @@ const ready = serveParent(async (msg) => {
     }
     case 'generated':
       return source instanceof MixSource ? source.stats() : {};
+    case 'api-times': {
+      // The simulated API's own time per message fetch (request in → last byte out), since `since`.
+      const since = Number(msg.since ?? 0);
+      const times = (api?.requests ?? [])
+        .filter((r) => r.at >= since && r.method === 'GET' && r.path.includes('/messages/'))
+        .map((r) => r.durationMs);
+      return { count: times.length, ms: summarizeLatencies(times) };
+    }
     case 'burst':
       return burst(new URL(String(msg.url)), Number(msg.count), Number(msg.concurrency));
     case 'rate':

@@ -59,6 +59,19 @@ describe('kafkajs coordinator cache', () => {
     expect(calls).toHaveLength(4);
   });
 
+  it("caches a producer's group lookups (its TxnOffsetCommit) but never a consumer's", async () => {
+    const producer = {};
+    await lookup(producer, 'group', 0);
+    await lookup(producer, 'group', 0);
+    expect(calls).toHaveLength(1);
+    const consumer = { isolationLevel: 1 };
+    await lookup(consumer, 'group', 0);
+    await lookup(consumer, 'group', 0);
+    const readUncommitted = { isolationLevel: 0 };
+    await lookup(readUncommitted, 'group', 0);
+    expect(calls).toHaveLength(4);
+  });
+
   it('does not keep a failed lookup', async () => {
     const a = {};
     fail = true;
