@@ -7,10 +7,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Kafka, Partitioners } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
+import { KeyHashPartitioner } from '../lib/kafka-partitioner';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import { ProduceBatcher } from './batcher';
@@ -89,8 +90,9 @@ export async function startIngress(
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        // Java-compatible murmur2: the same grant lands on the same partition as in every other client.
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // Java-compatible murmur2 (kafkajs's DefaultPartitioner, the key's hash remembered): the same
+        // grant lands on the same partition as in every other client.
+        createPartitioner: KeyHashPartitioner,
         retry: { retries: 5 },
       }),
     logger: logger.child({ component: 'producer' }),

@@ -7,6 +7,7 @@ import { Kafka, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafk
 import type { KafkaConfig } from './config';
 import { ConfigError } from './errors';
 import { installCoordinatorCache } from './kafkajs-coordinator-cache';
+import { installEncoderBuffers } from './kafkajs-encoder-buffers';
 import { kafkaLogCreator, type Logger } from './logger';
 
 export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {
@@ -70,5 +71,6 @@ export const TRANSACTIONAL_RETRY = { initialRetryTime: 10, retries: 8, maxRetryT
 
 export function createKafka(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): Kafka {
   installCoordinatorCache();
+  installEncoderBuffers();
   return new Kafka(kafkaJsOptions(config, logger, clientIdSuffix));
 }

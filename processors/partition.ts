@@ -339,7 +339,22 @@ export class PartitionWorker {
     if (offsetChanged) this.committedNext = next;
     for (const offset of result.handledOffsets) this.expansions.delete(offset);
     const m = this.o.metrics;
-    for (const oc of result.outcomes) m.notification(oc.family, oc.outcome);
+    // Counted per (family, outcome) once per round: prom-client hashes the labels on every inc.
+    const outcomeCounts = new Map<
+      string,
+      {
+        family: (typeof result.outcomes)[number]['family'];
+        outcome: (typeof result.outcomes)[number]['outcome'];
+        n: number;
+      }
+    >();
+    for (const oc of result.outcomes) {
+      const key = `${oc.family}\u0000${oc.outcome}`;
+      const c = outcomeCounts.get(key);
+      if (c) c.n++;
+      else outcomeCounts.set(key, { ...oc, n: 1 });
+    }
+    for (const c of outcomeCounts.values()) m.notification(c.family, c.outcome, c.n);
     for (const reason of result.deadLetterReasons) m.deadLetter(reason);
     const committedAt = this.now();
     for (const d of result.domain) {

@@ -24,18 +24,11 @@
  * offset. Nothing is skipped.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import {
-  type Admin,
-  type Batch,
-  type Consumer,
-  type Kafka,
-  type KafkaMessage,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import type { Admin, Batch, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
+import { KeyHashPartitioner } from '../lib/kafka-partitioner';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
 import { registerDomainSchemas } from '../schemas/index';
@@ -383,9 +376,9 @@ export class Processor {
       maxInFlightRequests: 1,
       transactionTimeout: this.config.transactionTimeoutMs,
       retry: TRANSACTIONAL_RETRY,
-      // kafkajs 2's default (Java-compatible murmur2), the partitioner the ingress uses, named so
-      // domain topics stay co-partitioned with the raw topic by grant id.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // kafkajs 2's default choice (Java-compatible murmur2, the key's hash remembered), the partitioner
+      // the ingress uses, so domain topics stay co-partitioned with the raw topic by grant id.
+      createPartitioner: KeyHashPartitioner,
     });
     await producer.connect();
     try {

@@ -6,7 +6,7 @@
  * one store, like a partition worker; the kafkajs column encodes the produced messages into a record
  * batch the way the producer does (headers included).
  *
- *   node dist/bench/test/bench/stages.js [--records 50000] [--round 500] [--repeat 5]
+ *   node dist/bench/test/bench/stages.js [--records 50000] [--round 500] [--repeat 5] [--stock-kafkajs]
  *
  * Prints µs/record per stage, the median of the repeats.
  */
@@ -24,6 +24,7 @@ import { DOMAIN_SCHEMA_TOPICS, loadDomainSchemas } from '../../schemas/index';
 
 const TOPICS = loadTopicsConfig({});
 
+import { installEncoderBuffers } from '../../lib/kafkajs-encoder-buffers';
 import { createWorld, NotificationGenerator, Random } from '../../simulator';
 import { ingressRecord } from './load/preload';
 
@@ -109,6 +110,10 @@ function encodeLikeKafkajs(messages: Message[]): void {
 }
 
 function main(): void {
+  // The services encode with kafkajs's Encoder on pooled buffers (lib/kafka.ts installs it);
+  // --stock-kafkajs measures kafkajs as published, for comparison.
+  const stock = process.argv.includes('--stock-kafkajs');
+  if (!stock) installEncoderBuffers();
   const count = arg('records', 50_000);
   const roundSize = arg('round', 500);
   const repeat = arg('repeat', 5);
@@ -123,7 +128,9 @@ function main(): void {
   for (let r = 0; r < repeat; r++) runs.push(once(records, roundSize, encoder));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
   let total = 0;
-  process.stdout.write(`${count} records, rounds of ${roundSize}, median of ${repeat} runs\n`);
+  process.stdout.write(
+    `${count} records, rounds of ${roundSize}, median of ${repeat} runs, kafkajs ${stock ? 'as published' : 'with pooled encoder buffers'}\n`,
+  );
   for (const s of STAGES) {
     const us = median(runs.map((m) => (m.get(s) ?? 0) / count / 1000));
     total += us;

@@ -26,6 +26,8 @@ export interface BenchContext {
   traceKafka: Set<string>;
   /** End to end: log the latency of each second and the partitions of slow events (--timeline). */
   timeline: boolean;
+  /** Processor scenario: preload this many records instead of the default (--processor-records). */
+  processorRecords: number | undefined;
   log: (line: string) => void;
   /** Stops `stop` at the end of the run (or on failure), last registered first. */
   defer(name: string, stop: () => Promise<unknown>): void;

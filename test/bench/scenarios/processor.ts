@@ -28,9 +28,13 @@ export interface ProcessorSettings {
   largeMessages: boolean;
 }
 
-export function processorSettings(quick: boolean, largeMessages: boolean): ProcessorSettings {
+export function processorSettings(
+  quick: boolean,
+  largeMessages: boolean,
+  records?: number,
+): ProcessorSettings {
   return {
-    count: quick ? 20_000 : 200_000,
+    count: records ?? (quick ? 20_000 : 200_000),
     reps: quick ? 1 : 3,
     grants: 200,
     duplicateRate: 0.05,
@@ -126,7 +130,7 @@ async function outcomesFrom(metricsUrl: string): Promise<Record<string, number>>
 }
 
 export async function runProcessor(ctx: BenchContext, largeMessages: boolean): Promise<ProcessorResult> {
-  const s = processorSettings(ctx.quick, largeMessages);
+  const s = processorSettings(ctx.quick, largeMessages, ctx.processorRecords);
   const topicEnv = await scenarioTopics(ctx.infra, 'bench-proc', s.partitions);
   const raw = String(topicEnv.TOPIC_RAW);
   const world = createWorld({ seed: 20_251_122, grants: s.grants });
