@@ -358,7 +358,7 @@ export class PartitionWorker {
     for (const reason of result.deadLetterReasons) m.deadLetter(reason);
     const committedAt = this.now();
     for (const d of result.domain) {
-      m.endToEndLatency.observe(Math.max(0, committedAt - d.notification.receivedAt) / 1000);
+      m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);
     }
     if (this.highWatermark >= 0n) m.lag(this.o.partition, Number(this.highWatermark - this.committedNext));
     m.storeCounts(this.o.partition, this.o.store.counts());

@@ -95,7 +95,10 @@ export class ExpansionCache {
 export interface DomainOutput {
   topic: string;
   message: Message;
-  notification: Notification;
+  /** When the ingress received the notification (for the end-to-end latency after commit). Only this,
+   * not the notification: a round's outputs live through its transaction's round trips, and the decoded
+   * notification (its whole parsed envelope) need not. */
+  receivedAt: number;
 }
 
 export interface RoundResult {
@@ -238,7 +241,11 @@ export class Pipeline {
       }
       try {
         const event = deps.normalize(n, deps.topics);
-        prepared.set(n, { topic: event.topic, message: deps.encoder.message(event), notification: n });
+        prepared.set(n, {
+          topic: event.topic,
+          message: deps.encoder.message(event),
+          receivedAt: n.receivedAt,
+        });
       } catch (err) {
         if (!(err instanceof NylasStreamError) || isRetriable(err)) throw err;
         const reason: DeadLetterReason =
