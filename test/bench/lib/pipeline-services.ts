@@ -8,8 +8,12 @@ import { loadTopicsConfig, type TopicsConfig } from '../../../lib/config';
 import { type BenchContext, freePort, startService } from './context';
 import { scenarioTopics, uniqueName } from './infra';
 
-const SECRET = 'bench-webhook-secret';
-const API_KEY = 'bench-api-key';
+/** What the load generator signs with and serves the Nylas API under (startTraffic), before the services start. */
+export const PIPELINE_TRAFFIC = {
+  secret: 'bench-webhook-secret',
+  apiKey: 'bench-api-key',
+  apiPort: 0,
+} as const;
 
 export interface PipelineServices {
   topics: TopicsConfig;
@@ -19,17 +23,21 @@ export interface PipelineServices {
   webhookUrl: string;
   ingressMetricsUrl: string;
   processorMetricsUrl: string;
-  /** For startTraffic: the ingress's secret, and where and with which key to serve the Nylas API. */
-  traffic: { secret: string; apiPort: number; apiKey: string };
 }
 
 export async function startPipelineServices(
   ctx: BenchContext,
-  o: { prefix: string; nameSuffix?: string; processorEnv?: Record<string, string> },
+  o: {
+    prefix: string;
+    /** The simulated Nylas API the processor expands through (startTraffic's apiUrl). */
+    apiUrl: string;
+    nameSuffix?: string;
+    processorEnv?: Record<string, string>;
+  },
 ): Promise<PipelineServices> {
   const topicEnv = await scenarioTopics(ctx.infra, o.prefix, 12);
   const common = { ...ctx.infra.env, ...topicEnv, LOG_LEVEL: 'warn' };
-  const [ingressPort, apiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [ingressPort, metricsPort] = [await freePort(), await freePort()];
   const groupId = uniqueName(`${o.prefix}-processor`);
   const suffix = o.nameSuffix ?? '';
   const ingress = await startService(ctx, 'ingress', {
@@ -39,7 +47,7 @@ export async function startPipelineServices(
       ...common,
       INGRESS_PORT: String(ingressPort),
       INGRESS_HOST: '127.0.0.1',
-      NYLAS_WEBHOOK_SECRETS: SECRET,
+      NYLAS_WEBHOOK_SECRETS: PIPELINE_TRAFFIC.secret,
     },
     readyUrl: `http://127.0.0.1:${ingressPort}/readyz`,
   });
@@ -50,8 +58,8 @@ export async function startPipelineServices(
       ...common,
       PROCESSOR_GROUP_ID: groupId,
       PROCESSOR_METRICS_PORT: String(metricsPort),
-      NYLAS_API_KEY: API_KEY,
-      NYLAS_API_URI: `http://127.0.0.1:${apiPort}`,
+      NYLAS_API_KEY: PIPELINE_TRAFFIC.apiKey,
+      NYLAS_API_URI: o.apiUrl,
       ...o.processorEnv,
     },
     readyUrl: `http://127.0.0.1:${metricsPort}/readyz`,
@@ -65,6 +73,5 @@ export async function startPipelineServices(
     webhookUrl: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
     ingressMetricsUrl: `http://127.0.0.1:${ingressPort}/metrics`,
     processorMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    traffic: { secret: SECRET, apiPort, apiKey: API_KEY },
   };
 }

@@ -1,8 +1,10 @@
 /**
  * Simulator traffic for the end-to-end and soak scenarios: the load generator process builds the
  * simulator's realistic mix as it sends (every family, variants, duplicates from the world's own
- * changes) and serves the simulated Nylas API for the same world on a known port, so the processor can
- * expand truncated messages. Sending is open loop at a fixed rate (see load/generator.ts).
+ * changes) and serves the simulated Nylas API for the same world, so the processor can expand truncated
+ * messages. The API listens on a port of its own choosing (apiPort 0) before the processor starts: a port
+ * picked in advance and bound later was once taken meanwhile (EADDRINUSE). Sending is open loop at a
+ * fixed rate (see load/generator.ts).
  */
 import { join } from 'node:path';
 import type { MixOptions } from '../load/payloads';
@@ -13,7 +15,7 @@ export async function startTraffic(
   ctx: BenchContext,
   name: string,
   mix: Omit<MixOptions, 'largeMessages'>,
-): Promise<BenchChild> {
+): Promise<BenchChild & { apiUrl: string }> {
   const generator = new BenchChild({
     name,
     script: join(ctx.scriptDir, 'load', 'generator.js'),
@@ -23,6 +25,9 @@ export async function startTraffic(
   });
   ctx.defer(name, () => generator.stop());
   await generator.start();
-  await generator.request({ kind: 'prepare-mix', mix: { ...mix, largeMessages: ctx.largeMessages } });
-  return generator;
+  const { api } = await generator.request<{ api: string }>({
+    kind: 'prepare-mix',
+    mix: { ...mix, largeMessages: ctx.largeMessages },
+  });
+  return Object.assign(generator, { apiUrl: api });
 }

@@ -8,7 +8,7 @@
 import { CommitLatencyCollector } from '../lib/collector';
 import type { BenchContext } from '../lib/context';
 import { waitForZeroLag } from '../lib/infra';
-import { startPipelineServices } from '../lib/pipeline-services';
+import { PIPELINE_TRAFFIC, startPipelineServices } from '../lib/pipeline-services';
 import { type ProcessUsage, UsageSampler } from '../lib/proc';
 import { counter, histogramQuantile, scrape } from '../lib/prom';
 import { type LatencySummary, round, summarizeLatencies } from '../lib/stats';
@@ -76,14 +76,14 @@ export interface EndToEndResult {
 
 export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const s = endToEndSettings(ctx.quick);
-  const services = await startPipelineServices(ctx, { prefix: 'bench-e2e' });
+  const traffic = await startTraffic(ctx, 'traffic-e2e', { grants: s.grants, seed: 31, ...PIPELINE_TRAFFIC });
+  const services = await startPipelineServices(ctx, { prefix: 'bench-e2e', apiUrl: traffic.apiUrl });
   const { topics, groupId, ingress, processor } = services;
   const metricsUrl = services.processorMetricsUrl;
   const { ingressMetricsUrl, webhookUrl } = services;
   const collector = await new CommitLatencyCollector(ctx.infra.kafka, topics).start();
   ctx.defer('e2e-collector', () => collector.stop());
 
-  const traffic = await startTraffic(ctx, 'traffic-e2e', { grants: s.grants, seed: 31, ...services.traffic });
   // Warm-up, not measured: a trickle through the whole pipeline until it comes out, so every partition
   // is taken over (the processor's /readyz is true before its first assignment); then the full rate for
   // a while, because freshly started processes run unoptimized code for their first seconds (a step from

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { BenchChild } from '../lib/child';
 import type { BenchContext } from '../lib/context';
-import { startPipelineServices } from '../lib/pipeline-services';
+import { PIPELINE_TRAFFIC, startPipelineServices } from '../lib/pipeline-services';
 import { rssBytes } from '../lib/proc';
 import { counter, scrape } from '../lib/prom';
 import { linearFit, round } from '../lib/stats';
@@ -123,13 +123,14 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   const s = memorySettings(ctx.quick);
   const state = await stateBytes(ctx, s);
 
+  const traffic = await startTraffic(ctx, 'traffic-soak', { grants: 100, seed: 57, ...PIPELINE_TRAFFIC });
   const services = await startPipelineServices(ctx, {
     prefix: 'bench-soak',
+    apiUrl: traffic.apiUrl,
     nameSuffix: '-soak',
     processorEnv: { DEDUPE_WINDOW: `${s.dedupeWindowSeconds}s` },
   });
   const { ingress, processor } = services;
-  const traffic = await startTraffic(ctx, 'traffic-soak', { grants: 100, seed: 57, ...services.traffic });
   const samples: SoakSample[] = [];
   const started = performance.now();
   let load: LoadSummary | undefined;
