@@ -97,6 +97,23 @@ export class ProcessorMetrics implements ExpansionObserver {
     if (n > 0) this.notifications.inc({ family, outcome }, n);
   }
 
+  /** A round's outcomes, counted once per (family, outcome): prom-client hashes the labels on every inc. */
+  roundOutcomes(
+    outcomes: ReadonlyArray<{ family: TriggerFamily | 'unknown'; outcome: NotificationOutcome }>,
+  ): void {
+    const counts = new Map<
+      string,
+      { family: TriggerFamily | 'unknown'; outcome: NotificationOutcome; n: number }
+    >();
+    for (const o of outcomes) {
+      const key = `${o.family}\u0000${o.outcome}`;
+      const c = counts.get(key);
+      if (c) c.n++;
+      else counts.set(key, { family: o.family, outcome: o.outcome, n: 1 });
+    }
+    for (const c of counts.values()) this.notification(c.family, c.outcome, c.n);
+  }
+
   deadLetter(reason: DeadLetterReason): void {
     this.deadLetters.inc({ reason });
   }

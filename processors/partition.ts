@@ -339,23 +339,24 @@ export class PartitionWorker {
     if (offsetChanged) this.committedNext = next;
     for (const offset of result.handledOffsets) this.expansions.delete(offset);
     const m = this.o.metrics;
-    // Counted per (family, outcome) once per round: prom-client hashes the labels on every inc.
-    const outcomeCounts = new Map<
-      string,
-      {
-        family: (typeof result.outcomes)[number]['family'];
-        outcome: (typeof result.outcomes)[number]['outcome'];
-        n: number;
-      }
-    >();
-    for (const oc of result.outcomes) {
-      const key = `${oc.family}\u0000${oc.outcome}`;
-      const c = outcomeCounts.get(key);
-      if (c) c.n++;
-      else outcomeCounts.set(key, { ...oc, n: 1 });
-    }
-    for (const c of outcomeCounts.values()) m.notification(c.family, c.outcome, c.n);
+    m.roundOutcomes(result.outcomes);
     for (const reason of result.deadLetterReasons) m.deadLetter(reason);
+    // Each dead letter, once committed, also gets a log line an operator can search for (the record itself
+    // is on the DLQ topic with the same reason and code, re-drivable with `nylas-stream redrive` if so).
+    for (const dl of result.deadLetters) {
+      this.o.logger.warn(
+        {
+          reason: dl.reason,
+          code: dl.code ?? dl.reason,
+          stage: dl.stage,
+          redrivable: dl.redrivable,
+          source: { topic: dl.record.topic, partition: dl.record.partition, offset: dl.record.offset },
+          dlqTopic: this.o.dlqTopic,
+          detail: dl.message,
+        },
+        'notification dead-lettered',
+      );
+    }
     const committedAt = this.now();
     for (const d of result.domain) {
       m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);

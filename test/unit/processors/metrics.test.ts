@@ -16,4 +16,27 @@ describe('ProcessorMetrics', () => {
     const after = await registry.getSingleMetric(METRICS.processorDeadLetters.name)?.get();
     expect(after?.values.find((v) => v.labels.reason === 'NYLAS_API_UNAUTHORIZED')?.value).toBe(1);
   });
+
+  it("counts a round's outcomes per family and outcome", async () => {
+    const registry = createMetricsRegistry({ service: 'processor', collectDefaults: false });
+    const metrics = new ProcessorMetrics(registry);
+    metrics.roundOutcomes([
+      { family: 'message', outcome: 'emitted' },
+      { family: 'message', outcome: 'emitted' },
+      { family: 'message', outcome: 'duplicate' },
+      { family: 'event', outcome: 'emitted' },
+      { family: 'unknown', outcome: 'dead_lettered' },
+    ]);
+    metrics.roundOutcomes([{ family: 'message', outcome: 'emitted' }]);
+    const got = await registry.getSingleMetric(METRICS.processorNotifications.name)?.get();
+    const byLabels = Object.fromEntries(
+      (got?.values ?? []).map((v) => [`${v.labels.family}/${v.labels.outcome}`, v.value]),
+    );
+    expect(byLabels).toEqual({
+      'message/emitted': 3,
+      'message/duplicate': 1,
+      'event/emitted': 1,
+      'unknown/dead_lettered': 1,
+    });
+  });
 });

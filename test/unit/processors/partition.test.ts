@@ -1,6 +1,6 @@
 import type { Message, Producer } from 'kafkajs';
 import { loadTopicsConfig } from '../../../lib/config';
-import { silentLogger } from '../../../lib/logger';
+import { createLogger, type Logger, silentLogger } from '../../../lib/logger';
 import { createMetricsRegistry } from '../../../lib/metrics';
 import { ProcessorMetrics } from '../../../processors/metrics';
 import { chunksOf, PartitionWorker } from '../../../processors/partition';
@@ -62,6 +62,7 @@ function setup(
     expand?: (grant: string) => Promise<ExpandOutcome>;
     failCommits?: number;
     reorderWindowMs?: number;
+    logger?: Logger;
   } = {},
 ) {
   const { producer, txns } = fakeProducer(opts.failCommits);
@@ -86,7 +87,7 @@ function setup(
       expand: (n) => expand(n.grantId),
     }),
     metrics: new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false })),
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     committed: 10n,
     maxRecordsPerTransaction: 100,
     maxQueuedRecords: 1000,
@@ -125,6 +126,34 @@ describe('partition worker', () => {
     });
     expect(store.seen('a', Date.now())).toBe(true);
     expect(worker.committedNext).toBe(11n);
+  });
+
+  it('logs each dead letter once committed: reason, code, stage, source position', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({
+      name: 'processor',
+      level: 'info',
+      destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+    });
+    const { worker, txns } = setup({ logger });
+    worker.start();
+    const garbage: RawRecord = { ...(recs(10, [['g', { id: 'a', messageId: 'm' }]])[0] as RawRecord) };
+    garbage.value = Buffer.from('{not json');
+    expect(worker.enqueue([garbage], 10n, 10n, 20n)).toBe(true);
+    await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
+    await worker.stop();
+    expect(txns[0]?.messages[topics.dlq]).toHaveLength(1);
+    const logged = lines.filter((l) => l.msg === 'notification dead-lettered');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      level: 'warn',
+      reason: 'MALFORMED_JSON',
+      code: 'MALFORMED_JSON',
+      stage: 'decode',
+      redrivable: false,
+      source: { topic: garbage.topic, partition: 2, offset: '10' },
+      dlqTopic: topics.dlq,
+    });
   });
 
   it('refuses a batch that starts before the expected position (the caller seeks instead)', () => {
