@@ -191,7 +191,7 @@ export function markdown(r: BenchResult): string {
         e.breakdown.roundPhasesMs,
       )
         .map(([k, v]) => `${k} ${fmt(v.p50)}/${fmt(v.p99)}`)
-        .join(', ')} (produce and offsets run side by side).`,
+        .join(', ')} (one after the other in each transaction).`,
     );
     lines.push('');
   }
