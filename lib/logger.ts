@@ -78,11 +78,19 @@ const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * kafkajs errors that are a normal step of a protocol, retried at once, and so not worth an operator's
- * attention: after a commit the transaction coordinator answers the next transaction's first request
- * with CONCURRENT_TRANSACTIONS until the commit markers are written (kafkajs logs each retry at ERROR).
+ * kafkajs lines that are not worth an operator's attention:
+ * - errors that are a normal step of a protocol, retried at once: after a commit the transaction
+ *   coordinator answers the next transaction's first request with CONCURRENT_TRANSACTIONS until the
+ *   commit markers are written (kafkajs logs each retry at ERROR);
+ * - the warning "Limiting retries for the idempotent producer may invalidate EoS guarantees", printed
+ *   for every producer we create (the processor makes one per partition): our producers limit retries on
+ *   purpose and never resend after giving up (the ingress retires the producer, the processor aborts the
+ *   transaction and redoes the round), so the warning describes a case that cannot happen here.
  */
-const ROUTINE_RETRIES = ['another concurrent operation on the same transaction was ongoing'];
+const ROUTINE_RETRIES = [
+  'another concurrent operation on the same transaction was ongoing',
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+];
 
 function isRoutineRetry(message: unknown, error: unknown): boolean {
   const text = `${String(message ?? '')} ${String(error ?? '')}`;

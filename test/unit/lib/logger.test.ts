@@ -79,4 +79,15 @@ describe('kafkaLogCreator', () => {
     write(line(logLevel.ERROR, `Failed to send messages: ${text}`, { retryCount: 0, retryTime: 12 }));
     expect(out.lines().map((l) => l.level)).toEqual(['debug', 'debug']);
   });
+
+  it("logs kafkajs's per-producer warning about limited idempotent retries at debug, other warnings at warn", () => {
+    const out = capture();
+    const log = createLogger({ name: 'test', level: 'debug', destination: out.stream });
+    const write = kafkaLogCreator(log)(logLevel.DEBUG);
+    write(
+      line(logLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees', {}),
+    );
+    write(line(logLevel.WARN, 'Broker 1 disconnected', {}));
+    expect(out.lines().map((l) => l.level)).toEqual(['debug', 'warn']);
+  });
 });
