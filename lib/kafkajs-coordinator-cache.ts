@@ -14,14 +14,12 @@
  * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
  * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
- * Applied only to the kafkajs version it was written against (package.json pins it); any other version
- * is left untouched.
+ * Applied only to the pinned kafkajs version (lib/kafkajs-version.ts).
  */
+import { kafkajsIsPinnedVersion } from './kafkajs-version';
 
 /** How long a coordinator lookup is reused (per client, per group or transactional id). */
 export const COORDINATOR_CACHE_MS = 2000;
-
-const PATCHED_VERSION = '2.2.4';
 
 /** The part of kafkajs's Cluster the cache looks at: consumers' clusters carry an isolation level. */
 interface ClusterLike {
@@ -42,10 +40,9 @@ let installed: boolean | undefined;
 /** Installs the cache once per process; returns whether it is active (false on another kafkajs version). */
 export function installCoordinatorCache(now: () => number = Date.now): boolean {
   if (installed !== undefined) return installed;
-  const version = (require('kafkajs/package.json') as { version: string }).version;
   const Cluster = require('kafkajs/src/cluster') as { prototype: ClusterPrototype };
   const original = Cluster.prototype.findGroupCoordinatorMetadata;
-  if (version !== PATCHED_VERSION || typeof original !== 'function') {
+  if (!kafkajsIsPinnedVersion() || typeof original !== 'function') {
     installed = false;
     return installed;
   }

@@ -5,19 +5,21 @@
  * Why: kafkajs 2.2.4 builds every request from nested Encoders, and each starts with
  * `Buffer.alloc(512)` — a new zero-filled ArrayBuffer outside Node's buffer pool — then doubles with
  * another `Buffer.alloc` + copy whenever it fills. A record with five headers makes six such encoders.
- * In the processor's CPU profile (npm run bench -- --profile processor) those allocations were ~11 % of
- * the main thread (Buffer construction) plus much of the 17 % spent in garbage collection; a 1.3 MB
- * expanded message also went through a dozen zero-filled doublings at each of three nesting levels.
+ * In the processor's CPU profile (npm run bench -- --quick --only processor --processor-records 100000
+ * --no-large-messages --profile processor) Buffer construction was 11.5 % of the main thread's self time, about 9 points of
+ * it under these two calls; garbage collection was another 17 % (how much of it these buffers caused was
+ * not measured). A 1.3 MB expanded message is zero-filled again at each of the three nesting levels it is
+ * copied through (record, record batch, request) before being overwritten.
  *
  * What: the encoder starts empty and grows with `Buffer.allocUnsafe` (sizes under 4 KiB come from the
  * shared pool). That is safe because Encoder only ever appends: every byte before `offset` has been
  * written, and the encoded result (`encoder.buffer`) is `buf.slice(0, offset)`, so bytes past `offset`
  * are never read. The encoded bytes are identical (test/unit/lib/kafkajs-encoder-buffers.test.ts
- * compares whole produce requests with and without this). Applied only to the kafkajs version it was
- * written against (package.json pins it); any other version is left untouched.
+ * compares whole produce requests with and without this). Applied only to the pinned kafkajs version
+ * (lib/kafkajs-version.ts).
  */
+import { kafkajsIsPinnedVersion } from './kafkajs-version';
 
-const PATCHED_VERSION = '2.2.4';
 /** First allocation of an encoder: most encoders (a header, a small record) fit. */
 const FIRST_SIZE = 256;
 
@@ -40,10 +42,9 @@ let installed: boolean | undefined;
 /** Installs the change once per process; returns whether it is active (false on another kafkajs version). */
 export function installEncoderBuffers(): boolean {
   if (installed !== undefined) return installed;
-  const version = (require('kafkajs/package.json') as { version: string }).version;
   const Encoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
   if (
-    version !== PATCHED_VERSION ||
+    !kafkajsIsPinnedVersion() ||
     typeof Encoder.nextPowerOfTwo !== 'function' ||
     typeof Encoder.prototype.ensureAvailable !== 'function'
   ) {

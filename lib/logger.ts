@@ -87,19 +87,19 @@ const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  *   purpose and never resend after giving up (the ingress retires the producer, the processor aborts the
  *   transaction and redoes the round), so the warning describes a case that cannot happen here.
  */
-const ROUTINE_RETRIES = [
+const QUIET_KAFKAJS_LINES = [
   'another concurrent operation on the same transaction was ongoing',
   'Limiting retries for the idempotent producer may invalidate EoS guarantees',
 ];
 
-function isRoutineRetry(message: unknown, error: unknown): boolean {
+function isQuietLine(message: unknown, error: unknown): boolean {
   const text = `${String(message ?? '')} ${String(error ?? '')}`;
-  return ROUTINE_RETRIES.some((r) => text.includes(r));
+  return QUIET_KAFKAJS_LINES.some((r) => text.includes(r));
 }
 
 /** Routes kafkajs's own log lines into our pino root (child `component: kafkajs`). kafkajs is
  * chatty at INFO about every group join, so its INFO lines are logged at debug, and so are the
- * routine retries above. */
+ * lines above. */
 export function kafkaLogCreator(root: Logger): logCreator {
   const log = root.child({ component: 'kafkajs' });
   return () =>
@@ -109,7 +109,7 @@ export function kafkaLogCreator(root: Logger): logCreator {
       // Only errors and warnings are looked at: the check builds a string per line.
       const quiet =
         target === 'info' ||
-        (target !== 'debug' && isRoutineRetry(message, (rest as { error?: unknown }).error));
+        (target !== 'debug' && isQuietLine(message, (rest as { error?: unknown }).error));
       log[quiet ? 'debug' : target](rest, message);
     };
 }

@@ -113,7 +113,6 @@ export interface RoundResult {
   handledOffsets: string[];
   /** Counts for nylas_stream_processor_notifications_total, recorded after commit. */
   outcomes: Array<{ family: TriggerFamily | 'unknown'; outcome: NotificationOutcome }>;
-  deadLetterReasons: DeadLetterReason[];
 }
 
 /** A record set aside, and the lane (object) it waits in. */
@@ -292,7 +291,6 @@ export class Pipeline {
       deferred,
       handledOffsets: records.filter(active).map((r) => r.offset),
       outcomes,
-      deadLetterReasons: deadLetters.map((d) => d.reason),
     };
   }
 }

@@ -74,6 +74,37 @@ export interface EndToEndResult {
   };
 }
 
+/**
+ * --timeline: per second of the run, how many events became visible, their latency, and on which
+ * partitions the slow ones (> 800 ms) were — a stall of one partition and a stall of everything look
+ * different.
+ */
+function timeline(collector: CommitLatencyCollector): string[] {
+  const bySecond = new Map<number, { latencies: number[]; slow: Map<number, number> }>();
+  collector.seenAt.forEach((t, i) => {
+    const second = Math.floor(t / 1000);
+    const entry = bySecond.get(second) ?? { latencies: [], slow: new Map<number, number>() };
+    const latency = collector.latenciesMs[i] as number;
+    entry.latencies.push(latency);
+    if (latency > 800) {
+      const p = collector.partitions[i] as number;
+      entry.slow.set(p, (entry.slow.get(p) ?? 0) + 1);
+    }
+    bySecond.set(second, entry);
+  });
+  const first = Math.min(...bySecond.keys());
+  return [...bySecond]
+    .sort((x, y) => x[0] - y[0])
+    .map(([second, { latencies, slow }]) => {
+      const l = summarizeLatencies(latencies);
+      const slowText = [...slow].map(([p, n]) => `p${p}:${n}`).join(' ');
+      return (
+        `timeline +${second - first}s: ${latencies.length} events, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms` +
+        (slowText ? `; > 800 ms by partition ${slowText}` : '')
+      );
+    });
+}
+
 export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const s = endToEndSettings(ctx.quick);
   const traffic = await startTraffic(ctx, 'traffic-e2e', { grants: s.grants, seed: 31, ...PIPELINE_TRAFFIC });
@@ -89,10 +120,17 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   // a while, because freshly started processes run unoptimized code for their first seconds (a step from
   // idle to 1,000/s took 3-4 s to settle, p99 ~1 s, before this) and the figure is about the steady
   // state. The warm-up's own latencies are reported beside it as the cold start.
-  const warmUp = async (rate: number, seconds: number, maxSockets: number) => {
-    await traffic.request<LoadSummary>({ kind: 'rate', url: webhookUrl, rate, seconds, maxSockets });
+  // After sending: until the raw topic is fully committed, then until the collector has been quiet for
+  // a moment (it sees an event shortly after its commit).
+  const drained = async (quietMs: number) => {
     await waitForZeroLag(ctx.infra.admin, groupId, topics.raw, 120_000);
-    while (Date.now() - collector.lastSeenAt < 1000) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() - collector.lastSeenAt < quietMs) await new Promise((r) => setTimeout(r, 100));
+  };
+  const send = (rate: number, seconds: number, maxSockets: number) =>
+    traffic.request<LoadSummary>({ kind: 'rate', url: webhookUrl, rate, seconds, maxSockets });
+  const warmUp = async (rate: number, seconds: number, maxSockets: number) => {
+    await send(rate, seconds, maxSockets);
+    await drained(1000);
   };
   await warmUp(100, 2, 16);
   collector.reset();
@@ -109,21 +147,12 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   // The load generator also serves the simulated Nylas API (it owns the world the API answers from).
   const trafficUsage = new UsageSampler(traffic.pid, 500).start();
   const [processorBefore, ingressBefore] = await Promise.all([scrape(metricsUrl), scrape(ingressMetricsUrl)]);
-  const sendStarted = performance.now();
   const sendStartedAt = Date.now();
-  const load = await traffic.request<LoadSummary>({
-    kind: 'rate',
-    url: webhookUrl,
-    rate: s.rate,
-    seconds: s.seconds,
-    maxSockets: s.concurrency,
-  });
+  const load = await send(s.rate, s.seconds, s.concurrency);
   ctx.log(
     `end-to-end: sent ${load.sent} at ${load.rps} req/s (200: ${load.ok}), ingress ack p99 ${load.latencyMs.p99} ms`,
   );
-  await waitForZeroLag(ctx.infra.admin, groupId, topics.raw, 120_000);
-  // The collector sees an event shortly after its commit; wait until it has been quiet for a moment.
-  while (Date.now() - collector.lastSeenAt < 2000) await new Promise((r) => setTimeout(r, 250));
+  await drained(2000);
   const generated = await traffic.request<EndToEndResult['generated']>({ kind: 'generated' });
   const apiTimes = await traffic.request<{ count: number; ms: LatencySummary }>({
     kind: 'api-times',
@@ -153,7 +182,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   const ack = 'nylas_stream_ingress_ack_latency_seconds';
   const e2e = 'nylas_stream_processor_end_to_end_latency_seconds';
   const expansion = 'nylas_stream_processor_expansion_latency_seconds';
-  const seconds = (performance.now() - sendStarted) / 1000;
+  const seconds = (Date.now() - sendStartedAt) / 1000;
   const result: EndToEndResult = {
     settings: s,
     load,
@@ -205,31 +234,7 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
         .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
         .join(', ')}`,
   );
-  if (ctx.timeline) {
-    // Per second of the run: how many events became visible, their latency, and on which partitions
-    // the slow ones (> 800 ms) were — a stall of one partition and a stall of everything look different.
-    const bySecond = new Map<number, { latencies: number[]; slow: Map<number, number> }>();
-    collector.seenAt.forEach((t, i) => {
-      const second = Math.floor(t / 1000);
-      const entry = bySecond.get(second) ?? { latencies: [], slow: new Map<number, number>() };
-      const latency = collector.latenciesMs[i] as number;
-      entry.latencies.push(latency);
-      if (latency > 800) {
-        const p = collector.partitions[i] as number;
-        entry.slow.set(p, (entry.slow.get(p) ?? 0) + 1);
-      }
-      bySecond.set(second, entry);
-    });
-    const first = Math.min(...bySecond.keys());
-    for (const [second, { latencies, slow }] of [...bySecond].sort((x, y) => x[0] - y[0])) {
-      const l = summarizeLatencies(latencies);
-      const slowText = [...slow].map(([p, n]) => `p${p}:${n}`).join(' ');
-      ctx.log(
-        `timeline +${second - first}s: ${latencies.length} events, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms` +
-          (slowText ? `; > 800 ms by partition ${slowText}` : ''),
-      );
-    }
-  }
+  if (ctx.timeline) for (const line of timeline(collector)) ctx.log(line);
   await ctx.release('traffic-e2e');
   await ctx.release('e2e-collector');
 
