@@ -109,6 +109,12 @@ export const METRICS = {
     type: 'counter',
     labels: ['outcome'],
   },
+  processorConsumerReplacements: {
+    name: 'nylas_stream_processor_consumer_replacements_total',
+    help: 'Consumers replaced because they crashed and did not rejoin the group within PROCESSOR_REJOIN_TIMEOUT.',
+    type: 'counter',
+    labels: [],
+  },
   processorRoundPhase: {
     name: 'nylas_stream_processor_round_phase_seconds',
     help: "Time a processing round spent in each phase: pipeline (decode to encode), produce (the transaction's records), offsets (AddOffsetsToTxn and TxnOffsetCommit), commit (EndTxn).",

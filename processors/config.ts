@@ -49,6 +49,9 @@ export interface ProcessorConfig extends CommonConfig {
   /** kafkajs fetch size per partition. */
   maxBytesPerPartition: number;
   sessionTimeoutMs: number;
+  /** A consumer that crashed and has not joined the group again after this long is replaced
+   * (processors/rejoin-watchdog.ts). */
+  rejoinTimeoutMs: number;
   transactionTimeoutMs: number;
 }
 
@@ -91,6 +94,8 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     maxRecordsPerTransaction: int(env, 'PROCESSOR_MAX_RECORDS_PER_TRANSACTION', 5000, { min: 1 }),
     maxBytesPerPartition: int(env, 'PROCESSOR_MAX_BYTES_PER_PARTITION', 4 * 1024 * 1024, { min: 1024 }),
     sessionTimeoutMs,
+    // Longer than a legitimate join: kafkajs's rebalance timeout (60 s) plus a session timeout.
+    rejoinTimeoutMs: duration(env, 'PROCESSOR_REJOIN_TIMEOUT', 90_000, { minMs: 1000 }),
     transactionTimeoutMs,
   });
 }

@@ -22,6 +22,7 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly restoreSeconds: Histogram<string>;
   readonly transactions: Counter<'outcome'>;
   readonly roundPhase: Histogram<'phase'>;
+  readonly consumerReplacements: Counter<string>;
   private readonly countsByPartition = new Map<number, StoreCounts>();
 
   constructor(readonly registry: Registry) {
@@ -82,6 +83,11 @@ export class ProcessorMetrics implements ExpansionObserver {
       name: m.processorTransactions.name,
       help: m.processorTransactions.help,
       labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.consumerReplacements = new Counter({
+      name: m.processorConsumerReplacements.name,
+      help: m.processorConsumerReplacements.help,
       registers: [registry],
     });
     this.roundPhase = new Histogram({

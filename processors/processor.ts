@@ -36,6 +36,7 @@ import type { ProcessorConfig } from './config';
 import type { ProcessorMetrics } from './metrics';
 import { PartitionWorker } from './partition';
 import { Pipeline } from './pipeline';
+import { RejoinWatchdog } from './rejoin-watchdog';
 import { Expander, type MessageFetcher, sdkMessageFetcher } from './stages/expand';
 import { normalize as defaultNormalize } from './stages/normalize';
 import { DomainEventEncoder } from './stages/publish';
@@ -113,10 +114,15 @@ export class Processor {
   private takeoverRunning: Promise<void> | undefined;
   private stopping = false;
   private running = false;
+  private replacing = false;
+  private readonly rejoinWatchdog: RejoinWatchdog;
 
   constructor(private readonly options: ProcessorOptions) {
     this.config = options.config;
     this.log = options.logger.child({ component: 'processor' });
+    this.rejoinWatchdog = new RejoinWatchdog(this.config.rejoinTimeoutMs, () => {
+      void this.replaceConsumer();
+    });
   }
 
   private get topic(): string {
@@ -187,7 +193,19 @@ export class Processor {
       expand: (n) => expander.expand(n),
     });
 
-    const consumer = kafka.consumer({
+    await this.startConsumer();
+    this.running = true;
+    this.log.info({ group: config.groupId, topic: this.topic }, 'processor started');
+  }
+
+  /**
+   * Creates, connects and runs a consumer of the raw topic. Events of a consumer that has since been
+   * replaced (rejoin-watchdog.ts) are ignored: if a stuck one wakes up and joins, it is disconnected
+   * again, so it cannot hold partitions nobody processes.
+   */
+  private async startConsumer(): Promise<void> {
+    const { config } = this;
+    const consumer = (this.kafka as Kafka).consumer({
       groupId: config.groupId,
       readUncommitted: false,
       maxBytesPerPartition: config.maxBytesPerPartition,
@@ -197,11 +215,20 @@ export class Processor {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (this.consumer !== consumer) {
+        this.log.warn('a replaced consumer joined the group late; disconnecting it');
+        void consumer.disconnect().catch(() => undefined);
+        return;
+      }
+      this.rejoinWatchdog.joined();
       this.onAssignment(e.payload.memberAssignment[this.topic] ?? []);
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      if (this.consumer !== consumer) return;
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart && !this.stopping) this.options.onFatal?.(e.payload.error);
+      if (this.stopping) return;
+      if (e.payload.restart) this.rejoinWatchdog.crashed();
+      else this.options.onFatal?.(e.payload.error);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
@@ -209,10 +236,50 @@ export class Processor {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, resolveOffset }) => this.onBatch(batch, resolveOffset),
+      eachBatch: async ({ batch, resolveOffset }) => {
+        if (this.consumer === consumer) await this.onBatch(batch, resolveOffset);
+      },
     });
-    this.running = true;
-    this.log.info({ group: config.groupId, topic: this.topic }, 'processor started');
+  }
+
+  /**
+   * The consumer crashed and has not joined the group since (rejoin-watchdog.ts): drop it and start a
+   * new one in this process. Workers, producers and stores stay; the new member's assignment goes
+   * through onAssignment like any rebalance (kept partitions are sought to where their queues end).
+   * Public for the integration test, which runs it against the broker as the watchdog would.
+   */
+  async replaceConsumer(): Promise<void> {
+    if (this.stopping || this.replacing) return;
+    this.replacing = true;
+    const old = this.consumer;
+    this.consumer = undefined; // pause/resume/seek wait for the next assignment meanwhile
+    this.options.metrics.consumerReplacements.inc();
+    this.log.error(
+      { rejoinTimeoutMs: this.config.rejoinTimeoutMs },
+      'consumer did not rejoin the group after a crash; replacing it',
+    );
+    try {
+      if (old) {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 10_000);
+        });
+        await Promise.race([old.disconnect().catch(() => undefined), gaveUp]);
+        clearTimeout(timer);
+      }
+      if (this.stopping) return;
+      await this.startConsumer();
+      // stop() ran meanwhile and may have missed the consumer being connected: leave nothing running.
+      const started = this.consumer as Consumer | undefined; // set by startConsumer
+      if (this.stopping) await started?.disconnect().catch(() => undefined);
+      else this.log.info('replacement consumer started');
+    } catch (err) {
+      // The broker may still be away: try again after the same bound.
+      this.log.error({ err }, 'starting a replacement consumer failed; trying again');
+      if (!this.stopping) this.rejoinWatchdog.crashed();
+    } finally {
+      this.replacing = false;
+    }
   }
 
   private async withStartupRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -510,6 +577,7 @@ export class Processor {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.rejoinWatchdog.close();
     for (const t of this.takeoverTimers) clearTimeout(t);
     this.takeoverTimers.clear();
     const consumer = this.consumer;

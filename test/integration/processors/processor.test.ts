@@ -342,4 +342,30 @@ describe('processor (real broker, registry, simulator API)', () => {
     const tx = await proc.metrics.transactions.get();
     expect(tx.values.find((v) => v.labels.outcome === 'committed')?.value).toBeGreaterThan(0);
   });
+
+  // Last: it replaces the consumer the other cases use. rejoin-watchdog.ts explains why a consumer is
+  // replaced; here the replacement itself runs against the broker, as the watchdog would start it.
+  it('replaces a consumer that did not rejoin after a crash and goes on exactly once', async () => {
+    const g = uniqueName('g-replace');
+    const before = uniqueName('n-before');
+    const after = uniqueName('n-after');
+    await h.produce([
+      rawMessage({ grantId: g, body: messageNotification(g, { id: before, messageId: 'm1' }) }),
+    ]);
+    await pollUntil(() => byNotification(messages.records, before).length === 1, {
+      description: 'first event',
+    });
+
+    await proc.processor.replaceConsumer();
+    expect((await proc.metrics.consumerReplacements.get()).values[0]?.value).toBe(1);
+
+    await h.produce([
+      rawMessage({ grantId: g, body: messageNotification(g, { id: after, messageId: 'm2' }) }),
+    ]);
+    await barrier(g);
+    const events = await eventsOf(messages, g);
+    expect(events.map((e) => e.value.nylas_notification_id)).toEqual([before, after]);
+    await pollUntil(() => proc.processor.ready, { description: 'every partition taken over again' });
+    expect(proc.processor.assignedPartitions).toEqual([0, 1]);
+  });
 });
