@@ -8,6 +8,7 @@ import type { KafkaConfig } from './config';
 import { ConfigError } from './errors';
 import { installCoordinatorCache } from './kafkajs-coordinator-cache';
 import { installEncoderBuffers } from './kafkajs-encoder-buffers';
+import { installProduceEncoder } from './kafkajs-produce-encoder';
 import { kafkaLogCreator, type Logger } from './logger';
 
 export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {
@@ -72,5 +73,6 @@ export const TRANSACTIONAL_RETRY = { initialRetryTime: 10, retries: 8, maxRetryT
 export function createKafka(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): Kafka {
   installCoordinatorCache();
   installEncoderBuffers();
+  installProduceEncoder();
   return new Kafka(kafkaJsOptions(config, logger, clientIdSuffix));
 }

@@ -6,11 +6,16 @@
  * max wait); produce requests are cut at 512 KiB like the processor's, since a fetched batch can be
  * larger than the broker's message.max.bytes.
  *
- * Env: KAFKA_BROKERS, TOPIC_RAW (input), BENCH_OUTPUT_TOPIC, BENCH_GROUP_ID.
+ * The client is stock kafkajs by default: what a team writing this loop with kafkajs gets. With
+ * BENCH_PASSTHROUGH_CLIENT=tuned it is created by lib/kafka.ts's createKafka, with the run-time changes
+ * nylas-stream makes to kafkajs (coordinator cache, pooled encoder buffers, one-pass Produce encoder):
+ * the same loop on the processor's own client, a stricter reference.
+ *
+ * Env: KAFKA_BROKERS, TOPIC_RAW (input), BENCH_OUTPUT_TOPIC, BENCH_GROUP_ID, BENCH_PASSTHROUGH_CLIENT.
  */
-import type { Message } from 'kafkajs';
+import { Kafka, type Message } from 'kafkajs';
 import { loadCommonConfig } from '../../../lib/config';
-import { createKafka, TRANSACTIONAL_RETRY } from '../../../lib/kafka';
+import { createKafka, kafkaJsOptions, TRANSACTIONAL_RETRY } from '../../../lib/kafka';
 import { createLogger } from '../../../lib/logger';
 import { serveParent } from '../lib/child';
 
@@ -39,7 +44,10 @@ async function main(): Promise<void> {
   const output = String(process.env.BENCH_OUTPUT_TOPIC);
   const groupId = String(process.env.BENCH_GROUP_ID);
   const logger = createLogger({ name: 'bench-passthrough', level: config.logLevel });
-  const kafka = createKafka(config.kafka, logger, 'bench-passthrough');
+  const tuned = process.env.BENCH_PASSTHROUGH_CLIENT === 'tuned';
+  const kafka = tuned
+    ? createKafka(config.kafka, logger, 'bench-passthrough')
+    : new Kafka(kafkaJsOptions(config.kafka, logger, 'bench-passthrough'));
   const producer = kafka.producer({
     transactionalId: `${groupId}-passthrough`,
     idempotent: true,
