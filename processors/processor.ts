@@ -37,7 +37,8 @@ import type { ProcessorMetrics } from './metrics';
 import { PartitionWorker } from './partition';
 import { Pipeline } from './pipeline';
 import { RejoinWatchdog } from './rejoin-watchdog';
-import { Expander, type MessageFetcher, sdkMessageFetcher } from './stages/expand';
+import { Expander, type MessageFetcher } from './stages/expand';
+import { type ThreadedMessageFetcher, threadedMessageFetcher } from './stages/expand-thread';
 import { normalize as defaultNormalize } from './stages/normalize';
 import { DomainEventEncoder } from './stages/publish';
 import { statePartitionFor } from './state/changelog';
@@ -101,6 +102,7 @@ export class Processor {
   private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private expander: Expander | undefined;
+  private apiThread: ThreadedMessageFetcher | undefined;
   private pipeline: Pipeline | undefined;
   private statePartitions = 0;
   private readonly workers = new Map<number, PartitionWorker>();
@@ -168,14 +170,23 @@ export class Processor {
       registerDomainSchemas(registry, config.topics),
     );
     const encoder = new DomainEventEncoder(schemaIds);
-    const expander = new Expander({
-      fetch:
-        this.options.fetchMessage ??
-        sdkMessageFetcher({
+    // The SDK calls run on a worker thread (stages/expand-thread.ts says why).
+    this.apiThread = this.options.fetchMessage
+      ? undefined
+      : threadedMessageFetcher({
           apiKey: config.nylas.apiKey,
           apiUri: config.nylas.apiUri,
           requestTimeoutMs: config.expansion.requestTimeoutMs,
-        }),
+        });
+    await this.apiThread?.ready().catch((err: unknown) => {
+      throw new NylasStreamError(
+        ErrorCodes.INFRA_START_FAILED,
+        `the Nylas API worker thread did not start: ${(err as Error).message}`,
+        { cause: err },
+      );
+    });
+    const expander = new Expander({
+      fetch: this.options.fetchMessage ?? (this.apiThread as ThreadedMessageFetcher),
       concurrency: config.expansion.concurrency,
       deadlineMs: config.expansion.deadlineMs,
       requestTimeoutMs: config.expansion.requestTimeoutMs,
@@ -588,6 +599,7 @@ export class Processor {
     this.workers.clear();
     await Promise.all(workers.map((w) => w.stop()));
     this.expander?.close();
+    await this.apiThread?.close().catch(() => undefined);
     await this.takeoverRunning?.catch(() => undefined);
     await Promise.all(workers.map((w) => w.producer.disconnect().catch(() => undefined)));
     await consumer?.disconnect().catch(() => undefined);

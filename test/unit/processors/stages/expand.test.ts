@@ -12,6 +12,10 @@ import {
   sdkMessageFetcher,
   snakeKeys,
 } from '../../../../processors/stages/expand';
+import {
+  type ThreadedMessageFetcher,
+  threadedMessageFetcher,
+} from '../../../../processors/stages/expand-thread';
 import type { Notification } from '../../../../processors/types';
 import { createWorld, startNylasApi } from '../../../../simulator';
 import { messageNotification, messageObject, rawRecord } from '../../../helpers/raw-notifications';
@@ -251,7 +255,23 @@ describe('expand: helpers', () => {
   });
 });
 
-describe('expand: the official SDK against the simulator', () => {
+const threads: ThreadedMessageFetcher[] = [];
+afterAll(async () => {
+  await Promise.all(threads.map((t) => t.close()));
+});
+
+// The processor runs the SDK on a worker thread (expand-thread.ts); both must behave the same.
+describe.each([
+  ['in this thread', (o: Parameters<typeof sdkMessageFetcher>[0]) => sdkMessageFetcher(o)],
+  [
+    'on a worker thread',
+    (o: Parameters<typeof sdkMessageFetcher>[0]) => {
+      const t = threadedMessageFetcher(o);
+      threads.push(t);
+      return t;
+    },
+  ],
+])('expand: the official SDK against the simulator, %s', (_where, makeFetcher) => {
   const world = createWorld({ seed: 7, grants: 2 });
   const apiKey = 'test-key';
   let api: Awaited<ReturnType<typeof startNylasApi>>;
@@ -265,7 +285,11 @@ describe('expand: the official SDK against the simulator', () => {
   });
   afterEach(() => api.faults.clear());
 
-  const fetcher = () => sdkMessageFetcher({ apiKey, apiUri: api.url, requestTimeoutMs: 2000 });
+  let shared: MessageFetcher | undefined;
+  const fetcher = () => {
+    shared ??= makeFetcher({ apiKey, apiUri: api.url, requestTimeoutMs: 2000 });
+    return shared;
+  };
 
   it('fetches a message with its body, in snake_case', async () => {
     world.upsertObject(grant, 'messages', messageObject(grant, 'sdk-m1', { body: '<p>the full body</p>' }));
@@ -298,5 +322,28 @@ describe('expand: the official SDK against the simulator', () => {
         .map((r) => r.status)
         .slice(-3),
     ).toEqual([429, 503, 200]);
+  });
+});
+
+describe('expand on a worker thread: closing', () => {
+  it('fails the calls in flight as retriable connection errors and refuses new ones', async () => {
+    const world = createWorld({ seed: 8, grants: 1 });
+    const api = await startNylasApi({ world, apiKey: 'k', port: 0 });
+    try {
+      const grant = world.grantIds[0] as string;
+      api.faults.latencyMs = 5000;
+      const t = threadedMessageFetcher({ apiKey: 'k', apiUri: api.url, requestTimeoutMs: 10_000 });
+      await t.ready(); // the worker loaded the SDK
+      const inFlight = t(grant, 'slow', 10_000).then(
+        () => 'resolved',
+        (err: unknown) => err,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await t.close();
+      expect(await inFlight).toMatchObject({ name: 'ApiCallError', status: undefined });
+      await expect(t(grant, 'after', 1000)).rejects.toMatchObject({ status: undefined });
+    } finally {
+      await api.close();
+    }
   });
 });
