@@ -362,8 +362,12 @@ export class PartitionWorker {
     for (const d of result.domain) {
       m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);
     }
-    if (this.highWatermark >= 0n) m.lag(this.o.partition, Number(this.highWatermark - this.committedNext));
-    m.storeCounts(this.o.partition, this.o.store.counts());
+    // A round that commits after stop() (the partition was revoked meanwhile, and its gauges removed)
+    // must not bring them back: this process no longer owns the partition.
+    if (!this.stopped) {
+      if (this.highWatermark >= 0n) m.lag(this.o.partition, Number(this.highWatermark - this.committedNext));
+      m.storeCounts(this.o.partition, this.o.store.counts());
+    }
     if (this.paused && this.queuedRecords + this.deferredRecords < this.o.maxQueuedRecords / 2) {
       this.paused = false;
       this.o.resumeFetch();

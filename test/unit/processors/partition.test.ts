@@ -21,7 +21,7 @@ interface Txn {
   outcome: 'committed' | 'aborted' | 'open';
 }
 
-function fakeProducer(failCommits = 0) {
+function fakeProducer(failCommits = 0, commitDelayMs = 0) {
   const txns: Txn[] = [];
   let failures = failCommits;
   const producer = {
@@ -44,6 +44,7 @@ function fakeProducer(failCommits = 0) {
           t.offset = ts[0]?.partitions[0]?.offset;
         },
         commit: async () => {
+          if (commitDelayMs > 0) await new Promise((r) => setTimeout(r, commitDelayMs));
           if (failures-- > 0) throw Object.assign(new Error('broker says no'), { type: 'NOT_COORDINATOR' });
           t.outcome = 'committed';
         },
@@ -61,11 +62,13 @@ function setup(
   opts: {
     expand?: (grant: string) => Promise<ExpandOutcome>;
     failCommits?: number;
+    commitDelayMs?: number;
     reorderWindowMs?: number;
     logger?: Logger;
   } = {},
 ) {
-  const { producer, txns } = fakeProducer(opts.failCommits);
+  const { producer, txns } = fakeProducer(opts.failCommits, opts.commitDelayMs);
+  const metrics = new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false }));
   const store = new PartitionStore(2);
   const failures: unknown[] = [];
   const expand = opts.expand ?? (async () => ({ kind: 'gone' }) as ExpandOutcome);
@@ -86,7 +89,7 @@ function setup(
       encoder: new DomainEventEncoder(new Map([[topics.emailMessages, 1]])),
       expand: (n) => expand(n.grantId),
     }),
-    metrics: new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false })),
+    metrics,
     logger: opts.logger ?? silentLogger(),
     committed: 10n,
     maxRecordsPerTransaction: 100,
@@ -98,7 +101,7 @@ function setup(
     resumeFetch: () => undefined,
     onFailure: (err) => failures.push(err),
   });
-  return { worker, txns, store, failures };
+  return { worker, txns, store, failures, metrics };
 }
 
 function recs(from: number, specs: Array<[string, Parameters<typeof messageNotification>[1]]>): RawRecord[] {
@@ -126,6 +129,20 @@ describe('partition worker', () => {
     });
     expect(store.seen('a', Date.now())).toBe(true);
     expect(worker.committedNext).toBe(11n);
+  });
+
+  it('leaves no lag or state gauges behind when its partition is revoked during a round', async () => {
+    const { worker, txns, metrics } = setup({ commitDelayMs: 200 });
+    worker.start();
+    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n);
+    await pollUntil(() => txns.length > 0); // the round is committing
+    // What Processor.revoke does: forget the partition's gauges, then stop its worker.
+    metrics.forgetPartition(2);
+    await worker.stop();
+    expect(txns[0]?.outcome).toBe('committed');
+    expect((await metrics.consumerLag.get()).values).toEqual([]);
+    const entries = (await metrics.stateEntries.get()).values;
+    expect(entries.every((v) => v.value === 0)).toBe(true);
   });
 
   it('logs each dead letter once committed: reason, code, stage, source position', async () => {
