@@ -14,6 +14,7 @@ import { createKafka } from '../lib/kafka';
 import { KeyHashPartitioner } from '../lib/kafka-partitioner';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
+import { withTimeout } from '../lib/timeout';
 import { ProduceBatcher } from './batcher';
 import type { IngressConfig } from './config';
 import { createIngressMetrics, type IngressMetrics } from './metrics';
@@ -40,16 +41,6 @@ export interface RunningIngress {
   isReady(): boolean;
   /** Graceful shutdown; safe to call more than once. */
   stop(): Promise<void>;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

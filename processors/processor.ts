@@ -31,6 +31,7 @@ import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
 import { KeyHashPartitioner } from '../lib/kafka-partitioner';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
+import { withTimeout } from '../lib/timeout';
 import { registerDomainSchemas } from '../schemas/index';
 import type { ProcessorConfig } from './config';
 import type { ProcessorMetrics } from './metrics';
@@ -214,7 +215,7 @@ export class Processor {
    * replaced (rejoin-watchdog.ts) are ignored: if a stuck one wakes up and joins, it is disconnected
    * again, so it cannot hold partitions nobody processes.
    */
-  private async startConsumer(): Promise<void> {
+  private async startConsumer(): Promise<Consumer> {
     const { config } = this;
     const consumer = (this.kafka as Kafka).consumer({
       groupId: config.groupId,
@@ -251,6 +252,7 @@ export class Processor {
         if (this.consumer === consumer) await this.onBatch(batch, resolveOffset);
       },
     });
+    return consumer;
   }
 
   /**
@@ -270,19 +272,16 @@ export class Processor {
       'consumer did not rejoin the group after a crash; replacing it',
     );
     try {
-      if (old) {
-        let timer: NodeJS.Timeout | undefined;
-        const gaveUp = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 10_000);
-        });
-        await Promise.race([old.disconnect().catch(() => undefined), gaveUp]);
-        clearTimeout(timer);
-      }
+      // A stuck consumer may not manage to leave either: go on after a bound.
+      if (old)
+        await withTimeout(
+          old.disconnect().catch(() => undefined),
+          10_000,
+        );
       if (this.stopping) return;
-      await this.startConsumer();
+      const started = await this.startConsumer();
       // stop() ran meanwhile and may have missed the consumer being connected: leave nothing running.
-      const started = this.consumer as Consumer | undefined; // set by startConsumer
-      if (this.stopping) await started?.disconnect().catch(() => undefined);
+      if (this.stopping) await started.disconnect().catch(() => undefined);
       else this.log.info('replacement consumer started');
     } catch (err) {
       // The broker may still be away: try again after the same bound.
