@@ -4,19 +4,22 @@
  * Why: the processor is bound by its main thread, and a truncated message is the most expensive record
  * it handles. In the processor's CPU profile (`npm run bench -- --quick --only processor
  * --processor-records 100000 --profile processor`, realistic mix, 87 expansions of 1.05–1.6 MB messages)
- * the SDK call took 1.6–1.9 s of 14.3 s of main-thread time: about 20 ms per message in the SDK, undici,
- * gunzip of the response and JSON parsing, while every other record of the partition waited. On the
- * worker that work runs beside the pipeline; the main thread only receives the parsed message (a
- * structured clone: a copy of its strings).
+ * 1.8 s of 14.3 s of main-thread samples had the SDK, undici or zlib on the stack: about 20 ms per
+ * message (the request, gunzip of the response, JSON parsing), while every other record of the partition
+ * waited. On the worker that work runs beside the pipeline; the main thread only receives the parsed
+ * message (a structured clone: a copy of its strings).
  *
  * The expansion policy (slots, deadlines, backoff, Retry-After, the grant cool-down) stays in expand.ts
  * on the main thread: this is only its MessageFetcher. A worker that dies fails its calls in flight as
  * connection errors (retried by the policy) and is replaced on the next call.
+ *
+ * This module is also the worker's entry: started with WORKER_ROLE in its workerData, it serves the SDK
+ * fetcher (bottom of the file). One file, so every build that compiles the processor compiles the worker.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { ApiCallError, type MessageFetcher } from './expand';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { withTimeout } from '../../lib/timeout';
+import { ApiCallError, type MessageFetcher, sdkMessageFetcher } from './expand';
 
 export interface ThreadOptions {
   apiKey: string;
@@ -24,27 +27,26 @@ export interface ThreadOptions {
   requestTimeoutMs: number;
 }
 
-export interface FetchRequest {
+interface FetchRequest {
   id: number;
   grantId: string;
   messageId: string;
   timeoutMs: number;
 }
 
-export type FetchReply =
+type FetchReply =
   | { ready: true }
   | { id: number; ok: true; object: Record<string, unknown> }
   | { id: number; ok: false; message: string; status: number | undefined; retryAfterMs: number | undefined };
 
-/** The compiled worker beside this file; from TypeScript sources (jest, run-ts.js) the .ts one, compiled
- * on load by the same hook the test helpers use. */
-function workerEntry(): { file: string; execArgv: string[] } {
-  const compiled = join(__dirname, 'expand-thread-worker.js');
-  if (existsSync(compiled)) return { file: compiled, execArgv: [] };
-  return {
-    file: join(__dirname, 'expand-thread-worker.ts'),
-    execArgv: ['--require', join(__dirname, '..', '..', 'test', 'helpers', 'ts-require.js')],
-  };
+/** Marks this module's own worker (other code may run workers too, jest among them). */
+const WORKER_ROLE = 'nylas-stream-expand-thread';
+
+/** From TypeScript sources (jest, run-ts.js) the worker compiles this file with the test helpers' hook. */
+function workerExecArgv(): string[] {
+  return __filename.endsWith('.ts')
+    ? ['--require', join(__dirname, '..', '..', 'test', 'helpers', 'ts-require.js')]
+    : [];
 }
 
 export type ThreadedMessageFetcher = MessageFetcher & {
@@ -59,8 +61,7 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
     number,
     { resolve: (o: Record<string, unknown>) => void; reject: (e: Error) => void }
   >();
-  let worker: Worker | undefined;
-  let started: Promise<void> | undefined;
+  let worker: { thread: Worker; started: Promise<void> } | undefined;
   let nextId = 1;
   let closed = false;
 
@@ -69,34 +70,39 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
     pending.clear();
   };
 
-  const start = (): Worker => {
-    const { file, execArgv } = workerEntry();
-    const w = new Worker(file, { workerData: options, execArgv });
-    // Kafka's sockets keep the process alive; a worker waiting for work must not.
-    w.unref();
-    started = new Promise<void>((resolve, reject) => {
-      w.once('message', () => resolve()); // its first message says it loaded
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`expansion worker exited (${code}) while starting`)));
+  const start = (): { thread: Worker; started: Promise<void> } => {
+    const thread = new Worker(__filename, {
+      workerData: { role: WORKER_ROLE, options },
+      execArgv: workerExecArgv(),
     });
-    started.catch(() => undefined);
-    w.on('message', (reply: FetchReply) => {
-      if ('ready' in reply) return;
+    // Kafka's sockets keep the process alive; a worker waiting for work must not.
+    thread.unref();
+    let loaded: () => void = () => undefined;
+    let failed: (err: Error) => void = () => undefined;
+    const started = new Promise<void>((resolve, reject) => {
+      loaded = resolve;
+      failed = reject;
+    });
+    started.catch(() => undefined); // a failed start is reported by ready() or the calls in flight
+    const gone = (why: string) => {
+      if (worker?.thread === thread) worker = undefined;
+      failed(new Error(why)); // no effect once started
+      failAll(why);
+    };
+    thread.on('message', (reply: FetchReply) => {
+      if ('ready' in reply) {
+        loaded();
+        return;
+      }
       const p = pending.get(reply.id);
       if (!p) return; // the caller's own timer gave up on it already
       pending.delete(reply.id);
       if (reply.ok) p.resolve(reply.object);
       else p.reject(new ApiCallError(reply.message, reply.status, reply.retryAfterMs));
     });
-    w.on('error', (err) => {
-      if (worker === w) worker = undefined;
-      failAll(`expansion worker failed: ${err.message}`);
-    });
-    w.on('exit', (code) => {
-      if (worker === w) worker = undefined;
-      failAll(`expansion worker exited (${code})`);
-    });
-    return w;
+    thread.on('error', (err) => gone(`expansion worker failed: ${err.message}`));
+    thread.on('exit', (code) => gone(`expansion worker exited (${code})`));
+    return { thread, started };
   };
 
   const fetchMessage = (grantId: string, messageId: string, timeoutMs: number) =>
@@ -108,25 +114,14 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
       worker ??= start();
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, grantId, messageId, timeoutMs } satisfies FetchRequest);
+      worker.thread.postMessage({ id, grantId, messageId, timeoutMs } satisfies FetchRequest);
     });
 
   return Object.assign(fetchMessage, {
     async ready(timeoutMs = 30_000): Promise<void> {
       worker ??= start();
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          started,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`expansion worker not ready within ${timeoutMs} ms`)),
-              timeoutMs,
-            );
-          }),
-        ]);
-      } finally {
-        clearTimeout(timer);
+      if ((await withTimeout(worker.started, timeoutMs)) === 'timeout') {
+        throw new Error(`expansion worker not ready within ${timeoutMs} ms`);
       }
     },
     async close(): Promise<void> {
@@ -134,7 +129,33 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
       const w = worker;
       worker = undefined;
       failAll('expansion worker closed');
-      if (w) await w.terminate();
+      if (w) await w.thread.terminate();
     },
   });
+}
+
+/** The worker's side: the SDK fetcher, each answer or error reduced to what the expansion policy needs. */
+function serveWorker(port: NonNullable<typeof parentPort>, options: ThreadOptions): void {
+  const fetchMessage = sdkMessageFetcher(options);
+  port.on('message', (req: FetchRequest) => {
+    fetchMessage(req.grantId, req.messageId, req.timeoutMs).then(
+      (object) => port.postMessage({ id: req.id, ok: true, object } satisfies FetchReply),
+      (err: unknown) => {
+        const e = err instanceof ApiCallError ? err : undefined;
+        port.postMessage({
+          id: req.id,
+          ok: false,
+          message: e?.message ?? String((err as Error)?.message ?? err),
+          status: e?.status,
+          retryAfterMs: e?.retryAfterMs,
+        } satisfies FetchReply);
+      },
+    );
+  });
+  port.postMessage({ ready: true } satisfies FetchReply);
+}
+
+const role = (workerData as { role?: unknown } | null)?.role;
+if (!isMainThread && parentPort && role === WORKER_ROLE) {
+  serveWorker(parentPort, (workerData as { options: ThreadOptions }).options);
 }
