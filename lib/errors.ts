@@ -39,10 +39,14 @@ export const ErrorCodes = {
   // processing
   SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
   NORMALIZE_FAILED: 'NORMALIZE_FAILED',
+  /** A record isolated by bisecting rounds that kept failing (processors/poison/); re-drivable. */
+  POISON_ISOLATED: 'POISON_ISOLATED',
   // schemas/ (the Avro contract)
   SCHEMA_INVALID: 'SCHEMA_INVALID',
   SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',
   STATE_RESTORE_FAILED: 'STATE_RESTORE_FAILED',
+  /** A step of a partition takeover (fence, offsets, restore) did not finish in time; retried. */
+  TAKEOVER_TIMEOUT: 'TAKEOVER_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

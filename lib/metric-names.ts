@@ -87,7 +87,7 @@ export const METRICS = {
   },
   processorConsumerLag: {
     name: 'nylas_stream_processor_consumer_lag',
-    help: 'Records in the raw topic not yet processed, per assigned partition.',
+    help: "Records in the raw topic past the group's committed offset, per assigned partition (read from the broker every PROCESSOR_LAG_INTERVAL, whatever the partition's worker is doing).",
     type: 'gauge',
     labels: ['partition'],
   },
@@ -114,6 +114,18 @@ export const METRICS = {
     help: 'Consumers replaced because they crashed and did not rejoin the group within PROCESSOR_REJOIN_TIMEOUT.',
     type: 'counter',
     labels: [],
+  },
+  processorPartitionStalled: {
+    name: 'nylas_stream_processor_partition_stalled_seconds',
+    help: "Seconds an assigned partition's committed offset has not moved while records wait behind it (0 when caught up or advancing).",
+    type: 'gauge',
+    labels: ['partition'],
+  },
+  processorRoundFailures: {
+    name: 'nylas_stream_processor_round_failures_total',
+    help: 'Failed rounds, by kind: transient (broker or network, retried for ever) or countable (retried a bounded number of times, then the partition is bisected to isolate the record).',
+    type: 'counter',
+    labels: ['kind'],
   },
   processorRoundPhase: {
     name: 'nylas_stream_processor_round_phase_seconds',

@@ -44,6 +44,8 @@ export interface ProcessorConfig extends CommonConfig {
   metricsPort: number;
   /** Records queued per partition before fetching pauses (backpressure). */
   maxQueuedRecords: number;
+  /** Bytes (keys and values) queued per partition before fetching pauses, whichever bound comes first. */
+  maxQueuedBytes: number;
   /** Upper bound of records in one transaction. */
   maxRecordsPerTransaction: number;
   /** kafkajs fetch size per partition. */
@@ -53,6 +55,19 @@ export interface ProcessorConfig extends CommonConfig {
    * (processors/rejoin-watchdog.ts). */
   rejoinTimeoutMs: number;
   transactionTimeoutMs: number;
+  /** Rounds failing for a reason no stage could name: whole-round attempts at one offset before the
+   * partition is bisected to isolate the record (processors/poison/round-failures.ts). */
+  poisonAttempts: number;
+  /** Backoff between takeovers after a failed round: first step, doubling, capped. */
+  retryBackoffBaseMs: number;
+  retryBackoffMaxMs: number;
+  /** Every wait of a takeover (fence, committed offsets, restore) is bounded by this. */
+  takeoverTimeoutMs: number;
+  /** How often the group's committed offsets and the log ends are read for lag and stall. */
+  lagIntervalMs: number;
+  /** A partition whose committed offset has not moved for this long while records wait makes /healthz
+   * answer 503 (the liveness probe restarts the process). */
+  stallTimeoutMs: number;
 }
 
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
@@ -75,6 +90,17 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
   }
   const sessionTimeoutMs = int(env, 'PROCESSOR_SESSION_TIMEOUT_MS', 30_000, { min: 6000 });
   const transactionTimeoutMs = int(env, 'PROCESSOR_TRANSACTION_TIMEOUT_MS', 60_000, { min: 1000 });
+  const retryBackoffBaseMs = duration(env, 'PROCESSOR_RETRY_BACKOFF_BASE', 250, { minMs: 1 });
+  const retryBackoffMaxMs = duration(env, 'PROCESSOR_RETRY_BACKOFF_MAX', 30_000, { minMs: 1 });
+  if (retryBackoffMaxMs < retryBackoffBaseMs) {
+    throw new ConfigError(
+      'PROCESSOR_RETRY_BACKOFF_MAX',
+      `must be >= PROCESSOR_RETRY_BACKOFF_BASE (${retryBackoffBaseMs} ms)`,
+    );
+  }
+  // Longer than the longest legitimate pause of progress: an expansion's deadline (then it is
+  // dead-lettered) plus a takeover's bound.
+  const stallTimeoutMs = duration(env, 'PROCESSOR_STALL_TIMEOUT', 10 * 60_000, { minMs: 1000 });
   return deepFreeze({
     ...common,
     groupId,
@@ -91,11 +117,18 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     },
     metricsPort: int(env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, { min: 0, max: 65535 }),
     maxQueuedRecords: int(env, 'PROCESSOR_MAX_QUEUED_RECORDS', 20_000, { min: 1 }),
+    maxQueuedBytes: int(env, 'PROCESSOR_MAX_QUEUED_BYTES', 64 * 1024 * 1024, { min: 1024 }),
     maxRecordsPerTransaction: int(env, 'PROCESSOR_MAX_RECORDS_PER_TRANSACTION', 5000, { min: 1 }),
     maxBytesPerPartition: int(env, 'PROCESSOR_MAX_BYTES_PER_PARTITION', 4 * 1024 * 1024, { min: 1024 }),
     sessionTimeoutMs,
     // Longer than a legitimate join: kafkajs's rebalance timeout (60 s) plus a session timeout.
     rejoinTimeoutMs: duration(env, 'PROCESSOR_REJOIN_TIMEOUT', 90_000, { minMs: 1000 }),
     transactionTimeoutMs,
+    poisonAttempts: int(env, 'PROCESSOR_POISON_ATTEMPTS', 3, { min: 1, max: 100 }),
+    retryBackoffBaseMs,
+    retryBackoffMaxMs,
+    takeoverTimeoutMs: duration(env, 'PROCESSOR_TAKEOVER_TIMEOUT', 180_000, { minMs: 1000 }),
+    lagIntervalMs: duration(env, 'PROCESSOR_LAG_INTERVAL', 10_000, { minMs: 100 }),
+    stallTimeoutMs,
   });
 }

@@ -1,7 +1,9 @@
 /**
  * Starting and stopping the processor: the consume-transform-produce loop (processor.ts) plus its
  * metrics/health HTTP endpoint on PROCESSOR_METRICS_PORT: `GET /metrics` (Prometheus), `GET /healthz`
- * (process alive), `GET /readyz` (consuming, and every assigned partition taken over).
+ * (live: 503 once an assigned partition has had records waiting without progress for
+ * PROCESSOR_STALL_TIMEOUT, so a liveness probe restarts a process that is up and consumes nothing),
+ * `GET /readyz` (consuming, and every assigned partition taken over).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +25,8 @@ export interface StartProcessorOptions {
   kafka?: Kafka;
   schemaRegistry?: SchemaRegistry;
   fetchMessage?: ProcessorOptions['fetchMessage'];
+  /** Replaces the normalize stage (tests that inject a failing stage). */
+  normalize?: ProcessorOptions['normalize'];
   onFatal?: (err: unknown) => void;
   /** Serve /metrics, /healthz, /readyz (default true; tests usually pass false). */
   http?: boolean;
@@ -60,6 +64,7 @@ export async function startProcessor(
     ...(options.kafka ? { kafka: options.kafka } : {}),
     ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
     ...(options.fetchMessage ? { fetchMessage: options.fetchMessage } : {}),
+    ...(options.normalize ? { normalize: options.normalize } : {}),
     ...(options.onFatal ? { onFatal: options.onFatal } : {}),
   });
   let server: Server | undefined;
@@ -75,7 +80,10 @@ export async function startProcessor(
           () => res.writeHead(500).end(),
         );
       } else if (path === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        const live = processor.live;
+        res
+          .writeHead(live ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(live ? 'ok' : `stalled: a partition has made no progress for ${processor.longestStall} s`);
       } else if (path === '/readyz') {
         const ready = processor.ready;
         res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready' : 'not ready');

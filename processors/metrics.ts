@@ -23,6 +23,8 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly transactions: Counter<'outcome'>;
   readonly roundPhase: Histogram<'phase'>;
   readonly consumerReplacements: Counter<string>;
+  readonly partitionStalled: Gauge<'partition'>;
+  readonly roundFailures: Counter<'kind'>;
   private readonly countsByPartition = new Map<number, StoreCounts>();
 
   constructor(readonly registry: Registry) {
@@ -90,6 +92,19 @@ export class ProcessorMetrics implements ExpansionObserver {
       help: m.processorConsumerReplacements.help,
       registers: [registry],
     });
+    this.partitionStalled = new Gauge({
+      name: m.processorPartitionStalled.name,
+      help: m.processorPartitionStalled.help,
+      labelNames: ['partition'],
+      registers: [registry],
+    });
+    this.roundFailures = new Counter({
+      name: m.processorRoundFailures.name,
+      help: m.processorRoundFailures.help,
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    for (const kind of ['transient', 'countable']) this.roundFailures.inc({ kind }, 0);
     this.roundPhase = new Histogram({
       name: m.processorRoundPhase.name,
       help: m.processorRoundPhase.help,
@@ -132,12 +147,15 @@ export class ProcessorMetrics implements ExpansionObserver {
     this.expansionLatency.observe({ outcome }, seconds);
   }
 
-  lag(partition: number, lag: number): void {
-    this.consumerLag.set({ partition: String(partition) }, Math.max(0, lag));
+  progress(partition: number, lag: number, stalledSeconds: number): void {
+    const labels = { partition: String(partition) };
+    this.consumerLag.set(labels, Math.max(0, lag));
+    this.partitionStalled.set(labels, stalledSeconds);
   }
 
   forgetPartition(partition: number): void {
     this.consumerLag.remove({ partition: String(partition) });
+    this.partitionStalled.remove({ partition: String(partition) });
     this.countsByPartition.delete(partition);
     this.publishCounts();
   }

@@ -16,11 +16,13 @@ import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../lib/logger';
 import { deadLetterMessage } from './dead-letter';
 import type { ProcessorMetrics } from './metrics';
-import { ExpansionCache, type Pipeline } from './pipeline';
+import { ExpansionCache, type Pipeline, type RoundResult } from './pipeline';
+import { RoundFailure } from './poison/classify';
+import type { RecoveryPlan } from './poison/round-failures';
 import { headerText, RAW_HEADERS } from './stages/decode';
 import { changelogMessages } from './state/changelog';
 import type { PartitionStore, Progress, StateChange } from './state/store';
-import type { RawRecord } from './types';
+import type { DeadLetter, RawRecord } from './types';
 
 export interface PartitionWorkerOptions {
   topic: string;
@@ -38,13 +40,20 @@ export interface PartitionWorkerOptions {
   committed: bigint;
   maxRecordsPerTransaction: number;
   maxQueuedRecords: number;
+  /** Bytes (keys and values) queued per partition before fetching pauses, beside maxQueuedRecords. */
+  maxQueuedBytes: number;
   reorderWindowMs: number;
   /** How often an idle partition wakes to expire state. */
   sweepIntervalMs: number;
   maxForgetPerTransaction: number;
   pauseFetch: () => void;
   resumeFetch: () => void;
+  /** Called with a RoundFailure (processors/poison/classify.ts) when a round fails. */
   onFailure: (err: unknown) => void;
+  /** Called after each committed round with the partition's new committed offset. */
+  onCommitted?: (next: bigint) => void;
+  /** How to run after earlier rounds failed (processors/poison/round-failures.ts). */
+  recovery?: RecoveryPlan;
   now?: () => number;
 }
 
@@ -98,9 +107,28 @@ interface QueuedBatch {
   end: bigint;
 }
 
+function bytesOf(r: RawRecord): number {
+  return (r.key?.length ?? 0) + (r.value?.length ?? 0);
+}
+
+/** A record the recovery plan quarantined: dead-lettered as it is, without running the pipeline. */
+function isolatedDeadLetter(record: RawRecord): DeadLetter {
+  return {
+    record,
+    reason: 'POISON_ISOLATED',
+    code: 'POISON_ISOLATED',
+    message:
+      'the rounds holding this record kept failing and it failed alone; see the processor log for the ' +
+      'error (re-drive it once the cause is fixed)',
+    stage: 'isolation',
+    redrivable: true,
+  };
+}
+
 export class PartitionWorker {
   private readonly queue: QueuedBatch[] = [];
   private queuedRecords = 0;
+  private queuedBytes = 0;
   /** Records set aside behind a pending expansion, by lane (object: grant, type, id). */
   private readonly deferred = new Map<string, RawRecord[]>();
   private deferredRecords = 0;
@@ -109,7 +137,6 @@ export class PartitionWorker {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private paused = false;
-  private highWatermark = -1n;
   private readonly now: () => number;
   /** Where the next fetched batch must start (undefined: accept the first batch as it comes). */
   expectedFetch: bigint | undefined;
@@ -156,7 +183,7 @@ export class PartitionWorker {
    * (the caller seeks to expectedFetch instead). `fetchedOffset` is where kafkajs fetched from; a batch
    * starting beyond the expectation only skipped transaction markers or aborted records.
    */
-  enqueue(records: RawRecord[], fetchedOffset: bigint, lastOffset: bigint, highWatermark: bigint): boolean {
+  enqueue(records: RawRecord[], fetchedOffset: bigint, lastOffset: bigint): boolean {
     if (this.stopped) return false;
     if (this.expectedFetch !== undefined && fetchedOffset < this.expectedFetch) return false;
     const fresh = this.o.store.progress
@@ -164,9 +191,9 @@ export class PartitionWorker {
       : records;
     this.queue.push({ records: fresh, end: lastOffset + 1n });
     this.queuedRecords += fresh.length;
+    for (const r of fresh) this.queuedBytes += bytesOf(r);
     this.expectedFetch = lastOffset + 1n;
-    this.highWatermark = highWatermark;
-    if (!this.paused && this.queuedRecords + this.deferredRecords >= this.o.maxQueuedRecords) {
+    if (!this.paused && this.overQueueBound(1)) {
       this.paused = true;
       this.o.pauseFetch();
     }
@@ -256,23 +283,56 @@ export class PartitionWorker {
     return { next: next.toString(), through: through.toString(), unprocessed: unprocessed.map(String) };
   }
 
-  private takeBatches(): { records: RawRecord[]; end: bigint | undefined } {
+  /** True when the queue holds more than `fraction` of either bound (records or bytes). */
+  private overQueueBound(fraction: number): boolean {
+    return (
+      this.queuedRecords + this.deferredRecords >= this.o.maxQueuedRecords * fraction ||
+      this.queuedBytes >= this.o.maxQueuedBytes * fraction
+    );
+  }
+
+  /** The most records the next round may take: the recovery plan narrows rounds while isolating. */
+  private roundLimit(): number {
+    const plan = this.o.recovery;
+    if (plan?.maxRecordsPerRound !== undefined && plan.isolateUntil !== undefined) {
+      if (this.takenThrough < plan.isolateUntil) return plan.maxRecordsPerRound;
+    }
+    return this.o.maxRecordsPerTransaction;
+  }
+
+  private takeBatches(limit: number): { records: RawRecord[]; end: bigint | undefined } {
     const records: RawRecord[] = [];
     let end: bigint | undefined;
+    // Whole batches normally (a round may then exceed the limit by one batch); a narrowed round
+    // (isolation) splits the batch in front so it holds exactly `limit` records.
+    const split = limit < this.o.maxRecordsPerTransaction;
     while (this.queue.length > 0) {
       const next = this.queue[0] as QueuedBatch;
-      if (records.length > 0 && records.length + next.records.length > this.o.maxRecordsPerTransaction) break;
+      if (records.length + next.records.length > limit && (split || records.length > 0)) {
+        if (!split || records.length >= limit) break;
+        const taken = next.records.splice(0, limit - records.length);
+        this.take(records, taken);
+        end = BigInt((taken[taken.length - 1] as RawRecord).offset) + 1n;
+        break;
+      }
       this.queue.shift();
-      this.queuedRecords -= next.records.length;
-      for (const r of next.records) records.push(r);
+      this.take(records, next.records);
       end = next.end;
     }
     return { records, end };
   }
 
+  private take(into: RawRecord[], records: RawRecord[]): void {
+    this.queuedRecords -= records.length;
+    for (const r of records) {
+      this.queuedBytes -= bytesOf(r);
+      into.push(r);
+    }
+  }
+
   private async round(readyLanes: string[]): Promise<void> {
     const now = this.now();
-    const { records: fresh, end } = this.takeBatches();
+    const { records: fresh, end } = this.takeBatches(this.roundLimit());
     // Resubmitted lanes first (they are older), then new records. The lane of a new record is its
     // object, known only once decoded: the pipeline sets aside, unprocessed, the new records of lanes
     // still waiting, so they join the back of their lane and an object's order is kept.
@@ -283,12 +343,25 @@ export class PartitionWorker {
       this.deferredRecords -= recs.length;
       for (const r of recs) input.push(r);
     }
-    for (const r of fresh) input.push(r);
+    const quarantine = this.o.recovery?.quarantine;
+    const isolated: DeadLetter[] = [];
+    for (const r of fresh) {
+      if (quarantine?.has(r.offset)) isolated.push(isolatedDeadLetter(r));
+      else input.push(r);
+    }
     const waiting = new Set(this.deferred.keys());
+    const offsets = [...input, ...isolated.map((d) => d.record)].map((r) => BigInt(r.offset));
+    const failed = (phase: 'pipeline' | 'commit') => (err: unknown) => {
+      throw new RoundFailure(phase, offsets, end ?? this.takenThrough, err);
+    };
 
-    const result = await this.timed('pipeline', () =>
+    const result: RoundResult = await this.timed('pipeline', () =>
       this.o.pipeline.run(input, this.o.store, now, this.expansions, waiting),
-    );
+    ).catch(failed('pipeline'));
+    for (const dl of isolated) {
+      result.deadLetters.push(dl);
+      result.outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
+    }
     for (const { lane, record } of result.deferred) {
       const list = this.deferred.get(lane) ?? [];
       list.push(record);
@@ -332,12 +405,13 @@ export class PartitionWorker {
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);
 
-    await this.commit(byTopic, offsetChanged ? next : undefined);
+    await this.commit(byTopic, offsetChanged ? next : undefined).catch(failed('commit'));
 
     // Committed: now (and only now) the store and the bookkeeping move.
     this.o.store.apply(stateChanges);
     this.o.store.apply(changelog.tracking);
     if (offsetChanged) this.committedNext = next;
+    this.o.onCommitted?.(this.committedNext);
     for (const offset of result.handledOffsets) this.expansions.delete(offset);
     const m = this.o.metrics;
     m.roundOutcomes(result.outcomes);
@@ -363,12 +437,10 @@ export class PartitionWorker {
       m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);
     }
     // A round that commits after stop() (the partition was revoked meanwhile, and its gauges removed)
-    // must not bring them back: this process no longer owns the partition.
-    if (!this.stopped) {
-      if (this.highWatermark >= 0n) m.lag(this.o.partition, Number(this.highWatermark - this.committedNext));
-      m.storeCounts(this.o.partition, this.o.store.counts());
-    }
-    if (this.paused && this.queuedRecords + this.deferredRecords < this.o.maxQueuedRecords / 2) {
+    // must not bring them back: this process no longer owns the partition. (Lag is read from the broker
+    // by the processor's stall monitor, not here: a stuck worker would never update it.)
+    if (!this.stopped) m.storeCounts(this.o.partition, this.o.store.counts());
+    if (this.paused && !this.overQueueBound(0.5)) {
       this.paused = false;
       this.o.resumeFetch();
     }

@@ -18,10 +18,16 @@
  * in between without fencing it, which its next transaction would notice) and is re-positioned where its
  * own queue ends. Revoked partitions stop; their producers are closed.
  *
+ * A partition without a committed offset (a new deployment, a partition added later) starts at the log
+ * start offset, the group's reset policy (earliest), sought explicitly on every takeover: kafkajs's fetch
+ * position after a failed first round is past that round, and going on from there skipped its records.
+ *
  * Errors: any failure of a partition's transaction (retriable broker error, fencing, timeout, bug) aborts
  * it and tears the partition down; the takeover above runs again (after a pause when fenced, so the
  * rebalance that fenced us can revoke the partition first) and the partition resumes from its committed
- * offset. Nothing is skipped.
+ * offset. Nothing is skipped. A round that keeps failing for a reason no stage could blame on one record
+ * is narrowed until the record is found and dead-lettered (processors/poison/). Every wait of a takeover
+ * is bounded (PROCESSOR_TAKEOVER_TIMEOUT): one that hangs fails the takeover, which is retried.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Batch, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
@@ -37,11 +43,14 @@ import type { ProcessorConfig } from './config';
 import type { ProcessorMetrics } from './metrics';
 import { PartitionWorker } from './partition';
 import { Pipeline } from './pipeline';
+import { classifyRoundFailure, RoundFailure } from './poison/classify';
+import { RoundFailures } from './poison/round-failures';
 import { RejoinWatchdog } from './rejoin-watchdog';
 import { Expander, type MessageFetcher } from './stages/expand';
 import { type ThreadedMessageFetcher, threadedMessageFetcher } from './stages/expand-thread';
 import { normalize as defaultNormalize } from './stages/normalize';
 import { DomainEventEncoder } from './stages/publish';
+import { type PartitionOffsets, StallMonitor } from './stall-monitor';
 import { statePartitionFor } from './state/changelog';
 import { restoreStores } from './state/restore';
 import type { PartitionStore } from './state/store';
@@ -119,10 +128,22 @@ export class Processor {
   private running = false;
   private replacing = false;
   private readonly rejoinWatchdog: RejoinWatchdog;
+  private readonly roundFailures: RoundFailures;
+  private readonly stallMonitor = new StallMonitor();
+  private lagTimer: NodeJS.Timeout | undefined;
+  /** Longest stall seen by the last lag sample, in seconds (for /healthz). */
+  private longestStallSeconds = 0;
+  private readonly clock: () => number;
 
   constructor(private readonly options: ProcessorOptions) {
     this.config = options.config;
+    this.clock = options.now ?? Date.now;
     this.log = options.logger.child({ component: 'processor' });
+    this.roundFailures = new RoundFailures({
+      maxAttempts: this.config.poisonAttempts,
+      backoffBaseMs: this.config.retryBackoffBaseMs,
+      backoffMaxMs: this.config.retryBackoffMaxMs,
+    });
     this.rejoinWatchdog = new RejoinWatchdog(this.config.rejoinTimeoutMs, () => {
       void this.replaceConsumer();
     });
@@ -144,6 +165,17 @@ export class Processor {
   /** Ready: consuming, and every assigned partition taken over. */
   get ready(): boolean {
     return this.running && [...this.assigned].every((p) => this.workers.has(p));
+  }
+
+  /** Live: no assigned partition has had records waiting without progress for PROCESSOR_STALL_TIMEOUT
+   * (a process that is up, looks ready and consumes nothing is restarted by its liveness probe). */
+  get live(): boolean {
+    return this.longestStallSeconds * 1000 < this.config.stallTimeoutMs;
+  }
+
+  /** Seconds of the longest stall of an assigned partition, as of the last lag sample. */
+  get longestStall(): number {
+    return this.longestStallSeconds;
   }
 
   async start(): Promise<void> {
@@ -207,7 +239,65 @@ export class Processor {
 
     await this.startConsumer();
     this.running = true;
+    this.scheduleLagSample();
     this.log.info({ group: config.groupId, topic: this.topic }, 'processor started');
+  }
+
+  private scheduleLagSample(): void {
+    if (this.stopping) return;
+    this.lagTimer = setTimeout(() => {
+      void this.sampleLag().finally(() => this.scheduleLagSample());
+    }, this.config.lagIntervalMs);
+    this.lagTimer.unref();
+  }
+
+  /**
+   * Lag and stall of every assigned partition, from the group's committed offsets and the log ends
+   * (stall-monitor.ts). A broker that does not answer leaves the gauges as they were, and the stall
+   * keeps growing from the last sample that saw it: a processor cut off from its broker is not live.
+   */
+  async sampleLag(): Promise<void> {
+    const admin = this.admin;
+    const assigned = [...this.assigned];
+    if (!admin || assigned.length === 0) {
+      this.longestStallSeconds = 0;
+      return;
+    }
+    const read = await withTimeout(
+      Promise.all([
+        admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topic] }),
+        admin.fetchTopicOffsets(this.topic),
+      ]),
+      this.config.lagIntervalMs,
+    ).catch((err: unknown) => {
+      this.log.warn({ err }, 'reading committed offsets and log ends for the lag failed');
+      return 'timeout' as const;
+    });
+    if (read === 'timeout') return;
+    const [groupOffsets, topicOffsets] = read;
+    const committed = new Map<number, bigint>();
+    for (const t of groupOffsets) for (const o of t.partitions) committed.set(o.partition, BigInt(o.offset));
+    const offsets = new Map<number, PartitionOffsets>();
+    for (const o of topicOffsets) {
+      if (!this.assigned.has(o.partition)) continue;
+      offsets.set(o.partition, {
+        committed: committed.get(o.partition) ?? -1n,
+        low: BigInt(o.low),
+        high: BigInt(o.high),
+      });
+    }
+    let longest = 0;
+    for (const [p, progress] of this.stallMonitor.sample(offsets, this.clock())) {
+      this.options.metrics.progress(p, progress.lag, progress.stalledSeconds);
+      longest = Math.max(longest, progress.stalledSeconds);
+    }
+    if (longest * 1000 >= this.config.stallTimeoutMs && this.live) {
+      this.log.error(
+        { stalledSeconds: longest, stallTimeoutMs: this.config.stallTimeoutMs },
+        'a partition has made no progress while records wait; /healthz now answers 503',
+      );
+    }
+    this.longestStallSeconds = longest;
   }
 
   /**
@@ -310,12 +400,7 @@ export class Processor {
     if (!w) return; // not taken over yet: the partition is paused, the takeover seeks it
     const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
     const records = batch.messages.map((m) => toRawRecord(batch.topic, p, m));
-    const accepted = w.enqueue(
-      records,
-      BigInt(fetched ?? batch.lastOffset()),
-      BigInt(batch.lastOffset()),
-      BigInt(batch.highWatermark),
-    );
+    const accepted = w.enqueue(records, BigInt(fetched ?? batch.lastOffset()), BigInt(batch.lastOffset()));
     if (!accepted) {
       if (w.expectedFetch !== undefined && this.workers.get(p) === w) {
         const offset = w.expectedFetch.toString();
@@ -395,6 +480,8 @@ export class Processor {
     this.bumpEpoch(p);
     this.pendingTakeovers.delete(p);
     this.takeoverFailures.delete(p);
+    this.roundFailures.forget(p);
+    this.stallMonitor.forget(p);
     this.pauses.delete(p);
     this.onConsumer('resume', (c) => c.resume([{ topic: this.topic, partitions: [p] }]));
     this.options.metrics.forgetPartition(p);
@@ -469,29 +556,70 @@ export class Processor {
     return producer;
   }
 
+  /** Waits for one step of a takeover at most PROCESSOR_TAKEOVER_TIMEOUT; a step that hangs fails it. */
+  private async bounded<T>(what: string, work: Promise<T>): Promise<T> {
+    const result = await withTimeout(work, this.config.takeoverTimeoutMs);
+    if (result === 'timeout') {
+      // The hung call itself is not cancelled; whatever it holds (a producer) is disconnected by the
+      // failure path below, which makes kafkajs reject it.
+      work.catch(() => undefined);
+      throw new NylasStreamError(
+        ErrorCodes.TAKEOVER_TIMEOUT,
+        `${what} did not finish within ${this.config.takeoverTimeoutMs} ms (PROCESSOR_TAKEOVER_TIMEOUT)`,
+        { retriable: true },
+      );
+    }
+    return result;
+  }
+
+  /**
+   * Where each partition resumes: the group's committed offset, or, when it has none yet, the log start
+   * offset (the group's reset policy). Never "wherever the consumer's fetch happens to be".
+   */
+  private async resumeOffsets(partitions: number[]): Promise<Map<number, bigint>> {
+    const admin = this.admin as Admin;
+    const offsets = await this.bounded(
+      'reading the committed offsets',
+      admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topic] }),
+    );
+    const resume = new Map<number, bigint>();
+    for (const t of offsets) for (const o of t.partitions) resume.set(o.partition, BigInt(o.offset));
+    const fresh = partitions.filter((p) => (resume.get(p) ?? -1n) < 0n);
+    if (fresh.length > 0) {
+      const ends = await this.bounded('reading the log start offsets', admin.fetchTopicOffsets(this.topic));
+      for (const o of ends) if (fresh.includes(o.partition)) resume.set(o.partition, BigInt(o.low));
+    }
+    for (const p of partitions) {
+      if ((resume.get(p) ?? -1n) < 0n) throw new Error(`no start offset known for partition ${p}`);
+    }
+    return resume;
+  }
+
   private async takeover(partitions: number[]): Promise<void> {
     const epochs = new Map(partitions.map((p) => [p, this.epochs.get(p) ?? 0]));
     const producers = new Map<number, Producer>();
     try {
-      await Promise.all(
-        partitions.map(async (p) => {
-          producers.set(p, await this.fencedProducer(p));
+      await this.bounded(
+        'fencing the previous owners (InitProducerId)',
+        Promise.all(
+          partitions.map(async (p) => {
+            producers.set(p, await this.fencedProducer(p));
+          }),
+        ),
+      );
+      const resume = await this.resumeOffsets(partitions);
+      const restored = await this.bounded(
+        'restoring the state',
+        restoreStores({
+          kafka: this.kafka as Kafka,
+          stateTopic: this.config.topics.state,
+          statePartitions: this.statePartitions,
+          partitions,
+          groupIdPrefix: this.config.groupId,
+          logger: this.log,
+          timeoutMs: this.config.takeoverTimeoutMs,
         }),
       );
-      const offsets = await (this.admin as Admin).fetchOffsets({
-        groupId: this.config.groupId,
-        topics: [this.topic],
-      });
-      const committed = new Map<number, bigint>();
-      for (const t of offsets) for (const o of t.partitions) committed.set(o.partition, BigInt(o.offset));
-      const restored = await restoreStores({
-        kafka: this.kafka as Kafka,
-        stateTopic: this.config.topics.state,
-        statePartitions: this.statePartitions,
-        partitions,
-        groupIdPrefix: this.config.groupId,
-        logger: this.log,
-      });
       this.options.metrics.restoreSeconds.observe(restored.seconds);
       this.log.info(
         { partitions, records: restored.records, seconds: restored.seconds },
@@ -511,14 +639,14 @@ export class Processor {
         }
         const store = restored.stores.get(p);
         if (!store) throw new Error(`restore returned no store for partition ${p}`);
-        const start = committed.get(p) ?? -1n;
+        const start = resume.get(p) as bigint;
         const worker = this.createWorker(p, producer, store, start);
         this.workers.set(p, worker);
         this.takeoverFailures.delete(p);
         worker.start();
         this.options.metrics.storeCounts(p, store.counts());
         const offset = start.toString();
-        if (start >= 0n) this.onConsumer('seek', (c) => c.seek({ topic: this.topic, partition: p, offset }));
+        this.onConsumer('seek', (c) => c.seek({ topic: this.topic, partition: p, offset }));
         this.unpause(p, 'takeover');
       }
     } catch (err) {
@@ -556,12 +684,15 @@ export class Processor {
       committed,
       maxRecordsPerTransaction: config.maxRecordsPerTransaction,
       maxQueuedRecords: config.maxQueuedRecords,
+      maxQueuedBytes: config.maxQueuedBytes,
       reorderWindowMs: config.reorderWindowMs,
       sweepIntervalMs: Math.min(60_000, Math.max(1000, Math.floor(config.dedupeWindowMs / 10))),
       maxForgetPerTransaction: 5000,
       pauseFetch: () => this.pause(p, 'backpressure'),
       resumeFetch: () => this.unpause(p, 'backpressure'),
       onFailure: (err) => this.onWorkerFailure(p, worker, err),
+      onCommitted: (next) => this.roundFailures.committed(p, next),
+      recovery: this.roundFailures.plan(p),
       ...(this.options.now ? { now: this.options.now } : {}),
     });
     return worker;
@@ -571,23 +702,53 @@ export class Processor {
     if (this.workers.get(p) !== worker) return;
     this.workers.delete(p);
     const fenced = isFencingError(err);
-    this.log.error(
-      { err, partition: p, fenced },
-      'partition transaction failed; aborting and taking over again',
-    );
     void worker.producer.disconnect().catch(() => undefined);
+    if (fenced) {
+      this.log.error({ err, partition: p, fenced }, 'partition transaction fenced; taking over again');
+    }
     if (!this.assigned.has(p) || this.stopping) return;
     this.pause(p, 'takeover');
     this.bumpEpoch(p);
     // Fenced means another instance took the partition: give the rebalance time to revoke it here
     // before fencing back.
-    this.scheduleTakeover(p, fenced ? Math.floor(this.config.sessionTimeoutMs / 2) : 250);
+    if (fenced) {
+      this.scheduleTakeover(p, Math.floor(this.config.sessionTimeoutMs / 2));
+      return;
+    }
+    const kind = classifyRoundFailure(err);
+    this.options.metrics.roundFailures.inc({ kind });
+    const round = err instanceof RoundFailure ? err : undefined;
+    const verdict = this.roundFailures.failed(p, {
+      kind,
+      resumeFrom: worker.committedNext,
+      offsets: round?.offsets ?? [],
+      takenThrough: round?.takenThrough ?? worker.committedNext,
+    });
+    this.log.error(
+      {
+        err,
+        partition: p,
+        kind,
+        resumeFrom: worker.committedNext.toString(),
+        attempts: this.roundFailures.attempts(p),
+        retryInMs: verdict.delayMs,
+        ...(verdict.isolating ? { isolating: verdict.isolating } : {}),
+        ...(verdict.quarantined ? { quarantined: verdict.quarantined } : {}),
+      },
+      verdict.quarantined
+        ? 'a record failed alone: it will be dead-lettered as POISON_ISOLATED'
+        : verdict.isolating
+          ? 'rounds keep failing at this offset: narrowing them to isolate the record'
+          : 'partition transaction failed; aborting and taking over again',
+    );
+    this.scheduleTakeover(p, verdict.delayMs);
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.rejoinWatchdog.close();
+    if (this.lagTimer) clearTimeout(this.lagTimer);
     for (const t of this.takeoverTimers) clearTimeout(t);
     this.takeoverTimers.clear();
     const consumer = this.consumer;

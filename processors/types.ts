@@ -106,6 +106,9 @@ export const DEAD_LETTER_REASONS = [
   'NORMALIZE_FAILED',
   /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
   'NYLAS_API_REJECTED',
+  /** Rounds holding this record kept failing for a reason no stage could name, and it failed alone
+   * (processors/poison/round-failures.ts). Re-drivable once the cause (often a bug) is fixed. */
+  'POISON_ISOLATED',
   'INTERNAL',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -114,7 +117,7 @@ export interface DeadLetter {
   record: RawRecord;
   reason: DeadLetterReason;
   message: string;
-  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode';
+  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode' | 'isolation';
   /** True when re-driving after a fix can succeed (e.g. a grant re-authenticated after a 401). */
   redrivable: boolean;
   /** The stable error code behind the reason (lib/errors.ts ErrorCodes, or the reason itself). */

@@ -8,7 +8,7 @@ import avro from 'avsc';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { domainTopicNames } from '../../lib/topics';
 import { loadProcessorConfig, type ProcessorConfig } from '../../processors/config';
-import { type RunningProcessor, startProcessor } from '../../processors/index';
+import { type RunningProcessor, type StartProcessorOptions, startProcessor } from '../../processors/index';
 import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
 import {
   type CollectedRecord,
@@ -143,8 +143,11 @@ export class ProcessorHarness {
     return loadProcessorConfig({ ...process.env, ...this.env, ...overrides });
   }
 
-  async startProcessor(overrides: Record<string, string> = {}): Promise<RunningProcessor> {
-    const running = await startProcessor(this.processorConfig(overrides), { http: false });
+  async startProcessor(
+    overrides: Record<string, string> = {},
+    options: StartProcessorOptions = {},
+  ): Promise<RunningProcessor> {
+    const running = await startProcessor(this.processorConfig(overrides), { http: false, ...options });
     this.running.push(running);
     return running;
   }

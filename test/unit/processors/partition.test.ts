@@ -94,6 +94,7 @@ function setup(
     committed: 10n,
     maxRecordsPerTransaction: 100,
     maxQueuedRecords: 1000,
+    maxQueuedBytes: 1024 * 1024,
     reorderWindowMs: opts.reorderWindowMs ?? 0,
     sweepIntervalMs: 60_000,
     maxForgetPerTransaction: 100,
@@ -114,7 +115,7 @@ describe('partition worker', () => {
   it('commits events, state and the next offset in one transaction, then applies the state', async () => {
     const { worker, txns, store } = setup();
     worker.start();
-    expect(worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n)).toBe(true);
+    expect(worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n)).toBe(true);
     await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
     await worker.stop();
     const t = txns[0] as Txn;
@@ -134,7 +135,7 @@ describe('partition worker', () => {
   it('leaves no lag or state gauges behind when its partition is revoked during a round', async () => {
     const { worker, txns, metrics } = setup({ commitDelayMs: 200 });
     worker.start();
-    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n);
+    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n);
     await pollUntil(() => txns.length > 0); // the round is committing
     // What Processor.revoke does: forget the partition's gauges, then stop its worker.
     metrics.forgetPartition(2);
@@ -156,7 +157,7 @@ describe('partition worker', () => {
     worker.start();
     const garbage: RawRecord = { ...(recs(10, [['g', { id: 'a', messageId: 'm' }]])[0] as RawRecord) };
     garbage.value = Buffer.from('{not json');
-    expect(worker.enqueue([garbage], 10n, 10n, 20n)).toBe(true);
+    expect(worker.enqueue([garbage], 10n, 10n)).toBe(true);
     await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
     await worker.stop();
     expect(txns[0]?.messages[topics.dlq]).toHaveLength(1);
@@ -175,16 +176,16 @@ describe('partition worker', () => {
 
   it('refuses a batch that starts before the expected position (the caller seeks instead)', () => {
     const { worker } = setup();
-    expect(worker.enqueue(recs(5, [['g', { id: 'x', messageId: 'm' }]]), 5n, 5n, 20n)).toBe(false);
+    expect(worker.enqueue(recs(5, [['g', { id: 'x', messageId: 'm' }]]), 5n, 5n)).toBe(false);
     expect(worker.expectedFetch).toBe(10n);
     // Beyond it is fine: only transaction markers / aborted records were skipped.
-    expect(worker.enqueue(recs(12, [['g', { id: 'y', messageId: 'm' }]]), 12n, 12n, 20n)).toBe(true);
+    expect(worker.enqueue(recs(12, [['g', { id: 'y', messageId: 'm' }]]), 12n, 12n)).toBe(true);
   });
 
   it('on a failed commit: aborts, leaves the store untouched and reports the failure', async () => {
     const { worker, txns, store, failures } = setup({ failCommits: 1 });
     worker.start();
-    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n, 20n);
+    worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n);
     await pollUntil(() => failures.length > 0);
     expect(txns[0]?.outcome).toBe('aborted');
     expect(store.seen('a', Date.now())).toBe(false);
@@ -210,7 +211,6 @@ describe('partition worker', () => {
       ]),
       10n,
       12n,
-      13n,
     );
     const first = await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
     expect(first.offset).toBe('11');
@@ -237,7 +237,6 @@ describe('partition worker', () => {
       ]),
       10n,
       11n,
-      12n,
     );
     const t = await pollUntil(() => txns.find((x) => x.outcome === 'committed'));
     await worker.stop();
@@ -263,10 +262,10 @@ describe('partition worker: REORDER_WINDOW_MS', () => {
         receivedAt: now,
         body: messageNotification('g', { id, messageId: 'm', action, time }),
       });
-    worker.enqueue([rec(10, 'upd', 'updated', 200)], 10n, 10n, 12n);
+    worker.enqueue([rec(10, 'upd', 'updated', 200)], 10n, 10n);
     // Arrives a moment later, in another fetch: without the hold it would be stale.
     await new Promise((r) => setImmediate(r));
-    worker.enqueue([rec(11, 'crt', 'created', 100)], 11n, 11n, 12n);
+    worker.enqueue([rec(11, 'crt', 'created', 100)], 11n, 11n);
     const t = await pollUntil(() => txns.find((x) => x.outcome === 'committed'));
     await worker.stop();
     expect(Date.now() - now).toBeGreaterThanOrEqual(290);
