@@ -130,3 +130,72 @@ describe('processor: a record that fails every round of its partition', () => {
     expect(inject.failures()).toBeLessThanOrEqual(3 + 10);
   });
 });
+
+describe('processor: a stalled partition is visible', () => {
+  const h = new ProcessorHarness({ partitions: 2, grants: 2 });
+
+  beforeAll(() => h.setUp(), 120_000);
+  afterAll(() => h.tearDown());
+
+  async function scrape(url: string): Promise<Map<string, number>> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const out = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      // "name{labels} value" → "name{partition}" (other labels, such as service, left out)
+      const m =
+        /^(nylas_stream_processor_(?:consumer_lag|partition_stalled_seconds))\{.*partition="(\d+)".*\} (\S+)$/.exec(
+          line,
+        );
+      if (m) out.set(`${m[1]}{partition="${m[2]}"}`, Number(m[3]));
+    }
+    return out;
+  }
+
+  it('in the lag and stall gauges and in /healthz, while the other partition flows', async () => {
+    // A record that fails every round, with isolation far away: its partition stalls behind it.
+    const inject = failing((n) => n.envelope.id === 'stuck');
+    const running = await h.startProcessor(
+      {
+        PROCESSOR_POISON_ATTEMPTS: '100',
+        PROCESSOR_RETRY_BACKOFF_BASE: '200ms',
+        PROCESSOR_RETRY_BACKOFF_MAX: '500ms',
+        PROCESSOR_LAG_INTERVAL: '200ms',
+        PROCESSOR_STALL_TIMEOUT: '3s',
+      },
+      { normalize: inject.normalize, http: true },
+    );
+    const url = running.url as string;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // Partitions chosen explicitly: the stuck grant on 0, another grant on 1.
+    const stuckPartition = 0;
+    const on = (partition: number, grantId: string, id: string) => ({
+      ...rawMessage({ grantId, body: messageNotification(grantId, { id, messageId: `m-${id}` }) }),
+      partition,
+    });
+    await h.produce([
+      on(0, 'g-stuck', 'stuck'),
+      ...[1, 2, 3, 4].map((i) => on(0, 'g-stuck', `behind-${i}`)),
+      on(1, 'g-other', 'flows'),
+    ]);
+    const out = await h.collect([h.topics.emailMessages]);
+    await pollUntil(() => ids(out.records).includes('flows'), { description: 'the other partition flowing' });
+    const lagKey = `nylas_stream_processor_consumer_lag{partition="${stuckPartition}"}`;
+    const stallKey = `nylas_stream_processor_partition_stalled_seconds{partition="${stuckPartition}"}`;
+    const seen = await pollUntil(
+      async () => {
+        const m = await scrape(url);
+        return (m.get(stallKey) ?? 0) >= 3 ? m : undefined;
+      },
+      { timeoutMs: 30_000, description: 'the stall gauge passing 3 s' },
+    );
+    expect(seen.get(lagKey)).toBe(5);
+    const healthz = await fetch(`${url}/healthz`);
+    expect(healthz.status).toBe(503);
+    expect(await healthz.text()).toMatch(/stalled/);
+    console.log(
+      `forced stall: ${lagKey} ${seen.get(lagKey)}, ${stallKey} ${seen.get(stallKey)}, /healthz 503`,
+    );
+    // The stuck partition emitted nothing behind its poison record; the other one is caught up.
+    expect(ids(out.records)).toEqual(['flows']);
+  });
+});
