@@ -165,6 +165,18 @@ export class PartitionWorker {
     return this.o.store;
   }
 
+  /** Queue and pause state, for the processor's stall log. */
+  describe(): Record<string, unknown> {
+    return {
+      queuedRecords: this.queuedRecords,
+      queuedBytes: this.queuedBytes,
+      deferredRecords: this.deferredRecords,
+      fetchPaused: this.paused,
+      expectedFetch: this.expectedFetch?.toString() ?? null,
+      stopped: this.stopped,
+    };
+  }
+
   start(): void {
     this.loop = this.run().catch((err: unknown) => {
       if (!this.stopped) this.o.onFailure(err);

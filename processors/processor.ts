@@ -287,17 +287,41 @@ export class Processor {
       });
     }
     let longest = 0;
+    const stalled: number[] = [];
     for (const [p, progress] of this.stallMonitor.sample(offsets, this.clock())) {
       this.options.metrics.progress(p, progress.lag, progress.stalledSeconds);
       longest = Math.max(longest, progress.stalledSeconds);
+      if (progress.stalledSeconds * 1000 >= this.config.stallTimeoutMs) stalled.push(p);
     }
-    if (longest * 1000 >= this.config.stallTimeoutMs && this.live) {
+    if (stalled.length > 0 && this.live) {
+      // Once per stall: what each stalled partition is waiting for, so a hang explains itself.
       this.log.error(
-        { stalledSeconds: longest, stallTimeoutMs: this.config.stallTimeoutMs },
+        {
+          stalledSeconds: longest,
+          stallTimeoutMs: this.config.stallTimeoutMs,
+          partitions: stalled.map((p) => this.describePartition(p)),
+        },
         'a partition has made no progress while records wait; /healthz now answers 503',
       );
     }
     this.longestStallSeconds = longest;
+  }
+
+  /** Where a partition stands, for the stall log. */
+  private describePartition(p: number): Record<string, unknown> {
+    const w = this.workers.get(p);
+    return {
+      partition: p,
+      worker: w ? { committedNext: w.committedNext.toString(), ...w.describe() } : null,
+      pauses: [...(this.pauses.get(p) ?? [])],
+      takeoverPending: this.pendingTakeovers.has(p),
+      takeoverRunning: this.takeoverRunning !== undefined,
+      takeoverFailures: this.takeoverFailures.get(p) ?? 0,
+      roundFailures: this.roundFailures.attempts(p),
+      consumer: this.consumer !== undefined,
+      replacingConsumer: this.replacing,
+      watchdogArmed: this.rejoinWatchdog.armed,
+    };
   }
 
   /**
@@ -369,7 +393,14 @@ export class Processor {
           10_000,
         );
       if (this.stopping) return;
-      const started = await this.startConsumer();
+      const started = await withTimeout(this.startConsumer(), this.config.takeoverTimeoutMs);
+      if (started === 'timeout') {
+        throw new NylasStreamError(
+          ErrorCodes.TAKEOVER_TIMEOUT,
+          `starting the replacement consumer did not finish within ${this.config.takeoverTimeoutMs} ms`,
+          { retriable: true },
+        );
+      }
       // stop() ran meanwhile and may have missed the consumer being connected: leave nothing running.
       if (this.stopping) await started.disconnect().catch(() => undefined);
       else this.log.info('replacement consumer started');
@@ -706,6 +737,10 @@ export class Processor {
     if (fenced) {
       this.log.error({ err, partition: p, fenced }, 'partition transaction fenced; taking over again');
     }
+    // The dead worker's backpressure pause dies with it: left in place, it kept the partition paused
+    // after the next takeover (whose new, empty worker never asks to resume), silently and for ever.
+    // Seen as a processor that stopped consuming after a broker outage (round-failures.test.ts).
+    this.pauses.get(p)?.delete('backpressure');
     if (!this.assigned.has(p) || this.stopping) return;
     this.pause(p, 'takeover');
     this.bumpEpoch(p);

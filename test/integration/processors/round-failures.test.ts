@@ -70,6 +70,43 @@ describe('processor: a failed first round on partitions that never committed', (
   });
 });
 
+describe('processor: a round failing while fetching is paused for backpressure', () => {
+  const h = new ProcessorHarness({ partitions: 1, grants: 1 });
+
+  beforeAll(() => h.setUp(), 120_000);
+  afterAll(() => h.tearDown());
+
+  it('does not leave the partition paused after the takeover (every record emitted)', async () => {
+    const total = 50;
+    await h.produce(
+      Array.from({ length: total }, (_, i) =>
+        rawMessage({
+          grantId: 'g-bp',
+          body: messageNotification('g-bp', { id: `bp-${i}`, messageId: `m-${i}` }),
+        }),
+      ),
+    );
+    // The queue bound is far below one fetch, so fetching is paused when the first round fails.
+    let failed = false;
+    const inject = failing((n) => {
+      if (failed || n.envelope.id !== 'bp-3') return false;
+      failed = true;
+      return true;
+    });
+    const out = await h.collect([h.topics.emailMessages]);
+    await h.startProcessor(
+      { PROCESSOR_MAX_QUEUED_RECORDS: '2', PROCESSOR_RETRY_BACKOFF_BASE: '50ms' },
+      { normalize: inject.normalize },
+    );
+    await pollUntil(() => out.records.length >= total, {
+      timeoutMs: 60_000,
+      description: 'every record emitted after the failed round',
+    });
+    expect(inject.failures()).toBe(1);
+    expect(new Set(ids(out.records)).size).toBe(total);
+  });
+});
+
 describe('processor: a record that fails every round of its partition', () => {
   const h = new ProcessorHarness({ partitions: 1, grants: 3 });
 
