@@ -127,7 +127,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     poisonAttempts: int(env, 'PROCESSOR_POISON_ATTEMPTS', 3, { min: 1, max: 100 }),
     retryBackoffBaseMs,
     retryBackoffMaxMs,
-    takeoverTimeoutMs: duration(env, 'PROCESSOR_TAKEOVER_TIMEOUT', 180_000, { minMs: 1000 }),
+    takeoverTimeoutMs: duration(env, 'PROCESSOR_TAKEOVER_TIMEOUT', 120_000, { minMs: 1000 }),
     lagIntervalMs: duration(env, 'PROCESSOR_LAG_INTERVAL', 10_000, { minMs: 100 }),
     stallTimeoutMs,
   });

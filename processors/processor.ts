@@ -588,15 +588,15 @@ export class Processor {
   }
 
   /** Waits for one step of a takeover at most PROCESSOR_TAKEOVER_TIMEOUT; a step that hangs fails it. */
-  private async bounded<T>(what: string, work: Promise<T>): Promise<T> {
-    const result = await withTimeout(work, this.config.takeoverTimeoutMs);
+  private async bounded<T>(what: string, work: Promise<T>, ms = this.config.takeoverTimeoutMs): Promise<T> {
+    const result = await withTimeout(work, ms);
     if (result === 'timeout') {
       // The hung call itself is not cancelled; whatever it holds (a producer) is disconnected by the
       // failure path below, which makes kafkajs reject it.
       work.catch(() => undefined);
       throw new NylasStreamError(
         ErrorCodes.TAKEOVER_TIMEOUT,
-        `${what} did not finish within ${this.config.takeoverTimeoutMs} ms (PROCESSOR_TAKEOVER_TIMEOUT)`,
+        `${what} did not finish within ${ms} ms (PROCESSOR_TAKEOVER_TIMEOUT)`,
         { retriable: true },
       );
     }
@@ -650,6 +650,8 @@ export class Processor {
           logger: this.log,
           timeoutMs: this.config.takeoverTimeoutMs,
         }),
+        // Past the restore's own bound, which disconnects its consumer; this one catches a hang before it.
+        this.config.takeoverTimeoutMs + 5000,
       );
       this.options.metrics.restoreSeconds.observe(restored.seconds);
       this.log.info(
