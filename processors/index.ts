@@ -23,6 +23,8 @@ export interface StartProcessorOptions {
   kafka?: Kafka;
   schemaRegistry?: SchemaRegistry;
   fetchMessage?: ProcessorOptions['fetchMessage'];
+  /** Replaces the normalize stage (tests: a normalizer bug meeting one record). */
+  normalize?: ProcessorOptions['normalize'];
   onFatal?: (err: unknown) => void;
   /** Serve /metrics, /healthz, /readyz (default true; tests usually pass false). */
   http?: boolean;
@@ -60,6 +62,7 @@ export async function startProcessor(
     ...(options.kafka ? { kafka: options.kafka } : {}),
     ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
     ...(options.fetchMessage ? { fetchMessage: options.fetchMessage } : {}),
+    ...(options.normalize ? { normalize: options.normalize } : {}),
     ...(options.onFatal ? { onFatal: options.onFatal } : {}),
   });
   let server: Server | undefined;

@@ -14,6 +14,7 @@ import { PartitionStore } from '../../../processors/state/store';
 import type { DeadLetterReason, RawRecord } from '../../../processors/types';
 import { schemaByName } from '../../../schemas/index';
 import { envelope, messageNotification, messageObject, rawRecord } from '../../helpers/raw-notifications';
+import { stateIdsOf } from '../../helpers/state-ids';
 
 const topics = loadTopicsConfig({});
 const schemaIds = new Map(
@@ -254,15 +255,8 @@ describe('state entries are bounded (issue 13, item 2)', () => {
       new ExpansionCache(),
     );
     expect(first.domain).toHaveLength(1);
-    for (const c of first.stateChanges) {
-      const strings =
-        c.kind === 'dedupe'
-          ? [c.id]
-          : c.kind === 'version'
-            ? [c.key.grantId, c.key.objectType, c.key.objectId]
-            : [];
-      for (const s of strings) expect(s.length).toBeLessThanOrEqual(MAX_STATE_ID_CHARS);
-    }
+    for (const id of stateIdsOf(first.stateChanges))
+      expect(id.length).toBeLessThanOrEqual(MAX_STATE_ID_CHARS);
     store.apply(first.stateChanges);
     const again = await p.run(
       [
