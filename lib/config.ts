@@ -158,6 +158,9 @@ export interface TopicsConfig {
   unmodeled: string;
   partitions: number;
   replicationFactor: number;
+  /** max.message.bytes of the raw and domain topics: `topics create` sets it, and the processor keeps
+   * every domain event under it (a larger one would fail its round forever with MESSAGE_TOO_LARGE). */
+  maxMessageBytes: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -177,6 +180,8 @@ export const DEFAULTS = {
   ingressPort: 3000,
   processorMetricsPort: 9464,
   topicPartitions: 12,
+  /** Above what the ingress accepts (5 MiB) and what an expanded `.truncated` message usually is. */
+  topicMaxMessageBytes: 16 * 1024 * 1024,
 } as const;
 
 export function loadKafkaConfig(env: Env): KafkaConfig {
@@ -243,6 +248,10 @@ export function loadTopicsConfig(env: Env): TopicsConfig {
     unmodeled: t('TOPIC_UNMODELED', 'nylas.unmodeled'),
     partitions: int(env, 'TOPIC_PARTITIONS', DEFAULTS.topicPartitions, { min: 1, max: 10_000 }),
     replicationFactor: int(env, 'TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 100 }),
+    maxMessageBytes: int(env, 'TOPIC_MAX_MESSAGE_BYTES', DEFAULTS.topicMaxMessageBytes, {
+      min: 1024 * 1024,
+      max: 1024 * 1024 * 1024,
+    }),
   };
 }
 

@@ -36,11 +36,23 @@ export const ErrorCodes = {
   NYLAS_API_DEADLINE: 'NYLAS_API_DEADLINE',
   /** The API refused the call with a 4xx that retrying cannot fix (400, 403, …); the processor dead-letters. */
   NYLAS_API_REJECTED: 'NYLAS_API_REJECTED',
-  // processing
+  // processing: each is a dead letter (never retried: the stages are pure, a retry fails the same way);
+  // `dlq-redrivable` says whether a redrive can succeed after a fix (README, "DLQ record")
+  /** The domain value did not encode against its schema: re-drivable after a mapping or schema fix. */
   SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
+  /** The payload cannot describe the change, or normalize threw on it: re-drivable after a fix. */
   NORMALIZE_FAILED: 'NORMALIZE_FAILED',
   /** A record isolated by bisecting rounds that kept failing (processors/poison/); re-drivable. */
   POISON_ISOLATED: 'POISON_ISOLATED',
+  /** decode threw on a body (a bug): re-drivable after a fix. */
+  DECODE_FAILED: 'DECODE_FAILED',
+  /** An id longer than any real one (processors/stages/decode.ts MAX_ID_CHARS): never re-drivable. */
+  ID_TOO_LONG: 'ID_TOO_LONG',
+  /** JSON nested deeper than any real notification (MAX_JSON_DEPTH): never re-drivable. */
+  TOO_DEEPLY_NESTED: 'TOO_DEEPLY_NESTED',
+  /** A domain event larger than the domain topic accepts, even without its body: re-drivable after
+   * raising the topic's max.message.bytes and TOPIC_MAX_MESSAGE_BYTES. */
+  EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
   // schemas/ (the Avro contract)
   SCHEMA_INVALID: 'SCHEMA_INVALID',
   SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',

@@ -3,7 +3,7 @@
  * config. `ensureTopics` is idempotent: it creates what is missing and reports what differs.
  */
 import { type Admin, ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
-import type { TopicsConfig } from './config';
+import { DEFAULTS, type TopicsConfig } from './config';
 
 export interface TopicSpec {
   name: string;
@@ -19,12 +19,24 @@ export interface TopicSpec {
 const DAY_MS = 86_400_000;
 
 /**
- * Largest record the raw, DLQ and domain topics accept. The broker default (~1 MiB) is too small on
- * both ends: the ingress accepts bodies up to INGRESS_MAX_BODY_BYTES (5 MiB by default) — a signed
- * notification Kafka refuses would get 503 on every attempt and be lost after Nylas's third — and an
- * expanded `.truncated` message is by definition over 1 MB (nylas-webhooks-contract.md §4.1).
+ * Default largest record of the raw and domain topics (TOPIC_MAX_MESSAGE_BYTES). The broker default
+ * (~1 MiB) is too small on both ends: the ingress accepts bodies up to INGRESS_MAX_BODY_BYTES (5 MiB by
+ * default) — a signed notification Kafka refuses would get 503 on every attempt and be lost after Nylas's
+ * third — and an expanded `.truncated` message is by definition over 1 MB (nylas-webhooks-contract.md
+ * §4.1). The processor reads the same setting and keeps every domain event under it.
  */
-export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+export const MAX_RECORD_BYTES = DEFAULTS.topicMaxMessageBytes;
+
+/** What the DLQ accepts beyond the raw topic: a dead letter is a raw record plus the dlq-* headers
+ * (processors/dead-letter.ts: a message of at most 2000 characters and a few short values). */
+export const DLQ_HEADER_ALLOWANCE_BYTES = 64 * 1024;
+
+/**
+ * The state and rejected topics hold small records of our own making (changelog buckets are cut at 256
+ * KiB, rejected records carry a 2 KiB sample): Kafka's default limit (1 MiB + 12 bytes), set explicitly
+ * so that a broker configured otherwise does not change it.
+ */
+export const SMALL_RECORD_TOPIC_BYTES = 1_048_588;
 
 export function domainTopicNames(t: TopicsConfig): string[] {
   return [
@@ -45,25 +57,31 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
   // min.insync.replicas only makes sense below the replication factor; with acks=all it is what
   // makes "Kafka has it" mean "more than one disk has it" in production.
   const isr: Record<string, string> = t.replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {};
+  // Every topic says how large a record it takes, rather than inheriting the broker's default.
+  const maxBytes = (n: number) => ({ 'max.message.bytes': String(n) });
   return [
     {
       name: t.raw,
       ...base,
       // Replays reset offsets on this topic, so it must keep longer than Nylas's 72 h retry window.
-      configs: { 'retention.ms': String(7 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
+      configs: { 'retention.ms': String(7 * DAY_MS), ...maxBytes(t.maxMessageBytes), ...isr },
       purpose: 'exact notification bytes from the ingress, key = grant id',
     },
     {
       name: t.rejected,
       partitions: 1,
       replicationFactor: t.replicationFactor,
-      configs: { 'retention.ms': String(7 * DAY_MS) },
+      configs: { 'retention.ms': String(7 * DAY_MS), ...maxBytes(SMALL_RECORD_TOPIC_BYTES) },
       purpose: 'deliveries the ingress refused (bad signature, malformed), for diagnosis',
     },
     {
       name: t.dlq,
       ...base,
-      configs: { 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
+      configs: {
+        'retention.ms': String(30 * DAY_MS),
+        ...maxBytes(t.maxMessageBytes + DLQ_HEADER_ALLOWANCE_BYTES),
+        ...isr,
+      },
       purpose: 'notifications the processor could not handle, with the reason; re-drivable',
     },
     {
@@ -74,6 +92,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
         'cleanup.policy': 'compact',
         'min.compaction.lag.ms': '0',
         'segment.ms': String(DAY_MS),
+        ...maxBytes(SMALL_RECORD_TOPIC_BYTES),
         ...isr,
       },
       purpose: 'processor state changelog (compacted)',
@@ -81,7 +100,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
     ...domainTopicNames(t).map((name) => ({
       name,
       ...base,
-      configs: { 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(MAX_RECORD_BYTES), ...isr },
+      configs: { 'retention.ms': String(30 * DAY_MS), ...maxBytes(t.maxMessageBytes), ...isr },
       purpose: 'Avro domain events, key = grant id',
     })),
   ];

@@ -13,7 +13,7 @@ export const DLQ_HEADERS = {
   /** The stable error code (lib/errors.ts) behind the reason. */
   errorCode: 'dlq-error-code',
   errorMessage: 'dlq-error-message',
-  /** decode | dedupe | order | expand | normalize | encode | isolation (processors/poison/) */
+  /** decode | dedupe | order | expand | normalize | encode | produce | isolation (processors/poison/) */
   stage: 'dlq-stage',
   sourceTopic: 'dlq-source-topic',
   sourcePartition: 'dlq-source-partition',

@@ -20,21 +20,16 @@
  */
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
-import { isRetriable, NylasStreamError } from '../lib/errors';
+import { ErrorCodes, errorCodeOf, isRetriable, NylasStreamError } from '../lib/errors';
 import type { NotificationOutcome } from './metrics';
 import { decodeBatch } from './stages/decode';
 import { dedupe, dedupeEntries } from './stages/dedupe';
 import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from './stages/expand';
+import { withoutBody } from './stages/normalize';
 import { objectKeyString, order } from './stages/order';
+import { recordBatchBytes } from './stages/publish';
 import type { PartitionStore, StateChange } from './state/store';
-import type {
-  DeadLetter,
-  DeadLetterReason,
-  DomainEvent,
-  Notification,
-  RawRecord,
-  TriggerFamily,
-} from './types';
+import type { DeadLetter, DomainEvent, Notification, RawRecord, TriggerFamily } from './types';
 
 export interface PipelineDeps {
   topics: TopicsConfig;
@@ -238,27 +233,13 @@ export class Pipeline {
         if (n.goneOnExpand) changed = true;
         if (n.expanded) outcomes.push({ family: n.family, outcome: 'expanded' });
       }
-      try {
-        const event = deps.normalize(n, deps.topics);
-        prepared.set(n, {
-          topic: event.topic,
-          message: deps.encoder.message(event),
-          receivedAt: n.receivedAt,
-        });
-      } catch (err) {
-        if (!(err instanceof NylasStreamError) || isRetriable(err)) throw err;
-        const reason: DeadLetterReason =
-          err.code === 'SCHEMA_ENCODE_FAILED' ? 'SCHEMA_ENCODE_FAILED' : 'NORMALIZE_FAILED';
-        deadLetters.push({
-          record: n.record,
-          reason,
-          code: err.code,
-          message: err.message,
-          stage: reason === 'SCHEMA_ENCODE_FAILED' ? 'encode' : 'normalize',
-          redrivable: reason === 'SCHEMA_ENCODE_FAILED',
-        });
+      const output = this.prepare(n);
+      if ('reason' in output) {
+        deadLetters.push(output);
         outcomes.push({ family: n.family, outcome: 'dead_lettered' });
         changed = true;
+      } else {
+        prepared.set(n, output);
       }
     }
 
@@ -293,4 +274,71 @@ export class Pipeline {
       outcomes,
     };
   }
+
+  /**
+   * normalize → encode → fit the domain topic, for one notification. Both stages are pure, so an
+   * exception is this record's (a retry would throw again, forever) and becomes its dead letter,
+   * re-drivable once the code is fixed; only an error that says a retry can succeed fails the round.
+   * An event over the topic's limit is emitted without its body if that fits, else dead-lettered: a
+   * produce the broker refuses (MESSAGE_TOO_LARGE) would fail the round forever.
+   */
+  private prepare(n: Notification): DomainOutput | DeadLetter {
+    const { deps } = this;
+    let event: DomainEvent;
+    try {
+      event = deps.normalize(n, deps.topics);
+    } catch (err) {
+      return stageFailure(n, err, 'NORMALIZE_FAILED', 'normalize');
+    }
+    try {
+      const limit = deps.topics.maxMessageBytes - OUTPUT_MARGIN_BYTES;
+      let message = deps.encoder.message(event);
+      let size = recordBatchBytes(message);
+      let omitted = '';
+      if (size > limit) {
+        const slim = withoutBody(event);
+        if (slim !== undefined) {
+          omitted = `, ${size} with its body`;
+          message = deps.encoder.message(slim);
+          size = recordBatchBytes(message);
+        }
+      }
+      if (size > limit) {
+        return {
+          record: n.record,
+          reason: 'EVENT_TOO_LARGE',
+          code: ErrorCodes.EVENT_TOO_LARGE,
+          message:
+            `the ${event.schema} event takes ${size} bytes${omitted}; ${event.topic} accepts ` +
+            `${deps.topics.maxMessageBytes} (TOPIC_MAX_MESSAGE_BYTES) less a ${OUTPUT_MARGIN_BYTES}-byte margin`,
+          stage: 'produce',
+          redrivable: true,
+        };
+      }
+      return { topic: event.topic, message, receivedAt: n.receivedAt };
+    } catch (err) {
+      return stageFailure(n, err, 'SCHEMA_ENCODE_FAILED', 'encode');
+    }
+  }
+}
+
+/** Kept free below the domain topic's max.message.bytes: what the size estimate might miss. */
+export const OUTPUT_MARGIN_BYTES = 16 * 1024;
+
+function stageFailure(
+  n: Notification,
+  err: unknown,
+  reason: 'NORMALIZE_FAILED' | 'SCHEMA_ENCODE_FAILED',
+  stage: 'normalize' | 'encode',
+): DeadLetter {
+  if (isRetriable(err)) throw err;
+  const e = err as Error;
+  return {
+    record: n.record,
+    reason,
+    code: errorCodeOf(err),
+    message: err instanceof NylasStreamError ? err.message : `${stage} threw ${e?.name}: ${e?.message}`,
+    stage,
+    redrivable: true,
+  };
 }

@@ -94,21 +94,33 @@ export interface DomainEvent {
   headers: Record<string, string>;
 }
 
-/** Why a record went to the DLQ. Stable codes (metrics label, DLQ header, redrive filter). */
+/** Why a record went to the DLQ. Stable codes (metrics label, DLQ header, redrive filter). Whether a
+ * redrive can succeed is said per record (`redrivable`); lib/errors.ts has what each code means. */
 export const DEAD_LETTER_REASONS = [
   'MALFORMED_JSON',
   'MALFORMED_ENVELOPE',
   'DECOMPRESS_FAILED',
   'NYLAS_API_UNAUTHORIZED',
   'NYLAS_API_DEADLINE',
+  /** The domain value did not encode (a mapping bug, or any exception while encoding): re-drivable. */
   'SCHEMA_ENCODE_FAILED',
-  /** normalize could not map the payload (no object on a create/update, no object id, …). */
+  /** normalize could not map the payload (no object on a create/update, no object id, …), or threw on
+   * it: re-drivable once the normalizer is fixed. */
   'NORMALIZE_FAILED',
   /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
   'NYLAS_API_REJECTED',
   /** Rounds holding this record kept failing for a reason no stage could name, and it failed alone
    * (processors/poison/round-failures.ts). Re-drivable once the cause (often a bug) is fixed. */
   'POISON_ISOLATED',
+  /** An id (notification, object, grant, application, type) longer than any real one: never re-drivable. */
+  'ID_TOO_LONG',
+  /** The body nests deeper than any real notification (stages walk it recursively): never re-drivable. */
+  'TOO_DEEPLY_NESTED',
+  /** The domain event, even without its droppable content (a message body), is larger than the domain
+   * topic accepts (TOPIC_MAX_MESSAGE_BYTES): re-drivable after raising the topic's limit and the setting. */
+  'EVENT_TOO_LARGE',
+  /** decode threw on the record (a bug meeting an odd body): re-drivable once fixed. */
+  'DECODE_FAILED',
   'INTERNAL',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -117,7 +129,7 @@ export interface DeadLetter {
   record: RawRecord;
   reason: DeadLetterReason;
   message: string;
-  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode' | 'isolation';
+  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode' | 'produce' | 'isolation';
   /** True when re-driving after a fix can succeed (e.g. a grant re-authenticated after a 401). */
   redrivable: boolean;
   /** The stable error code behind the reason (lib/errors.ts ErrorCodes, or the reason itself). */

@@ -7,9 +7,24 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { IHeaders } from 'kafkajs';
+import { errorCodeOf } from '../../lib/errors';
 import { classifyTrigger } from '../triggers';
 import type { DeadLetter, DeadLetterReason, Notification, NylasEnvelope, RawRecord } from '../types';
-import { objectKeyOf, versionOf } from './order';
+import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from './order';
+
+/**
+ * Longest id (notification, type, application, grant, object) accepted. Real ones are under ~200
+ * characters; an id this long can only be an accident or an attack, and would be carried into every
+ * domain event, header, log line and state entry of its object (ID_TOO_LONG, never re-drivable).
+ */
+export const MAX_ID_CHARS = 4096;
+
+/**
+ * Deepest JSON nesting accepted. Later stages walk the payload recursively (JSON.stringify of unmodeled
+ * objects and metadata), and a body nested some thousands of levels deep overflows the stack there;
+ * real notifications nest under ten levels (TOO_DEEPLY_NESTED, never re-drivable).
+ */
+export const MAX_JSON_DEPTH = 128;
 
 /** Header names written by the ingress (ARCHITECTURE.md, "Ingress" step 4). */
 export const RAW_HEADERS = {
@@ -32,10 +47,22 @@ export function headerText(headers: IHeaders, name: string): string | undefined 
   return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
 }
 
-function fail(record: RawRecord, reason: DeadLetterReason, message: string): DecodeResult {
+function fail(
+  record: RawRecord,
+  reason: DeadLetterReason,
+  message: string,
+  options: { redrivable?: boolean; code?: string } = {},
+): DecodeResult {
   return {
     ok: false,
-    deadLetter: { record, reason, message, stage: 'decode', redrivable: false, code: reason },
+    deadLetter: {
+      record,
+      reason,
+      message,
+      stage: 'decode',
+      redrivable: options.redrivable ?? false,
+      code: options.code ?? reason,
+    },
   };
 }
 
@@ -47,13 +74,43 @@ function nonEmptyString(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
 }
 
-/** Nylas sends integer Unix seconds; an RFC 3339 string (strict CloudEvents) is accepted too. */
+/** Nylas sends integer Unix seconds; an RFC 3339 string (strict CloudEvents) is accepted too. Anything
+ * outside [0, MAX_UNIX_SECONDS] is refused: a 400-digit numeric string is Infinity, and a version built
+ * from a finite but absurd time cannot be published. */
 function envelopeTime(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  if (typeof v === 'string' && v.trim() !== '') {
-    if (/^\d+$/.test(v.trim())) return Number(v.trim());
-    const ms = Date.parse(v);
-    if (Number.isFinite(ms)) return Math.floor(ms / 1000);
+  let t: number | undefined;
+  if (typeof v === 'number') t = v;
+  else if (typeof v === 'string' && v.trim() !== '') {
+    if (/^\d+$/.test(v.trim())) t = Number(v.trim());
+    else {
+      const ms = Date.parse(v);
+      if (Number.isFinite(ms)) t = Math.floor(ms / 1000);
+    }
+  }
+  return t !== undefined && t >= 0 && t <= MAX_UNIX_SECONDS ? t : undefined;
+}
+
+/** True when valid JSON `bytes` nest deeper than `max` (brackets outside strings; one pass, no parse). */
+function nestsDeeperThan(bytes: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** The first id longer than MAX_ID_CHARS, named, with its length. */
+function overlongId(ids: Record<string, string>): string | undefined {
+  for (const [name, id] of Object.entries(ids)) {
+    if (id.length > MAX_ID_CHARS) return `"${name}" is ${id.length} characters (at most ${MAX_ID_CHARS})`;
   }
   return undefined;
 }
@@ -85,7 +142,9 @@ function envelopeProblem(e: Record<string, unknown>): string | undefined {
   for (const field of ['specversion', 'type', 'source', 'id'] as const) {
     if (!nonEmptyString(e[field])) return `"${field}" must be a non-empty string`;
   }
-  if (envelopeTime(e.time) === undefined) return '"time" must be Unix seconds';
+  if (envelopeTime(e.time) === undefined) {
+    return `"time" must be Unix seconds from 0 to ${MAX_UNIX_SECONDS} (or an RFC 3339 date in that range)`;
+  }
   if (!isObject(e.data)) return '"data" must be an object';
   if (!nonEmptyString(e.data.application_id)) return '"data.application_id" must be a non-empty string';
   if (e.data.object !== undefined && e.data.object !== null && !isObject(e.data.object)) {
@@ -94,7 +153,24 @@ function envelopeProblem(e: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * Never throws: whatever the record holds becomes a notification or a dead letter. An exception here is a
+ * bug meeting a body nobody foresaw: DECODE_FAILED, re-drivable once the bug is fixed, and the round goes
+ * on (retrying a pure function on the same bytes would fail the same way, forever).
+ */
 export function decode(record: RawRecord): DecodeResult {
+  try {
+    return decodeRecord(record);
+  } catch (err) {
+    const e = err as Error;
+    return fail(record, 'DECODE_FAILED', `decode threw ${e?.name}: ${e?.message}`, {
+      redrivable: true,
+      code: errorCodeOf(err),
+    });
+  }
+}
+
+function decodeRecord(record: RawRecord): DecodeResult {
   const b = body(record);
   if ('error' in b) return fail(record, 'DECOMPRESS_FAILED', b.error);
   let parsed: unknown;
@@ -102,6 +178,9 @@ export function decode(record: RawRecord): DecodeResult {
     parsed = JSON.parse(b.bytes.toString('utf8'));
   } catch (err) {
     return fail(record, 'MALFORMED_JSON', `body is not JSON: ${(err as Error).message}`);
+  }
+  if (nestsDeeperThan(b.bytes, MAX_JSON_DEPTH)) {
+    return fail(record, 'TOO_DEEPLY_NESTED', `body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
   if (!isObject(parsed)) return fail(record, 'MALFORMED_ENVELOPE', 'body is not a JSON object');
   const problem = envelopeProblem(parsed);
@@ -119,6 +198,15 @@ export function decode(record: RawRecord): DecodeResult {
     (o && nonEmptyString(o.grant_id) ? o.grant_id : undefined) ??
     (nonEmptyString(data.grant_id) ? data.grant_id : undefined) ??
     data.application_id;
+  const object = objectKeyOf(info, envelope, grantId);
+  const overlong = overlongId({
+    id: envelope.id,
+    type: envelope.type,
+    'data.application_id': data.application_id,
+    'grant id': grantId,
+    'object id': object.objectId,
+  });
+  if (overlong !== undefined) return fail(record, 'ID_TOO_LONG', overlong);
   const receivedHeader = Number(headerText(record.headers, RAW_HEADERS.receivedAt));
   const receivedAt =
     Number.isFinite(receivedHeader) && receivedHeader > 0 ? receivedHeader : Number(record.timestamp);
@@ -130,7 +218,7 @@ export function decode(record: RawRecord): DecodeResult {
       ...info,
       grantId,
       applicationId: data.application_id,
-      object: objectKeyOf(info, envelope, grantId),
+      object,
       version: versionOf(info, envelope),
       receivedAt,
       expanded: false,

@@ -6,6 +6,7 @@
  * Only notifications that were handled (emitted or found stale) are remembered. One that went to the DLQ
  * is not, so a later retry from Nylas, or a redrive from the DLQ, is processed again.
  */
+import { stateId } from '../state/keys';
 import type { Notification } from '../types';
 
 export interface DedupeResult {
@@ -37,13 +38,14 @@ export interface DedupeEntry {
   expiresAt: number;
 }
 
-/** The ids to remember after a transaction commits: everything handled, once, for DEDUPE_WINDOW. */
+/** The ids to remember after a transaction commits: everything handled, once, for DEDUPE_WINDOW, each
+ * bounded as the state keeps it (state/keys.ts; PartitionStore.seen maps the same way). */
 export function dedupeEntries(
   handled: readonly Notification[],
   now: number,
   windowMs: number,
 ): DedupeEntry[] {
   const ids = new Set<string>();
-  for (const n of handled) ids.add(n.envelope.id);
+  for (const n of handled) ids.add(stateId(n.envelope.id));
   return [...ids].map((id) => ({ id, expiresAt: now + windowMs }));
 }

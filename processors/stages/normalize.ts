@@ -270,10 +270,39 @@ function messageFields(n: Notification): Specific<'messages'> {
     metadata_only: n.suffixes.includes('metadata'),
     transformed: n.suffixes.includes('transformed'),
   };
-  if (n.goneOnExpand) return { action, body_truncated: false, ...flags, message: null };
+  if (n.goneOnExpand) {
+    return { action, body_truncated: false, ...flags, message: null, body_omitted_bytes: null };
+  }
   const o = action === 'DELETED' ? obj(n.envelope.data.object) : requireObject(n);
   const message = o ? toMessage(o, n.object.objectId) : null;
-  return { action, body_truncated: truncated && !n.expanded && message?.body == null, ...flags, message };
+  return {
+    action,
+    body_truncated: truncated && !n.expanded && message?.body == null,
+    ...flags,
+    message,
+    body_omitted_bytes: null,
+  };
+}
+
+/**
+ * The event without what can be left out when it is too large for its topic, or undefined when nothing
+ * can. Only a message body can be: a downstream team is better served by the event (every other field,
+ * the snippet included) saying the body was left out and how big it was, than by no event and a dead
+ * letter; the body stays one Nylas API call away. Everything else of a domain event is small unless the
+ * raw notification was, and the raw topic has the same limit.
+ */
+export function withoutBody(event: DomainEvent): DomainEvent | undefined {
+  if (event.schema !== 'messages') return undefined;
+  const message = event.value.message as Message | null;
+  if (message?.body == null) return undefined;
+  return {
+    ...event,
+    value: {
+      ...event.value,
+      message: { ...message, body: null },
+      body_omitted_bytes: Buffer.byteLength(message.body),
+    },
+  };
 }
 
 function folderFields(n: Notification): Specific<'folders'> {

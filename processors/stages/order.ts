@@ -24,6 +24,7 @@
  * near-simultaneous arrivals come out in version order instead of the later one being suppressed; the
  * emitted ones take the object's arrival slots in the batch, so output order across objects follows input.
  */
+import { stateId, stateKeyOf } from '../state/keys';
 import type { TriggerInfo } from '../triggers';
 import type { Notification, NylasEnvelope, ObjectKey } from '../types';
 
@@ -37,9 +38,10 @@ export interface VersionEntry {
   deleted: boolean;
 }
 
-/** A stable string for an ObjectKey (Map key, state changelog key component). */
+/** A stable string for an ObjectKey (Map key, store key), built from the bounded parts the state keeps
+ * (state/keys.ts), so a key read back from the changelog gives the same string. */
 export function objectKeyString(k: ObjectKey): string {
-  return JSON.stringify([k.grantId, k.objectType, k.objectId]);
+  return JSON.stringify([stateId(k.grantId), stateId(k.objectType), stateId(k.objectId)]);
 }
 
 function obj(v: unknown): Obj | undefined {
@@ -56,9 +58,17 @@ function count(v: unknown): bigint | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
 }
 
+/**
+ * Last second of year 9999: the latest Unix time (seconds) any stage accepts. Its milliseconds (plus a
+ * sequence) stay far below 2^53, so a version is always a safe integer, which normalize publishes as an
+ * Avro long read as a JS number; decode refuses an envelope `time` beyond it.
+ */
+export const MAX_UNIX_SECONDS = 253_402_300_799;
+
+/** Unix seconds within [0, MAX_UNIX_SECONDS], else undefined (treated as absent). */
 function seconds(v: unknown): number | undefined {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
+  return typeof n === 'number' && n >= 0 && n <= MAX_UNIX_SECONDS ? Math.floor(n) : undefined;
 }
 
 /** The object a notification is about. The type is the family (tracking: the trigger, so opens, clicks
@@ -100,7 +110,8 @@ function trackingCounter(info: TriggerInfo, o: Obj): bigint | undefined {
         if (c === undefined) return undefined;
         sum += c;
       }
-      return sum;
+      // Absurd counts make no version (an event, emitted once) rather than one normalize cannot publish.
+      return sum <= BigInt(Number.MAX_SAFE_INTEGER) ? sum : undefined;
     }
     case 'thread.replied':
       return count(obj(o.reply_data)?.count);
@@ -111,7 +122,8 @@ function trackingCounter(info: TriggerInfo, o: Obj): bigint | undefined {
 
 /**
  * The version used for ordering (see the module comment). Always a safe integer: normalize publishes it
- * as the domain event's `object_version` (an Avro long read as a JS number).
+ * as the domain event's `object_version` (an Avro long read as a JS number). `env.time` must be what
+ * decode accepts (finite, within [0, MAX_UNIX_SECONDS]); an event clock outside that range is ignored.
  */
 export function versionOf(info: TriggerInfo, env: NylasEnvelope): bigint {
   const o = obj(env.data.object) ?? {};
@@ -162,7 +174,8 @@ export interface OrderResult {
   emit: Notification[];
   /** Suppressed because something newer (or equal and final) was already emitted. */
   stale: Notification[];
-  /** The new last-emitted entry of every object whose entry changed (key: objectKeyString). */
+  /** The new last-emitted entry of every object whose entry changed (map key: objectKeyString; `key`:
+   * the object key with its parts bounded as the state keeps them, state/keys.ts). */
   versions: Map<string, { key: ObjectKey; entry: VersionEntry }>;
 }
 
@@ -208,7 +221,7 @@ export function order(
       // The common case: one notification of the object in the batch.
       const n = group[0] as Notification;
       if (supersedes(current, n)) {
-        versions.set(k, { key: n.object, entry: nextEntry(current, n) });
+        versions.set(k, { key: stateKeyOf(n.object), entry: nextEntry(current, n) });
         placed.push({ offset: offsetOf(n), n });
       } else {
         stale.push(n);
@@ -230,7 +243,9 @@ export function order(
         stale.push(n);
       }
     }
-    if (changed !== undefined && current !== undefined) versions.set(k, { key: changed, entry: current });
+    if (changed !== undefined && current !== undefined) {
+      versions.set(k, { key: stateKeyOf(changed), entry: current });
+    }
   }
   placed.sort((a, b) => a.offset - b.offset);
   return { emit: placed.map((p) => p.n), stale, versions };

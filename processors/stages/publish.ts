@@ -6,7 +6,7 @@
  * is processors/processor.ts's job; this stage only builds the messages.
  */
 import type avro from 'avsc';
-import type { Message } from 'kafkajs';
+import type { IHeaders, Message } from 'kafkajs';
 import { BadInputError, ErrorCodes } from '../../lib/errors';
 import { invalidPaths, schemaByName } from '../../schemas/index';
 import type { DomainEvent } from '../types';
@@ -36,8 +36,8 @@ export class DomainEventEncoder {
     if (cached && cached.schema === event.schema) return cached;
     const id = this.schemaIds.get(event.topic);
     if (id === undefined) {
-      // Not the record's fault: the topic's schema was not registered at start-up. Retriable, so the
-      // batch is retried rather than dead-lettered.
+      // A bug (start-up registers every domain topic's schema) that no retry can fix: the pipeline
+      // dead-letters it re-drivably (SCHEMA_ENCODE_FAILED) rather than stall the partition on it.
       throw new Error(`no registered schema id for topic ${event.topic} (schemas/${event.schema}.avsc)`);
     }
     const prefix = Buffer.alloc(5);
@@ -83,4 +83,32 @@ export class DomainEventEncoder {
   message(event: DomainEvent): Message {
     return { key: event.key, value: this.encode(event), headers: event.headers };
   }
+}
+
+/** A v2 record batch's header: what a batch of one record adds to the record itself. */
+const RECORD_BATCH_OVERHEAD = 61;
+/** A record's own framing, at most: length, attributes, timestamp and offset deltas, key and value
+ * lengths, header count (varints). */
+const RECORD_OVERHEAD = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+/** Per header: the name and value lengths (varints). */
+const HEADER_OVERHEAD = 10;
+
+function bytesOf(v: unknown): number {
+  if (Buffer.isBuffer(v)) return v.length;
+  return typeof v === 'string' ? Buffer.byteLength(v) : 0;
+}
+
+/**
+ * An upper bound of the bytes `m` takes as a record batch of its own, which is what the broker compares
+ * with the topic's max.message.bytes (a record larger than a produce request's cut always goes alone:
+ * processors/partition.ts chunksOf). Key, value and every header's name and value count in full.
+ */
+export function recordBatchBytes(m: Message): number {
+  let bytes = RECORD_BATCH_OVERHEAD + RECORD_OVERHEAD + bytesOf(m.key) + bytesOf(m.value);
+  const headers: IHeaders = m.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) bytes += HEADER_OVERHEAD + Buffer.byteLength(name) + bytesOf(v);
+  }
+  return bytes;
 }

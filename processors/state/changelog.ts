@@ -25,10 +25,21 @@ export function statePartitionFor(inputPartition: number, statePartitions: numbe
   return inputPartition % statePartitions;
 }
 
-/** Bucket record values stay well under the broker's default message.max.bytes (1 MiB). */
+/** Bucket record values stay well under the state topic's max.message.bytes (1 MiB, lib/topics.ts). Ids
+ * are bounded (state/keys.ts), so one entry is at most a few KiB and a bucket never outgrows its cap by
+ * more than one entry. */
 export const MAX_BUCKET_BYTES = 256 * 1024;
 
 type VersionRow = [string, string, string, string, string, 0 | 1];
+
+/** Printable ASCII without `"` and `\`: JSON writes it as is, one byte per character. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Bytes `s` takes as a JSON string in the record (quotes and comma included). Ids are plain in practice;
+ * any other one is measured, so escapes and multi-byte characters cannot push a bucket past its cap. */
+function jsonBytes(s: string): number {
+  return (PLAIN.test(s) ? s.length : Buffer.byteLength(JSON.stringify(s))) + 3;
+}
 
 export interface EncodedChanges {
   messages: Message[];
@@ -76,12 +87,14 @@ export function changelogMessages(
   };
   for (const c of changes) {
     switch (c.kind) {
-      case 'dedupe':
-        if (bytes + c.id.length + 4 > maxBytes) flush();
+      case 'dedupe': {
+        const size = jsonBytes(c.id);
+        if (bytes + size > maxBytes) flush();
         ids.push(c.id);
-        bytes += c.id.length + 4;
+        bytes += size;
         expiresAt = Math.max(expiresAt, c.expiresAt);
         break;
+      }
       case 'version': {
         const row: VersionRow = [
           c.key.grantId,
@@ -91,7 +104,8 @@ export function changelogMessages(
           c.entry.offset,
           c.entry.deleted ? 1 : 0,
         ];
-        const size = row[0].length + row[1].length + row[2].length + row[3].length + row[4].length + 20;
+        const size =
+          jsonBytes(row[0]) + jsonBytes(row[1]) + jsonBytes(row[2]) + row[3].length + row[4].length + 12;
         if (bytes + size > maxBytes) flush();
         versions.push(row);
         versionKeys.push(c.key);

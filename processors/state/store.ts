@@ -14,6 +14,7 @@
  */
 import { objectKeyString, type VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
+import { stateId } from './keys';
 
 /** "Every offset in [next, through) except `unprocessed` is handled": written when grants are set aside
  * (the committed offset cannot pass them, later records of other grants are already done). */
@@ -61,8 +62,9 @@ export class PartitionStore {
 
   constructor(readonly partition: number) {}
 
+  /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. */
   seen(id: string, now: number): boolean {
-    const e = this.ids.get(id);
+    const e = this.ids.get(stateId(id));
     return e !== undefined && e > now;
   }
 

@@ -119,6 +119,8 @@ export interface MessageDomainEvent {
   transformed: boolean;
   /** The message as Nylas sent it (or as fetched on expansion). Null when the API reported it gone; on message.deleted only id is set. */
   message: Message | null;
+  /** Set when message.body was left out because the event with it would exceed the topic's max.message.bytes: the UTF-8 size of the body left out (fetch it from the Nylas API by grant_id and object_id). Null when nothing was left out. */
+  body_omitted_bytes: number | null;
 }
 
 /** Change kind of a folder. */

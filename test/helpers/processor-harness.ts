@@ -6,7 +6,7 @@
  */
 import avro from 'avsc';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
-import { domainTopicNames } from '../../lib/topics';
+import { domainTopicNames, topicPlan } from '../../lib/topics';
 import { loadProcessorConfig, type ProcessorConfig } from '../../processors/config';
 import { type RunningProcessor, type StartProcessorOptions, startProcessor } from '../../processors/index';
 import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
@@ -107,6 +107,8 @@ export class ProcessorHarness {
     const t = this.topics;
     const n = this.options.partitions ?? 1;
     const all = [t.raw, t.dlq, t.state, ...domainTopicNames(t)];
+    // Record size limits as `topics create` sets them: the processor keeps its outputs under them.
+    const maxBytes = new Map(topicPlan(t).map((s) => [s.name, s.configs['max.message.bytes'] as string]));
     // Created without waitForLeaders: kafkajs only retries LEADER_NOT_AVAILABLE there, while a KRaft
     // broker may answer UNKNOWN_TOPIC_OR_PARTITION for a moment; poll the metadata instead.
     await this.admin.createTopics({
@@ -115,13 +117,15 @@ export class ProcessorHarness {
         topic,
         numPartitions: n,
         replicationFactor: 1,
-        configEntries:
-          topic === t.state
+        configEntries: [
+          { name: 'max.message.bytes', value: maxBytes.get(topic) as string },
+          ...(topic === t.state
             ? [
                 { name: 'cleanup.policy', value: 'compact' },
                 { name: 'min.compaction.lag.ms', value: '0' },
               ]
-            : [],
+            : []),
+        ],
       })),
     });
     await pollUntil(

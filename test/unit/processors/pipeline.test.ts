@@ -1,4 +1,5 @@
 import { loadTopicsConfig } from '../../../lib/config';
+import { TransientError } from '../../../lib/errors';
 import { ExpansionCache, Pipeline, type PipelineDeps } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
@@ -172,15 +173,15 @@ describe('pipeline round', () => {
     expect(calls).toBe(1);
   });
 
-  it('fails the round (to be retried) on a fault that is not the record’s, e.g. a normalize bug', async () => {
+  it('fails the round (to be retried) only on an error that says a retry can succeed', async () => {
     const p = pipeline(never, {
       normalize: () => {
-        throw new TypeError('bug');
+        throw new TransientError('KAFKA_UNAVAILABLE', 'transient');
       },
     });
     await expect(
       p.run([rec('g', { id: 'q', messageId: 'q' })], new PartitionStore(0), 0, new ExpansionCache()),
-    ).rejects.toThrow('bug');
+    ).rejects.toThrow('transient');
   });
 
   it('dead-letters a payload normalize rejects (BadInputError) as NORMALIZE_FAILED', async () => {
@@ -194,7 +195,7 @@ describe('pipeline round', () => {
       new ExpansionCache(),
     );
     expect(r.deadLetters).toMatchObject([
-      { reason: 'NORMALIZE_FAILED', stage: 'normalize', redrivable: false },
+      { reason: 'NORMALIZE_FAILED', stage: 'normalize', redrivable: true },
     ]);
   });
 });

@@ -8,8 +8,17 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { IHeaders } from 'kafkajs';
+import { loadTopicsConfig } from '../../../../lib/config';
+import { ExpansionCache, Pipeline } from '../../../../processors/pipeline';
 import { decode } from '../../../../processors/stages/decode';
-import type { RawRecord } from '../../../../processors/types';
+import type { ExpandOutcome } from '../../../../processors/stages/expand';
+import { normalize } from '../../../../processors/stages/normalize';
+import { DomainEventEncoder, recordBatchBytes } from '../../../../processors/stages/publish';
+import { MAX_STATE_ID_CHARS } from '../../../../processors/state/keys';
+import { PartitionStore } from '../../../../processors/state/store';
+import { DEAD_LETTER_REASONS, type RawRecord } from '../../../../processors/types';
+import { DOMAIN_SCHEMA_NAMES, DOMAIN_SCHEMA_TOPICS } from '../../../../schemas/index';
+import { stateIdsOf } from '../../../helpers/state-ids';
 
 const RUNS = { numRuns: 300 };
 const DECODE_REASONS = ['DECOMPRESS_FAILED', 'MALFORMED_JSON', 'MALFORMED_ENVELOPE'];
@@ -190,6 +199,112 @@ describe('decode (property-based)', () => {
         },
       ),
       RUNS,
+    );
+  });
+});
+
+/**
+ * The whole range, through the whole pipeline (decode → dedupe → order → expand → normalize → encode,
+ * Pipeline.run with the real encoder on fixed schema ids): times as huge numbers and numeric strings,
+ * bodies nested far deeper than the stages' recursion can take, ids around and far past the limits, huge
+ * strings. Every record becomes an output, a duplicate or stale count, or a dead letter; the round never
+ * throws; every state entry and every output stays within its bound.
+ */
+describe('decode through the pipeline (property-based, hostile range)', () => {
+  const topics = { ...loadTopicsConfig({}), maxMessageBytes: 1024 * 1024 };
+  const schemaIds = new Map(
+    DOMAIN_SCHEMA_NAMES.map((name, i) => [String(topics[DOMAIN_SCHEMA_TOPICS[name]]), i + 1]),
+  );
+
+  const digits = (min: number, max: number) => fc.integer({ min, max }).map((n) => `1${'0'.repeat(n - 1)}`);
+  const hostileTime = fc.oneof(
+    fc.integer({ min: 0, max: 4_102_444_800 }).map(String), // as JSON text
+    digits(12, 400), // a huge JSON number: 1e11 … 1e399 (Infinity)
+    digits(1, 400).map((d) => JSON.stringify(d)), // the same as a numeric string
+    fc.double({ noNaN: false }).map((d) => (Number.isFinite(d) ? String(d) : JSON.stringify(String(d)))),
+    fc.constantFrom('-1', '1e308', '"2024-08-16T15:06:25Z"', '"not a time"', 'null'),
+  );
+  const hostileId = fc.oneof(
+    fc.string({ minLength: 1, maxLength: 20 }),
+    fc.integer({ min: 200, max: 300 }).map((n) => `i${'d'.repeat(n)}`), // around the state's hashing limit
+    fc.integer({ min: 4000, max: 4200 }).map((n) => 'x'.repeat(n)), // around the refusal limit
+    fc.constant('z'.repeat(200_000)),
+  );
+  const nestedText = fc.integer({ min: 0, max: 3000 }).map((d) => `${'{"a":['.repeat(d)}1${']}'.repeat(d)}`);
+  const hostile = fc.record({
+    type: fc.constantFrom(...TRIGGERS),
+    id: hostileId,
+    objectId: hostileId,
+    grantId: fc.oneof(hostileId, fc.constant(undefined)),
+    time: hostileTime,
+    updatedAt: hostileTime,
+    count: fc.oneof(fc.nat(), digits(1, 30)),
+    nested: nestedText,
+    big: fc.oneof(
+      fc.string({ maxLength: 50 }),
+      fc.integer({ min: 0, max: 1_200_000 }).map((n) => 'b'.repeat(n)),
+    ),
+  });
+
+  function hostileRecord(
+    h: typeof hostile extends fc.Arbitrary<infer T> ? T : never,
+    offset: number,
+  ): RawRecord {
+    const object = JSON.stringify({
+      id: h.objectId,
+      ...(h.grantId === undefined ? {} : { grant_id: h.grantId }),
+      body: h.big,
+      message_data: { count: 0 },
+      link_data: [{ count: 0 }],
+      metadata: { m: 'NESTED' },
+      updated_at: 'UPDATED_AT',
+    })
+      .replace('"NESTED"', h.nested)
+      .replace('"UPDATED_AT"', h.updatedAt)
+      .replace('"count":0}', `"count":${h.count}}`);
+    const body = `{"specversion":"1.0","type":${JSON.stringify(h.type)},"source":"/s","id":${JSON.stringify(h.id)},"time":${h.time},"data":{"application_id":"app","object":${object}}}`;
+    return { ...record(Buffer.from(body)), offset: String(offset) };
+  }
+
+  it('every record is accounted for, nothing throws, every state entry and output is bounded', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(hostile, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom<ExpandOutcome['kind']>('expanded', 'gone', 'failed'),
+        async (specs, expandKind) => {
+          const records = specs.map((s, i) => hostileRecord(s, i));
+          const pipeline = new Pipeline({
+            topics,
+            dedupeWindowMs: 1000,
+            deferAfterMs: 1000,
+            normalize,
+            encoder: new DomainEventEncoder(schemaIds),
+            expand: async (n): Promise<ExpandOutcome> =>
+              expandKind === 'expanded'
+                ? { kind: 'expanded', object: { id: n.object.objectId, body: 'x'.repeat(1_500_000) } }
+                : expandKind === 'gone'
+                  ? { kind: 'gone' }
+                  : {
+                      kind: 'failed',
+                      reason: 'NYLAS_API_REJECTED',
+                      code: 'NYLAS_API_REJECTED',
+                      message: '400',
+                    },
+          });
+          const r = await pipeline.run(records, new PartitionStore(0), 0, new ExpansionCache());
+          // One outcome per record ('expanded' is counted besides the record's own outcome).
+          expect(r.outcomes.filter((o) => o.outcome !== 'expanded')).toHaveLength(records.length);
+          expect(r.handledOffsets).toEqual(records.map((x) => x.offset));
+          expect(r.domain.length + r.deadLetters.length).toBeLessThanOrEqual(records.length);
+          for (const d of r.deadLetters) expect(DEAD_LETTER_REASONS).toContain(d.reason);
+          for (const d of r.domain) {
+            expect(recordBatchBytes(d.message)).toBeLessThanOrEqual(topics.maxMessageBytes);
+          }
+          for (const id of stateIdsOf(r.stateChanges))
+            expect(id.length).toBeLessThanOrEqual(MAX_STATE_ID_CHARS);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });

@@ -1,0 +1,32 @@
+/**
+ * Bounded state ids (issue 13): what the store and its changelog remember of a notification id or of an
+ * object's grant, type and id. Ids come from the payload, so their length is whatever the sender chose;
+ * kept as they are, one absurd id makes a changelog record larger than the state topic accepts and the
+ * round fails forever. decode refuses ids longer than MAX_ID_CHARS (ID_TOO_LONG); below that, an id
+ * longer than MAX_STATE_ID_CHARS is remembered by its SHA-256 instead. Real Nylas ids are shorter
+ * (Microsoft's, the longest, ~150 characters), so the changelog stays readable.
+ *
+ * The mapping is idempotent (a digest is itself a short id), so a key restored from the changelog maps to
+ * itself and lookups agree with what was written.
+ */
+import { hash } from 'node:crypto';
+import type { ObjectKey } from '../types';
+
+/** Longest id the state keeps as it is; longer ones are kept as their digest (51 characters). */
+export const MAX_STATE_ID_CHARS = 256;
+
+/** The id as the state remembers it: as is when short, else `#sha256:` + its 256-bit digest. */
+export function stateId(id: string): string {
+  if (id.length <= MAX_STATE_ID_CHARS) return id;
+  return `#sha256:${hash('sha256', id, 'base64url')}`;
+}
+
+/** An object key with each part bounded (what the changelog writes). */
+export function stateKeyOf(k: ObjectKey): ObjectKey {
+  const grantId = stateId(k.grantId);
+  const objectType = stateId(k.objectType);
+  const objectId = stateId(k.objectId);
+  return grantId === k.grantId && objectType === k.objectType && objectId === k.objectId
+    ? k
+    : { grantId, objectType, objectId };
+}
