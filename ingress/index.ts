@@ -95,13 +95,31 @@ export async function startIngress(
     logger.child({ component: 'batcher' }),
     { onBatchAcknowledged: (records) => metrics.batchRecords.observe(records) },
   );
+  // Rejected records have their own producer and batches: sharing the raw topic's would let a missing
+  // rejected topic or a refused write fail (and retire the producer of) a batch of valid deliveries.
+  // Not idempotent (a duplicated diagnostic record is harmless) and not part of readiness.
+  const rejectedLogger = logger.child({ component: 'rejected' });
+  const rejectedSupervisor = new ProducerSupervisor({
+    createProducer: () =>
+      kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: KeyHashPartitioner,
+        retry: { retries: 2 },
+      }),
+    logger: rejectedLogger,
+  });
+  const rejectedBatcher = new ProduceBatcher(
+    rejectedSupervisor,
+    { ...section.batch, sendTimeoutMs: section.ackTimeoutMs, ackTimeoutMs: section.ackTimeoutMs },
+    rejectedLogger,
+  );
   const rejected = new RejectedRecorder({
     topic: config.topics.rejected,
     ...section.rejected,
     ackTimeoutMs: section.ackTimeoutMs,
-    publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
+    publish: (topic, message, deadline) => rejectedBatcher.publish(topic, message, deadline),
     metrics,
-    logger: logger.child({ component: 'rejected' }),
+    logger: rejectedLogger,
   });
   const app = createIngressApp({
     config: section,
@@ -116,6 +134,7 @@ export async function startIngress(
   });
 
   supervisor.start();
+  rejectedSupervisor.start();
   const server = createServer(app.listener);
   // Nylas uploads at most ~1 MB; a sender trickling a body for longer than this is cut off.
   server.requestTimeout = Math.max(30_000, section.ackTimeoutMs * 2);
@@ -140,10 +159,13 @@ export async function startIngress(
       if ((await withTimeout(app.whenIdle(), budget)) === 'timeout') {
         logger.warn({ inFlight: app.activeRequests() }, 'shutdown timeout: in-flight requests cut off');
       }
-      if ((await withTimeout(batcher.idle(), Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
-        batcher.abort(new TransientError(ErrorCodes.SHUTTING_DOWN, 'the ingress is shutting down'));
+      const idle = Promise.all([batcher.idle(), rejectedBatcher.idle()]);
+      if ((await withTimeout(idle, Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
+        const err = new TransientError(ErrorCodes.SHUTTING_DOWN, 'the ingress is shutting down');
+        batcher.abort(err);
+        rejectedBatcher.abort(err);
       }
-      await supervisor.close();
+      await Promise.all([supervisor.close(), rejectedSupervisor.close()]);
       secrets.stop();
       server.closeAllConnections();
       await closed;
