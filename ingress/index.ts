@@ -22,6 +22,7 @@ import { ProducerSupervisor } from './producer';
 import { RejectedRecorder } from './rejected';
 import { SecretStore } from './secrets';
 import { createIngressApp, type IngressApp } from './server';
+import { fetchNylasIpAddresses, SourceAllowlist } from './source';
 
 export interface StartIngressOptions {
   logger?: Logger;
@@ -121,8 +122,25 @@ export async function startIngress(
     metrics,
     logger: rejectedLogger,
   });
+  let allowlist: SourceAllowlist | undefined;
+  if (section.source !== undefined) {
+    const { fromNylas } = section.source;
+    allowlist = new SourceAllowlist({
+      cidrs: section.source.cidrs,
+      fetchNylasList:
+        fromNylas === undefined ? undefined : () => fetchNylasIpAddresses(fromNylas.apiUri, fromNylas.apiKey),
+      refreshMs: section.source.refreshMs,
+      logger: logger.child({ component: 'source-allowlist' }),
+    });
+    // Not awaited past its first attempt: until Nylas's list loads, notifications get a retried 503.
+    await allowlist.start();
+  }
   const app = createIngressApp({
     config: section,
+    source:
+      allowlist === undefined || section.source === undefined
+        ? undefined
+        : { allowlist, trustProxyHops: section.source.trustProxyHops },
     rawTopic: config.topics.raw,
     secrets,
     publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
@@ -135,9 +153,21 @@ export async function startIngress(
 
   supervisor.start();
   rejectedSupervisor.start();
-  const server = createServer(app.listener);
-  // Nylas uploads at most ~1 MB; a sender trickling a body for longer than this is cut off.
-  server.requestTimeout = Math.max(30_000, section.ackTimeoutMs * 2);
+  const { headersTimeoutMs, bodyDeadlineMs } = section.strangers;
+  const server = createServer(
+    {
+      // Node checks the two timeouts below only this often (default 30 s): with thousands of slow-loris
+      // connections, 30 s of grace is 30 s of memory and file descriptors held.
+      connectionsCheckingInterval: 1000,
+      // A head still arriving after this is cut (Nylas sends the head at once).
+      headersTimeout: headersTimeoutMs,
+      // A backstop behind the body deadline, which answers 408 itself (requestTimeout counts to the
+      // end of the request as received, not to our answer).
+      requestTimeout: headersTimeoutMs + bodyDeadlineMs + 1000,
+    },
+    app.listener,
+  );
+  // Above a load balancer's usual 60 s idle timeout, so the balancer closes first (no reset races).
   server.keepAliveTimeout = 65_000;
   const address = await listen(server, section.host, section.port);
   const host = section.host === '0.0.0.0' || section.host === '::' ? '127.0.0.1' : section.host;
@@ -167,6 +197,7 @@ export async function startIngress(
       }
       await Promise.all([supervisor.close(), rejectedSupervisor.close()]);
       secrets.stop();
+      allowlist?.stop();
       server.closeAllConnections();
       await closed;
       logger.info({ ms: Date.now() - started }, 'ingress stopped');
