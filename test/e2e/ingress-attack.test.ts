@@ -9,23 +9,13 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { ServiceProcess } from '../../cli/up/supervisor';
+import type { ServiceProcess } from '../../cli/up/supervisor';
 import type { AttackFigures } from '../helpers/ingress-attacker';
-import {
-  createTopics,
-  headerString,
-  pollUntil,
-  TopicCollector,
-  testConfig,
-  testKafka,
-  uniqueName,
-} from '../helpers/kafka';
-import { freePort } from '../helpers/ports';
+import { headerString, pollUntil, TopicCollector, testConfig, testKafka } from '../helpers/kafka';
 import { delivery, notification } from '../helpers/signed-payload';
-import { requireBuild } from './harness/pipeline';
+import { type IngressProcess, startIngressProcess } from './harness/ingress-process';
 
 jest.setTimeout(180_000);
 
@@ -53,43 +43,23 @@ function percentile(values: number[], p: number): number {
 describe('ingress under attack (the compiled process, default limits, real broker)', () => {
   let kafka: Kafka;
   let admin: Admin;
+  let target: IngressProcess;
   let ingress: ServiceProcess;
   let attacker: ChildProcess | undefined;
   let port = 0;
-  const rawTopic = uniqueName('attack-raw');
-  const rejectedTopic = uniqueName('attack-rejected');
+  let rawTopic = '';
 
   beforeAll(async () => {
-    requireBuild();
-    port = await freePort();
     kafka = testKafka(testConfig());
     admin = kafka.admin();
     await admin.connect();
-    await createTopics(admin, [rawTopic], 3);
-    await createTopics(admin, [rejectedTopic], 1);
-    ingress = new ServiceProcess({
-      name: 'ingress-attack',
-      args: ['ingress'],
-      env: {
-        KAFKA_BROKERS: process.env.KAFKA_BROKERS as string,
-        TOPIC_RAW: rawTopic,
-        TOPIC_REJECTED: rejectedTopic,
-        INGRESS_PORT: String(port),
-        INGRESS_HOST: '127.0.0.1',
-        NYLAS_WEBHOOK_SECRETS: SECRET,
-        LOG_LEVEL: 'warn',
-      },
-      readyUrl: `http://127.0.0.1:${port}/readyz`,
-      logDir: join(tmpdir(), 'nylas-stream-attack'),
-      readyTimeoutMs: 120_000,
-    });
-    await ingress.start();
+    target = await startIngressProcess(admin, 'ingress-attack', { NYLAS_WEBHOOK_SECRETS: SECRET });
+    ({ ingress, port, rawTopic } = target);
   });
 
   afterAll(async () => {
     if (attacker?.exitCode === null) attacker.kill('SIGKILL');
-    await ingress?.stop().catch(() => ingress.kill());
-    await admin?.deleteTopics({ topics: [rawTopic, rejectedTopic] }).catch(() => undefined);
+    await target?.stop();
     await admin?.disconnect().catch(() => undefined);
   });
 
