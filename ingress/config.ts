@@ -57,6 +57,8 @@ export interface IngressStrangersConfig {
   headersTimeoutMs: number;
   /** Bytes all not-yet-verified bodies may hold together (each request also costs a fixed charge). */
   unverifiedMaxBytes: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  keepAliveTimeoutMs: number;
 }
 
 export interface IngressSourceConfig {
@@ -115,6 +117,9 @@ export const INGRESS_DEFAULTS = {
   bodyDeadlineMs: 5000,
   headersTimeoutMs: 5000,
   unverifiedMaxBytes: 16 * 1024 * 1024,
+  // Above a load balancer's usual 60 s idle timeout, so the balancer closes first (no reset races);
+  // an ingress facing the internet directly wants a few seconds instead (idle connections hold fds).
+  keepAliveTimeoutMs: 65_000,
   sourceRefreshMs: 3_600_000,
 } as const;
 
@@ -197,6 +202,10 @@ export function loadIngressSection(env: Env): IngressSection {
       // At least one body of the largest size must fit, or no such delivery could ever be read.
       unverifiedMaxBytes: int(env, 'INGRESS_UNVERIFIED_MAX_BYTES', INGRESS_DEFAULTS.unverifiedMaxBytes, {
         min: maxBodyBytes + UNVERIFIED_PER_REQUEST_BYTES,
+      }),
+      keepAliveTimeoutMs: int(env, 'INGRESS_KEEP_ALIVE_TIMEOUT_MS', INGRESS_DEFAULTS.keepAliveTimeoutMs, {
+        min: 1000,
+        max: 600_000,
       }),
     },
     source: loadSourceConfig(env),

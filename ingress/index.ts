@@ -167,8 +167,7 @@ export async function startIngress(
     },
     app.listener,
   );
-  // Above a load balancer's usual 60 s idle timeout, so the balancer closes first (no reset races).
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = section.strangers.keepAliveTimeoutMs;
   const address = await listen(server, section.host, section.port);
   const host = section.host === '0.0.0.0' || section.host === '::' ? '127.0.0.1' : section.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;

@@ -22,7 +22,12 @@ describe('loadIngressConfig', () => {
       retryAfterSeconds: INGRESS_DEFAULTS.retryAfterSeconds,
       batch: { lingerMs: 2, maxRecords: 500, maxBytes: 900 * 1024 },
       secrets: { inline: {}, file: undefined, acceptMockSecret: false },
-      strangers: { bodyDeadlineMs: 5000, headersTimeoutMs: 5000, unverifiedMaxBytes: 16 * 1024 * 1024 },
+      strangers: {
+        bodyDeadlineMs: 5000,
+        headersTimeoutMs: 5000,
+        unverifiedMaxBytes: 16 * 1024 * 1024,
+        keepAliveTimeoutMs: 65_000,
+      },
       source: undefined,
     });
     expect(c.topics.raw).toBe('nylas.webhooks.raw');
@@ -52,6 +57,7 @@ describe('loadIngressConfig', () => {
       INGRESS_BODY_DEADLINE_MS: '2000',
       INGRESS_HEADERS_TIMEOUT_MS: '3000',
       INGRESS_UNVERIFIED_MAX_BYTES: '1048576',
+      INGRESS_KEEP_ALIVE_TIMEOUT_MS: '5000',
       INGRESS_SOURCE_ALLOWLIST: '192.0.2.0/24, 198.51.100.7, 2001:db8::/32',
       INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS: 'true',
       INGRESS_SOURCE_ALLOWLIST_REFRESH_MS: '60000',
@@ -75,7 +81,12 @@ describe('loadIngressConfig', () => {
         acceptMockSecret: true,
       },
       rejected: { ratePerSecond: 1, burst: 2, sampleBytes: 0 },
-      strangers: { bodyDeadlineMs: 2000, headersTimeoutMs: 3000, unverifiedMaxBytes: 1048576 },
+      strangers: {
+        bodyDeadlineMs: 2000,
+        headersTimeoutMs: 3000,
+        unverifiedMaxBytes: 1048576,
+        keepAliveTimeoutMs: 5000,
+      },
       source: {
         cidrs: ['192.0.2.0/24', '198.51.100.7', '2001:db8::/32'],
         fromNylas: { apiKey: 'nyk_test', apiUri: 'http://127.0.0.1:9999' },

@@ -380,6 +380,7 @@ describe('strangers cost nothing (fakes behind the app)', () => {
     bodyDeadlineMs: 10_000,
     headersTimeoutMs: 5000,
     unverifiedMaxBytes: 16 * 1024 * 1024,
+    keepAliveTimeoutMs: 65_000,
     ...o,
   });
 
