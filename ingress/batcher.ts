@@ -33,7 +33,8 @@ export interface BatcherHooks {
 
 interface Entry {
   topic: string;
-  message: Message;
+  /** Dropped (undefined) when the record is answered while still queued: nobody waits for it. */
+  message: Message | undefined;
   bytes: number;
   settled: boolean;
   queued: boolean;
@@ -44,6 +45,8 @@ interface Entry {
 
 export class ProduceBatcher {
   private queue: Entry[] = [];
+  /** Entries in `queue` already answered (their message dropped), removed in bulk by compact(). */
+  private settledInQueue = 0;
   private pendingBytesTotal = 0;
   private readonly pending = new Set<Entry>();
   private queuedRecords = 0;
@@ -66,6 +69,13 @@ export class ProduceBatcher {
 
   get pendingRecords(): number {
     return this.pending.size;
+  }
+
+  /** Bytes of the messages the queue still references (what waits for a send, as held in memory). */
+  get queuedBodyBytes(): number {
+    let n = 0;
+    for (const e of this.queue) if (e.message !== undefined) n += e.bytes;
+    return n;
   }
 
   /**
@@ -140,6 +150,19 @@ export class ProduceBatcher {
     entry.queued = false;
     this.queuedRecords -= 1;
     this.queuedBytes -= entry.bytes;
+    if (entry.settled) {
+      // Answered (503) while waiting behind a slow send: drop the body now rather than when the send
+      // loop reaches it, so a slow broker does not keep bodies of requests nobody waits for.
+      entry.message = undefined;
+      this.settledInQueue += 1;
+      if (this.settledInQueue > 64 && this.settledInQueue * 2 > this.queue.length) this.compact();
+    }
+  }
+
+  /** Removes answered entries from the queue (amortized: only once they are half of it). */
+  private compact(): void {
+    this.queue = this.queue.filter((e) => !e.settled);
+    this.settledInQueue = 0;
   }
 
   private schedule(): void {
@@ -164,7 +187,8 @@ export class ProduceBatcher {
     let taken = 0;
     for (const next of this.queue) {
       if (batch.length >= this.options.maxRecords) break;
-      if (!next.settled) {
+      if (next.settled) this.settledInQueue -= 1;
+      else {
         // A record larger than maxBytes still goes, alone, rather than never.
         if (batch.length > 0 && bytes + next.bytes > this.options.maxBytes) break;
         this.dequeued(next);
@@ -215,7 +239,8 @@ export class ProduceBatcher {
     const byTopic = new Map<string, Message[]>();
     for (const e of live) {
       const list = byTopic.get(e.topic) ?? [];
-      list.push(e.message);
+      // Taken into a batch before being answered, so its message is still there.
+      if (e.message !== undefined) list.push(e.message);
       byTopic.set(e.topic, list);
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));

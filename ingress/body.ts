@@ -5,7 +5,16 @@
  * limit, without buffering the rest.
  */
 import type { IncomingMessage } from 'node:http';
-import { BadInputError, ErrorCodes, TransientError } from '../lib/errors';
+import { BadInputError, ErrorCodes, type NylasStreamError, TransientError } from '../lib/errors';
+import type { UnverifiedBudget } from './unverified';
+
+export interface ReadBodyOptions {
+  /** Charges the bytes read to the budget for not-yet-verified bodies (released when read). */
+  budget?: UnverifiedBudget;
+  /** Epoch ms by which the whole body must have arrived (BODY_DEADLINE_EXCEEDED after it). */
+  deadlineAt?: number;
+  now?: () => number;
+}
 
 export function bodyTooLarge(limit: number, details: Record<string, number>): BadInputError {
   return new BadInputError(ErrorCodes.BODY_TOO_LARGE, `request body exceeds ${limit} bytes`, {
@@ -13,7 +22,11 @@ export function bodyTooLarge(limit: number, details: Record<string, number>): Ba
   });
 }
 
-export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRawBody(
+  req: IncomingMessage,
+  limit: number,
+  options: ReadBodyOptions = {},
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     const n = Number(declared);
@@ -27,23 +40,54 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
     let done = false;
     const cleanup = () => {
       done = true;
+      clearTimeout(timer);
+      hold?.release();
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
     };
+    /** Stops reading: what is still on the wire is not buffered (the response closes the connection). */
+    const refuse = (err: NylasStreamError) => {
+      if (done) return;
+      cleanup();
+      req.pause();
+      chunks.length = 0;
+      reject(err);
+    };
+    const hold = options.budget?.hold(() =>
+      refuse(
+        new TransientError(
+          ErrorCodes.UNVERIFIED_BUDGET_FULL,
+          'too many bytes of unverified bodies are held; the oldest was cut',
+          { details: { receivedBytes: size } },
+        ),
+      ),
+    );
+    const now = options.now ?? Date.now;
+    const timer =
+      options.deadlineAt === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              refuse(
+                new TransientError(
+                  ErrorCodes.BODY_DEADLINE_EXCEEDED,
+                  'the request body did not arrive within the body deadline',
+                  { details: { receivedBytes: size } },
+                ),
+              ),
+            Math.max(0, options.deadlineAt - now()),
+          );
     const onData = (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
       if (size > limit) {
-        cleanup();
-        // Stop reading: what is still on the wire is not buffered (the response closes the connection).
-        req.pause();
-        chunks.length = 0;
-        reject(bodyTooLarge(limit, { receivedBytes: size }));
+        refuse(bodyTooLarge(limit, { receivedBytes: size }));
         return;
       }
       chunks.push(chunk);
+      hold?.add(chunk.length);
     };
     const onEnd = () => {
       if (done) return;

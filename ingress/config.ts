@@ -10,12 +10,15 @@ import {
   deepFreeze,
   type Env,
   int,
+  list,
   loadCommonConfig,
   optionalStr,
   str,
+  url,
 } from '../lib/config';
 import { ConfigError } from '../lib/errors';
 import { type DestinationSecrets, parseSecretsText } from './secrets';
+import { parseCidrs } from './source';
 
 /** Nylas gives a destination 10 s to answer; the ack budget must leave room for the network. */
 export const NYLAS_RESPONSE_DEADLINE_MS = 10_000;
@@ -46,6 +49,28 @@ export interface IngressRejectedConfig {
   sampleBytes: number;
 }
 
+/** Bounds on what a sender that has not proven it is Nylas can make the ingress hold. */
+export interface IngressStrangersConfig {
+  /** The whole body must arrive within this long after its headers (Nylas sends it at once). */
+  bodyDeadlineMs: number;
+  /** Node's headersTimeout: the request head must arrive within this long. */
+  headersTimeoutMs: number;
+  /** Bytes all not-yet-verified bodies may hold together (each request also costs a fixed charge). */
+  unverifiedMaxBytes: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  keepAliveTimeoutMs: number;
+}
+
+export interface IngressSourceConfig {
+  /** INGRESS_SOURCE_ALLOWLIST: addresses and CIDRs; empty and not fromNylas = no allowlist. */
+  cidrs: readonly string[];
+  /** Also allow Nylas's `GET /v3/webhooks/ip-addresses`, fetched with this key. */
+  fromNylas: { apiKey: string; apiUri: string } | undefined;
+  refreshMs: number;
+  /** Proxies in front of the ingress whose X-Forwarded-For entries are believed (0: none). */
+  trustProxyHops: number;
+}
+
 export interface IngressSection {
   host: string;
   port: number;
@@ -60,6 +85,9 @@ export interface IngressSection {
   batch: IngressBatchConfig;
   secrets: IngressSecretsConfig;
   rejected: IngressRejectedConfig;
+  strangers: IngressStrangersConfig;
+  /** Undefined when no allowlist is configured (the default). */
+  source: IngressSourceConfig | undefined;
   /** SIGTERM: how long to wait for in-flight requests and the last flush before giving up. */
   shutdownTimeoutMs: number;
 }
@@ -71,7 +99,9 @@ export interface IngressConfig extends CommonConfig {
 export const INGRESS_DEFAULTS = {
   host: '0.0.0.0',
   port: DEFAULTS.ingressPort,
-  maxBodyBytes: 5 * 1024 * 1024,
+  // Nylas sends at most 1 MB (message.* payloads above it are truncated; the unit is 10^6 or 2^20
+  // bytes, nylas-webhooks-contract.md §4): twice that leaves room without inviting 5 MB strangers.
+  maxBodyBytes: 2 * 1024 * 1024,
   ackTimeoutMs: 8000,
   retryAfterSeconds: 5,
   maxInFlight: 10_000,
@@ -84,7 +114,17 @@ export const INGRESS_DEFAULTS = {
   rejectedBurst: 20,
   rejectedSampleBytes: 2048,
   shutdownTimeoutMs: 20_000,
+  bodyDeadlineMs: 5000,
+  headersTimeoutMs: 5000,
+  unverifiedMaxBytes: 16 * 1024 * 1024,
+  // Above a load balancer's usual 60 s idle timeout, so the balancer closes first (no reset races);
+  // an ingress facing the internet directly wants a few seconds instead (idle connections hold fds).
+  keepAliveTimeoutMs: 65_000,
+  sourceRefreshMs: 3_600_000,
 } as const;
+
+/** What each not-yet-verified request costs the budget besides its bytes (so stalls count). */
+export const UNVERIFIED_PER_REQUEST_BYTES = 4096;
 
 export function loadIngressSection(env: Env): IngressSection {
   const ackTimeoutMs = int(env, 'INGRESS_ACK_TIMEOUT_MS', INGRESS_DEFAULTS.ackTimeoutMs, {
@@ -107,13 +147,14 @@ export function loadIngressSection(env: Env): IngressSection {
   const shutdownTimeoutMs = int(env, 'INGRESS_SHUTDOWN_TIMEOUT_MS', INGRESS_DEFAULTS.shutdownTimeoutMs, {
     min: 0,
   });
+  const maxBodyBytes = int(env, 'INGRESS_MAX_BODY_BYTES', INGRESS_DEFAULTS.maxBodyBytes, {
+    min: 1024,
+    max: 100 * 1024 * 1024,
+  });
   return {
     host,
     port: int(env, 'INGRESS_PORT', INGRESS_DEFAULTS.port, { min: 0, max: 65535 }),
-    maxBodyBytes: int(env, 'INGRESS_MAX_BODY_BYTES', INGRESS_DEFAULTS.maxBodyBytes, {
-      min: 1024,
-      max: 100 * 1024 * 1024,
-    }),
+    maxBodyBytes,
     ackTimeoutMs,
     retryAfterSeconds: int(env, 'INGRESS_RETRY_AFTER_SECONDS', INGRESS_DEFAULTS.retryAfterSeconds, {
       min: 1,
@@ -149,7 +190,55 @@ export function loadIngressSection(env: Env): IngressSection {
         max: 64 * 1024,
       }),
     },
+    strangers: {
+      bodyDeadlineMs: int(env, 'INGRESS_BODY_DEADLINE_MS', INGRESS_DEFAULTS.bodyDeadlineMs, {
+        min: 100,
+        max: NYLAS_RESPONSE_DEADLINE_MS,
+      }),
+      headersTimeoutMs: int(env, 'INGRESS_HEADERS_TIMEOUT_MS', INGRESS_DEFAULTS.headersTimeoutMs, {
+        min: 100,
+        max: NYLAS_RESPONSE_DEADLINE_MS,
+      }),
+      // At least one body of the largest size must fit, or no such delivery could ever be read.
+      unverifiedMaxBytes: int(env, 'INGRESS_UNVERIFIED_MAX_BYTES', INGRESS_DEFAULTS.unverifiedMaxBytes, {
+        min: maxBodyBytes + UNVERIFIED_PER_REQUEST_BYTES,
+      }),
+      keepAliveTimeoutMs: int(env, 'INGRESS_KEEP_ALIVE_TIMEOUT_MS', INGRESS_DEFAULTS.keepAliveTimeoutMs, {
+        min: 1000,
+        max: 600_000,
+      }),
+    },
+    source: loadSourceConfig(env),
     shutdownTimeoutMs,
+  };
+}
+
+function loadSourceConfig(env: Env): IngressSourceConfig | undefined {
+  const cidrs = list(env, 'INGRESS_SOURCE_ALLOWLIST', []);
+  try {
+    parseCidrs(cidrs);
+  } catch (err) {
+    // The message names the entry's position, never its text.
+    throw new ConfigError('INGRESS_SOURCE_ALLOWLIST', (err as Error).message);
+  }
+  let fromNylas: IngressSourceConfig['fromNylas'];
+  if (bool(env, 'INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS', false)) {
+    const apiKey = optionalStr(env, 'NYLAS_API_KEY');
+    if (apiKey === undefined)
+      throw new ConfigError(
+        'NYLAS_API_KEY',
+        'required by INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS (the address list is fetched through the Nylas API)',
+      );
+    fromNylas = { apiKey, apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com') };
+  }
+  if (cidrs.length === 0 && fromNylas === undefined) return undefined;
+  return {
+    cidrs,
+    fromNylas,
+    refreshMs: int(env, 'INGRESS_SOURCE_ALLOWLIST_REFRESH_MS', INGRESS_DEFAULTS.sourceRefreshMs, {
+      min: 1000,
+    }),
+    trustProxyHops: int(env, 'INGRESS_TRUST_PROXY_HOPS', 0, { min: 0, max: 10 }),
   };
 }
 

@@ -22,6 +22,7 @@ import { ProducerSupervisor } from './producer';
 import { RejectedRecorder } from './rejected';
 import { SecretStore } from './secrets';
 import { createIngressApp, type IngressApp } from './server';
+import { fetchNylasIpAddresses, SourceAllowlist } from './source';
 
 export interface StartIngressOptions {
   logger?: Logger;
@@ -95,16 +96,51 @@ export async function startIngress(
     logger.child({ component: 'batcher' }),
     { onBatchAcknowledged: (records) => metrics.batchRecords.observe(records) },
   );
+  // Rejected records have their own producer and batches: sharing the raw topic's would let a missing
+  // rejected topic or a refused write fail (and retire the producer of) a batch of valid deliveries.
+  // Not idempotent (a duplicated diagnostic record is harmless) and not part of readiness.
+  const rejectedLogger = logger.child({ component: 'rejected' });
+  const rejectedSupervisor = new ProducerSupervisor({
+    createProducer: () =>
+      kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: KeyHashPartitioner,
+        retry: { retries: 2 },
+      }),
+    logger: rejectedLogger,
+  });
+  const rejectedBatcher = new ProduceBatcher(
+    rejectedSupervisor,
+    { ...section.batch, sendTimeoutMs: section.ackTimeoutMs, ackTimeoutMs: section.ackTimeoutMs },
+    rejectedLogger,
+  );
   const rejected = new RejectedRecorder({
     topic: config.topics.rejected,
     ...section.rejected,
     ackTimeoutMs: section.ackTimeoutMs,
-    publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
+    publish: (topic, message, deadline) => rejectedBatcher.publish(topic, message, deadline),
     metrics,
-    logger: logger.child({ component: 'rejected' }),
+    logger: rejectedLogger,
   });
+  let allowlist: SourceAllowlist | undefined;
+  if (section.source !== undefined) {
+    const { fromNylas } = section.source;
+    allowlist = new SourceAllowlist({
+      cidrs: section.source.cidrs,
+      fetchNylasList:
+        fromNylas === undefined ? undefined : () => fetchNylasIpAddresses(fromNylas.apiUri, fromNylas.apiKey),
+      refreshMs: section.source.refreshMs,
+      logger: logger.child({ component: 'source-allowlist' }),
+    });
+    // Not awaited past its first attempt: until Nylas's list loads, notifications get a retried 503.
+    await allowlist.start();
+  }
   const app = createIngressApp({
     config: section,
+    source:
+      allowlist === undefined || section.source === undefined
+        ? undefined
+        : { allowlist, trustProxyHops: section.source.trustProxyHops },
     rawTopic: config.topics.raw,
     secrets,
     publish: (topic, message, deadline) => batcher.publish(topic, message, deadline),
@@ -116,10 +152,22 @@ export async function startIngress(
   });
 
   supervisor.start();
-  const server = createServer(app.listener);
-  // Nylas uploads at most ~1 MB; a sender trickling a body for longer than this is cut off.
-  server.requestTimeout = Math.max(30_000, section.ackTimeoutMs * 2);
-  server.keepAliveTimeout = 65_000;
+  rejectedSupervisor.start();
+  const { headersTimeoutMs, bodyDeadlineMs } = section.strangers;
+  const server = createServer(
+    {
+      // Node checks the two timeouts below only this often (default 30 s): with thousands of slow-loris
+      // connections, 30 s of grace is 30 s of memory and file descriptors held.
+      connectionsCheckingInterval: 1000,
+      // A head still arriving after this is cut (Nylas sends the head at once).
+      headersTimeout: headersTimeoutMs,
+      // A backstop behind the body deadline, which answers 408 itself (requestTimeout counts to the
+      // end of the request as received, not to our answer).
+      requestTimeout: headersTimeoutMs + bodyDeadlineMs + 1000,
+    },
+    app.listener,
+  );
+  server.keepAliveTimeout = section.strangers.keepAliveTimeoutMs;
   const address = await listen(server, section.host, section.port);
   const host = section.host === '0.0.0.0' || section.host === '::' ? '127.0.0.1' : section.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
@@ -140,11 +188,15 @@ export async function startIngress(
       if ((await withTimeout(app.whenIdle(), budget)) === 'timeout') {
         logger.warn({ inFlight: app.activeRequests() }, 'shutdown timeout: in-flight requests cut off');
       }
-      if ((await withTimeout(batcher.idle(), Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
-        batcher.abort(new TransientError(ErrorCodes.SHUTTING_DOWN, 'the ingress is shutting down'));
+      const idle = Promise.all([batcher.idle(), rejectedBatcher.idle()]);
+      if ((await withTimeout(idle, Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
+        const err = new TransientError(ErrorCodes.SHUTTING_DOWN, 'the ingress is shutting down');
+        batcher.abort(err);
+        rejectedBatcher.abort(err);
       }
-      await supervisor.close();
+      await Promise.all([supervisor.close(), rejectedSupervisor.close()]);
       secrets.stop();
+      allowlist?.stop();
       server.closeAllConnections();
       await closed;
       logger.info({ ms: Date.now() - started }, 'ingress stopped');

@@ -4,7 +4,8 @@
  * bounds the rate, so unauthenticated senders cannot fill Kafka; what the bucket drops is still
  * counted. The record never carries the signature value, nor cookies or credentials; the body is
  * represented by its size, SHA-256 and a bounded sample. Recording is best effort: it never delays or
- * changes the answer.
+ * changes the answer, and it goes through its own producer and batches (ingress/index.ts), so a missing
+ * rejected topic or a refused write costs only the rejected record, never a valid delivery's batch.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -167,17 +168,28 @@ export class RejectedRecorder {
   /** Returns whether the delivery was sent for recording (false: dropped by the rate limit). */
   record(d: RejectedDelivery): boolean {
     const reason = d.reason.toLowerCase();
-    const recorded = this.bucket.take();
-    this.options.metrics.rejected.inc({ reason, recorded: String(recorded) });
-    if (!recorded) return false;
-    this.options.logger.warn(
+    const { metrics, logger } = this.options;
+    if (!this.bucket.take()) {
+      metrics.rejected.inc({ reason, recorded: 'false' });
+      return false;
+    }
+    logger.warn(
       { reason: d.reason, status: d.status, destination: d.destination, remoteAddress: d.remoteAddress },
       `delivery refused: ${d.message}`,
     );
     const message = buildRejectedRecord(d, this.options.sampleBytes);
-    this.options.publish(this.options.topic, message, Date.now() + this.options.ackTimeoutMs).catch((err) => {
-      this.options.logger.debug({ error: (err as Error).message }, 'could not record a refused delivery');
-    });
+    // Counted by outcome: a missing topic or a refused write shows as recorded="failed" (and a warning,
+    // as rare as the bucket allows) and costs nothing but this record.
+    this.options.publish(this.options.topic, message, Date.now() + this.options.ackTimeoutMs).then(
+      () => metrics.rejected.inc({ reason, recorded: 'true' }),
+      (err: unknown) => {
+        metrics.rejected.inc({ reason, recorded: 'failed' });
+        logger.warn(
+          { reason: d.reason, topic: this.options.topic, error: (err as Error)?.message ?? String(err) },
+          'could not record a refused delivery to the rejected topic',
+        );
+      },
+    );
     return true;
   }
 }

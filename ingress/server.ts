@@ -6,9 +6,12 @@
  *   POST /webhooks/nylas[/:destination]              → 200 only after Kafka acknowledged the record
  *   GET  /healthz  /readyz  /metrics
  *
- * A notification goes through: admission (shutting down? too much in flight?) → destination has
- * secrets → media type → raw body (bounded) → signature on the raw bytes → envelope summary (gunzip
- * if needed) → publish and wait for the acknowledgement. Errors become statuses in ingress/status.ts.
+ * A notification goes through: admission (shutting down? source allowed? a signature header of the
+ * right shape? too much in flight?) → destination has secrets → media type → raw body (bounded in size,
+ * in time, and charged to the budget for not-yet-verified bodies) → signature on the raw bytes →
+ * envelope summary (gunzip if needed) → publish and wait for the acknowledgement. Everything before the
+ * body is decided on the head alone and answered with `Connection: close`, so a stranger's body is
+ * never read, drained or buffered. Errors become statuses in ingress/status.ts.
  *
  * `listener` is what the HTTP server runs: a POST to exactly `/webhooks/nylas` or
  * `/webhooks/nylas/<destination>` goes straight to the notification handler, everything else through
@@ -22,14 +25,21 @@ import type { Message } from 'kafkajs';
 import { BadInputError, ErrorCodes, NylasStreamError, TransientError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { readRawBody } from './body';
-import type { IngressSection } from './config';
+import {
+  INGRESS_DEFAULTS,
+  type IngressSection,
+  type IngressStrangersConfig,
+  UNVERIFIED_PER_REQUEST_BYTES,
+} from './config';
 import { type ContentEncoding, readEnvelope } from './envelope';
 import type { IngressMetrics, IngressRoute } from './metrics';
 import { buildRawRecord } from './record';
 import type { RejectedDelivery } from './rejected';
 import { DEFAULT_DESTINATION, isDestinationName } from './secrets';
-import { SIGNATURE_HEADER, verifySignature } from './signature';
+import { parseSignatureHeader, SIGNATURE_HEADER, verifySignature } from './signature';
+import { clientAddress, type SourceAllowlist } from './source';
 import { httpOutcomeFor } from './status';
+import { UnverifiedBudget } from './unverified';
 
 export const WEBHOOK_PATH = '/webhooks/nylas';
 const WEBHOOK_PATH_SLASH = `${WEBHOOK_PATH}/`;
@@ -45,7 +55,9 @@ export interface IngressAppDeps {
   config: Pick<
     IngressSection,
     'maxBodyBytes' | 'ackTimeoutMs' | 'retryAfterSeconds' | 'maxInFlight' | 'maxInFlightBytes'
-  >;
+  > & { strangers?: IngressStrangersConfig };
+  /** The optional source allowlist (ingress/source.ts). */
+  source?: { allowlist: SourceAllowlist; trustProxyHops: number };
   rawTopic: string;
   secrets: {
     configured(destination: string): readonly string[];
@@ -74,6 +86,8 @@ export interface IngressApp {
   activeRequests(): number;
   /** Resolves when no notification request is in progress. */
   whenIdle(): Promise<void>;
+  /** What not-yet-verified bodies hold. */
+  unverified: UnverifiedBudget;
 }
 
 /** Error codes worth a rejected-topic record (bad input and unknown destinations, not Kafka faults). */
@@ -85,6 +99,9 @@ const RECORDED_CODES = new Set<string>([
   ErrorCodes.BODY_TOO_LARGE,
   ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
   ErrorCodes.UNKNOWN_DESTINATION,
+  ErrorCodes.SOURCE_NOT_ALLOWED,
+  ErrorCodes.BODY_DEADLINE_EXCEEDED,
+  ErrorCodes.UNVERIFIED_BUDGET_FULL,
 ]);
 
 /** Accepts application/json, application/*+json, or no Content-Type at all (Nylas does not document
@@ -130,6 +147,8 @@ function drainRefusedBody(req: IncomingMessage, maxBytes: number, maxMs: number)
 export function createIngressApp(deps: IngressAppDeps): IngressApp {
   const { config, metrics, logger } = deps;
   const now = deps.now ?? Date.now;
+  const strangers = config.strangers ?? INGRESS_DEFAULTS;
+  const unverified = new UnverifiedBudget(strangers.unverifiedMaxBytes, UNVERIFIED_PER_REQUEST_BYTES);
   let shuttingDown = false;
   let active = 0;
   let idleWaiters: Array<() => void> = [];
@@ -161,8 +180,11 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     if (outcome.code === ErrorCodes.BODY_TOO_LARGE) {
       drainRefusedBody(req, config.maxBodyBytes, 5000);
+    } else if (!ctx.bodyRead || outcome.code === ErrorCodes.SHUTTING_DOWN) {
+      // Answered on the head alone (or cut mid-body): close instead of letting node drain a body
+      // nobody will use; node ends the socket as soon as the answer is written.
+      res.setHeader('Connection', 'close');
     }
-    if (outcome.code === ErrorCodes.SHUTTING_DOWN) res.setHeader('Connection', 'close');
     const message = err instanceof NylasStreamError ? err.message : 'temporarily unavailable';
     if (RECORDED_CODES.has(outcome.code)) {
       deps.recordRejected({
@@ -180,6 +202,30 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
       });
     }
     sendJson(res, outcome.status, { error: { code: outcome.code, message } });
+  };
+
+  /** What can be refused from the request head alone: a source outside the allowlist, a signature
+   * header that is missing or not 64 hex characters. No body byte is read for these. */
+  const refusedOnHead = (req: IncomingMessage): NylasStreamError | undefined => {
+    if (deps.source !== undefined) {
+      const verdict = deps.source.allowlist.check(clientAddress(req, deps.source.trustProxyHops));
+      if (verdict === 'denied')
+        return new BadInputError(
+          ErrorCodes.SOURCE_NOT_ALLOWED,
+          'the client address is not in the source allowlist',
+        );
+      if (verdict === 'not-loaded')
+        return new TransientError(
+          ErrorCodes.SOURCE_NOT_ALLOWED,
+          "Nylas's source address list is not loaded yet",
+        );
+    }
+    const given = parseSignatureHeader(req.headers[SIGNATURE_HEADER]);
+    if (typeof given !== 'string') return undefined;
+    metrics.signatureFailures.inc({ reason: given });
+    return given === 'missing'
+      ? new BadInputError(ErrorCodes.SIGNATURE_MISSING, 'X-Nylas-Signature is missing')
+      : new BadInputError(ErrorCodes.SIGNATURE_INVALID, MALFORMED_SIGNATURE);
   };
 
   // ---- challenge ------------------------------------------------------------------------------
@@ -208,7 +254,7 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
   const notification = async (req: IncomingMessage, res: ServerResponse, destination: string) => {
     const receivedAt = now();
     countResponse(res, 'notification');
-    const ctx: ErrorContext = { receivedAt, body: undefined };
+    const ctx: ErrorContext = { receivedAt, body: undefined, bodyRead: false };
     if (!isDestinationName(destination)) {
       sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'unknown route' } });
       return;
@@ -221,6 +267,11 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
         destination,
         ctx,
       );
+      return;
+    }
+    const refusal = refusedOnHead(req);
+    if (refusal !== undefined) {
+      sendError(req, res, refusal, destination, ctx);
       return;
     }
     if (active >= config.maxInFlight) {
@@ -253,8 +304,13 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
       }
       const contentType = checkContentType(req.headers['content-type']);
       const encoding = checkContentEncoding(req.headers['content-encoding']);
-      const body = await readRawBody(req, config.maxBodyBytes);
+      const body = await readRawBody(req, config.maxBodyBytes, {
+        budget: unverified,
+        deadlineAt: receivedAt + strangers.bodyDeadlineMs,
+        now,
+      });
       ctx.body = body;
+      ctx.bodyRead = true;
       const signatureHeader = req.headers[SIGNATURE_HEADER];
       const verdict = verifySignature(body, signatureHeader, deps.secrets.candidates(destination));
       if (!verdict.ok) {
@@ -270,7 +326,7 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
           : new BadInputError(
               ErrorCodes.SIGNATURE_INVALID,
               verdict.reason === 'malformed'
-                ? 'X-Nylas-Signature is not a 64-character hex HMAC-SHA256'
+                ? MALFORMED_SIGNATURE
                 : 'X-Nylas-Signature does not match any secret of this destination',
             );
       }
@@ -369,6 +425,7 @@ export function createIngressApp(deps: IngressAppDeps): IngressApp {
     activeRequests: () => active,
     whenIdle: () =>
       active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    unverified,
   };
 }
 
@@ -412,7 +469,11 @@ function destinationOf(req: Request): string {
 interface ErrorContext {
   receivedAt: number;
   body: Buffer | undefined;
+  /** The whole body was read (false: answered on the head, or cut while reading). */
+  bodyRead: boolean;
 }
+
+const MALFORMED_SIGNATURE = 'X-Nylas-Signature is not a 64-character hex HMAC-SHA256';
 
 function receivedBytesOf(err: unknown): number | undefined {
   const v = err instanceof NylasStreamError ? err.details.receivedBytes : undefined;

@@ -25,6 +25,12 @@ const BAD_INPUT_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.MALFORMED_ENVELOPE]: 400,
   [ErrorCodes.BODY_TOO_LARGE]: 413,
   [ErrorCodes.UNSUPPORTED_MEDIA_TYPE]: 415,
+  [ErrorCodes.SOURCE_NOT_ALLOWED]: 403,
+};
+
+/** Transient faults with a more precise status than 503 (still one Nylas retries). */
+const TRANSIENT_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.BODY_DEADLINE_EXCEEDED]: 408,
 };
 
 export function httpOutcomeFor(err: unknown, retryAfterSeconds: number): HttpOutcome {
@@ -33,8 +39,10 @@ export function httpOutcomeFor(err: unknown, retryAfterSeconds: number): HttpOut
     if (status !== undefined)
       return { status, retryAfterSeconds: undefined, code: err.code, nylasRetries: false };
   }
-  // Transient faults (KAFKA_UNAVAILABLE, ACK_TIMEOUT, OVERLOADED, SHUTTING_DOWN, UNKNOWN_DESTINATION),
-  // and anything unexpected: Nylas must try again.
+  // Transient faults (KAFKA_UNAVAILABLE, ACK_TIMEOUT, OVERLOADED, SHUTTING_DOWN, UNKNOWN_DESTINATION,
+  // UNVERIFIED_BUDGET_FULL, BODY_DEADLINE_EXCEEDED), and anything unexpected: Nylas must try again.
   const code = err instanceof NylasStreamError ? err.code : 'INTERNAL';
+  const status = code === 'INTERNAL' ? undefined : TRANSIENT_STATUS[code];
+  if (status !== undefined) return { status, retryAfterSeconds: undefined, code, nylasRetries: true };
   return { status: 503, retryAfterSeconds, code, nylasRetries: true };
 }

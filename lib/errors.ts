@@ -20,11 +20,19 @@ export const ErrorCodes = {
   MALFORMED_JSON: 'MALFORMED_JSON',
   MALFORMED_ENVELOPE: 'MALFORMED_ENVELOPE',
   UNKNOWN_DESTINATION: 'UNKNOWN_DESTINATION',
+  /** The client address is not in INGRESS_SOURCE_ALLOWLIST / Nylas's list (403); while that list has
+   * not been loaded yet, a transient 503 with the same code. */
+  SOURCE_NOT_ALLOWED: 'SOURCE_NOT_ALLOWED',
   // transient faults (retriable: ingress answers 503, processors retry)
   KAFKA_UNAVAILABLE: 'KAFKA_UNAVAILABLE',
   ACK_TIMEOUT: 'ACK_TIMEOUT',
   OVERLOADED: 'OVERLOADED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The body did not fully arrive within INGRESS_BODY_DEADLINE_MS (408: Nylas retries; it sends the
+   * whole body at once, so only a stalled or trickling sender meets this). */
+  BODY_DEADLINE_EXCEEDED: 'BODY_DEADLINE_EXCEEDED',
+  /** Bodies not yet verified hold INGRESS_UNVERIFIED_MAX_BYTES; the oldest is cut for a newcomer (503). */
+  UNVERIFIED_BUDGET_FULL: 'UNVERIFIED_BUDGET_FULL',
   /** The sender went away before its body arrived; nothing to answer, nothing written. */
   REQUEST_ABORTED: 'REQUEST_ABORTED',
   REGISTRY_UNAVAILABLE: 'REGISTRY_UNAVAILABLE',

@@ -50,7 +50,7 @@ export const METRICS = {
   },
   ingressRejected: {
     name: 'nylas_stream_ingress_rejected_total',
-    help: 'Refused deliveries by reason, and whether they were recorded to the rejected topic or dropped by its rate limit.',
+    help: 'Refused deliveries by reason, and whether they were recorded to the rejected topic (true), dropped by its rate limit (false) or the write failed (failed).',
     type: 'counter',
     labels: ['reason', 'recorded'],
   },

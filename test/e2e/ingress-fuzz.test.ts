@@ -6,19 +6,16 @@
  * (or a 503 under overload) — never a 2xx without a valid signature, never a 500 — and every record in
  * the raw topic carries a valid signature of its exact bytes (the only 200s are the signed controls).
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { Admin, Kafka } from 'kafkajs';
 import { readToEnd } from '../../cli/ops/read-to-end';
-import { ServiceProcess } from '../../cli/up/supervisor';
+import type { ServiceProcess } from '../../cli/up/supervisor';
 import { verifySignature } from '../../ingress/signature';
-import { createTopics, headerString, testConfig, testKafka, uniqueName } from '../helpers/kafka';
-import { freePort } from '../helpers/ports';
+import { headerString, testConfig, testKafka } from '../helpers/kafka';
 import { type RawExchangeResult, rawExchange, requestHead } from '../helpers/raw-http';
 import { hmacHex } from '../helpers/signed-payload';
-import { requireBuild } from './harness/pipeline';
+import { type IngressProcess, startIngressProcess } from './harness/ingress-process';
 
 jest.setTimeout(600_000);
 
@@ -229,40 +226,21 @@ function cases(): Case[] {
 describe('ingress under fuzzing (the compiled process, loopback)', () => {
   let kafka: Kafka;
   let admin: Admin;
+  let target: IngressProcess;
   let ingress: ServiceProcess;
-  const rawTopic = uniqueName('fuzz-raw');
-  const rejectedTopic = uniqueName('fuzz-rejected');
+  let rawTopic = '';
 
   beforeAll(async () => {
-    requireBuild();
-    PORT = await freePort();
     kafka = testKafka(testConfig());
     admin = kafka.admin();
     await admin.connect();
-    await createTopics(admin, [rawTopic], 3);
-    await createTopics(admin, [rejectedTopic], 1);
-    ingress = new ServiceProcess({
-      name: 'ingress-fuzz',
-      args: ['ingress'],
-      env: {
-        KAFKA_BROKERS: process.env.KAFKA_BROKERS as string,
-        TOPIC_RAW: rawTopic,
-        TOPIC_REJECTED: rejectedTopic,
-        INGRESS_PORT: String(PORT),
-        INGRESS_HOST: '127.0.0.1',
-        NYLAS_WEBHOOK_SECRETS: SECRET,
-        LOG_LEVEL: 'warn',
-      },
-      readyUrl: `http://127.0.0.1:${PORT}/readyz`,
-      logDir: join(tmpdir(), 'nylas-stream-fuzz'),
-      readyTimeoutMs: 120_000,
-    });
-    await ingress.start();
+    target = await startIngressProcess(admin, 'ingress-fuzz', { NYLAS_WEBHOOK_SECRETS: SECRET });
+    ({ ingress, rawTopic } = target);
+    PORT = target.port;
   });
 
   afterAll(async () => {
-    await ingress?.stop().catch(() => ingress.kill());
-    await admin?.deleteTopics({ topics: [rawTopic, rejectedTopic] }).catch(() => undefined);
+    await target?.stop();
     await admin?.disconnect().catch(() => undefined);
   });
 

@@ -246,7 +246,12 @@ describe('ingress (real broker)', () => {
       const status = await new Promise<number>((resolve, reject) => {
         const req = request(url(), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': String(100 * 1024 * 1024) },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(100 * 1024 * 1024),
+            // Well-formed (a missing one is refused first, with 401, on the head alone).
+            'x-nylas-signature': hmacHex('not this body', SECRET),
+          },
         });
         req.on('response', (res) => {
           res.resume();
@@ -264,7 +269,13 @@ describe('ingress (real broker)', () => {
       const result = await new Promise<{ status: number; sentAtAnswer: number }>((resolve, reject) => {
         let sent = 0;
         let answered = false;
-        const req = request(url(), { method: 'POST', headers: { 'content-type': 'application/json' } });
+        const req = request(url(), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-nylas-signature': hmacHex('not this body', SECRET),
+          },
+        });
         const pump = () => {
           while (!answered && !req.destroyed) {
             sent += chunk.length;

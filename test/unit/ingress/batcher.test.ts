@@ -218,6 +218,27 @@ describe('ProduceBatcher', () => {
     await fresh;
   });
 
+  it('drops the bodies of records answered 503 while they wait behind a slow send', async () => {
+    const fake = new FakeProducers();
+    const b = make(fake);
+    quiet(b.publish('raw', msg('first'), far()));
+    await until(() => fake.sends.length === 1); // the broker is slow: this send does not return
+    // 100 records: past the compaction threshold too (answered entries leave the queue array).
+    const expired = Array.from({ length: 100 }, (_, i) =>
+      tracked(b.publish('raw', msg(String(i % 10), 50_000), Date.now() + 10)),
+    );
+    const fresh = tracked(b.publish('raw', msg('fresh'), far()));
+    expect(b.queuedBodyBytes).toBeGreaterThan(100 * 50_000);
+    await until(() => expired.every((p) => p.status === 'rejected'));
+    // Nobody waits for those 5 MB any more: the queue no longer holds them (only "fresh" is left).
+    expect(b.queuedBodyBytes).toBeLessThan(1000);
+    fake.sends[0]!.resolve();
+    await until(() => fake.sends.length === 2);
+    expect(fake.values(1)).toEqual(['fresh']);
+    fake.sends[1]!.resolve();
+    await until(() => fresh.status === 'resolved');
+  });
+
   it('idle() waits for every record to be answered', async () => {
     const fake = new FakeProducers();
     const b = make(fake);

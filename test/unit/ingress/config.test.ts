@@ -17,11 +17,18 @@ describe('loadIngressConfig', () => {
     expect(c.ingress).toMatchObject({
       host: '0.0.0.0',
       port: 3000,
-      maxBodyBytes: 5 * 1024 * 1024,
+      maxBodyBytes: 2 * 1024 * 1024,
       ackTimeoutMs: 8000,
       retryAfterSeconds: INGRESS_DEFAULTS.retryAfterSeconds,
       batch: { lingerMs: 2, maxRecords: 500, maxBytes: 900 * 1024 },
       secrets: { inline: {}, file: undefined, acceptMockSecret: false },
+      strangers: {
+        bodyDeadlineMs: 5000,
+        headersTimeoutMs: 5000,
+        unverifiedMaxBytes: 16 * 1024 * 1024,
+        keepAliveTimeoutMs: 65_000,
+      },
+      source: undefined,
     });
     expect(c.topics.raw).toBe('nylas.webhooks.raw');
     expect(c.kafka.brokers).toEqual(['127.0.0.1:19092']);
@@ -47,6 +54,16 @@ describe('loadIngressConfig', () => {
       INGRESS_REJECTED_BURST: '2',
       INGRESS_REJECTED_SAMPLE_BYTES: '0',
       INGRESS_SHUTDOWN_TIMEOUT_MS: '1000',
+      INGRESS_BODY_DEADLINE_MS: '2000',
+      INGRESS_HEADERS_TIMEOUT_MS: '3000',
+      INGRESS_UNVERIFIED_MAX_BYTES: '1048576',
+      INGRESS_KEEP_ALIVE_TIMEOUT_MS: '5000',
+      INGRESS_SOURCE_ALLOWLIST: '192.0.2.0/24, 198.51.100.7, 2001:db8::/32',
+      INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS: 'true',
+      INGRESS_SOURCE_ALLOWLIST_REFRESH_MS: '60000',
+      INGRESS_TRUST_PROXY_HOPS: '1',
+      NYLAS_API_KEY: 'nyk_test',
+      NYLAS_API_URI: 'http://127.0.0.1:9999/',
     });
     expect(c.ingress).toEqual({
       host: '127.0.0.1',
@@ -64,6 +81,18 @@ describe('loadIngressConfig', () => {
         acceptMockSecret: true,
       },
       rejected: { ratePerSecond: 1, burst: 2, sampleBytes: 0 },
+      strangers: {
+        bodyDeadlineMs: 2000,
+        headersTimeoutMs: 3000,
+        unverifiedMaxBytes: 1048576,
+        keepAliveTimeoutMs: 5000,
+      },
+      source: {
+        cidrs: ['192.0.2.0/24', '198.51.100.7', '2001:db8::/32'],
+        fromNylas: { apiKey: 'nyk_test', apiUri: 'http://127.0.0.1:9999' },
+        refreshMs: 60000,
+        trustProxyHops: 1,
+      },
       shutdownTimeoutMs: 1000,
     });
   });
@@ -88,10 +117,25 @@ describe('loadIngressConfig', () => {
     ['NYLAS_WEBHOOK_SECRETS', 'bad name!=secret'],
     ['NYLAS_WEBHOOK_SECRETS', 'billing='],
     ['NYLAS_WEBHOOK_SECRETS_RELOAD_MS', '10'],
+    ['INGRESS_BODY_DEADLINE_MS', '20000'],
+    ['INGRESS_HEADERS_TIMEOUT_MS', '0'],
+    // Smaller than one body of the largest size plus its per-request charge: no such body could be read.
+    ['INGRESS_UNVERIFIED_MAX_BYTES', String(2 * 1024 * 1024)],
+    ['INGRESS_SOURCE_ALLOWLIST', '10.0.0.0/33'],
+    ['INGRESS_SOURCE_ALLOWLIST', 'nylas.com'],
+    ['NYLAS_API_KEY', undefined],
   ])('rejects %s=%s naming the variable', (name, value) => {
-    const err = configError(() => loadIngressConfig({ [name]: value }));
+    // NYLAS_API_KEY is missing while INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS asks for Nylas's list.
+    const env = value === undefined ? { INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS: 'true' } : { [name]: value };
+    const err = configError(() => loadIngressConfig(env));
     expect(err.variable).toBe(name);
     expect(err.message).toContain(name);
+  });
+
+  it('names the position of a bad allowlist entry, not its text', () => {
+    const err = configError(() => loadIngressConfig({ INGRESS_SOURCE_ALLOWLIST: '10.0.0.1, internal-host' }));
+    expect(err.message).toContain('entry 2');
+    expect(err.message).not.toContain('internal-host');
   });
 
   it('never puts a secret in a configuration error message', () => {

@@ -139,6 +139,7 @@ describe('RejectedRecorder', () => {
       false,
     ]);
     expect(published).toHaveLength(2);
+    await new Promise((r) => setImmediate(r)); // counted when the write is acknowledged
     const text = await registry.metrics();
     expect(text).toContain(
       'nylas_stream_ingress_rejected_total{reason="signature_invalid",recorded="true",service="test"} 2',
@@ -148,7 +149,8 @@ describe('RejectedRecorder', () => {
     );
   });
 
-  it('never throws when publishing fails', () => {
+  it('never throws when publishing fails, and counts the failed write as recorded="failed"', async () => {
+    const registry = createMetricsRegistry({ service: 't', collectDefaults: false });
     const recorder = new RejectedRecorder({
       topic: 'rejected',
       ratePerSecond: 10,
@@ -156,9 +158,15 @@ describe('RejectedRecorder', () => {
       sampleBytes: 100,
       ackTimeoutMs: 1000,
       publish: () => Promise.reject(new Error('kafka down')),
-      metrics: createIngressMetrics(createMetricsRegistry({ service: 't', collectDefaults: false })),
+      metrics: createIngressMetrics(registry),
       logger: silentLogger(),
     });
     expect(recorder.record(refused())).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'nylas_stream_ingress_rejected_total{reason="signature_invalid",recorded="failed",service="t"} 1',
+    );
+    expect(text).not.toContain('recorded="true"');
   });
 });

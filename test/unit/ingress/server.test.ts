@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { Message } from 'kafkajs';
+import type { IngressStrangersConfig } from '../../../ingress/config';
 import { createIngressMetrics, type IngressMetrics } from '../../../ingress/metrics';
 import type { RejectedDelivery } from '../../../ingress/rejected';
 import { MOCK_WEBHOOK_SECRET } from '../../../ingress/secrets';
@@ -10,10 +11,12 @@ import {
   createIngressApp,
   type IngressApp,
 } from '../../../ingress/server';
+import { SourceAllowlist } from '../../../ingress/source';
 import { ErrorCodes, TransientError } from '../../../lib/errors';
 import { silentLogger } from '../../../lib/logger';
 import { createMetricsRegistry } from '../../../lib/metrics';
-import { CONTRACT_VECTOR, delivery, notification, post } from '../../helpers/signed-payload';
+import { requestHead } from '../../helpers/raw-http';
+import { CONTRACT_VECTOR, delivery, hmacHex, notification, post } from '../../helpers/signed-payload';
 
 interface Published {
   topic: string;
@@ -38,7 +41,13 @@ class Harness {
   constructor(
     secrets: Record<string, string[]> = { default: ['test-secret'] },
     acceptMock = false,
-    config: Partial<{ maxInFlight: number; maxInFlightBytes: number; maxBodyBytes: number }> = {},
+    config: Partial<{
+      maxInFlight: number;
+      maxInFlightBytes: number;
+      maxBodyBytes: number;
+      strangers: IngressStrangersConfig;
+    }> = {},
+    source?: { allowlist: SourceAllowlist; trustProxyHops: number },
   ) {
     this.metrics = createIngressMetrics(
       createMetricsRegistry({ service: 'ingress', collectDefaults: false }),
@@ -53,6 +62,7 @@ class Harness {
         ...config,
       },
       rawTopic: 'raw',
+      source,
       secrets: {
         configured: (d) => secrets[d] ?? [],
         candidates: (d) => [...(secrets[d] ?? []), ...(acceptMock ? [MOCK_WEBHOOK_SECRET] : [])],
@@ -316,5 +326,160 @@ describe('media type checks', () => {
     expect(() => checkContentEncoding('br')).toThrow(
       expect.objectContaining({ code: 'UNSUPPORTED_MEDIA_TYPE' }),
     );
+  });
+});
+
+/** Sends `pieces` (a number is a pause) over a raw socket and reports the answer and whether the
+ * server closed the connection after it (within `waitMs`). */
+function rawSession(
+  url: string,
+  pieces: Array<string | Buffer | number>,
+  waitMs: number,
+): Promise<{ status: number | undefined; code: string | undefined; closed: boolean }> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(port) });
+    let received = '';
+    let closed = false;
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
+      const code = /"code":"([A-Z_]+)"/.exec(received)?.[1];
+      resolve({ status: status === undefined ? undefined : Number(status), code, closed });
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.on('data', (c: Buffer) => {
+      received += c.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      closed = true;
+      done();
+    });
+    socket.on('connect', async () => {
+      for (const piece of pieces) {
+        if (typeof piece === 'number') await new Promise((r) => setTimeout(r, piece));
+        else if (!socket.destroyed) socket.write(piece);
+      }
+    });
+  });
+}
+
+const head = (url: string, headers: Array<[string, string]>) =>
+  requestHead('POST', '/webhooks/nylas', [['Host', new URL(url).host], ...headers]);
+const WRONG_SIGNATURE = hmacHex('something else', 'not-the-secret');
+
+describe('strangers cost nothing (fakes behind the app)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    for (const p of h.published) p.resolve();
+    await h.stop();
+  });
+  const strangers = (o: Partial<IngressStrangersConfig>): IngressStrangersConfig => ({
+    bodyDeadlineMs: 10_000,
+    headersTimeoutMs: 5000,
+    unverifiedMaxBytes: 16 * 1024 * 1024,
+    keepAliveTimeoutMs: 65_000,
+    ...o,
+  });
+
+  it.each([
+    ['missing', undefined, 'SIGNATURE_MISSING'],
+    ['malformed', 'sha256=abc', 'SIGNATURE_INVALID'],
+  ])('answers 401 to a %s signature header on the head alone, and closes', async (_l, sig, code) => {
+    h = await new Harness().start();
+    // A 60 KB body is declared but never sent: an answer can only come from the head.
+    const headers: Array<[string, string]> = [['Content-Length', '60000']];
+    if (sig !== undefined) headers.push(['X-Nylas-Signature', sig]);
+    const r = await rawSession(h.url, [head(h.url, headers)], 5000);
+    expect(r).toEqual({ status: 401, code, closed: true });
+    expect(h.rejected.map((d) => [d.reason, d.body, d.size])).toEqual([[code, undefined, 60000]]);
+  });
+
+  it('cuts a body that has not arrived by the body deadline: 408 BODY_DEADLINE_EXCEEDED, connection closed', async () => {
+    h = await new Harness(undefined, false, { strangers: strangers({ bodyDeadlineMs: 300 }) }).start();
+    const r = await rawSession(
+      h.url,
+      [
+        head(h.url, [
+          ['Content-Length', '1000'],
+          ['X-Nylas-Signature', WRONG_SIGNATURE],
+        ]),
+        'x'.repeat(10),
+      ],
+      5000,
+    );
+    expect(r).toEqual({ status: 408, code: 'BODY_DEADLINE_EXCEEDED', closed: true });
+    expect(h.ingress.unverified.usedBytes).toBe(0);
+    expect(h.rejected.map((d) => d.reason)).toEqual(['BODY_DEADLINE_EXCEEDED']);
+  });
+
+  it('holds at most the unverified budget: stalled strangers are cut oldest first, a signed delivery gets 200', async () => {
+    const capacity = 300_000;
+    h = await new Harness(undefined, false, {
+      strangers: strangers({ unverifiedMaxBytes: capacity }),
+    }).start();
+    // Ten strangers send 50 KB of a declared 60 KB body, then stall: five fit in the budget.
+    const stalled = Array.from({ length: 10 }, () =>
+      rawSession(
+        h.url,
+        [
+          head(h.url, [
+            ['Content-Length', '60000'],
+            ['X-Nylas-Signature', WRONG_SIGNATURE],
+          ]),
+          Buffer.alloc(50_000, 'a'),
+        ],
+        8000,
+      ),
+    );
+    let peak = 0;
+    await until(() => {
+      peak = Math.max(peak, h.ingress.unverified.usedBytes);
+      return h.ingress.unverified.evicted >= 5;
+    });
+    expect(peak).toBeLessThanOrEqual(capacity);
+    // A signed delivery arriving now is read, verified and accepted; it cuts another stalled stranger.
+    const signed = await post(h.webhook, delivery(notification({ minBytes: 40_000 })));
+    expect(signed.status).toBe(200);
+    expect(h.ingress.unverified.usedBytes).toBeLessThanOrEqual(capacity);
+    await h.stop(); // ends the stalled ones that were never cut
+    const results = await Promise.all(stalled);
+    const cut = results.filter((r) => r.status === 503);
+    expect(cut.length).toBeGreaterThanOrEqual(6);
+    for (const r of cut) expect(r).toEqual({ status: 503, code: 'UNVERIFIED_BUDGET_FULL', closed: true });
+  });
+
+  it('refuses a source outside the allowlist with 403 before the body, believing X-Forwarded-For only from trusted proxies', async () => {
+    const allowlist = new SourceAllowlist({
+      cidrs: ['192.0.2.0/24'],
+      refreshMs: 60_000,
+      logger: silentLogger(),
+    });
+    const forwarded = delivery(notification(), { headers: { 'x-forwarded-for': '192.0.2.9' } });
+    h = await new Harness(undefined, false, {}, { allowlist, trustProxyHops: 0 }).start();
+    const denied = await post(h.webhook, forwarded);
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.text).error.code).toBe('SOURCE_NOT_ALLOWED');
+    expect(h.published).toHaveLength(0);
+    await h.stop();
+    h = await new Harness(undefined, false, {}, { allowlist, trustProxyHops: 1 }).start();
+    expect((await post(h.webhook, forwarded)).status).toBe(200);
+    expect((await post(h.webhook, delivery(notification()))).status).toBe(403);
+  });
+
+  it("answers a retried 503 while Nylas's address list is not loaded yet", async () => {
+    const allowlist = new SourceAllowlist({
+      cidrs: [],
+      fetchNylasList: () => Promise.reject(new Error('api down')),
+      refreshMs: 60_000,
+      logger: silentLogger(),
+    });
+    h = await new Harness(undefined, false, {}, { allowlist, trustProxyHops: 0 }).start();
+    const a = await post(h.webhook, delivery(notification()));
+    expect(a.status).toBe(503);
+    expect(JSON.parse(a.text).error.code).toBe('SOURCE_NOT_ALLOWED');
+    expect(a.headers.get('retry-after')).toBe('5');
   });
 });
