@@ -5,10 +5,11 @@
  * Nylas API for expansion, and a realistic burst sent through the ingress with Nylas's delivery rules.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRuntime, type LocalRuntimeOptions } from '../../deploy/local/runtime';
+import { DEFAULT_DESTINATION, parseSecretsText } from '../../ingress/secrets';
 import { loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
 import { createLogger, silentLogger } from '../../lib/logger';
@@ -18,6 +19,7 @@ import { PROCESSOR_GROUP_ID } from '../../processors/config';
 import { registerDomainSchemas } from '../../schemas';
 import { createWorld, type NylasApiServer, runScenario, startNylasApi } from '../../simulator';
 import { readToEnd } from '../ops/read-to-end';
+import { writeSecretsFile } from '../ops/secrets-file';
 import { formatStatus, readStatus } from './status';
 import { ServiceProcess } from './supervisor';
 
@@ -32,17 +34,22 @@ export interface UpOptions {
   print: (line: string) => void;
 }
 
-/** The local deployment's webhook secret: kept in the instance folder so it survives restarts. */
-function localSecret(runtime: LocalRuntime): { file: string; secret: string } {
+/** The local deployment's webhook secret: kept in the instance folder so it survives restarts. Written
+ * like every secrets file (0600, exclusive temp file, fsynced); read with the ingress's parser, whose
+ * errors never quote the file. */
+async function localSecret(runtime: LocalRuntime): Promise<{ file: string; secret: string }> {
   const file = join(runtime.dir, 'webhook-secrets.json');
   if (!existsSync(file)) {
     mkdirSync(runtime.dir, { recursive: true });
-    writeFileSync(file, JSON.stringify({ default: [randomBytes(24).toString('base64url')] }, null, 2), {
-      mode: 0o600,
-    });
+    const fresh = JSON.stringify({ default: [randomBytes(24).toString('base64url')] }, null, 2);
+    await writeSecretsFile(file, `${fresh}\n`);
   }
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { default: string[] };
-  const secret = parsed.default[0];
+  let secret: string | undefined;
+  try {
+    secret = parseSecretsText(readFileSync(file, 'utf8'))[DEFAULT_DESTINATION]?.[0];
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
   if (!secret) throw new Error(`${file} has no secret for destination "default"`);
   return { file, secret };
 }
@@ -88,7 +95,7 @@ export async function up(options: UpOptions): Promise<void> {
       `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
     );
 
-    const { file: secretsFile, secret } = localSecret(runtime);
+    const { file: secretsFile, secret } = await localSecret(runtime);
     // Without a real Nylas API key (and always for the demo) the processor expands truncated messages
     // against the simulated Nylas, so the local all-in-one runs with no account at all.
     const simulated = options.demo || !process.env.NYLAS_API_KEY;
