@@ -20,6 +20,7 @@ import { registerDomainSchemas } from '../../schemas';
 import { createWorld, type NylasApiServer, runScenario, startNylasApi } from '../../simulator';
 import { readToEnd } from '../ops/read-to-end';
 import { writeSecretsFile } from '../ops/secrets-file';
+import { runShutdown, stopRequest } from './shutdown';
 import { formatStatus, readStatus } from './status';
 import { ServiceProcess } from './supervisor';
 
@@ -57,37 +58,51 @@ async function localSecret(runtime: LocalRuntime): Promise<{ file: string; secre
 export async function up(options: UpOptions): Promise<void> {
   const print = options.print;
   const started = Date.now();
+  // From here on a Ctrl-C (or a closed stdout) asks for the shutdown below instead of killing `up`.
+  const stop = stopRequest();
   const runtime = new LocalRuntime(options.runtime);
   const before = await runtime.status();
   const infraWasRunning = before.kafka.running && before.registry.running;
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (err) {
+    stop.dispose();
+    throw err;
+  }
 
   const env = { ...process.env, KAFKA_BROKERS: runtime.brokers, SCHEMA_REGISTRY_URL: runtime.registryUrl };
   const config = loadCommonConfig(env);
   const admin = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up').admin();
-  await admin.connect();
   const services: ServiceProcess[] = [];
   let api: NylasApiServer | undefined;
-  let stopping = false;
-  const shutdown = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    print('\nstopping services…');
-    for (const s of [...services].reverse())
-      await s.stop().catch((err) => print(`  ${s.options.name}: ${String(err)}`));
-    await api?.close().catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-    if (!infraWasRunning) {
-      print('stopping Kafka and the registry…');
-      await runtime.stop();
-    } else {
-      print(
-        'Kafka and the registry were already running before `up`; left running (npm run stop stops them).',
-      );
-    }
-  };
+  const shutdown = () =>
+    runShutdown(
+      [
+        ...[...services].reverse().map((s, i) => ({
+          name: s.options.name,
+          ...(i === 0 ? { say: '\nstopping services…' } : {}),
+          run: () => s.stop(),
+        })),
+        { name: 'simulated Nylas API', run: () => api?.close() },
+        { name: 'Kafka admin client', run: () => admin.disconnect() },
+        infraWasRunning
+          ? {
+              name: 'infrastructure',
+              say: 'Kafka and the registry were already running before `up`; left running (npm run stop stops them).',
+              run: () => undefined,
+            }
+          : {
+              name: 'Kafka and the registry',
+              say: 'stopping Kafka and the registry…',
+              run: () => runtime.stop(),
+            },
+      ],
+      print,
+    );
 
   try {
+    await admin.connect();
+    if (stop.isRequested()) return;
     const topics = await ensureTopics(admin, topicPlan(config.topics));
     for (const w of topics.warnings) print(`warning: ${w}`);
     const ids = await registerDomainSchemas(createSchemaRegistry(config.registry), config.topics);
@@ -95,6 +110,7 @@ export async function up(options: UpOptions): Promise<void> {
       `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
     );
 
+    if (stop.isRequested()) return;
     const { file: secretsFile, secret } = await localSecret(runtime);
     // Without a real Nylas API key (and always for the demo) the processor expands truncated messages
     // against the simulated Nylas, so the local all-in-one runs with no account at all.
@@ -138,8 +154,10 @@ export async function up(options: UpOptions): Promise<void> {
       logDir,
     });
     for (const s of [ingress, processor]) {
-      await s.start();
+      if (stop.isRequested()) return;
+      // Pushed before it is ready: a service that fails to start is stopped with the rest.
       services.push(s);
+      await s.start();
     }
     const webhookUrl = `http://127.0.0.1:${options.ingressPort}/webhooks/nylas`;
     print(`\nnylas-stream is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -159,7 +177,7 @@ export async function up(options: UpOptions): Promise<void> {
       ingressMetrics: `http://127.0.0.1:${options.ingressPort}/metrics`,
       processorMetrics: `http://127.0.0.1:${options.processorMetricsPort}/metrics`,
     };
-    if (world && options.demo) {
+    if (world && options.demo && !stop.isRequested()) {
       const count = options.demoCount;
       const summaryTopics = [...domainTopicNames(config.topics), config.topics.dlq];
       const startOffsets = new Map<string, Map<number, number>>();
@@ -207,16 +225,8 @@ export async function up(options: UpOptions): Promise<void> {
 
     print('Ctrl-C stops everything `up` started.');
     const interactive = process.stdout.isTTY === true;
-    const stop = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    let done = false;
-    void stop.then(() => {
-      done = true;
-    });
     let last = 0;
-    while (!done) {
+    while (!stop.isRequested()) {
       for (const s of services) {
         if (!s.running)
           throw new Error(`${s.options.name} exited (${JSON.stringify(s.lastExit)}); see ${s.logFile}`);
@@ -227,9 +237,10 @@ export async function up(options: UpOptions): Promise<void> {
         print(line);
         last = Date.now();
       }
-      await Promise.race([stop, sleep(1000)]);
+      await Promise.race([stop.requested, sleep(1000)]);
     }
   } finally {
     await shutdown();
+    stop.dispose();
   }
 }
