@@ -21,7 +21,7 @@ import { createWorld, type NylasApiServer, runScenario, startNylasApi } from '..
 import { readToEnd } from '../ops/read-to-end';
 import { writeSecretsFile } from '../ops/secrets-file';
 import { runShutdown, stopRequest } from './shutdown';
-import { formatStatus, readStatus } from './status';
+import { formatStatus, RecordCounter, readStatus } from './status';
 import { ServiceProcess } from './supervisor';
 
 export interface UpOptions {
@@ -72,7 +72,9 @@ export async function up(options: UpOptions): Promise<void> {
 
   const env = { ...process.env, KAFKA_BROKERS: runtime.brokers, SCHEMA_REGISTRY_URL: runtime.registryUrl };
   const config = loadCommonConfig(env);
-  const admin = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up').admin();
+  const kafkaClient = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up');
+  const admin = kafkaClient.admin();
+  let counter: RecordCounter | undefined;
   const services: ServiceProcess[] = [];
   let api: NylasApiServer | undefined;
   const shutdown = () =>
@@ -84,6 +86,7 @@ export async function up(options: UpOptions): Promise<void> {
           run: () => s.stop(),
         })),
         { name: 'simulated Nylas API', run: () => api?.close() },
+        { name: 'record counter', run: () => counter?.stop() },
         { name: 'Kafka admin client', run: () => admin.disconnect() },
         infraWasRunning
           ? {
@@ -110,6 +113,12 @@ export async function up(options: UpOptions): Promise<void> {
       `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
     );
 
+    counter = await RecordCounter.start(kafkaClient, admin, [
+      config.topics.raw,
+      ...domainTopicNames(config.topics),
+      config.topics.dlq,
+      config.topics.rejected,
+    ]);
     if (stop.isRequested()) return;
     const { file: secretsFile, secret } = await localSecret(runtime);
     // Without a real Nylas API key (and always for the demo) the processor expands truncated messages
@@ -198,7 +207,7 @@ export async function up(options: UpOptions): Promise<void> {
       const acked = run.report.summary.acknowledged;
       // Wait until the processor has caught up with everything the ingress accepted.
       for (let i = 0; i < 600; i++) {
-        const s = await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls);
+        const s = await readStatus(admin, counter, config.topics, PROCESSOR_GROUP_ID, urls);
         if (s.lag === 0) break;
         await sleep(250);
       }
@@ -231,7 +240,7 @@ export async function up(options: UpOptions): Promise<void> {
         if (!s.running)
           throw new Error(`${s.options.name} exited (${JSON.stringify(s.lastExit)}); see ${s.logFile}`);
       }
-      const line = formatStatus(await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls));
+      const line = formatStatus(await readStatus(admin, counter, config.topics, PROCESSOR_GROUP_ID, urls));
       if (interactive) process.stdout.write(`\r\x1b[2K${line}`);
       else if (Date.now() - last > 10_000) {
         print(line);
