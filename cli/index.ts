@@ -14,6 +14,7 @@ import { registerSimulateCommands } from './commands/simulate';
 import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
 import { registerWebhooksCommands } from './commands/webhooks';
+import { guardStdio } from './stdio';
 
 export function buildProgram(): Command {
   const program = new Command('nylas-stream')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  guardStdio();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

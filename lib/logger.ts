@@ -29,6 +29,8 @@ export const REDACT_PATHS = [
   '*.*.*.password',
   '*.*.*.secret',
   '*.*.*.apiKey',
+  // The ingress config holds its secrets at ingress.secrets: { started: { config } } puts them four deep.
+  '*.*.*.secrets',
   'headers["x-nylas-signature"]',
   'headers["nylas-signature"]',
   'headers.authorization',
@@ -41,6 +43,9 @@ export const REDACT_PATHS = [
   '*.signature',
   'webhook_secret',
   '*.webhook_secret',
+  // The Nylas SDK's camel-cased WebhookWithSecret (what `webhooks create` and `rotate-secret` receive).
+  'webhookSecret',
+  '*.webhookSecret',
 ];
 
 export interface LoggerOptions {

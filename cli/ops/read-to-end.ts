@@ -1,6 +1,7 @@
 /**
  * Reads chosen partitions of a topic from their earliest offset up to the end offsets seen at start,
  * then stops: what redrive and replay --reset-state need ("everything there is now", not a stream).
+ * With `ranges`, reads exactly those offset ranges instead (tail --last looks back with it).
  * A throwaway consumer group that never commits, deleted afterwards; read_committed, and progress is
  * followed through END_BATCH_PROCESS so a log ending in a transaction marker still completes.
  */
@@ -13,6 +14,14 @@ export interface ReadToEndOptions {
   partitions?: number[];
   /** Give up after this long (a broker that stops answering must not hang a CLI forever). */
   timeoutMs?: number;
+  /** Offset ranges [start, end) to read instead of each chosen partition from earliest to end. */
+  ranges?: readonly OffsetRange[];
+}
+
+export interface OffsetRange {
+  partition: number;
+  start: number;
+  end: number;
 }
 
 export async function readToEnd(
@@ -21,14 +30,13 @@ export async function readToEnd(
   options: ReadToEndOptions,
   onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
 ): Promise<{ records: number; ends: Map<number, number> }> {
-  const offsets = await admin.fetchTopicOffsets(options.topic);
-  const chosen = offsets.filter(
-    (o) => options.partitions === undefined || options.partitions.includes(o.partition),
-  );
-  const ends = new Map(chosen.map((o) => [o.partition, Number(o.high)]));
-  const pending = new Map(
-    chosen.filter((o) => Number(o.low) < Number(o.high)).map((o) => [o.partition, Number(o.high)]),
-  );
+  const chosen: readonly OffsetRange[] =
+    options.ranges ??
+    (await admin.fetchTopicOffsets(options.topic))
+      .filter((o) => options.partitions === undefined || options.partitions.includes(o.partition))
+      .map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }));
+  const ends = new Map(chosen.map((r) => [r.partition, r.end]));
+  const pending = new Map(chosen.filter((r) => r.start < r.end).map((r) => [r.partition, r.end]));
   if (pending.size === 0) return { records: 0, ends };
 
   const groupId = `nylas-stream-ops-${randomBytes(6).toString('hex')}`;
@@ -73,7 +81,8 @@ export async function readToEnd(
         await onMessage(partition, message);
       },
     });
-    for (const o of chosen) consumer.seek({ topic: options.topic, partition: o.partition, offset: o.low });
+    for (const r of chosen)
+      consumer.seek({ topic: options.topic, partition: r.partition, offset: String(r.start) });
     await finished;
   } finally {
     clearTimeout(timer);

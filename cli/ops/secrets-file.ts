@@ -5,11 +5,12 @@
  * per destination are accepted at once, which is what makes rotation safe.
  *
  * Edits keep the file's format (and, for text, its comments), write atomically (temp file + rename,
- * so the ingress never reads half a file), keep the file private (0600), and are checked with the
- * ingress's own parser before they replace anything. Secrets are never logged or printed.
+ * so the ingress never reads half a file), make the file private (0600, whatever it was before), and
+ * are checked with the ingress's own parser before they replace anything. Secrets are never logged or
+ * printed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DEFAULT_DESTINATION, isDestinationName, parseSecretsText } from '../../ingress/secrets';
 import { OpsRefusal } from './errors';
@@ -28,6 +29,51 @@ export function destinationForUrl(webhookUrl: string): string {
 }
 
 type Edit = (secrets: string[]) => string[];
+
+const randomTmpName = (file: string): string =>
+  join(dirname(file), `.${basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+
+/**
+ * Replaces `file` with `text`, mode 0600, so that neither a crash nor another user can see or leave
+ * anything else: the temp file is created exclusively ('wx': O_CREAT|O_EXCL, which also refuses to
+ * follow a symlink planted at that name, so nobody can make us write secrets through it), chmod'ed to
+ * 0600 whatever the umask, fsynced, renamed over the target, and the directory fsynced so the rename
+ * itself survives a power cut. `tmpName` is a parameter for the tests.
+ */
+export async function writeSecretsFile(
+  file: string,
+  text: string,
+  tmpName: (file: string) => string = randomTmpName,
+): Promise<void> {
+  let tmp = tmpName(file);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  for (let attempt = 1; handle === undefined; attempt++) {
+    try {
+      handle = await open(tmp, 'wx', 0o600);
+    } catch (err) {
+      // Taken (a leftover, or something planted there): another name, never that one.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw err;
+      tmp = tmpName(file);
+    }
+  }
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+    await handle.close();
+    await rename(tmp, file);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
 
 async function readText(file: string): Promise<string | undefined> {
   try {
@@ -94,14 +140,7 @@ async function editSecrets(file: string, destination: string, edit: Edit): Promi
   }
   // The ingress must be able to read what we write, or it keeps the old secrets (and logs an error).
   const result = [...(parseSecretsText(next)[destination] ?? [])];
-  const mode = await stat(file).then(
-    (s) => s.mode & 0o777,
-    () => 0o600,
-  );
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, next, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, file);
+  await writeSecretsFile(file, next);
   return result;
 }
 

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
 import { type AvroDecoder, type DecodedValue, decodeValue, headersAsStrings, toJson } from './decode';
+import { type OffsetRange, readToEnd } from './read-to-end';
 
 export interface TailOptions {
   topic: string;
@@ -58,6 +59,50 @@ export function tailRanges(
     .sort((a, b) => a.partition - b.partition);
 }
 
+/**
+ * --last N counts records, not offsets. On a transactional topic commit (and abort) markers take
+ * offsets, and aborted records are never shown: the last N offsets of a processor's output partition
+ * hold about N/2 records, `--last 1` none at all. So each partition's window is widened (doubled)
+ * until it holds N committed records or reaches the earliest offset, and the tail starts at the N-th
+ * last record. Reads read_committed, like the tail itself; costs one extra read per doubling.
+ */
+export async function widenForRecords(
+  deps: Pick<TailDeps, 'kafka' | 'admin'>,
+  topic: string,
+  ranges: readonly PartitionRange[],
+  lows: ReadonlyMap<number, number>,
+  last: number,
+): Promise<PartitionRange[]> {
+  if (last <= 0) return [...ranges];
+  /** Per partition: the offsets of the records found so far (ascending), and where reading began. */
+  const found = new Map(ranges.map((r) => [r.partition, { offsets: [] as number[], from: r.start }]));
+  let todo: OffsetRange[] = ranges.filter((r) => r.start < r.end);
+  while (todo.length > 0) {
+    const older = new Map<number, number[]>(todo.map((r) => [r.partition, []]));
+    await readToEnd(deps.kafka, deps.admin, { topic, ranges: todo }, (partition, m) => {
+      older.get(partition)?.push(Number(m.offset));
+    });
+    const next: OffsetRange[] = [];
+    for (const r of todo) {
+      const f = found.get(r.partition) ?? { offsets: [], from: r.start };
+      f.offsets = [...(older.get(r.partition) ?? []), ...f.offsets];
+      f.from = r.start;
+      const low = lows.get(r.partition) ?? 0;
+      if (f.offsets.length >= last || r.start <= low) continue;
+      // Double the window: look back as far again as everything read so far.
+      const end = ranges.find((x) => x.partition === r.partition)?.end ?? r.end;
+      next.push({ partition: r.partition, start: Math.max(low, r.start - (end - r.start)), end: r.start });
+    }
+    todo = next;
+  }
+  return ranges.map((r) => {
+    const f = found.get(r.partition);
+    if (f === undefined) return { ...r };
+    const nth = f.offsets[f.offsets.length - last];
+    return { ...r, start: nth ?? f.from };
+  });
+}
+
 export interface TailDeps {
   kafka: Kafka;
   admin: Admin;
@@ -76,9 +121,13 @@ export async function tail(
   signal?: AbortSignal,
 ): Promise<number> {
   const offsets = await deps.admin.fetchTopicOffsets(options.topic);
-  const ranges = tailRanges(offsets, options);
+  let ranges = tailRanges(offsets, options);
   if (options.partition !== undefined && ranges.length === 0) {
     throw new Error(`${options.topic} has no partition ${options.partition}`);
+  }
+  if (!options.fromBeginning) {
+    const lows = new Map(offsets.map((o) => [o.partition, Number(o.low)]));
+    ranges = await widenForRecords(deps, options.topic, ranges, lows, options.last);
   }
   const pending = new Map(ranges.filter((r) => r.start < r.end).map((r) => [r.partition, r.end]));
   if (!options.follow && pending.size === 0) return 0;

@@ -5,10 +5,11 @@
  * Nylas API for expansion, and a realistic burst sent through the ingress with Nylas's delivery rules.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRuntime, type LocalRuntimeOptions } from '../../deploy/local/runtime';
+import { DEFAULT_DESTINATION, parseSecretsText } from '../../ingress/secrets';
 import { loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
 import { createLogger, silentLogger } from '../../lib/logger';
@@ -18,7 +19,9 @@ import { PROCESSOR_GROUP_ID } from '../../processors/config';
 import { registerDomainSchemas } from '../../schemas';
 import { createWorld, type NylasApiServer, runScenario, startNylasApi } from '../../simulator';
 import { readToEnd } from '../ops/read-to-end';
-import { formatStatus, readStatus } from './status';
+import { writeSecretsFile } from '../ops/secrets-file';
+import { runShutdown, stopRequest } from './shutdown';
+import { formatStatus, RecordCounter, readStatus } from './status';
 import { ServiceProcess } from './supervisor';
 
 export interface UpOptions {
@@ -32,17 +35,22 @@ export interface UpOptions {
   print: (line: string) => void;
 }
 
-/** The local deployment's webhook secret: kept in the instance folder so it survives restarts. */
-function localSecret(runtime: LocalRuntime): { file: string; secret: string } {
+/** The local deployment's webhook secret: kept in the instance folder so it survives restarts. Written
+ * like every secrets file (0600, exclusive temp file, fsynced); read with the ingress's parser, whose
+ * errors never quote the file. */
+async function localSecret(runtime: LocalRuntime): Promise<{ file: string; secret: string }> {
   const file = join(runtime.dir, 'webhook-secrets.json');
   if (!existsSync(file)) {
     mkdirSync(runtime.dir, { recursive: true });
-    writeFileSync(file, JSON.stringify({ default: [randomBytes(24).toString('base64url')] }, null, 2), {
-      mode: 0o600,
-    });
+    const fresh = JSON.stringify({ default: [randomBytes(24).toString('base64url')] }, null, 2);
+    await writeSecretsFile(file, `${fresh}\n`);
   }
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { default: string[] };
-  const secret = parsed.default[0];
+  let secret: string | undefined;
+  try {
+    secret = parseSecretsText(readFileSync(file, 'utf8'))[DEFAULT_DESTINATION]?.[0];
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
   if (!secret) throw new Error(`${file} has no secret for destination "default"`);
   return { file, secret };
 }
@@ -50,37 +58,54 @@ function localSecret(runtime: LocalRuntime): { file: string; secret: string } {
 export async function up(options: UpOptions): Promise<void> {
   const print = options.print;
   const started = Date.now();
+  // From here on a Ctrl-C (or a closed stdout) asks for the shutdown below instead of killing `up`.
+  const stop = stopRequest();
   const runtime = new LocalRuntime(options.runtime);
   const before = await runtime.status();
   const infraWasRunning = before.kafka.running && before.registry.running;
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (err) {
+    stop.dispose();
+    throw err;
+  }
 
   const env = { ...process.env, KAFKA_BROKERS: runtime.brokers, SCHEMA_REGISTRY_URL: runtime.registryUrl };
   const config = loadCommonConfig(env);
-  const admin = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up').admin();
-  await admin.connect();
+  const kafkaClient = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up');
+  const admin = kafkaClient.admin();
+  let counter: RecordCounter | undefined;
   const services: ServiceProcess[] = [];
   let api: NylasApiServer | undefined;
-  let stopping = false;
-  const shutdown = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    print('\nstopping services…');
-    for (const s of [...services].reverse())
-      await s.stop().catch((err) => print(`  ${s.options.name}: ${String(err)}`));
-    await api?.close().catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-    if (!infraWasRunning) {
-      print('stopping Kafka and the registry…');
-      await runtime.stop();
-    } else {
-      print(
-        'Kafka and the registry were already running before `up`; left running (npm run stop stops them).',
-      );
-    }
-  };
+  const shutdown = () =>
+    runShutdown(
+      [
+        ...[...services].reverse().map((s, i) => ({
+          name: s.options.name,
+          ...(i === 0 ? { say: '\nstopping services…' } : {}),
+          run: () => s.stop(),
+        })),
+        { name: 'simulated Nylas API', run: () => api?.close() },
+        { name: 'record counter', run: () => counter?.stop() },
+        { name: 'Kafka admin client', run: () => admin.disconnect() },
+        infraWasRunning
+          ? {
+              name: 'infrastructure',
+              say: 'Kafka and the registry were already running before `up`; left running (npm run stop stops them).',
+              run: () => undefined,
+            }
+          : {
+              name: 'Kafka and the registry',
+              say: 'stopping Kafka and the registry…',
+              run: () => runtime.stop(),
+            },
+      ],
+      print,
+    );
 
   try {
+    await admin.connect();
+    if (stop.isRequested()) return;
     const topics = await ensureTopics(admin, topicPlan(config.topics));
     for (const w of topics.warnings) print(`warning: ${w}`);
     const ids = await registerDomainSchemas(createSchemaRegistry(config.registry), config.topics);
@@ -88,7 +113,14 @@ export async function up(options: UpOptions): Promise<void> {
       `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
     );
 
-    const { file: secretsFile, secret } = localSecret(runtime);
+    counter = await RecordCounter.start(kafkaClient, admin, [
+      config.topics.raw,
+      ...domainTopicNames(config.topics),
+      config.topics.dlq,
+      config.topics.rejected,
+    ]);
+    if (stop.isRequested()) return;
+    const { file: secretsFile, secret } = await localSecret(runtime);
     // Without a real Nylas API key (and always for the demo) the processor expands truncated messages
     // against the simulated Nylas, so the local all-in-one runs with no account at all.
     const simulated = options.demo || !process.env.NYLAS_API_KEY;
@@ -131,8 +163,10 @@ export async function up(options: UpOptions): Promise<void> {
       logDir,
     });
     for (const s of [ingress, processor]) {
-      await s.start();
+      if (stop.isRequested()) return;
+      // Pushed before it is ready: a service that fails to start is stopped with the rest.
       services.push(s);
+      await s.start();
     }
     const webhookUrl = `http://127.0.0.1:${options.ingressPort}/webhooks/nylas`;
     print(`\nnylas-stream is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -152,7 +186,7 @@ export async function up(options: UpOptions): Promise<void> {
       ingressMetrics: `http://127.0.0.1:${options.ingressPort}/metrics`,
       processorMetrics: `http://127.0.0.1:${options.processorMetricsPort}/metrics`,
     };
-    if (world && options.demo) {
+    if (world && options.demo && !stop.isRequested()) {
       const count = options.demoCount;
       const summaryTopics = [...domainTopicNames(config.topics), config.topics.dlq];
       const startOffsets = new Map<string, Map<number, number>>();
@@ -173,7 +207,7 @@ export async function up(options: UpOptions): Promise<void> {
       const acked = run.report.summary.acknowledged;
       // Wait until the processor has caught up with everything the ingress accepted.
       for (let i = 0; i < 600; i++) {
-        const s = await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls);
+        const s = await readStatus(admin, counter, config.topics, PROCESSOR_GROUP_ID, urls);
         if (s.lag === 0) break;
         await sleep(250);
       }
@@ -200,29 +234,22 @@ export async function up(options: UpOptions): Promise<void> {
 
     print('Ctrl-C stops everything `up` started.');
     const interactive = process.stdout.isTTY === true;
-    const stop = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    let done = false;
-    void stop.then(() => {
-      done = true;
-    });
     let last = 0;
-    while (!done) {
+    while (!stop.isRequested()) {
       for (const s of services) {
         if (!s.running)
           throw new Error(`${s.options.name} exited (${JSON.stringify(s.lastExit)}); see ${s.logFile}`);
       }
-      const line = formatStatus(await readStatus(admin, config.topics, PROCESSOR_GROUP_ID, urls));
+      const line = formatStatus(await readStatus(admin, counter, config.topics, PROCESSOR_GROUP_ID, urls));
       if (interactive) process.stdout.write(`\r\x1b[2K${line}`);
       else if (Date.now() - last > 10_000) {
         print(line);
         last = Date.now();
       }
-      await Promise.race([stop, sleep(1000)]);
+      await Promise.race([stop.requested, sleep(1000)]);
     }
   } finally {
     await shutdown();
+    stop.dispose();
   }
 }

@@ -4,7 +4,7 @@
  * that reads a topic with a chosen isolation level.
  */
 import { randomBytes } from 'node:crypto';
-import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { type CommonConfig, loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
 import { silentLogger } from '../../lib/logger';
@@ -38,6 +38,49 @@ export async function createTopics(
       configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
     })),
   });
+}
+
+/** A connected transactional producer, as the processors write (each commit adds a marker per partition). */
+export async function transactionalProducer(kafka: Kafka, prefix: string): Promise<Producer> {
+  const producer = kafka.producer({
+    transactionalId: uniqueName(prefix),
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  return producer;
+}
+
+/**
+ * A client and a connected admin for the tests of one describe block (connected in beforeAll), and
+ * the topics they create: `topic()` makes one with a unique name, deleted in afterAll.
+ */
+export function brokerFixture(): {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  topic: (prefix: string, partitions?: number) => Promise<string>;
+} {
+  const made: string[] = [];
+  const fixture = {
+    kafka: undefined as unknown as Kafka,
+    admin: undefined as unknown as Admin,
+    topic: async (prefix: string, partitions = 1) => {
+      const name = uniqueName(prefix);
+      await createTopics(fixture.admin, [name], partitions);
+      made.push(name);
+      return name;
+    },
+  };
+  beforeAll(async () => {
+    fixture.kafka = testKafka();
+    fixture.admin = fixture.kafka.admin();
+    await fixture.admin.connect();
+  });
+  afterAll(async () => {
+    await fixture.admin.deleteTopics({ topics: made }).catch(() => undefined);
+    await fixture.admin.disconnect();
+  });
+  return fixture;
 }
 
 export interface PollOptions {

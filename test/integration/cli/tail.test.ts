@@ -9,7 +9,14 @@ import type { Admin, Kafka } from 'kafkajs';
 import { type TailRecord, tail } from '../../../cli/ops/tail';
 import { createSchemaRegistry } from '../../../lib/schema-registry';
 import { runCli } from '../../helpers/cli';
-import { createTopics, pollUntil, testConfig, testKafka, uniqueName } from '../../helpers/kafka';
+import {
+  createTopics,
+  pollUntil,
+  testConfig,
+  testKafka,
+  transactionalProducer,
+  uniqueName,
+} from '../../helpers/kafka';
 
 describe('tail', () => {
   const config = testConfig();
@@ -155,12 +162,7 @@ describe('tail', () => {
 
   it('stops at the end offsets seen at start on a transactional topic (last offset is a commit marker)', async () => {
     const name = await topic('tail-txn', 2);
-    const producer = kafka.producer({
-      transactionalId: uniqueName('tail-txn'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await producer.connect();
+    const producer = await transactionalProducer(kafka, 'tail-txn');
     const txn = await producer.transaction();
     await txn.send({
       topic: name,
@@ -188,6 +190,65 @@ describe('tail', () => {
         [1, { n: 2 }],
       ]),
     );
+  });
+
+  it('--last N shows exactly N records per partition of a transactional topic (markers take offsets)', async () => {
+    // What a processor writes: each transaction puts one record in each partition, then a commit marker
+    // there, so every other offset is a marker. An aborted transaction at the end of partition 0 adds a
+    // record nobody reads and an abort marker. Partition 2 gets only 2 committed records.
+    const name = await topic('tail-last-txn', 3);
+    const producer = await transactionalProducer(kafka, 'tail-last-txn');
+    for (let n = 1; n <= 5; n++) {
+      const txn = await producer.transaction();
+      await txn.send({
+        topic: name,
+        messages: [0, 1, ...(n <= 2 ? [2] : [])].map((partition) => ({
+          key: `k${partition}`,
+          value: JSON.stringify({ n }),
+          partition,
+        })),
+      });
+      await txn.commit();
+    }
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: name, messages: [{ key: 'k0', value: '{"n":99}', partition: 0 }] });
+    await aborted.abort();
+    await producer.disconnect();
+
+    const lastOf = async (last: number) => {
+      const seen: TailRecord[] = [];
+      await tail(
+        { kafka, admin, registry },
+        { topic: name, fromBeginning: false, last, follow: false },
+        (r) => seen.push(r),
+      );
+      return [0, 1, 2].map((p) =>
+        seen.filter((r) => r.partition === p).map((r) => (r.decoded.value as { n: number }).n),
+      );
+    };
+    expect(await lastOf(1)).toEqual([[5], [5], [2]]);
+    expect(await lastOf(3)).toEqual([
+      [3, 4, 5],
+      [3, 4, 5],
+      [1, 2],
+    ]);
+    expect(await lastOf(10)).toEqual([
+      [1, 2, 3, 4, 5],
+      [1, 2, 3, 4, 5],
+      [1, 2],
+    ]);
+    // The CLI the same way.
+    const cli = await runCli(['tail', name, '--last', '1', '--json'], { LOG_LEVEL: 'silent' });
+    const byPartition = (a: unknown[], b: unknown[]) => Number(a[0]) - Number(b[0]);
+    expect(
+      parseLines(cli.stdout)
+        .map((l) => [l.partition, l.value])
+        .sort(byPartition),
+    ).toEqual([
+      [0, { n: 5 }],
+      [1, { n: 5 }],
+      [2, { n: 2 }],
+    ]);
   });
 
   it('--follow prints records produced after it started, until stopped', async () => {

@@ -2,7 +2,16 @@
  * The ingress secrets file as `webhooks create/rotate-secret/retire-secrets/delete` edit it: format
  * kept, atomic and private, readable by the ingress's own parser.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,6 +20,7 @@ import {
   forgetDestination,
   retireOldSecrets,
   secretCount,
+  writeSecretsFile,
 } from '../../../cli/ops/secrets-file';
 import { parseSecretsText } from '../../../ingress/secrets';
 
@@ -41,7 +51,7 @@ describe('secrets file', () => {
     expect(readdirSync(dir)).toEqual(['nylas-webhook-secrets.json']);
   });
 
-  it('keeps the text format, its comments and other destinations', async () => {
+  it('keeps the text format, its comments and other destinations; makes a group-readable file private', async () => {
     writeFileSync(file, '# production secrets\ns-default-1\nbilling=b1, default=s-default-2\n', {
       mode: 0o640,
     });
@@ -50,7 +60,7 @@ describe('secrets file', () => {
     expect(text).toBe(
       '# production secrets\nbilling=b1\ndefault=s-default-1\ndefault=s-default-2\ndefault=s-default-3\n',
     );
-    expect(statSync(file).mode & 0o777).toBe(0o640);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     await retireOldSecrets(file, 'default');
     expect(parsed()).toEqual({ billing: ['b1'], default: ['s-default-3'] });
     expect(readFileSync(file, 'utf8')).toContain('# production secrets');
@@ -62,6 +72,50 @@ describe('secrets file', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"default": [');
     await expect(addSecret(file, 'bad name', 'x')).rejects.toThrow(/not a valid destination name/);
     await expect(addSecret(file, 'default', 'a,b')).rejects.toThrow(/malformed secret/);
+  });
+
+  describe('writeSecretsFile', () => {
+    const planted = () => join(dir, '.planted.tmp');
+    /** The first temp name is one an attacker (or a crash) left behind; later ones are fresh. */
+    const names = () => {
+      let n = 0;
+      return () => (n++ === 0 ? planted() : join(dir, `.fresh-${n}.tmp`));
+    };
+
+    it('does not follow a symlink planted at the temp name', async () => {
+      const victim = join(dir, 'victim');
+      writeFileSync(victim, 'victim content', { mode: 0o644 });
+      symlinkSync(victim, planted());
+      await writeSecretsFile(file, '{"default": ["K7s"]}\n', names());
+      expect(readFileSync(victim, 'utf8')).toBe('victim content');
+      expect(statSync(victim).mode & 0o777).toBe(0o644);
+      expect(lstatSync(planted()).isSymbolicLink()).toBe(true);
+      expect(readFileSync(file, 'utf8')).toBe('{"default": ["K7s"]}\n');
+      expect(lstatSync(file).isSymbolicLink()).toBe(false);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir).sort()).toEqual(['.planted.tmp', 'nylas-webhook-secrets.json', 'victim']);
+    });
+
+    it('does not reuse or truncate a file that already has the temp name', async () => {
+      writeFileSync(planted(), "someone else's", { mode: 0o666 });
+      await writeSecretsFile(file, 'default=K7s\n', names());
+      expect(readFileSync(planted(), 'utf8')).toBe("someone else's");
+      expect(readFileSync(file, 'utf8')).toBe('default=K7s\n');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    });
+
+    it('replaces a world-readable file with a private one, whatever the umask', async () => {
+      writeFileSync(file, 'default=old\n', { mode: 0o644 });
+      const umask = process.umask(0);
+      try {
+        await writeSecretsFile(file, 'default=new\n');
+      } finally {
+        process.umask(umask);
+      }
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(readFileSync(file, 'utf8')).toBe('default=new\n');
+      expect(readdirSync(dir)).toEqual(['nylas-webhook-secrets.json']);
+    });
   });
 
   it('derives the destination from the webhook URL', () => {

@@ -37,8 +37,11 @@ describe('createLogger', () => {
       },
       'hello',
     );
+    // The SDK's webhook with its secret, and the ingress config logged whole.
+    log.info({ webhook: { id: 'w1', webhookSecret: 'sdk-whsec' }, webhookSecret: 'sdk-whsec' }, 'created');
+    log.info({ started: { config: { ingress: { secrets: { inline: { default: ['inline-s'] } } } } } }, 'up');
     const text = JSON.stringify(out.lines());
-    for (const secret of ['hunter2', 'nyk_live', 'f1344fa7', 'whsec', '"s1"'])
+    for (const secret of ['hunter2', 'nyk_live', 'f1344fa7', 'whsec', '"s1"', 'sdk-whsec', 'inline-s'])
       expect(text).not.toContain(secret);
     expect(text).toContain('application/json');
     expect(text).toContain('[redacted]');
