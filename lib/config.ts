@@ -102,7 +102,8 @@ export function url(env: Env, name: string, fallback: string): string {
     const u = new URL(v);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
   } catch {
-    throw new ConfigError(name, `expected an http(s) URL, got "${v}"`);
+    // Never echo the value: a URL may carry credentials (user:password@host) or an API key in its query.
+    throw new ConfigError(name, `expected an http(s) URL (${v.length} characters given; value not shown)`);
   }
   return v.replace(/\/+$/, '');
 }

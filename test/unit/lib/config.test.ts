@@ -1,4 +1,4 @@
-import { DEFAULTS, deepFreeze, loadCommonConfig, parseDuration } from '../../../lib/config';
+import { DEFAULTS, deepFreeze, loadCommonConfig, parseDuration, url } from '../../../lib/config';
 import { ConfigError } from '../../../lib/errors';
 
 function configError(fn: () => unknown): ConfigError {
@@ -99,5 +99,19 @@ describe('deepFreeze', () => {
     expect(() => {
       (c.kafka.brokers as string[]).push('x:1');
     }).toThrow(TypeError);
+  });
+});
+
+describe('url values in errors', () => {
+  it('never echoes the value, which may carry credentials', () => {
+    const err = configError(() =>
+      url(
+        { SCHEMA_REGISTRY_URL: 'ftp://user:s3cr3t-pa55word@registry.internal/' },
+        'SCHEMA_REGISTRY_URL',
+        'http://x',
+      ),
+    );
+    expect(err.message).toMatch(/SCHEMA_REGISTRY_URL/);
+    expect(err.message).not.toMatch(/s3cr3t|pa55word|user/);
   });
 });
