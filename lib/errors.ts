@@ -39,6 +39,9 @@ export const ErrorCodes = {
   // processing
   SCHEMA_ENCODE_FAILED: 'SCHEMA_ENCODE_FAILED',
   NORMALIZE_FAILED: 'NORMALIZE_FAILED',
+  /** The notification's envelope time (or redrive override) lies outside what the processor's state can
+   * still vouch for (processors/stages/window.ts): dead-lettered, re-drivable with `redrive --beyond-window`. */
+  BEYOND_WINDOW: 'BEYOND_WINDOW',
   // schemas/ (the Avro contract)
   SCHEMA_INVALID: 'SCHEMA_INVALID',
   SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',

@@ -106,6 +106,8 @@ export const DEAD_LETTER_REASONS = [
   'NORMALIZE_FAILED',
   /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
   'NYLAS_API_REJECTED',
+  /** Envelope time outside ACCEPT_WINDOW (processors/stages/window.ts); redrive needs --beyond-window. */
+  'BEYOND_WINDOW',
   'INTERNAL',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -114,7 +116,7 @@ export interface DeadLetter {
   record: RawRecord;
   reason: DeadLetterReason;
   message: string;
-  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode';
+  stage: 'decode' | 'window' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode';
   /** True when re-driving after a fix can succeed (e.g. a grant re-authenticated after a 401). */
   redrivable: boolean;
   /** The stable error code behind the reason (lib/errors.ts ErrorCodes, or the reason itself). */

@@ -11,6 +11,8 @@ export interface ReadToEndOptions {
   topic: string;
   /** Partitions to read (all when omitted). */
   partitions?: number[];
+  /** Per partition, read only offsets in [from, to) (clamped to the log; the whole log when absent). */
+  ranges?: Map<number, { from: number; to: number }>;
   /** Give up after this long (a broker that stops answering must not hang a CLI forever). */
   timeoutMs?: number;
 }
@@ -25,10 +27,15 @@ export async function readToEnd(
   const chosen = offsets.filter(
     (o) => options.partitions === undefined || options.partitions.includes(o.partition),
   );
-  const ends = new Map(chosen.map((o) => [o.partition, Number(o.high)]));
-  const pending = new Map(
-    chosen.filter((o) => Number(o.low) < Number(o.high)).map((o) => [o.partition, Number(o.high)]),
+  const bounds = new Map(
+    chosen.map((o) => {
+      const r = options.ranges?.get(o.partition);
+      const low = Math.max(Number(o.low), r?.from ?? 0);
+      return [o.partition, { low, high: Math.max(low, Math.min(Number(o.high), r?.to ?? Infinity)) }];
+    }),
   );
+  const ends = new Map([...bounds].map(([p, b]) => [p, b.high]));
+  const pending = new Map([...bounds].filter(([, b]) => b.low < b.high).map(([p, b]) => [p, b.high]));
   if (pending.size === 0) return { records: 0, ends };
 
   const groupId = `nylas-stream-ops-${randomBytes(6).toString('hex')}`;
@@ -73,7 +80,8 @@ export async function readToEnd(
         await onMessage(partition, message);
       },
     });
-    for (const o of chosen) consumer.seek({ topic: options.topic, partition: o.partition, offset: o.low });
+    for (const [partition, b] of bounds)
+      consumer.seek({ topic: options.topic, partition, offset: String(b.low) });
     await finished;
   } finally {
     clearTimeout(timer);
