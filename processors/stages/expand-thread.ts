@@ -123,7 +123,8 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
         reject(new ApiCallError('expansion worker closed', undefined, undefined));
         return;
       }
-      const w = (worker ??= start());
+      worker ??= start();
+      const w = worker;
       const id = nextId++;
       let grace: NodeJS.Timeout | undefined;
       const onAbort = () => {
