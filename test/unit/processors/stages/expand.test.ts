@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decode } from '../../../../processors/stages/decode';
 import {
   ApiCallError,
@@ -17,8 +19,6 @@ import {
   threadedMessageFetcher,
 } from '../../../../processors/stages/expand-thread';
 import type { Notification } from '../../../../processors/types';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createWorld, startNylasApi } from '../../../../simulator';
 import { messageNotification, messageObject, rawRecord } from '../../../helpers/raw-notifications';
 
