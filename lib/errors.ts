@@ -61,6 +61,9 @@ export const ErrorCodes = {
   /** A domain event larger than the domain topic accepts, even without its body: re-drivable after
    * raising the topic's max.message.bytes and TOPIC_MAX_MESSAGE_BYTES. */
   EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
+  /** The notification's envelope time (or redrive override) lies outside what the processor's state can
+   * still vouch for (processors/stages/window.ts): dead-lettered, re-drivable with `redrive --beyond-window`. */
+  BEYOND_WINDOW: 'BEYOND_WINDOW',
   // schemas/ (the Avro contract)
   SCHEMA_INVALID: 'SCHEMA_INVALID',
   SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',

@@ -16,6 +16,7 @@ import {
   url,
 } from '../lib/config';
 import { ConfigError } from '../lib/errors';
+import { type AcceptWindow, defaultAcceptWindowMs } from './stages/window';
 
 export interface ExpansionConfig {
   /** Nylas API calls in flight at once, over all partitions of this instance. */
@@ -35,8 +36,11 @@ export interface ExpansionConfig {
 export interface ProcessorConfig extends CommonConfig {
   groupId: string;
   nylas: { apiKey: string; apiUri: string };
-  /** Notification ids and object versions are remembered this long (default 72 h). */
+  /** Notification ids and object versions are remembered this long (default 96 h). */
   dedupeWindowMs: number;
+  /** A notification whose envelope time is older than this is dead-lettered BEYOND_WINDOW (default 80 h);
+   * always shorter than dedupeWindowMs (stages/window.ts). */
+  acceptWindowMs: number;
   /** Hold a partition's records until the oldest is this old, so near-simultaneous arrivals are ordered
    * by version together (0 = off). */
   reorderWindowMs: number;
@@ -72,6 +76,31 @@ export interface ProcessorConfig extends CommonConfig {
 
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
 
+/** 72 h of Nylas backfill after a re-authentication + 22 min for its first delivery and retries + 7.6 h
+ * for a burst and our own backlog = 80 h of ACCEPT_WINDOW; the state outlives it by 16 h (README,
+ * "The acceptance window"). */
+export const DEFAULT_DEDUPE_WINDOW_MS = 96 * 3_600_000;
+
+/**
+ * DEDUPE_WINDOW and ACCEPT_WINDOW, read together because one bounds the other: a notification may be
+ * accepted only while every state entry that could contradict it still exists, so ACCEPT_WINDOW must be
+ * shorter than DEDUPE_WINDOW (the difference is how far a `time` may run ahead of our clock). Also read by
+ * `replay` and `redrive`, which count and refuse what the processor would refuse.
+ */
+export function loadWindowConfig(env: Env = process.env): AcceptWindow {
+  const dedupeWindowMs = duration(env, 'DEDUPE_WINDOW', DEFAULT_DEDUPE_WINDOW_MS, { minMs: 1000 });
+  const acceptWindowMs = duration(env, 'ACCEPT_WINDOW', defaultAcceptWindowMs(dedupeWindowMs), {
+    minMs: 1,
+  });
+  if (acceptWindowMs >= dedupeWindowMs) {
+    throw new ConfigError(
+      'ACCEPT_WINDOW',
+      `must be shorter than DEDUPE_WINDOW (${dedupeWindowMs} ms): a notification accepted after its state entries expired could bring back the past`,
+    );
+  }
+  return { dedupeWindowMs, acceptWindowMs };
+}
+
 export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorConfig> {
   const common = loadCommonConfig(env);
   const apiKey = optionalStr(env, 'NYLAS_API_KEY');
@@ -105,7 +134,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     ...common,
     groupId,
     nylas: { apiKey, apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com') },
-    dedupeWindowMs: duration(env, 'DEDUPE_WINDOW', 72 * 3_600_000, { minMs: 1000 }),
+    ...loadWindowConfig(env),
     reorderWindowMs: int(env, 'REORDER_WINDOW_MS', 0, { min: 0, max: 600_000 }),
     expansion: {
       concurrency: int(env, 'EXPANSION_CONCURRENCY', 16, { min: 1, max: 1000 }),

@@ -2,7 +2,7 @@
  * The pipeline: runs the stages over one round of records of one input partition against its store and
  * says what the round's transaction must contain (ARCHITECTURE.md, "Processors"):
  *
- *   decode → dedupe → order → expand → normalize → encode → (order again over what survived)
+ *   decode → window → dedupe → order → expand → normalize → encode → (order again over what survived)
  *
  * Order runs before expand so stale truncated messages are never fetched; it runs again at the end over
  * the notifications that are still publishable, because expansion can turn an update into a delete (404)
@@ -28,12 +28,15 @@ import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from
 import { withoutBody } from './stages/normalize';
 import { objectKeyString, order } from './stages/order';
 import { recordBatchBytes } from './stages/publish';
+import { defaultAcceptWindowMs, refuseBeyondWindow } from './stages/window';
 import type { PartitionStore, StateChange } from './state/store';
 import type { DeadLetter, DomainEvent, Notification, RawRecord, TriggerFamily } from './types';
 
 export interface PipelineDeps {
   topics: TopicsConfig;
   dedupeWindowMs: number;
+  /** ACCEPT_WINDOW (stages/window.ts); its config default when omitted. */
+  acceptWindowMs?: number;
   deferAfterMs: number;
   normalize: (n: Notification, topics: TopicsConfig) => DomainEvent;
   encoder: { message(event: DomainEvent): Message };
@@ -164,7 +167,10 @@ export class Pipeline {
     waitingLanes: ReadonlySet<string> = new Set(),
   ): Promise<RoundResult> {
     const { deps } = this;
-    const decoded = decodeBatch(records);
+    const decoded = refuseBeyondWindow(decodeBatch(records), now, {
+      dedupeWindowMs: deps.dedupeWindowMs,
+      acceptWindowMs: deps.acceptWindowMs ?? defaultAcceptWindowMs(deps.dedupeWindowMs),
+    });
     // Notifications of an object still waiting behind an earlier expansion join the back of its lane
     // untouched (not deduped, not ordered): its order is decided when the lane is resubmitted. Lanes are
     // only computed when some lane waits (a slow API), not for every record of every round.

@@ -231,6 +231,7 @@ export class Processor {
     this.pipeline = new Pipeline({
       topics: config.topics,
       dedupeWindowMs: config.dedupeWindowMs,
+      acceptWindowMs: config.acceptWindowMs,
       deferAfterMs: config.expansion.deferAfterMs,
       normalize: this.options.normalize ?? defaultNormalize,
       encoder,

@@ -121,6 +121,8 @@ export const DEAD_LETTER_REASONS = [
   'EVENT_TOO_LARGE',
   /** decode threw on the record (a bug meeting an odd body): re-drivable once fixed. */
   'DECODE_FAILED',
+  /** Envelope time outside ACCEPT_WINDOW (processors/stages/window.ts); redrive needs --beyond-window. */
+  'BEYOND_WINDOW',
   'INTERNAL',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -129,7 +131,16 @@ export interface DeadLetter {
   record: RawRecord;
   reason: DeadLetterReason;
   message: string;
-  stage: 'decode' | 'dedupe' | 'order' | 'expand' | 'normalize' | 'encode' | 'produce' | 'isolation';
+  stage:
+    | 'decode'
+    | 'window'
+    | 'dedupe'
+    | 'order'
+    | 'expand'
+    | 'normalize'
+    | 'encode'
+    | 'produce'
+    | 'isolation';
   /** True when re-driving after a fix can succeed (e.g. a grant re-authenticated after a 401). */
   redrivable: boolean;
   /** The stable error code behind the reason (lib/errors.ts ErrorCodes, or the reason itself). */

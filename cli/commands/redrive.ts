@@ -3,6 +3,7 @@
  * Dry run (counts) unless --execute.
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { loadWindowConfig } from '../../processors/config';
 import { opsContext, withAdmin } from '../ops/context';
 import { refusalsToExitCode } from '../ops/errors';
 import { formatRedriveSummary, redrive, redriveFilterFromOptions } from '../ops/redrive';
@@ -18,6 +19,7 @@ interface RedriveCliOptions {
   limit?: number;
   list?: boolean;
   execute?: boolean;
+  beyondWindow?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -55,6 +57,10 @@ export function registerRedriveCommand(program: Command): void {
     .option('--until <when>', 'dead-lettered before: ISO-8601, epoch ms, or "30m" ago')
     .option('--limit <n>', 'at most this many records', positiveInt)
     .option('--list', 'also list each matching dead letter')
+    .option(
+      '--beyond-window',
+      'also put back records older than ACCEPT_WINDOW, marked so the processor accepts them (still deduplicated and ordered); refused otherwise',
+    )
     .option('--execute', 'write the matching records to the raw topic')
     .action(
       refusalsToExitCode(async (o: RedriveCliOptions) => {
@@ -64,6 +70,8 @@ export function registerRedriveCommand(program: Command): void {
           to: o.to ?? config.topics.raw,
           filter: redriveFilterFromOptions(o),
           execute: o.execute === true,
+          window: loadWindowConfig(),
+          beyondWindow: o.beyondWindow === true,
           ...(o.limit !== undefined ? { limit: o.limit } : {}),
         };
         const summary = await withAdmin(kafka, (admin) => redrive(kafka, admin, options));

@@ -6,17 +6,24 @@
  */
 import type { Command } from 'commander';
 import { str } from '../../lib/config';
-import { PROCESSOR_GROUP_ID } from '../../processors/config';
+import { loadWindowConfig, PROCESSOR_GROUP_ID } from '../../processors/config';
 import { opsContext, withAdmin } from '../ops/context';
 import { OpsRefusal, refusalsToExitCode } from '../ops/errors';
 import {
   assertGroupInactive,
   committedTopics,
+  countBeyondWindow,
   executeReplay,
   gatherPartitionStates,
   groupActivity,
 } from '../ops/replay';
-import { changedRows, formatPlan, planReplay, replayTargetFromOptions } from '../ops/replay-plan';
+import {
+  beyondWindowTotal,
+  changedRows,
+  formatPlan,
+  planReplay,
+  replayTargetFromOptions,
+} from '../ops/replay-plan';
 import { executeStateReset, planStateReset, stateResetCount } from '../ops/state-reset';
 
 interface ReplayCliOptions {
@@ -28,6 +35,7 @@ interface ReplayCliOptions {
   shiftBy?: string;
   execute?: boolean;
   resetState?: boolean;
+  beyondWindow?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [
@@ -66,6 +74,10 @@ export function registerReplayCommand(program: Command): void {
       '--reset-state',
       'processor group only: also forget dedupe/version state of the replayed partitions',
     )
+    .option(
+      '--beyond-window',
+      'processor group: replay even when records to reprocess lie beyond ACCEPT_WINDOW (the processor dead-letters them as BEYOND_WINDOW; `redrive --beyond-window` emits them)',
+    )
     .option('--execute', 'apply the plan (the group must have no running members)')
     .action(
       refusalsToExitCode(async (o: ReplayCliOptions) => {
@@ -92,12 +104,27 @@ export function registerReplayCommand(program: Command): void {
               `--reset-state replays the raw topic (${config.topics.raw}) only; got ${topics.join(', ')}`,
             );
           }
-          const plan = planReplay(
+          const planned = planReplay(
             o.group,
             await gatherPartitionStates(admin, o.group, topics, target),
             target,
           );
+          // What the processor would refuse as BEYOND_WINDOW (processors/stages/window.ts), counted.
+          const plan =
+            isProcessor && topics.includes(config.topics.raw)
+              ? await countBeyondWindow(kafka, admin, planned, config.topics.raw, loadWindowConfig())
+              : planned;
           for (const line of formatPlan(plan)) console.log(line);
+          const beyond = beyondWindowTotal(plan);
+          if (beyond > 0) {
+            console.warn(
+              `warning: ${beyond} record(s) to reprocess lie beyond the acceptance window (ACCEPT_WINDOW): the processor ` +
+                'no longer remembers enough to emit them safely and dead-letters them as BEYOND_WINDOW. ' +
+                (o.beyondWindow
+                  ? 'Re-emit them, if you must, with `redrive --reason BEYOND_WINDOW --beyond-window`.'
+                  : '--execute refuses this replay unless --beyond-window.'),
+            );
+          }
 
           const activity = await groupActivity(admin, o.group);
           if (activity.members > 0) {
@@ -133,6 +160,11 @@ export function registerReplayCommand(program: Command): void {
           if (!o.execute) {
             console.log('dry run: nothing changed; add --execute to apply this plan');
             return;
+          }
+          if (beyond > 0 && !o.beyondWindow) {
+            throw new OpsRefusal(
+              `${beyond} record(s) to reprocess lie beyond the processor's acceptance window; add --beyond-window to replay anyway (they will be dead-lettered as BEYOND_WINDOW)`,
+            );
           }
           await assertGroupInactive(admin, o.group);
           if (statePlan)

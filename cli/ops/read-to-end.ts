@@ -14,7 +14,8 @@ export interface ReadToEndOptions {
   partitions?: number[];
   /** Give up after this long (a broker that stops answering must not hang a CLI forever). */
   timeoutMs?: number;
-  /** Offset ranges [start, end) to read instead of each chosen partition from earliest to end. */
+  /** Offset ranges [start, end) to read instead of each chosen partition from earliest to end (clamped
+   * to the log). */
   ranges?: readonly OffsetRange[];
 }
 
@@ -30,11 +31,19 @@ export async function readToEnd(
   options: ReadToEndOptions,
   onMessage: (partition: number, message: KafkaMessage) => void | Promise<void>,
 ): Promise<{ records: number; ends: Map<number, number> }> {
-  const chosen: readonly OffsetRange[] =
+  const offsets = await admin.fetchTopicOffsets(options.topic);
+  const logs = new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+  const wanted: readonly OffsetRange[] =
     options.ranges ??
-    (await admin.fetchTopicOffsets(options.topic))
+    offsets
       .filter((o) => options.partitions === undefined || options.partitions.includes(o.partition))
       .map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }));
+  // Ranges are clamped to the log: what retention deleted or nobody wrote yet cannot be read.
+  const chosen = wanted.map((r): OffsetRange => {
+    const log = logs.get(r.partition) ?? { low: r.start, high: r.end };
+    const start = Math.max(r.start, log.low);
+    return { partition: r.partition, start, end: Math.max(start, Math.min(r.end, log.high)) };
+  });
   const ends = new Map(chosen.map((r) => [r.partition, r.end]));
   const pending = new Map(chosen.filter((r) => r.start < r.end).map((r) => [r.partition, r.end]));
   if (pending.size === 0) return { records: 0, ends };

@@ -7,6 +7,11 @@
  */
 import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { DLQ_HEADER_PREFIX, DLQ_HEADERS } from '../../processors/dead-letter';
+import {
+  type AcceptWindow,
+  recordBeyondWindow,
+  WINDOW_OVERRIDE_HEADER,
+} from '../../processors/stages/window';
 import { table } from './context';
 import { headerValue } from './decode';
 import { OpsRefusal } from './errors';
@@ -35,6 +40,8 @@ export interface DeadLetterInfo {
   notificationId: string | undefined;
   sourceTopic: string | undefined;
   sourcePartition: number | undefined;
+  /** Why the processor would refuse it now (processors/stages/window.ts); undefined when inside. */
+  beyondWindow?: string;
 }
 
 export function deadLetterInfo(partition: number, m: KafkaMessage): DeadLetterInfo {
@@ -64,17 +71,20 @@ export function matchesFilter(d: DeadLetterInfo, f: RedriveFilter): boolean {
   return true;
 }
 
-/** The raw record again: key and value bytes unchanged, every header except the `dlq-*` ones. */
+/** The raw record again: key and value bytes unchanged, every header except the `dlq-*` ones; with
+ * `overrideAt`, the `window-override-at` header that lets the processor accept it beyond the window. */
 export function redriveMessage(
   m: KafkaMessage,
   d: DeadLetterInfo,
   targetTopic: string,
   partitions: number,
+  overrideAt?: number,
 ): Message {
   const headers: IHeaders = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) {
     if (!k.startsWith(DLQ_HEADER_PREFIX) && v !== undefined) headers[k] = v;
   }
+  if (overrideAt !== undefined) headers[WINDOW_OVERRIDE_HEADER] = String(overrideAt);
   // Back to the partition it came from (where its grant's other notifications are), when that is the
   // topic we write to; otherwise the key decides, as for the ingress.
   const samePartition =
@@ -126,6 +136,10 @@ export interface RedriveSummary {
   scanned: number;
   matched: number;
   written: number;
+  /** Matching records the processor would refuse as BEYOND_WINDOW now. */
+  beyondWindow: number;
+  /** Of those, left in the DLQ (no --beyond-window). */
+  refused: number;
   byReason: Map<string, { records: number; redrivable: number }>;
   /** Each matching dead letter (for --list). */
   matches: DeadLetterInfo[];
@@ -138,13 +152,27 @@ export interface RedriveOptions {
   execute: boolean;
   /** Stop after this many matching records. */
   limit?: number;
+  /** The processor's ACCEPT_WINDOW/DEDUPE_WINDOW (processors/config.ts loadWindowConfig). */
+  window: AcceptWindow;
+  /** Put back records beyond the window too, marked with `window-override-at`. */
+  beyondWindow: boolean;
+  now?: () => number;
 }
 
 export async function redrive(kafka: Kafka, admin: Admin, o: RedriveOptions): Promise<RedriveSummary> {
   const topics = new Set(await admin.listTopics());
   for (const t of [o.from, o.to]) if (!topics.has(t)) throw new OpsRefusal(`no such topic: ${t}`);
   const targetPartitions = (await admin.fetchTopicOffsets(o.to)).length;
-  const summary: RedriveSummary = { scanned: 0, matched: 0, written: 0, byReason: new Map(), matches: [] };
+  const summary: RedriveSummary = {
+    scanned: 0,
+    matched: 0,
+    written: 0,
+    beyondWindow: 0,
+    refused: 0,
+    byReason: new Map(),
+    matches: [],
+  };
+  const now = o.now ?? Date.now;
   let producer: Producer | undefined;
   let buffer: Message[] = [];
   const flush = async () => {
@@ -168,13 +196,21 @@ export async function redrive(kafka: Kafka, admin: Admin, o: RedriveOptions): Pr
       const d = deadLetterInfo(partition, m);
       if (!matchesFilter(d, o.filter)) return;
       summary.matched += 1;
+      const at = now();
+      const beyond = recordBeyondWindow(m, at, o.window);
+      if (beyond !== undefined) {
+        d.beyondWindow = beyond;
+        summary.beyondWindow += 1;
+        if (!o.beyondWindow) summary.refused += 1;
+      }
       summary.matches.push(d);
       const r = summary.byReason.get(d.reason) ?? { records: 0, redrivable: 0 };
       r.records += 1;
       if (d.redrivable) r.redrivable += 1;
       summary.byReason.set(d.reason, r);
+      if (beyond !== undefined && !o.beyondWindow) return;
       if (producer) {
-        buffer.push(redriveMessage(m, d, o.to, targetPartitions));
+        buffer.push(redriveMessage(m, d, o.to, targetPartitions, beyond === undefined ? undefined : at));
         if (buffer.length >= 500) await flush();
       }
     });
@@ -188,7 +224,9 @@ export async function redrive(kafka: Kafka, admin: Admin, o: RedriveOptions): Pr
 export function formatRedriveSummary(o: RedriveOptions, s: RedriveSummary, list: boolean): string[] {
   const lines = [`redrive ${o.from} → ${o.to}${o.execute ? '' : ' (dry run)'}`];
   if (list && s.matches.length > 0) {
-    const rows = [['partition', 'offset', 'dead-lettered at', 'reason', 'stage', 'grant', 'notification']];
+    const rows = [
+      ['partition', 'offset', 'dead-lettered at', 'reason', 'stage', 'grant', 'notification', 'window'],
+    ];
     for (const d of s.matches) {
       rows.push([
         String(d.partition),
@@ -198,6 +236,7 @@ export function formatRedriveSummary(o: RedriveOptions, s: RedriveSummary, list:
         d.stage,
         d.grant ?? '-',
         d.notificationId ?? '-',
+        d.beyondWindow === undefined ? 'inside' : 'beyond',
       ]);
     }
     lines.push(...table(rows));
@@ -207,10 +246,19 @@ export function formatRedriveSummary(o: RedriveOptions, s: RedriveSummary, list:
     rows.push([reason, String(r.records), String(r.redrivable)]);
   lines.push(...table(rows));
   lines.push(`scanned ${s.scanned} dead letter(s), ${s.matched} match the filters`);
+  if (s.beyondWindow > 0) {
+    lines.push(
+      `${s.beyondWindow} of them lie beyond the processor's acceptance window (ACCEPT_WINDOW ${o.window.acceptWindowMs} ms): ` +
+        (o.beyondWindow
+          ? 'put back with the window-override-at header (--beyond-window): the processor accepts them, still deduplicated and ordered'
+          : 'refused, left in the DLQ (the processor would dead-letter them again as BEYOND_WINDOW); add --beyond-window to put them back anyway'),
+    );
+  }
+  const toWrite = s.matched - s.refused;
   lines.push(
     o.execute
       ? `wrote ${s.written} record(s) to ${o.to}`
-      : `dry run: nothing written; add --execute to put ${s.matched} record(s) back on ${o.to}`,
+      : `dry run: nothing written; add --execute to put ${toWrite} record(s) back on ${o.to}`,
   );
   return lines;
 }

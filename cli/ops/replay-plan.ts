@@ -37,6 +37,8 @@ export interface PlanRow {
   reprocess: number;
   /** Records the group has not processed yet and will now never process (a move forward). */
   skip: number;
+  /** Of the records to reprocess, those the processor would refuse as BEYOND_WINDOW (its raw topic only). */
+  beyondWindow?: number;
 }
 
 export interface ReplayPlan {
@@ -145,8 +147,16 @@ export function describeTarget(t: ReplayTarget): string {
   }
 }
 
+/** Total of the records to reprocess that lie beyond the processor's acceptance window. */
+export function beyondWindowTotal(plan: ReplayPlan): number {
+  return plan.rows.reduce((n, r) => n + (r.beyondWindow ?? 0), 0);
+}
+
 export function formatPlan(plan: ReplayPlan): string[] {
-  const rows = [['topic', 'partition', 'current', 'target', 'reprocess', 'skip']];
+  const counted = plan.rows.some((r) => r.beyondWindow !== undefined);
+  const rows = [
+    ['topic', 'partition', 'current', 'target', 'reprocess', 'skip', ...(counted ? ['beyond window'] : [])],
+  ];
   for (const r of plan.rows) {
     rows.push([
       r.topic,
@@ -155,6 +165,7 @@ export function formatPlan(plan: ReplayPlan): string[] {
       String(r.target),
       String(r.reprocess),
       String(r.skip),
+      ...(counted ? [String(r.beyondWindow ?? 0)] : []),
     ]);
   }
   const reprocess = plan.rows.reduce((n, r) => n + r.reprocess, 0);
@@ -162,7 +173,7 @@ export function formatPlan(plan: ReplayPlan): string[] {
   return [
     `replay plan for group "${plan.groupId}": move to ${describeTarget(plan.target)}`,
     ...table(rows),
-    `total: ${reprocess} record(s) to reprocess, ${skip} to skip, ${changedRows(plan).length} partition(s) change`,
+    `total: ${reprocess} record(s) to reprocess${counted ? ` (${beyondWindowTotal(plan)} beyond the acceptance window)` : ''}, ${skip} to skip, ${changedRows(plan).length} partition(s) change`,
     ...(plan.rows.some((r) => r.current === null)
       ? ['(current "-": the group never committed there; it starts where its consumer\'s reset policy says)']
       : []),

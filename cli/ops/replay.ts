@@ -2,8 +2,10 @@
  * `replay`: reads what the plan needs from Kafka (committed offsets, log bounds, offsets by time),
  * refuses while the group has members, and applies the plan with the admin API.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { type AcceptWindow, recordBeyondWindow } from '../../processors/stages/window';
 import { OpsRefusal } from './errors';
+import { type OffsetRange, readToEnd } from './read-to-end';
 import { changedRows, type PartitionState, type ReplayPlan, type ReplayTarget } from './replay-plan';
 
 export interface GroupActivity {
@@ -82,4 +84,36 @@ export async function executeReplay(admin: Admin, plan: ReplayPlan): Promise<num
     });
   }
   return rows.length;
+}
+
+/**
+ * The plan with, on each row of `topic` (the processor's raw topic), how many of the records to
+ * reprocess the processor would now refuse as BEYOND_WINDOW (processors/stages/window.ts). Reads those
+ * records: the envelope time is in the body, and the log's timestamps say when they arrived, not that.
+ */
+export async function countBeyondWindow(
+  kafka: Kafka,
+  admin: Admin,
+  plan: ReplayPlan,
+  topic: string,
+  w: AcceptWindow,
+  now: number = Date.now(),
+): Promise<ReplayPlan> {
+  const ranges: OffsetRange[] = [];
+  for (const r of plan.rows)
+    if (r.topic === topic && r.reprocess > 0 && r.current !== null)
+      ranges.push({ partition: r.partition, start: r.target, end: r.current });
+  const counts = new Map<number, number>();
+  if (ranges.length > 0) {
+    await readToEnd(kafka, admin, { topic, ranges }, (partition, m) => {
+      if (recordBeyondWindow(m, now, w) !== undefined)
+        counts.set(partition, (counts.get(partition) ?? 0) + 1);
+    });
+  }
+  return {
+    ...plan,
+    rows: plan.rows.map((r) =>
+      r.topic === topic ? { ...r, beyondWindow: counts.get(r.partition) ?? 0 } : r,
+    ),
+  };
 }

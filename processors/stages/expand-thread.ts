@@ -13,6 +13,10 @@
  * on the main thread: this is only its MessageFetcher. A worker that dies fails its calls in flight as
  * connection errors (retried by the policy) and is replaced on the next call.
  *
+ * A call the policy aborts (its timeout) is cancelled on the worker, which aborts the SDK's request and
+ * answers; the call settles only then, so the policy's slot stays taken while the request is open. A
+ * worker that does not answer a cancel within CANCEL_GRACE_MS is terminated: its calls end with it.
+ *
  * This module is also the worker's entry: started with WORKER_ROLE in its workerData, it serves the SDK
  * fetcher (bottom of the file). One file, so every build that compiles the processor compiles the worker.
  */
@@ -33,6 +37,14 @@ interface FetchRequest {
   messageId: string;
   timeoutMs: number;
 }
+
+/** Ends the call `cancel` (its request aborted); the worker then answers it as failed. */
+interface CancelRequest {
+  cancel: number;
+}
+
+/** How long an aborted call may take to end on the worker before the worker itself is ended. */
+const CANCEL_GRACE_MS = 2000;
 
 type FetchReply =
   | { ready: true }
@@ -105,16 +117,40 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
     return { thread, started };
   };
 
-  const fetchMessage = (grantId: string, messageId: string, timeoutMs: number) =>
+  const fetchMessage = (grantId: string, messageId: string, timeoutMs: number, signal?: AbortSignal) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       if (closed) {
         reject(new ApiCallError('expansion worker closed', undefined, undefined));
         return;
       }
       worker ??= start();
+      const w = worker;
       const id = nextId++;
-      pending.set(id, { resolve, reject });
-      worker.thread.postMessage({ id, grantId, messageId, timeoutMs } satisfies FetchRequest);
+      let grace: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        w.thread.postMessage({ cancel: id } satisfies CancelRequest);
+        grace = setTimeout(() => {
+          if (pending.has(id)) void w.thread.terminate();
+        }, CANCEL_GRACE_MS);
+        grace.unref();
+      };
+      const settle = () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (grace) clearTimeout(grace);
+      };
+      pending.set(id, {
+        resolve: (o) => {
+          settle();
+          resolve(o);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+      });
+      w.thread.postMessage({ id, grantId, messageId, timeoutMs } satisfies FetchRequest);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
 
   return Object.assign(fetchMessage, {
@@ -137,20 +173,35 @@ export function threadedMessageFetcher(options: ThreadOptions): ThreadedMessageF
 /** The worker's side: the SDK fetcher, each answer or error reduced to what the expansion policy needs. */
 function serveWorker(port: NonNullable<typeof parentPort>, options: ThreadOptions): void {
   const fetchMessage = sdkMessageFetcher(options);
-  port.on('message', (req: FetchRequest) => {
-    fetchMessage(req.grantId, req.messageId, req.timeoutMs).then(
-      (object) => port.postMessage({ id: req.id, ok: true, object } satisfies FetchReply),
-      (err: unknown) => {
-        const e = err instanceof ApiCallError ? err : undefined;
-        port.postMessage({
-          id: req.id,
-          ok: false,
-          message: e?.message ?? String((err as Error)?.message ?? err),
-          status: e?.status,
-          retryAfterMs: e?.retryAfterMs,
-        } satisfies FetchReply);
-      },
-    );
+  const calls = new Map<number, AbortController>();
+  port.on('message', (req: FetchRequest | CancelRequest) => {
+    if ('cancel' in req) {
+      calls.get(req.cancel)?.abort();
+      return;
+    }
+    const controller = new AbortController();
+    calls.set(req.id, controller);
+    // Also ends the call on its own should the cancel never come (the caller's timer is the same).
+    const timer = setTimeout(() => controller.abort(), req.timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      calls.delete(req.id);
+    };
+    fetchMessage(req.grantId, req.messageId, req.timeoutMs, controller.signal)
+      .finally(done)
+      .then(
+        (object) => port.postMessage({ id: req.id, ok: true, object } satisfies FetchReply),
+        (err: unknown) => {
+          const e = err instanceof ApiCallError ? err : undefined;
+          port.postMessage({
+            id: req.id,
+            ok: false,
+            message: e?.message ?? String((err as Error)?.message ?? err),
+            status: e?.status,
+            retryAfterMs: e?.retryAfterMs,
+          } satisfies FetchReply);
+        },
+      );
   });
   port.postMessage({ ready: true } satisfies FetchReply);
 }

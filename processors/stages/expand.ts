@@ -16,7 +16,13 @@
  * messages wait too instead of hammering the API; other grants are unaffected. Concurrency is bounded over
  * the whole instance, and a slot is held only during an HTTP call, never during a wait. The SDK's own
  * timeout is set to the per-call budget and it has no retries of its own, so this module governs both.
+ *
+ * A call that reaches its timeout is aborted, not abandoned: the fetcher gets an AbortSignal and the slot
+ * is given back only once the call has ended, so EXPANSION_CONCURRENCY bounds the calls really open at
+ * the API, also when it stops answering. A grant's cool-down entry is removed when it expires, so the
+ * map holds only grants cooling down now, not every grant ever rate-limited.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
 import { ErrorCodes } from '../../lib/errors';
 import type { DeadLetter, DeadLetterReason, Notification } from '../types';
@@ -40,8 +46,39 @@ export class ApiCallError extends Error {
   }
 }
 
-/** Fetches one message (snake_case JSON as Nylas sends it); throws ApiCallError. */
-export type MessageFetcher = (grantId: string, messageId: string, timeoutMs: number) => Promise<Obj>;
+/** Fetches one message (snake_case JSON as Nylas sends it); throws ApiCallError. When `signal` aborts,
+ * the call must end (its request closed) and the promise settle promptly. */
+export type MessageFetcher = (
+  grantId: string,
+  messageId: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+) => Promise<Obj>;
+
+/** The signal of the SDK call running in the current async context (see withCallSignal). */
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+let fetchWrapped = false;
+
+/**
+ * The SDK (nylas 8.x) takes no AbortSignal: it aborts only on its own timer (whole seconds, and cleared
+ * once the response headers arrive, so a body that never ends is never aborted). Its requests go through
+ * the global fetch, so that is wrapped once to add the signal of the call in whose async context the
+ * request is made. Requests made outside such a call are passed through untouched.
+ */
+function withCallSignal<T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+  if (signal === undefined) return run();
+  if (!fetchWrapped) {
+    fetchWrapped = true;
+    const original = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      const own = callSignal.getStore();
+      if (own === undefined) return original(input, init);
+      const signals = init?.signal ? [init.signal, own] : [own];
+      return original(input, { ...init, signal: AbortSignal.any(signals) });
+    };
+  }
+  return callSignal.run(signal, run);
+}
 
 /** `Retry-After`: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
@@ -83,9 +120,9 @@ export function sdkMessageFetcher(options: {
     // SDK's socket does not outlive it by much.
     timeout: Math.max(1, Math.ceil(options.requestTimeoutMs / 1000)),
   });
-  return async (grantId, messageId) => {
+  return async (grantId, messageId, _timeoutMs, signal) => {
     try {
-      const res = await nylas.messages.find({ identifier: grantId, messageId });
+      const res = await withCallSignal(signal, () => nylas.messages.find({ identifier: grantId, messageId }));
       return snakeKeys(res.data) as Obj;
     } catch (err) {
       if (err instanceof NylasApiError) {
@@ -96,7 +133,7 @@ export function sdkMessageFetcher(options: {
           parseRetryAfter(retryAfter, now()),
         );
       }
-      if (err instanceof NylasSdkTimeoutError) {
+      if (err instanceof NylasSdkTimeoutError || signal?.aborted) {
         throw new ApiCallError('Nylas API call timed out', undefined, undefined);
       }
       // Connection refused/reset, or an error body the SDK could not parse (a proxy's HTML 502 page).
@@ -175,8 +212,10 @@ function classify(status: number | undefined): ExpansionErrorReason {
 
 export class Expander {
   private readonly slots: Slots;
-  private readonly grantNotBefore = new Map<string, number>();
+  private readonly grantNotBefore = new Map<string, { until: number; timer: NodeJS.Timeout }>();
   private readonly timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+  /** Calls in flight, aborted by close(). */
+  private readonly calls = new Set<AbortController>();
   private closed = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -190,6 +229,9 @@ export class Expander {
   /** Cancels every wait; pending expand() calls reject (their records are not committed). */
   close(): void {
     this.closed = true;
+    for (const c of this.calls) c.abort();
+    for (const { timer } of this.grantNotBefore.values()) clearTimeout(timer);
+    this.grantNotBefore.clear();
     for (const t of this.timers) {
       clearTimeout(t.timer);
       t.reject(new AbortedError());
@@ -211,23 +253,56 @@ export class Expander {
     });
   }
 
+  /** Grants cooling down now (a 429 with Retry-After); for tests and diagnostics. */
+  get coolingGrants(): number {
+    return this.grantNotBefore.size;
+  }
+
+  private cooldownLeft(grantId: string): number {
+    return (this.grantNotBefore.get(grantId)?.until ?? 0) - this.now();
+  }
+
+  /** Extends the grant's cool-down to `until`; the entry removes itself when it expires. */
+  private coolDown(grantId: string, until: number): void {
+    const before = this.grantNotBefore.get(grantId);
+    if (before !== undefined && before.until >= until) return;
+    if (before !== undefined) clearTimeout(before.timer);
+    const timer = setTimeout(() => this.grantNotBefore.delete(grantId), Math.max(0, until - this.now()));
+    timer.unref();
+    this.grantNotBefore.set(grantId, { until, timer });
+  }
+
   private async call(grantId: string, messageId: string, timeoutMs: number): Promise<Obj> {
     await this.slots.acquire();
+    const controller = new AbortController();
+    this.calls.add(controller);
+    const timedOut = new ApiCallError(`no answer within ${timeoutMs} ms`, undefined, undefined);
     let timer: NodeJS.Timeout | undefined;
+    const call = this.options.fetch(grantId, messageId, timeoutMs, controller.signal);
     try {
       return await Promise.race([
-        this.options.fetch(grantId, messageId, timeoutMs),
+        call,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ApiCallError(`no answer within ${timeoutMs} ms`, undefined, undefined)),
-            timeoutMs,
-          );
+          timer = setTimeout(() => {
+            controller.abort(timedOut);
+            reject(timedOut);
+          }, timeoutMs);
         }),
       ]);
     } finally {
       if (timer) clearTimeout(timer);
-      this.slots.release();
+      // The slot is free once the call has ended, not when we stopped waiting for it: a fetcher ends
+      // an aborted call at once, so live calls never exceed the concurrency.
+      call.then(
+        () => this.endCall(controller),
+        () => this.endCall(controller),
+      );
     }
+  }
+
+  private endCall(controller: AbortController): void {
+    this.calls.delete(controller);
+    this.slots.release();
   }
 
   /** Fetches the full message of a truncated notification, following the policy in the module comment. */
@@ -259,7 +334,7 @@ export class Expander {
     }
     let last = 'no attempt';
     for (let attempt = 0; ; attempt++) {
-      const cooldown = (this.grantNotBefore.get(grantId) ?? 0) - this.now();
+      const cooldown = this.cooldownLeft(grantId);
       if (cooldown > 0) {
         if (this.now() + cooldown >= deadline) return giveUp(`grant rate-limited: ${last}`);
         await this.sleep(cooldown);
@@ -304,14 +379,10 @@ export class Expander {
         const jittered = Math.floor(this.random() * cap);
         const wait = Math.max(jittered, e.retryAfterMs ?? 0);
         if (reason === 'rate_limited' && e.retryAfterMs !== undefined) {
-          this.grantNotBefore.set(
-            grantId,
-            Math.max(this.grantNotBefore.get(grantId) ?? 0, this.now() + wait),
-          );
+          this.coolDown(grantId, this.now() + wait);
         }
         if (this.now() + wait >= deadline) return giveUp(last);
         await this.sleep(wait);
-        if ((this.grantNotBefore.get(grantId) ?? 0) <= this.now()) this.grantNotBefore.delete(grantId);
       }
     }
   }

@@ -154,6 +154,7 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
       finalStateMismatches: verdict.finalMismatches,
       retryRuleViolations: verdict.retryRuleViolations,
       unsignedRawWrites: verdict.unsignedRawWrites,
+      unpredictedDeadLetters: verdict.unpredictedDeadLetters,
     }).toEqual({
       lost: 0,
       duplicated: 0,
@@ -161,6 +162,7 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
       finalStateMismatches: 0,
       retryRuleViolations: 0,
       unsignedRawWrites: 0,
+      unpredictedDeadLetters: 0,
     });
     // The run exercised what it claims to: retries, truncation, the DLQ, and final-state comparisons.
     expect(verdict.retried).toBeGreaterThan(0);

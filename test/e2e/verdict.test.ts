@@ -108,7 +108,8 @@ describe('the e2e verdict', () => {
     // m1: n1 (v10) and n2 (v20) emitted; n3 (v15, generated first, delivered late) is stale, superseded.
     // m2: n4 never emitted, nothing newer → lost, and its final state is missing → mismatch.
     // m3: n5 (v30) then n6 (v25) → non-monotone. m4: n8 then n7 emitted in order, but n7's event does
-    //     not describe the state the world ends in → final-state mismatch. m5: n9 in the DLQ (accepted).
+    //     not describe the state the world ends in → final-state mismatch. m5: n9 in the DLQ, as the
+    //     run predicts (a truncated message answered 429 beyond the deadline).
     // m6: n10's event committed twice → duplicated.
     const x = [
       expectation('n1', 1, 'm1', 10n),
@@ -119,7 +120,7 @@ describe('the e2e verdict', () => {
       expectation('n6', 6, 'm3', 25n),
       expectation('n8', 7, 'm4', 40n),
       expectation('n7', 8, 'm4', 50n),
-      expectation('n9', 9, 'm5', 10n),
+      expectation('n9', 9, 'm5', 10n, { truncated: true, type: 'message.updated.truncated' }),
       expectation('n10', 10, 'm6', 10n),
     ];
     const outputs: PipelineOutputs = {
@@ -170,9 +171,10 @@ describe('the e2e verdict', () => {
       attempts,
       retryDelaysMs: [90_000, 900_000],
       outputs,
-      injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set() },
+      injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set(['m5']) },
       notFoundServed: new Map(),
     });
+    expect(v.unpredictedDeadLetters).toBe(0);
     expect({
       lost: v.lost,
       stale: v.stale,
@@ -231,5 +233,49 @@ describe('the e2e verdict', () => {
     expect([run(2).lost, run(2).stale]).toEqual([0, 1]);
     // Only one 404 was served (the one that made n11 "gone"): n12's fetch succeeded, so n12 is lost.
     expect([run(1).lost, run(1).stale]).toEqual([1, 0]);
+  });
+
+  it('fails on a DLQ record the run did not predict: a loss cannot hide in the DLQ', () => {
+    // n21 is a plain update (nothing injected for it) and went to the DLQ; n22 is a truncated message
+    // predicted to fail with NYLAS_API_DEADLINE but dead-lettered for another reason; one record has no
+    // notification id at all. n23 is the predicted dead letter, the only one accepted.
+    const x = [
+      expectation('n21', 1, 'm21', 10n),
+      expectation('n22', 2, 'm22', 10n, { truncated: true }),
+      expectation('n23', 3, 'm23', 10n, { truncated: true }),
+    ];
+    const dead = (notificationId: string | undefined, reason: string) => ({
+      notificationId,
+      reason,
+      stage: 'normalize',
+      partition: 0,
+      offset: 1n,
+    });
+    const v = judge({
+      report: {
+        summary: { generated: 3, deliveries: 3, duplicateDeliveries: 0, attempts: 3 },
+        notifications: verdictFor(['n21', 'n22', 'n23']),
+        finalState: [],
+      } as unknown as OracleReport,
+      expectations: new Map(x.map((e) => [e.id, e])),
+      attempts: [],
+      retryDelaysMs: [90_000, 900_000],
+      outputs: {
+        events: [],
+        deadLetters: [
+          dead('n21', 'NORMALIZE_FAILED'),
+          dead('n22', 'BEYOND_WINDOW'),
+          dead(undefined, 'MALFORMED_JSON'),
+          dead('n23', 'NYLAS_API_DEADLINE'),
+        ],
+        raw: x.map((e) => ({ notificationId: e.id, attempt: 1, partition: 0, signatureValid: true })),
+      },
+      injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set(['m22', 'm23']) },
+      notFoundServed: new Map(),
+    });
+    expect(v.unpredictedDeadLetters).toBe(3);
+    expect(v.lost).toBe(2);
+    expect(v.examples.lost).toEqual([expect.stringContaining('n21'), expect.stringContaining('n22')]);
+    expect(v.examples['unpredicted dead letter']).toHaveLength(3);
   });
 });

@@ -4,7 +4,10 @@
  * Definitions (per notification id n that Nylas considers delivered — at least one delivery answered 200):
  *
  *  - emitted:    a committed domain event whose nylas_notification_id is n.
- *  - dead-lettered: a committed DLQ record whose nylas-notification-id header is n, with a dlq-reason.
+ *  - dead-lettered: a committed DLQ record whose nylas-notification-id header is n, with the dlq-reason
+ *                the run predicts for n (predictedDeadLetter: a truncated message whose fetch was answered
+ *                429 beyond the expansion deadline → NYLAS_API_DEADLINE). Any other DLQ record is
+ *                "unpredicted": counted, and it excuses nothing, so a loss cannot hide in the DLQ.
  *  - superseded: n is not emitted because the pipeline's ordering rules made it stale, and what it said is
  *                represented downstream. Precisely: n carries version state (not a delivery result or a
  *                counter-less tracking signal) and, for n's object (grant, object type, object id as
@@ -56,6 +59,8 @@ export interface Verdict {
   goneOnExpand: number;
   dlqRecords: number;
   dlqByReason: Record<string, number>;
+  /** DLQ records the run did not predict (no notification id, another reason, an id not injected). */
+  unpredictedDeadLetters: number;
   lost: number;
   lostMissingFromRaw: number;
   droppedByNonRetriedStatus: number;
@@ -83,6 +88,16 @@ export interface VerdictInput {
   injected: InjectedFaults;
   /** How many 404s the API answered per message id (from its request log). */
   notFoundServed: ReadonlyMap<string, number>;
+}
+
+/** The DLQ reason the run's injected faults predict for a notification, or undefined (none expected). */
+export function predictedDeadLetter(
+  x: Expectation | undefined,
+  injected: InjectedFaults,
+): string | undefined {
+  if (x?.truncated && !x.isDelete && injected.beyondDeadline.has(x.object.objectId))
+    return 'NYLAS_API_DEADLINE';
+  return undefined;
 }
 
 function inc(r: Record<string, number>, k: string, by = 1): void {
@@ -118,11 +133,24 @@ export function judge(input: VerdictInput): Verdict {
     list.sort((a, b) =>
       a.partition !== b.partition ? a.partition - b.partition : a.offset < b.offset ? -1 : 1,
     );
+  // Only predicted dead letters are indexed: an unpredicted one explains no missing event.
   const dlqByNotification = new Map<string, DeadLetterRecord[]>();
   const dlqByReason: Record<string, number> = {};
+  let unpredictedDeadLetters = 0;
   for (const d of outputs.deadLetters) {
     inc(dlqByReason, d.reason);
-    if (d.notificationId === undefined) continue;
+    const predicted =
+      d.notificationId === undefined
+        ? undefined
+        : predictedDeadLetter(expectations.get(d.notificationId), input.injected);
+    if (d.notificationId === undefined || predicted !== d.reason) {
+      unpredictedDeadLetters += 1;
+      example(
+        'unpredicted dead letter',
+        `${d.reason} (${d.stage}) ${d.notificationId ?? 'no notification id'}`,
+      );
+      continue;
+    }
     const list = dlqByNotification.get(d.notificationId) ?? [];
     list.push(d);
     dlqByNotification.set(d.notificationId, list);
@@ -337,6 +365,7 @@ export function judge(input: VerdictInput): Verdict {
     goneOnExpand,
     dlqRecords: outputs.deadLetters.length,
     dlqByReason,
+    unpredictedDeadLetters,
     lost: lost + lostMissingFromRaw + droppedByNonRetriedStatus,
     lostMissingFromRaw,
     droppedByNonRetriedStatus,
@@ -376,6 +405,7 @@ export function summaryTable(v: Verdict, title: string): string {
     ['expanded (truncated → fetched)', String(v.expanded)],
     ['gone on expand (404 → deleted)', String(v.goneOnExpand)],
     ['DLQ records, by reason', `${v.dlqRecords}: ${fmt(v.dlqByReason)}`],
+    ['UNPREDICTED DLQ records', String(v.unpredictedDeadLetters)],
     [
       'LOST',
       `${v.lost} (not in raw ${v.lostMissingFromRaw}, dropped by a non-retried status ${v.droppedByNonRetriedStatus})`,

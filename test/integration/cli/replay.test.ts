@@ -67,7 +67,9 @@ describe('replay', () => {
     const out: Record<number, [string, string, string]> = {};
     for (const line of stdout.split('\n')) {
       const cols = line.trim().split(/\s+/);
-      if (cols[0] === topic && cols.length === 6) out[Number(cols[1])] = [cols[2]!, cols[3]!, cols[4]!];
+      // 7 columns for the processor's raw topic: "beyond window" is counted there.
+      if (cols[0] === topic && (cols.length === 6 || cols.length === 7))
+        out[Number(cols[1])] = [cols[2]!, cols[3]!, cols[4]!];
     }
     return out;
   }

@@ -16,6 +16,7 @@ import {
   eventObject,
   messageNotification,
   messageObject,
+  RECENT_TIME,
   rawMessage,
 } from '../../helpers/raw-notifications';
 
@@ -110,20 +111,30 @@ describe('processor (real broker, registry, simulator API)', () => {
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: upd, messageId: 'm', action: 'updated', time: 2000 }),
+        body: messageNotification(g, {
+          id: upd,
+          messageId: 'm',
+          action: 'updated',
+          time: RECENT_TIME + 2000,
+        }),
       }),
     ]);
     await pollUntil(() => byNotification(messages.records, upd).length === 1);
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: crt, messageId: 'm', action: 'created', time: 1000 }),
+        body: messageNotification(g, {
+          id: crt,
+          messageId: 'm',
+          action: 'created',
+          time: RECENT_TIME + 1000,
+        }),
       }),
     ]);
     await barrier(g);
     const events = await eventsOf(messages, g);
     expect(events.map((e) => e.value.event_type)).toEqual(['message.updated']);
-    expect(events[0]?.value.object_version).toBe(2_000_000);
+    expect(events[0]?.value.object_version).toBe((RECENT_TIME + 2000) * 1000);
     expect(await outcomeCount('message', 'stale')).toBe(staleBefore + 1);
   });
 
@@ -134,14 +145,24 @@ describe('processor (real broker, registry, simulator API)', () => {
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: newer, messageId: 'm', action: 'updated', time: 3000 }),
+        body: messageNotification(g, {
+          id: newer,
+          messageId: 'm',
+          action: 'updated',
+          time: RECENT_TIME + 3000,
+        }),
       }),
     ]);
     await pollUntil(() => byNotification(messages.records, newer).length === 1);
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: older, messageId: 'm', action: 'updated', time: 2000 }),
+        body: messageNotification(g, {
+          id: older,
+          messageId: 'm',
+          action: 'updated',
+          time: RECENT_TIME + 2000,
+        }),
       }),
     ]);
     await barrier(g);
@@ -154,18 +175,28 @@ describe('processor (real broker, registry, simulator API)', () => {
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: uniqueName('n'), messageId: 'm', time: 1000 }),
+        body: messageNotification(g, { id: uniqueName('n'), messageId: 'm', time: RECENT_TIME + 1000 }),
       }),
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: del, messageId: 'm', action: 'deleted', time: 2000 }),
+        body: messageNotification(g, {
+          id: del,
+          messageId: 'm',
+          action: 'deleted',
+          time: RECENT_TIME + 2000,
+        }),
       }),
     ]);
     await pollUntil(() => byNotification(messages.records, del).length === 1);
     await h.produce([
       rawMessage({
         grantId: g,
-        body: messageNotification(g, { id: uniqueName('n'), messageId: 'm', action: 'updated', time: 1500 }),
+        body: messageNotification(g, {
+          id: uniqueName('n'),
+          messageId: 'm',
+          action: 'updated',
+          time: RECENT_TIME + 1500,
+        }),
       }),
     ]);
     await barrier(g);
@@ -183,7 +214,7 @@ describe('processor (real broker, registry, simulator API)', () => {
         body: envelope({
           type: 'event.updated',
           id,
-          time: 1_723_821_985,
+          time: RECENT_TIME,
           source: '/google/events/realtime',
           object: eventObject(g, 'e1', { updated_at: updatedAt }),
         }),

@@ -7,7 +7,7 @@
 import type { RunningProcessor } from '../../../processors/index';
 import { headerString, pollUntil, type TopicCollector, uniqueName } from '../../helpers/kafka';
 import { byNotification, decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
-import { messageNotification, rawMessage } from '../../helpers/raw-notifications';
+import { messageNotification, RECENT_TIME, rawMessage } from '../../helpers/raw-notifications';
 
 const PARTITIONS = 4;
 const GRANTS = Array.from({ length: 12 }, (_, i) => uniqueName(`g${i}`));
@@ -31,7 +31,13 @@ describe('processor: two instances and rebalances', () => {
   const update = (g: string, n: number, time: number, attempt = 1) =>
     rawMessage({
       grantId: g,
-      body: messageNotification(g, { id: id(g, n), messageId: 'm', action: 'updated', time, attempt }),
+      body: messageNotification(g, {
+        id: id(g, n),
+        messageId: 'm',
+        action: 'updated',
+        time: RECENT_TIME + time,
+        attempt,
+      }),
     });
 
   async function waitForAll(n: number): Promise<void> {

@@ -136,20 +136,29 @@ describe('formatRedriveSummary', () => {
       scanned: 3,
       matched: 2,
       written: 0,
+      beyondWindow: 0,
+      refused: 0,
       byReason: new Map([
         ['NYLAS_API_UNAUTHORIZED', { records: 1, redrivable: 1 }],
         ['MALFORMED_JSON', { records: 1, redrivable: 0 }],
       ]),
       matches: [a, b],
     };
-    const opts = { from: 'dlq', to: 'raw', filter: { reasons: [] }, execute: false };
+    const opts = {
+      from: 'dlq',
+      to: 'raw',
+      filter: { reasons: [] },
+      execute: false,
+      window: { acceptWindowMs: 80 * 3_600_000, dedupeWindowMs: 96 * 3_600_000 },
+      beyondWindow: false,
+    };
     const lines = formatRedriveSummary(opts, summary, true);
     expect(lines[0]).toBe('redrive dlq → raw (dry run)');
     expect(lines[1]).toMatch(
-      /^partition\s+offset\s+dead-lettered at\s+reason\s+stage\s+grant\s+notification$/,
+      /^partition\s+offset\s+dead-lettered at\s+reason\s+stage\s+grant\s+notification\s+window$/,
     );
     expect(lines[2]).toMatch(
-      /^0\s+7\s+2026-01-01T00:00:00.000Z\s+NYLAS_API_UNAUTHORIZED\s+expand\s+grant-1\s+n-1$/,
+      /^0\s+7\s+2026-01-01T00:00:00.000Z\s+NYLAS_API_UNAUTHORIZED\s+expand\s+grant-1\s+n-1\s+inside$/,
     );
     expect(lines.slice(4, 7)).toEqual([
       expect.stringMatching(/^reason\s+records\s+redrivable$/),
@@ -161,5 +170,13 @@ describe('formatRedriveSummary', () => {
     expect(formatRedriveSummary({ ...opts, execute: true }, { ...summary, written: 2 }, false).at(-1)).toBe(
       'wrote 2 record(s) to raw',
     );
+    // Beyond the window: counted, refused unless --beyond-window, and the dry run's count excludes them.
+    const beyond = { ...summary, beyondWindow: 1, refused: 1 };
+    const refused = formatRedriveSummary(opts, beyond, false);
+    expect(refused.at(-2)).toMatch(/^1 of them lie beyond .*refused, left in the DLQ.*--beyond-window/);
+    expect(refused.at(-1)).toBe('dry run: nothing written; add --execute to put 1 record(s) back on raw');
+    expect(
+      formatRedriveSummary({ ...opts, beyondWindow: true }, { ...beyond, refused: 0 }, false).at(-2),
+    ).toMatch(/window-override-at header/);
   });
 });

@@ -6,7 +6,9 @@ describe('processor config', () => {
     const c = loadProcessorConfig({ NYLAS_API_KEY: 'k' });
     expect(c.groupId).toBe(PROCESSOR_GROUP_ID);
     expect(c.nylas).toEqual({ apiKey: 'k', apiUri: 'https://api.us.nylas.com' });
-    expect(c.dedupeWindowMs).toBe(72 * 3_600_000);
+    expect(c.dedupeWindowMs).toBe(96 * 3_600_000);
+    // 72 h of Nylas backfill + its retries fit, and the state outlives the window (stages/window.ts).
+    expect(c.acceptWindowMs).toBe(80 * 3_600_000);
     expect(c.reorderWindowMs).toBe(0);
     expect(c.topics.state).toBe('nylas-stream-processor.state');
     expect(c.metricsPort).toBe(9464);
@@ -25,6 +27,7 @@ describe('processor config', () => {
     });
     expect(c.nylas.apiUri).toBe('http://127.0.0.1:4000');
     expect(c.dedupeWindowMs).toBe(86_400_000);
+    expect(c.acceptWindowMs).toBe(20 * 3_600_000);
     expect(c.reorderWindowMs).toBe(500);
     expect(c.expansion.concurrency).toBe(4);
     expect(c.expansion.deadlineMs).toBe(30_000);
@@ -35,6 +38,8 @@ describe('processor config', () => {
     [{}, 'NYLAS_API_KEY'],
     [{ NYLAS_API_KEY: 'k', DEDUPE_WINDOW: 'forever' }, 'DEDUPE_WINDOW'],
     [{ NYLAS_API_KEY: 'k', REORDER_WINDOW_MS: '-1' }, 'REORDER_WINDOW_MS'],
+    [{ NYLAS_API_KEY: 'k', ACCEPT_WINDOW: '96h' }, 'ACCEPT_WINDOW'],
+    [{ NYLAS_API_KEY: 'k', DEDUPE_WINDOW: '72h', ACCEPT_WINDOW: '80h' }, 'ACCEPT_WINDOW'],
     [{ NYLAS_API_KEY: 'k', NYLAS_API_URI: 'ftp://x' }, 'NYLAS_API_URI'],
     [
       { NYLAS_API_KEY: 'k', EXPANSION_BACKOFF_BASE: '5s', EXPANSION_BACKOFF_MAX: '1s' },

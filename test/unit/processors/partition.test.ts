@@ -11,7 +11,7 @@ import { DomainEventEncoder } from '../../../processors/stages/publish';
 import { PartitionStore } from '../../../processors/state/store';
 import type { RawRecord } from '../../../processors/types';
 import { pollUntil } from '../../helpers/kafka';
-import { messageNotification, rawRecord } from '../../helpers/raw-notifications';
+import { messageNotification, RECENT_TIME, rawRecord } from '../../helpers/raw-notifications';
 
 const topics = loadTopicsConfig({});
 
@@ -83,7 +83,8 @@ function setup(
     store,
     pipeline: new Pipeline({
       topics,
-      dedupeWindowMs: 60_000,
+      // Long enough for RECENT_TIME to lie inside the acceptance window (processors/stages/window.ts).
+      dedupeWindowMs: 6 * 3_600_000,
       deferAfterMs: 20,
       normalize,
       encoder: new DomainEventEncoder(new Map([[topics.emailMessages, 1]])),
@@ -260,7 +261,7 @@ describe('partition worker: REORDER_WINDOW_MS', () => {
         offset,
         partition: 2,
         receivedAt: now,
-        body: messageNotification('g', { id, messageId: 'm', action, time }),
+        body: messageNotification('g', { id, messageId: 'm', action, time: RECENT_TIME + time }),
       });
     worker.enqueue([rec(10, 'upd', 'updated', 200)], 10n, 10n);
     // Arrives a moment later, in another fetch: without the hold it would be stale.

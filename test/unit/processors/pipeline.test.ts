@@ -7,7 +7,7 @@ import { DomainEventEncoder } from '../../../processors/stages/publish';
 import { PartitionStore } from '../../../processors/state/store';
 import type { Notification, RawRecord } from '../../../processors/types';
 import { schemaByName } from '../../../schemas/index';
-import { messageNotification, rawRecord } from '../../helpers/raw-notifications';
+import { messageNotification, RECENT_TIME, rawRecord } from '../../helpers/raw-notifications';
 
 const topics = loadTopicsConfig({});
 const ids = new Map(
@@ -17,10 +17,15 @@ const ids = new Map(
   ]),
 );
 
+/** The rounds' clock: a few minutes after the notifications' times (RECENT_TIME + the test's own
+ * seconds), inside the acceptance window (processors/stages/window.ts). */
+const NOW = (RECENT_TIME + 300) * 1000;
+const WINDOW = 3_600_000;
+
 function pipeline(expand: PipelineDeps['expand'], over: Partial<PipelineDeps> = {}) {
   return new Pipeline({
     topics,
-    dedupeWindowMs: 1000,
+    dedupeWindowMs: WINDOW,
     deferAfterMs: 30,
     normalize,
     encoder: new DomainEventEncoder(ids),
@@ -31,7 +36,8 @@ function pipeline(expand: PipelineDeps['expand'], over: Partial<PipelineDeps> = 
 
 let offset = 0;
 function rec(grantId: string, spec: Parameters<typeof messageNotification>[1]): RawRecord {
-  return rawRecord({ grantId, offset: offset++, body: messageNotification(grantId, spec) });
+  const time = spec.time === undefined ? undefined : RECENT_TIME + spec.time;
+  return rawRecord({ grantId, offset: offset++, body: messageNotification(grantId, { ...spec, time }) });
 }
 
 function decodeValue(buf: Buffer): Record<string, unknown> {
@@ -50,7 +56,7 @@ describe('pipeline round', () => {
       rec('g', { id: 'n2', messageId: 'm', action: 'created', time: 100 }),
       rawRecord({ grantId: 'g', offset: offset++, body: '{' }),
     ];
-    const r = await p.run(records, store, 0, new ExpansionCache());
+    const r = await p.run(records, store, NOW, new ExpansionCache());
     // Same batch: sorted by version, so the create comes out first, then the update.
     expect(r.domain.map((d) => decodeValue(d.message.value as Buffer).event_type)).toEqual([
       'message.created',
@@ -64,13 +70,13 @@ describe('pipeline round', () => {
       'emitted',
     ]);
     expect(r.stateChanges).toEqual([
-      { kind: 'dedupe', id: 'n2', expiresAt: 1000 },
-      { kind: 'dedupe', id: 'n1', expiresAt: 1000 },
+      { kind: 'dedupe', id: 'n2', expiresAt: NOW + WINDOW },
+      { kind: 'dedupe', id: 'n1', expiresAt: NOW + WINDOW },
       {
         kind: 'version',
         key: { grantId: 'g', objectType: 'message', objectId: 'm' },
-        entry: { version: 200_000n, offset: records[0]?.offset, deleted: false },
-        expiresAt: 1000,
+        entry: { version: BigInt((RECENT_TIME + 200) * 1000), offset: records[0]?.offset, deleted: false },
+        expiresAt: NOW + WINDOW,
       },
     ]);
     expect(r.deferred).toEqual([]);
@@ -95,7 +101,7 @@ describe('pipeline round', () => {
         rec('g', { id: 'c', messageId: 'denied', truncated: true }),
       ],
       new PartitionStore(0),
-      0,
+      NOW,
       new ExpansionCache(),
     );
     const values = r.domain.map((d) => decodeValue(d.message.value as Buffer));
@@ -124,12 +130,12 @@ describe('pipeline round', () => {
       rec('slow', { id: 's1', messageId: 'x', truncated: true }),
       rec('fast', { id: 'f1', messageId: 'y', truncated: true }),
       rec('slow', { id: 's2', messageId: 'z' }),
-      rec('slow', { id: 's3', messageId: 'x', action: 'updated', time: 2_000_000_000 }),
+      rec('slow', { id: 's3', messageId: 'x', action: 'updated', time: 200 }),
       rec('fast', { id: 'f2', messageId: 'w' }),
     ];
     const cache = new ExpansionCache();
     const store = new PartitionStore(0);
-    const r = await p.run(records, store, 0, cache);
+    const r = await p.run(records, store, NOW, cache);
     expect(r.domain.map((d) => String(d.message.headers?.['nylas-notification-id']))).toEqual([
       'f1',
       's2',
@@ -148,13 +154,13 @@ describe('pipeline round', () => {
     const cache = new ExpansionCache();
     const store = new PartitionStore(0);
     const waiting = rec('g', { id: 'w1', messageId: 'x', truncated: true });
-    const first = await pipeline(never).run([waiting], store, 0, cache);
+    const first = await pipeline(never).run([waiting], store, NOW, cache);
     const lane = first.deferred[0]?.lane as string;
     const records = [
-      rec('g', { id: 'w2', messageId: 'x', action: 'updated', time: 2_000_000_000 }),
+      rec('g', { id: 'w2', messageId: 'x', action: 'updated', time: 200 }),
       rec('g', { id: 'o1', messageId: 'other' }),
     ];
-    const r = await p.run(records, store, 0, cache, new Set([lane]));
+    const r = await p.run(records, store, NOW, cache, new Set([lane]));
     expect(r.domain.map((d) => String(d.message.headers?.['nylas-notification-id']))).toEqual(['o1']);
     expect(r.deferred).toEqual([{ lane, record: records[0] }]);
     expect(r.outcomes.map((o) => o.outcome)).toEqual(['emitted']);
@@ -168,8 +174,8 @@ describe('pipeline round', () => {
     });
     const cache = new ExpansionCache();
     const records = [rec('g', { id: 'r1', messageId: 'x', truncated: true })];
-    await p.run(records, new PartitionStore(0), 0, cache);
-    await p.run(records, new PartitionStore(0), 0, cache);
+    await p.run(records, new PartitionStore(0), NOW, cache);
+    await p.run(records, new PartitionStore(0), NOW, cache);
     expect(calls).toBe(1);
   });
 
@@ -180,7 +186,7 @@ describe('pipeline round', () => {
       },
     });
     await expect(
-      p.run([rec('g', { id: 'q', messageId: 'q' })], new PartitionStore(0), 0, new ExpansionCache()),
+      p.run([rec('g', { id: 'q', messageId: 'q' })], new PartitionStore(0), NOW, new ExpansionCache()),
     ).rejects.toThrow('transient');
   });
 
@@ -191,7 +197,7 @@ describe('pipeline round', () => {
     const r = await p.run(
       [rawRecord({ grantId: 'g', offset: offset++, body })],
       new PartitionStore(0),
-      0,
+      NOW,
       new ExpansionCache(),
     );
     expect(r.deadLetters).toMatchObject([

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decode } from '../../../../processors/stages/decode';
 import {
   ApiCallError,
@@ -218,6 +220,23 @@ describe('expand: policy (injected fetcher)', () => {
     expect(peak).toBe(3);
   });
 
+  it("removes a grant's cool-down when it expires, also when the expansion gave up before it", async () => {
+    // Retry-After beyond the deadline: every expansion gives up at once, leaving its grant cooling down.
+    const { e } = expander(
+      async () => {
+        throw new ApiCallError('429', 429, 150);
+      },
+      { deadlineMs: 100 },
+    );
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => e.expand(truncated(`g${i}`, 'm'))),
+    );
+    expect(outcomes.every((o) => o.kind === 'failed')).toBe(true);
+    expect(e.coolingGrants).toBe(50);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(e.coolingGrants).toBe(0);
+  });
+
   it('close() rejects pending waits', async () => {
     const { e } = expander(async () => {
       throw new ApiCallError('429', 429, 1000);
@@ -344,6 +363,51 @@ describe('expand on a worker thread: closing', () => {
       await expect(t(grant, 'after', 1000)).rejects.toMatchObject({ status: undefined });
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('expand on a worker thread: a call is aborted at its timeout', () => {
+  it('never has more requests open at an API that never answers than EXPANSION_CONCURRENCY, and closes them', async () => {
+    let open = 0;
+    let peak = 0;
+    let seen = 0;
+    const server = createServer((_req, res) => {
+      // Never answers; counts the request open until its connection is closed by the client.
+      open++;
+      seen++;
+      peak = Math.max(peak, open);
+      res.on('close', () => {
+        open--;
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // The SDK's own timer is whole seconds (1 s here): without the abort, each call would stay open
+    // for about a second after its 200 ms timeout freed its slot, and the calls would pile up.
+    const t = threadedMessageFetcher({ apiKey: 'k', apiUri: url, requestTimeoutMs: 200 });
+    try {
+      await t.ready();
+      const { e } = expander(t, {
+        concurrency: 2,
+        requestTimeoutMs: 200,
+        deadlineMs: 1500,
+        backoffBaseMs: 1,
+        backoffMaxMs: 1,
+      });
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => e.expand(truncated(`g${i}`, `m${i}`))),
+      );
+      expect(outcomes.every((o) => o.kind === 'failed')).toBe(true);
+      expect(seen).toBeGreaterThan(6); // timed out and retried
+      expect(peak).toBeLessThanOrEqual(2);
+      // Drops back: nothing is left open once the expansions are over.
+      for (let i = 0; i < 100 && open > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(open).toBe(0);
+    } finally {
+      await t.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });
