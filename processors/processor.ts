@@ -127,6 +127,9 @@ export class Processor {
   private stopping = false;
   private running = false;
   private replacing = false;
+  private replacementTimer: NodeJS.Timeout | undefined;
+  /** Replacements in a row that failed to start (backoff); reset when a consumer joins. */
+  private replacementFailures = 0;
   private readonly rejoinWatchdog: RejoinWatchdog;
   private readonly roundFailures: RoundFailures;
   private readonly stallMonitor = new StallMonitor();
@@ -145,7 +148,7 @@ export class Processor {
       backoffMaxMs: this.config.retryBackoffMaxMs,
     });
     this.rejoinWatchdog = new RejoinWatchdog(this.config.rejoinTimeoutMs, () => {
-      void this.replaceConsumer();
+      void this.replaceConsumer('stuck');
     });
   }
 
@@ -332,6 +335,13 @@ export class Processor {
    */
   private async startConsumer(): Promise<Consumer> {
     const { config } = this;
+    // kafkajs restarts a crashed consumer by itself, but two crashes in quick succession (a fetch and a
+    // heartbeat failing together when the broker comes back) each schedule a restart, and both run: two
+    // runners of one consumer, one of them an orphan that pause, resume and seek no longer reach. Seen in
+    // test/e2e/processor-broker-outage.test.ts as a processor that took its partitions over and then
+    // consumed nothing. So kafkajs never restarts it (restartOnFailure answers false, after noting that
+    // the crash was one it would have restarted) and the processor replaces the consumer itself, once.
+    let restartable: unknown;
     const consumer = (this.kafka as Kafka).consumer({
       groupId: config.groupId,
       readUncommitted: false,
@@ -339,6 +349,13 @@ export class Processor {
       maxWaitTimeInMs: 500,
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(config.sessionTimeoutMs / 3)),
+      retry: {
+        retries: 5,
+        restartOnFailure: async (err: Error) => {
+          restartable = err;
+          return false;
+        },
+      },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -348,13 +365,18 @@ export class Processor {
         return;
       }
       this.rejoinWatchdog.joined();
+      this.replacementFailures = 0;
       this.onAssignment(e.payload.memberAssignment[this.topic] ?? []);
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (this.consumer !== consumer) return;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      const retriable = e.payload.error === restartable;
+      this.log.error(
+        { err: e.payload.error, retriable },
+        retriable ? 'consumer crashed; replacing it' : 'consumer crashed for good',
+      );
       if (this.stopping) return;
-      if (e.payload.restart) this.rejoinWatchdog.crashed();
+      if (retriable) this.scheduleReplacement('crashed');
       else this.options.onFatal?.(e.payload.error);
     });
     await consumer.connect();
@@ -370,22 +392,36 @@ export class Processor {
     return consumer;
   }
 
+  /** One replacement at a time, after a backoff that grows while replacements fail (the broker is away). */
+  private scheduleReplacement(reason: 'crashed' | 'stuck'): void {
+    if (this.stopping || this.replacing || this.replacementTimer) return;
+    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.replacementFailures, 9));
+    this.replacementTimer = setTimeout(() => {
+      this.replacementTimer = undefined;
+      void this.replaceConsumer(reason);
+    }, delay);
+  }
+
   /**
-   * The consumer crashed and has not joined the group since (rejoin-watchdog.ts): drop it and start a
-   * new one in this process. Workers, producers and stores stay; the new member's assignment goes
-   * through onAssignment like any rebalance (kept partitions are sought to where their queues end).
-   * Public for the integration test, which runs it against the broker as the watchdog would.
+   * Drops the consumer and starts a new one in this process: after a crash kafkajs would have restarted
+   * from ('crashed'), or when a replacement did not join the group within PROCESSOR_REJOIN_TIMEOUT
+   * ('stuck', rejoin-watchdog.ts; counted in nylas_stream_processor_consumer_replacements_total).
+   * Workers, producers and stores stay; the new member's assignment goes through onAssignment like any
+   * rebalance (kept partitions are sought to where their queues end). Public for the integration test,
+   * which runs it against the broker as the watchdog would.
    */
-  async replaceConsumer(): Promise<void> {
+  async replaceConsumer(reason: 'crashed' | 'stuck' = 'stuck'): Promise<void> {
     if (this.stopping || this.replacing) return;
     this.replacing = true;
     const old = this.consumer;
     this.consumer = undefined; // pause/resume/seek wait for the next assignment meanwhile
-    this.options.metrics.consumerReplacements.inc();
-    this.log.error(
-      { rejoinTimeoutMs: this.config.rejoinTimeoutMs },
-      'consumer did not rejoin the group after a crash; replacing it',
-    );
+    if (reason === 'stuck') {
+      this.options.metrics.consumerReplacements.inc();
+      this.log.error(
+        { rejoinTimeoutMs: this.config.rejoinTimeoutMs },
+        'consumer did not rejoin the group; replacing it',
+      );
+    }
     try {
       // A stuck consumer may not manage to leave either: go on after a bound.
       if (old)
@@ -403,12 +439,22 @@ export class Processor {
         );
       }
       // stop() ran meanwhile and may have missed the consumer being connected: leave nothing running.
-      if (this.stopping) await started.disconnect().catch(() => undefined);
-      else this.log.info('replacement consumer started');
+      if (this.stopping) {
+        await started.disconnect().catch(() => undefined);
+        return;
+      }
+      this.log.info({ reason }, 'replacement consumer started');
+      // It must join within the bound, or it is replaced in turn.
+      this.rejoinWatchdog.crashed();
     } catch (err) {
-      // The broker may still be away: try again after the same bound.
-      this.log.error({ err }, 'starting a replacement consumer failed; trying again');
-      if (!this.stopping) this.rejoinWatchdog.crashed();
+      // The broker may still be away: try again, later each time.
+      this.replacementFailures++;
+      this.log.error(
+        { err, failures: this.replacementFailures },
+        'starting a replacement consumer failed; trying again',
+      );
+      this.replacing = false;
+      this.scheduleReplacement(reason);
     } finally {
       this.replacing = false;
     }
@@ -787,6 +833,7 @@ export class Processor {
     this.stopping = true;
     this.rejoinWatchdog.close();
     if (this.lagTimer) clearTimeout(this.lagTimer);
+    if (this.replacementTimer) clearTimeout(this.replacementTimer);
     for (const t of this.takeoverTimers) clearTimeout(t);
     this.takeoverTimers.clear();
     const consumer = this.consumer;

@@ -1,14 +1,13 @@
 /**
- * Catches a kafkajs consumer that does not come back after a crash.
+ * Catches a consumer that does not join its group.
  *
- * kafkajs restarts a consumer after a retriable crash by itself ("Restarting the consumer in 100ms"), and
- * a restart that fails again crashes again, so a living restart loop shows up as CRASH events. Seen in
- * test/e2e/processor-broker-outage.test.ts (3 of ~12 runs): after a broker restart the JoinGroup answered
- * COORDINATOR_LOAD_IN_PROGRESS, kafkajs announced the restart, and then nothing happened for minutes: no
- * crash, no join, no fetch. The process was up and consumed nothing.
+ * The processor replaces a crashed consumer itself (processor.ts: kafkajs's own restart could start two
+ * runners of one consumer). A replacement that starts but never joins would leave the process up and
+ * consuming nothing: seen with kafkajs's restart in test/e2e/processor-broker-outage.test.ts (3 of ~12
+ * runs), a JoinGroup answered COORDINATOR_LOAD_IN_PROGRESS and then no crash, no join, no fetch.
  *
- * So: every restartable crash (re)arms a timer, every GROUP_JOIN disarms it, and when the timer runs out
- * the consumer has been silent for the whole bound and `onStuck` replaces it. The bound must exceed a
+ * So: every replacement started (re)arms a timer, every GROUP_JOIN disarms it, and when the timer runs
+ * out the consumer has been silent for the whole bound and `onStuck` replaces it. The bound must exceed a
  * legitimate join, which can wait for the rebalance timeout (kafkajs default 60 s) of the other members.
  */
 export class RejoinWatchdog {
@@ -20,7 +19,7 @@ export class RejoinWatchdog {
     private readonly onStuck: () => void,
   ) {}
 
-  /** A restartable crash: the consumer must join again within the bound. */
+  /** A consumer was (re)started: it must join within the bound. */
   crashed(): void {
     if (this.closed) return;
     this.disarm();
