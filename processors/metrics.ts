@@ -9,7 +9,14 @@ import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './s
 import type { StoreCounts } from './state/store';
 import { DEAD_LETTER_REASONS, type DeadLetterReason, type TriggerFamily } from './types';
 
-export type NotificationOutcome = 'emitted' | 'duplicate' | 'stale' | 'expanded' | 'dead_lettered';
+/** `body_omitted` is counted beside `emitted` for an event sent without its body (over the topic's limit). */
+export type NotificationOutcome =
+  | 'emitted'
+  | 'duplicate'
+  | 'stale'
+  | 'expanded'
+  | 'dead_lettered'
+  | 'body_omitted';
 
 export class ProcessorMetrics implements ExpansionObserver {
   readonly notifications: Counter<'family' | 'outcome'>;

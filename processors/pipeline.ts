@@ -97,6 +97,8 @@ export interface DomainOutput {
    * not the notification: a round's outputs live through its transaction's round trips, and the decoded
    * notification (its whole parsed envelope) need not. */
   receivedAt: number;
+  /** Set when the event went out without its body to fit the topic (its body_omitted_bytes says how big). */
+  bodyOmitted?: true;
 }
 
 export interface RoundResult {
@@ -256,9 +258,12 @@ export class Pipeline {
       : { emit: [...prepared.keys()], stale: [] as Notification[], versions: pre.versions };
     const domain: DomainOutput[] = [];
     for (const n of final.emit) {
-      domain.push(prepared.get(n) as DomainOutput);
+      const out = prepared.get(n) as DomainOutput;
+      domain.push(out);
       handled.push(n);
       outcomes.push({ family: n.family, outcome: 'emitted' });
+      // Counted beside 'emitted', so an operator sees how often a downstream team gets no body.
+      if (out.bodyOmitted) outcomes.push({ family: n.family, outcome: 'body_omitted' });
     }
     for (const n of final.stale) {
       handled.push(n);
@@ -321,7 +326,12 @@ export class Pipeline {
           redrivable: true,
         };
       }
-      return { topic: event.topic, message, receivedAt: n.receivedAt };
+      return {
+        topic: event.topic,
+        message,
+        receivedAt: n.receivedAt,
+        ...(omitted === '' ? {} : { bodyOmitted: true as const }),
+      };
     } catch (err) {
       return stageFailure(n, err, 'SCHEMA_ENCODE_FAILED', 'encode');
     }

@@ -13,8 +13,17 @@ import { MAX_STATE_ID_CHARS } from '../../../processors/state/keys';
 import { PartitionStore } from '../../../processors/state/store';
 import type { DeadLetterReason, RawRecord } from '../../../processors/types';
 import { schemaByName } from '../../../schemas/index';
-import { envelope, messageNotification, messageObject, rawRecord } from '../../helpers/raw-notifications';
+import {
+  envelope,
+  messageNotification,
+  messageObject,
+  RECENT_TIME,
+  rawRecord,
+} from '../../helpers/raw-notifications';
 import { stateIdsOf } from '../../helpers/state-ids';
+
+/** The round's clock: just after the helpers' envelope times (inside ACCEPT_WINDOW). */
+const NOW = (RECENT_TIME + 300) * 1000;
 
 const topics = loadTopicsConfig({});
 const schemaIds = new Map(
@@ -27,7 +36,7 @@ const schemaIds = new Map(
 function pipeline(over: Partial<PipelineDeps> = {}) {
   return new Pipeline({
     topics,
-    dedupeWindowMs: 1000,
+    dedupeWindowMs: 96 * 3_600_000,
     deferAfterMs: 1000,
     normalize,
     encoder: new DomainEventEncoder(schemaIds),
@@ -53,7 +62,7 @@ function deepBody(type: string, id: string, depth: number): string {
 
 async function runPoison(poison: RawRecord, deps: Partial<PipelineDeps> = {}) {
   const after = normal(`after-${offset}`);
-  const r = await pipeline(deps).run([poison, after], new PartitionStore(0), 0, new ExpansionCache());
+  const r = await pipeline(deps).run([poison, after], new PartitionStore(0), NOW, new ExpansionCache());
   return { r, after };
 }
 
@@ -84,7 +93,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
   it('decode/order: "time" as a 400-digit JSON number stays MALFORMED_ENVELOPE', async () => {
     const body = JSON.stringify(
       envelope({ type: 'message.created', id: 'p2', object: messageObject('g', 'x') }),
-    ).replace('"time":1723821985', `"time":1${'0'.repeat(400)}`);
+    ).replace(`"time":${RECENT_TIME}`, `"time":1${'0'.repeat(400)}`);
     const poison = raw(body);
     expectIsolated(await runPoison(poison), poison, 'MALFORMED_ENVELOPE', 'decode', false);
   });
@@ -105,12 +114,12 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         object: { id: 'e', grant_id: 'g', updated_at: 1e300, sequence: 1 },
       }),
     );
-    const r = await pipeline().run([ok], new PartitionStore(0), 0, new ExpansionCache());
+    const r = await pipeline().run([ok], new PartitionStore(0), NOW, new ExpansionCache());
     expect(r.deadLetters).toEqual([]);
     const v = schemaByName('events').type.fromBuffer((r.domain[0]!.message.value as Buffer).subarray(5)) as {
       object_version: number;
     };
-    expect(v.object_version).toBe(1_723_821_985_000);
+    expect(v.object_version).toBe(RECENT_TIME * 1000);
   });
 
   it('decode: an unmodeled object nested 5,000 levels deep → TOO_DEEPLY_NESTED', async () => {
@@ -180,7 +189,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         throw new TransientError('REGISTRY_UNAVAILABLE', 'registry down');
       },
     });
-    await expect(p.run([normal('t1')], new PartitionStore(0), 0, new ExpansionCache())).rejects.toThrow(
+    await expect(p.run([normal('t1')], new PartitionStore(0), NOW, new ExpansionCache())).rejects.toThrow(
       'registry down',
     );
   });
@@ -201,7 +210,7 @@ describe('oversized outputs (issue 13, item 2)', () => {
     const r = await pipeline({ topics: limited, expand }).run(
       [poison, after],
       new PartitionStore(0),
-      0,
+      NOW,
       new ExpansionCache(),
     );
     expect(r.deadLetters).toEqual([]);
@@ -217,6 +226,10 @@ describe('oversized outputs (issue 13, item 2)', () => {
     expect(v.message.body).toBeNull();
     expect(v.message.subject).toBe('subject of big');
     for (const d of r.domain) expect((d.message.value as Buffer).length).toBeLessThan(limit);
+    // Counted, so an operator sees how often it happens (nylas_stream_processor_notifications_total).
+    expect(r.outcomes.filter((o) => o.outcome === 'body_omitted')).toEqual([
+      { family: 'message', outcome: 'body_omitted' },
+    ]);
   });
 
   it('an event still too large without its body (or of another family) → EVENT_TOO_LARGE, re-drivable', async () => {
@@ -249,9 +262,18 @@ describe('state entries are bounded (issue 13, item 2)', () => {
     const store = new PartitionStore(0);
     const p = pipeline();
     const first = await p.run(
-      [raw(messageNotification('g', { id: longId, messageId: longObject, action: 'updated', time: 200 }))],
+      [
+        raw(
+          messageNotification('g', {
+            id: longId,
+            messageId: longObject,
+            action: 'updated',
+            time: RECENT_TIME + 200,
+          }),
+        ),
+      ],
       store,
-      0,
+      NOW,
       new ExpansionCache(),
     );
     expect(first.domain).toHaveLength(1);
@@ -265,14 +287,21 @@ describe('state entries are bounded (issue 13, item 2)', () => {
             id: longId,
             messageId: longObject,
             action: 'updated',
-            time: 200,
+            time: RECENT_TIME + 200,
             attempt: 2,
           }),
         ),
-        raw(messageNotification('g', { id: 'older', messageId: longObject, action: 'updated', time: 100 })),
+        raw(
+          messageNotification('g', {
+            id: 'older',
+            messageId: longObject,
+            action: 'updated',
+            time: RECENT_TIME + 100,
+          }),
+        ),
       ],
       store,
-      0,
+      NOW,
       new ExpansionCache(),
     );
     expect(again.domain).toEqual([]);
