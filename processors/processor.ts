@@ -430,6 +430,9 @@ export class Processor {
           10_000,
         );
       if (this.stopping) return;
+      // The new consumer must join within the bound, or it is replaced in turn. Armed before it starts:
+      // its GROUP_JOIN (which disarms) can come before startConsumer returns.
+      this.rejoinWatchdog.crashed();
       const started = await withTimeout(this.startConsumer(), this.config.takeoverTimeoutMs);
       if (started === 'timeout') {
         throw new NylasStreamError(
@@ -444,10 +447,9 @@ export class Processor {
         return;
       }
       this.log.info({ reason }, 'replacement consumer started');
-      // It must join within the bound, or it is replaced in turn.
-      this.rejoinWatchdog.crashed();
     } catch (err) {
-      // The broker may still be away: try again, later each time.
+      // The broker may still be away: try again, later each time (the next attempt arms the watchdog).
+      this.rejoinWatchdog.joined();
       this.replacementFailures++;
       this.log.error(
         { err, failures: this.replacementFailures },
