@@ -56,6 +56,9 @@ import { restoreStores } from './state/restore';
 import type { PartitionStore } from './state/store';
 import type { DomainEvent, Notification, RawRecord } from './types';
 
+/** Bound of one reading of committed offsets and log ends (at least the sampling interval). */
+const LAG_READ_TIMEOUT_MS = 10_000;
+
 export function transactionalIdFor(groupId: string, topic: string, partition: number): string {
   return `${groupId}-${topic}-${partition}`;
 }
@@ -136,6 +139,9 @@ export class Processor {
   private lagTimer: NodeJS.Timeout | undefined;
   /** Longest stall seen by the last lag sample, in seconds (for /healthz). */
   private longestStallSeconds = 0;
+  /** When committed offsets and log ends were last read, and the failed reads since. */
+  private lastLagRead = 0;
+  private lagReadFailures = 0;
   private readonly clock: () => number;
 
   constructor(private readonly options: ProcessorOptions) {
@@ -243,6 +249,7 @@ export class Processor {
 
     await this.startConsumer();
     this.running = true;
+    this.lastLagRead = this.clock();
     this.scheduleLagSample();
     this.log.info({ group: config.groupId, topic: this.topic }, 'processor started');
   }
@@ -267,17 +274,31 @@ export class Processor {
       this.longestStallSeconds = 0;
       return;
     }
+    // Reads get a bound of their own, not the sampling interval: after a broker outage the admin
+    // reconnects and refreshes metadata, which took longer than a 1 s interval, and every sample failed.
     const read = await withTimeout(
       Promise.all([
         admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topic] }),
         admin.fetchTopicOffsets(this.topic),
       ]),
-      this.config.lagIntervalMs,
-    ).catch((err: unknown) => {
-      this.log.warn({ err }, 'reading committed offsets and log ends for the lag failed');
-      return 'timeout' as const;
-    });
-    if (read === 'timeout') return;
+      Math.max(this.config.lagIntervalMs, LAG_READ_TIMEOUT_MS),
+    ).catch((err: unknown) => ({ failed: err }));
+    if (read === 'timeout' || 'failed' in read) {
+      this.lagReadFailures++;
+      // Logged the first time and then every tenth, not every interval.
+      if (this.lagReadFailures % 10 === 1) {
+        this.log.warn(
+          { err: read === 'timeout' ? 'timed out' : read.failed, failures: this.lagReadFailures },
+          'reading committed offsets and log ends for the lag failed',
+        );
+      }
+      // Blind is not live: unable to read for longer than the stall bound counts as a stall.
+      const blindSeconds = (this.clock() - this.lastLagRead) / 1000;
+      this.longestStallSeconds = Math.max(this.longestStallSeconds, blindSeconds);
+      return;
+    }
+    this.lagReadFailures = 0;
+    this.lastLagRead = this.clock();
     const [groupOffsets, topicOffsets] = read;
     const committed = new Map<number, bigint>();
     for (const t of groupOffsets) for (const o of t.partitions) committed.set(o.partition, BigInt(o.offset));
