@@ -15,7 +15,13 @@ import { normalize } from '../../../processors/stages/normalize';
 import type { DeadLetterReason } from '../../../processors/types';
 import { headerString, pollUntil, type TopicCollector, uniqueName } from '../../helpers/kafka';
 import { byNotification, decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
-import { envelope, messageNotification, messageObject, rawMessage } from '../../helpers/raw-notifications';
+import {
+  envelope,
+  messageNotification,
+  messageObject,
+  RECENT_TIME,
+  rawMessage,
+} from '../../helpers/raw-notifications';
 
 const LIMIT = 2 * 1024 * 1024;
 /** How long a poison record may hold its partition in these tests (a takeover loop never ends). */
@@ -65,7 +71,8 @@ describe('poison records (real broker): dead-lettered with their reason, the par
       id: normalId,
       messageId,
       action: 'updated',
-      time: 1_723_821_995,
+      // Later than the poison's (RECENT_TIME), inside ACCEPT_WINDOW.
+      time: RECENT_TIME + 10,
     });
     await h.produce([poison, rawMessage({ grantId, body: normal })]);
     await pollUntil(() => byNotification(messages.records, normalId).length === 1, {
