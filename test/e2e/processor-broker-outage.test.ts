@@ -205,8 +205,22 @@ describe('processor process through a broker outage (private broker)', () => {
         .split('\n')
         .filter((l) => /^nylas_stream_processor_(consumer_lag|partition_stalled)/.test(l));
       const missing = mustHave.filter((id) => !all.includes(id));
+      // Where the missing records are in the raw topic and the DLQ, and the group's committed offsets.
+      const where: string[] = [];
+      for (const topic of [config.topics.raw, config.topics.dlq]) {
+        await readToEnd(kafka, admin, { topic, timeoutMs: 20_000 }, (partition, m) => {
+          const id = headerString(m.headers ?? {}, 'nylas-notification-id');
+          if (id !== undefined && missing.includes(id))
+            where.push(`${id} in ${topic} ${partition}@${m.offset}`);
+        }).catch((e: Error) => where.push(`reading ${topic}: ${e.message}`));
+      }
+      const committed = await admin
+        .fetchOffsets({ groupId: config.groupId, topics: [config.topics.raw] })
+        .then((t) => JSON.stringify(t[0]?.partitions))
+        .catch((e: Error) => e.message);
       throw new Error(
-        `${err.message}\nmissing ${missing.length}: ${missing.slice(0, 5).join(', ')}\n${lag.join('\n')}`,
+        `${err.message}\nmissing ${missing.length}: ${missing.slice(0, 5).join(', ')}\n${where.join('\n')}\n` +
+          `committed ${committed}\n${lag.join('\n')}`,
       );
     });
 
