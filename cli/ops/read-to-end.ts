@@ -49,7 +49,13 @@ export async function readToEnd(
   if (pending.size === 0) return { records: 0, ends };
 
   const groupId = `nylas-stream-ops-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
+  // A bounded read fails on a crash rather than letting kafkajs restart the consumer behind it.
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 250,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, restartOnFailure: async () => false },
+  });
   let records = 0;
   let done: () => void = () => undefined;
   let fail: (err: Error) => void = () => undefined;
@@ -57,6 +63,9 @@ export async function readToEnd(
     done = resolve;
     fail = reject;
   });
+  // A crash during connect or run (a broker still loading its groups) rejects `finished` before it is
+  // awaited: handled here so it is not an unhandled rejection; the read still fails with it below.
+  finished.catch(() => undefined);
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     const { topic, partition, lastOffset } = e.payload as {
       topic: string;
