@@ -171,10 +171,7 @@ export async function startIngress(
   const address = await listen(server, section.host, section.port);
   const host = section.host === '0.0.0.0' || section.host === '::' ? '127.0.0.1' : section.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  logger.info(
-    { url, rawTopic: config.topics.raw, destinations: secrets.destinations() },
-    'ingress listening',
-  );
+  logger.info({ url, rawTopic: config.topics.raw, ...secrets.counts() }, 'ingress listening');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
