@@ -41,10 +41,11 @@ describe('processor process through a broker outage (private broker)', () => {
       {},
       {
         instance: 'e2e-outage',
-        kafkaPort: 59192,
-        controllerPort: 59193,
-        registryPort: 58191,
-        registryManagementPort: 59190,
+        // Below the ephemeral port range (see E2E_PORTS in harness/pipeline.ts).
+        kafkaPort: 30192,
+        controllerPort: 30193,
+        registryPort: 30191,
+        registryManagementPort: 30190,
         cacheDir: runtimeOptionsFromEnv(process.env).cacheDir,
         java: process.env.NYLAS_STREAM_JAVA,
         log: () => undefined,

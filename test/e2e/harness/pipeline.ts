@@ -25,12 +25,14 @@ import { type NylasApiServer, startNylasApi, type World } from '../../../simulat
 import { pollUntil } from '../../helpers/kafka';
 import { TOPIC_VARIABLES } from '../../helpers/topic-env';
 
-/** Ports of the private instance (never the shared 'test'/'default' ones). */
+/** Ports of the private instance (never the shared 'test'/'default' ones). Below the kernel's ephemeral
+ * range (32768–60999): a fixed port in it can be taken, while its server is stopped for a fault, as the
+ * local port of any outgoing connection; the registry's restart once failed so (Address already in use). */
 export const E2E_PORTS = {
-  kafka: 59092,
-  controller: 59093,
-  registry: 58081,
-  registryManagement: 59000,
+  kafka: 30092,
+  controller: 30093,
+  registry: 30081,
+  registryManagement: 30000,
 } as const;
 
 /** Where the services listen: free ports in 50000–50999, chosen at start (the 5xxxx range is also the

@@ -29,10 +29,11 @@ describe('ingress under Kafka faults (private broker)', () => {
   const runtime = new LocalRuntime(
     runtimeOptionsFromEnv(process.env, {
       instance: 'ingress-faults',
-      kafkaPort: 39092,
-      controllerPort: 39093,
-      registryPort: 38081,
-      registryManagementPort: 39000,
+      // Below the ephemeral port range (see E2E_PORTS in test/e2e/harness/pipeline.ts).
+      kafkaPort: 30292,
+      controllerPort: 30293,
+      registryPort: 30281,
+      registryManagementPort: 30290,
       log: () => undefined,
     }),
   );
