@@ -31,6 +31,7 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Batch, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { cappedBackoff } from '../lib/backoff';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
@@ -416,7 +417,7 @@ export class Processor {
   /** One replacement at a time, after a backoff that grows while replacements fail (the broker is away). */
   private scheduleReplacement(reason: 'crashed' | 'stuck'): void {
     if (this.stopping || this.replacing || this.replacementTimer) return;
-    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.replacementFailures, 9));
+    const delay = cappedBackoff(this.replacementFailures, 100, 30_000);
     this.replacementTimer = setTimeout(() => {
       this.replacementTimer = undefined;
       void this.replaceConsumer(reason);
@@ -490,7 +491,7 @@ export class Processor {
       } catch (err) {
         if (!isRetriable(err) || attempt >= 9 || this.stopping) throw err;
         this.log.warn({ err, attempt }, `${what} failed, retrying`);
-        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, cappedBackoff(attempt, 500, 10_000)));
       }
     }
   }
@@ -758,7 +759,7 @@ export class Processor {
         if (!this.assigned.has(p) || this.workers.has(p) || this.stopping) continue;
         const failures = (this.takeoverFailures.get(p) ?? 0) + 1;
         this.takeoverFailures.set(p, failures);
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        const delay = cappedBackoff(failures, 250, 30_000);
         this.log.warn({ err, partition: p, failures, retryInMs: delay }, 'takeover failed, retrying');
         this.scheduleTakeover(p, delay);
       }

@@ -23,6 +23,8 @@
  * bounded cost: at most one more round of attempts).
  */
 
+import { cappedBackoff } from '../../lib/backoff';
+
 export type FailureKind = 'transient' | 'countable';
 
 /** What a failed round tells the tracker. */
@@ -157,7 +159,6 @@ export class RoundFailures {
   }
 
   private backoff(streak: number): number {
-    const { backoffBaseMs, backoffMaxMs } = this.options;
-    return Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(streak - 1, 20));
+    return cappedBackoff(streak - 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
   }
 }
