@@ -3,11 +3,11 @@
  * topic and group names, topic creation with cleanup, poll-until (never sleeps), and a collector
  * that reads a topic with a chosen isolation level.
  */
-import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { type CommonConfig, loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
 import { silentLogger } from '../../lib/logger';
+import { uniqueName } from './names';
 
 /** Config pointing at the test infrastructure (env set by global-setup), with per-test overrides. */
 export function testConfig(overrides: Record<string, string> = {}): CommonConfig {
@@ -18,10 +18,7 @@ export function testKafka(config: CommonConfig = testConfig(), suffix = 'test'):
   return createKafka(config.kafka, silentLogger(), suffix);
 }
 
-/** A name no other test (or earlier run) uses: "<prefix>-<random>". */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-}
+export { uniqueName };
 
 export async function createTopics(
   admin: Admin,

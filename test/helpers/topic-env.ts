@@ -2,7 +2,7 @@
  * A full set of TOPIC_* overrides with per-test unique names, so a CLI test can run commands over "the"
  * topics without touching anyone else's.
  */
-import { uniqueName } from './kafka';
+import { uniqueName } from './names';
 
 export const TOPIC_VARIABLES = [
   'TOPIC_RAW',

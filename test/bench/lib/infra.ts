@@ -21,7 +21,7 @@ export const BENCH_PORTS = {
   registryManagementPort: 49000,
 } as const;
 
-export { uniqueName } from '../../helpers/kafka';
+export { uniqueName } from '../../helpers/names';
 
 export interface Infra {
   runtime: LocalRuntime;
