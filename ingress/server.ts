@@ -1,6 +1,6 @@
 /**
  * The ingress HTTP app (express 5), built from injected dependencies so tests can drive it with fakes
- * or with the real batcher and broker. Routes and their answers are ARCHITECTURE.md's "Ingress":
+ * or with the real batcher and broker. Routes and their answers are docs/architecture.md's "Ingress":
  *
  *   GET  /webhooks/nylas[/:destination]?challenge=X  → 200, body exactly X, text/plain, Content-Length
  *   POST /webhooks/nylas[/:destination]              → 200 only after Kafka acknowledged the record
@@ -16,8 +16,8 @@
  * `listener` is what the HTTP server runs: a POST to exactly `/webhooks/nylas` or
  * `/webhooks/nylas/<destination>` goes straight to the notification handler, everything else through
  * express. The handler is the same either way and answers with plain node:http calls; express's routing
- * and response helpers were half of the ingress's CPU per notification (npm run bench, README
- * "Benchmarks"), which is what the 20,000-notification burst is made of.
+ * and response helpers were a large share of the ingress's CPU per notification (npm run bench; figures
+ * in docs/benchmarks.md, why in docs/decisions/0004-raw-body-route.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';

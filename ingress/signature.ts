@@ -1,5 +1,5 @@
 /**
- * X-Nylas-Signature verification (nylas-webhooks-contract.md §2.1): lowercase hex HMAC-SHA256 of the
+ * X-Nylas-Signature verification (docs/nylas-contract.md §2.1): lowercase hex HMAC-SHA256 of the
  * exact request bytes as received (the gzip bytes for compressed delivery), keyed by the destination's
  * secret string as UTF-8. Checked in constant time against every candidate secret, so rotation (two
  * secrets at once) works and the time taken does not reveal which secret, if any, matched.

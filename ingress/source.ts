@@ -3,7 +3,7 @@
  * address — directly, or through proxies it is told to trust — notifications from anywhere but the
  * listed networks are refused with 403 before a byte of their body is read. The list is the union of
  * INGRESS_SOURCE_ALLOWLIST (addresses and CIDRs) and, with INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS,
- * Nylas's own `GET /v3/webhooks/ip-addresses` (nylas-webhooks-contract.md §6.4), re-fetched
+ * Nylas's own `GET /v3/webhooks/ip-addresses` (docs/nylas-contract.md §6.4), re-fetched
  * periodically. Until that first fetch succeeds, notifications get 503 (Nylas retries) rather than 403
  * (Nylas would drop them for good).
  */

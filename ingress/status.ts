@@ -1,6 +1,6 @@
 /**
  * The one place error codes become HTTP statuses. The mapping is a contract with Nylas's retry rules
- * (nylas-webhooks-contract.md §2.3): Nylas retries only 408, 429, 502, 503, 504 and 507 and drops
+ * (docs/nylas-contract.md §2.3): Nylas retries only 408, 429, 502, 503, 504 and 507 and drops
  * anything else for good. So every transient fault — and every error we did not expect — answers
  * 503 with Retry-After. A 500 would make Nylas drop the notification forever; it is never sent.
  */
@@ -15,7 +15,7 @@ export interface HttpOutcome {
   nylasRetries: boolean;
 }
 
-/** Statuses Nylas retries (nylas-webhooks-contract.md §2.3). */
+/** Statuses Nylas retries (docs/nylas-contract.md §2.3). */
 export const NYLAS_RETRIED_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504, 507]);
 
 const BAD_INPUT_STATUS: Partial<Record<ErrorCode, number>> = {

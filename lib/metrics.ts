@@ -1,6 +1,6 @@
 /**
  * Metrics live on an injected prom-client Registry: each service builds its own, tests build a
- * fresh one and assert on it. Every metric name starts with `nylas_stream_` (ARCHITECTURE.md).
+ * fresh one and assert on it. Every metric name starts with `nylas_stream_` (docs/architecture.md).
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 

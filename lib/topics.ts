@@ -22,7 +22,7 @@ const DAY_MS = 86_400_000;
  * Default largest record of the raw and domain topics (TOPIC_MAX_MESSAGE_BYTES). The broker default
  * (~1 MiB) is too small on both ends: the ingress accepts bodies up to INGRESS_MAX_BODY_BYTES (5 MiB by
  * default) — a signed notification Kafka refuses would get 503 on every attempt and be lost after Nylas's
- * third — and an expanded `.truncated` message is by definition over 1 MB (nylas-webhooks-contract.md
+ * third — and an expanded `.truncated` message is by definition over 1 MB (docs/nylas-contract.md
  * §4.1). The processor reads the same setting and keeps every domain event under it.
  */
 export const MAX_RECORD_BYTES = DEFAULTS.topicMaxMessageBytes;

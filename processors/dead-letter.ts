@@ -1,5 +1,5 @@
 /**
- * The DLQ record (ARCHITECTURE.md: "what could not be processed, with the reason; re-drivable"): the
+ * The DLQ record (docs/architecture.md: "what could not be processed, with the reason; re-drivable"): the
  * original key, value bytes and headers, unchanged, plus `dlq-*` headers saying what failed where. A
  * redrive strips the `dlq-*` headers and produces key, value and the remaining headers back to the raw
  * topic, which makes it the same delivery the ingress once wrote.

@@ -1,5 +1,5 @@
 /**
- * Trigger routing by prefix (nylas-webhooks-contract.md §1 and §3.1): suffixes such as `.truncated`,
+ * Trigger routing by prefix (docs/nylas-contract.md §1 and §3.1): suffixes such as `.truncated`,
  * `.cleaned`, `.transformed`, `.metadata` and `.legacy` are delivered but never subscribed to, and can
  * combine (`message.created.cleaned.transformed.truncated`). We strip them, then map the base type to
  * a family. Anything we do not model yet is `unmodeled` and still carried to nylas.unmodeled.

@@ -1,6 +1,6 @@
 /**
  * The types the processor stages pass to each other. Stages are pure functions over a batch of these
- * plus the state store (ARCHITECTURE.md, "Processors"):
+ * plus the state store (docs/architecture.md, "Processors"):
  *
  *   RawRecord ──decode──▶ Notification ──dedupe──▶ ──order──▶ ──expand──▶ ──normalize──▶ DomainEvent ──encode/publish──▶ Kafka
  *        └──────────── any stage may instead produce a DeadLetter (with a reason code) ──────────────▶ nylas.webhooks.dlq
@@ -20,7 +20,7 @@ export interface RawRecord {
   timestamp: string;
 }
 
-/** The Nylas notification envelope (nylas-webhooks-contract.md §1), after validation. */
+/** The Nylas notification envelope (docs/nylas-contract.md §1), after validation. */
 export interface NylasEnvelope {
   specversion: string;
   type: string;

@@ -41,7 +41,7 @@ export interface DomainSchema {
 }
 
 /**
- * The fields every domain event starts with, in this order, with these types (ARCHITECTURE.md, "Domain
+ * The fields every domain event starts with, in this order, with these types (docs/architecture.md, "Domain
  * topics"). Checked on load so a schema cannot drift from the others.
  */
 export const COMMON_FIELDS: ReadonlyArray<{ name: string; type: unknown }> = [

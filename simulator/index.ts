@@ -1,6 +1,6 @@
 /**
- * The simulator's public API: a faithful local Nylas (nylas-webhooks-contract.md) for tests,
- * end-to-end fault runs and benchmarks. See README "Simulator".
+ * The simulator's public API: a faithful local Nylas (docs/nylas-contract.md) for tests,
+ * end-to-end fault runs and benchmarks. See docs/development.md, "Simulator".
  */
 export { ApiFaults, type FaultMatch, type FaultSpec } from './api/faults';
 export { type NylasApiOptions, type NylasApiServer, type RecordedRequest, startNylasApi } from './api/server';

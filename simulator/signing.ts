@@ -1,5 +1,5 @@
 /**
- * X-Nylas-Signature (nylas-webhooks-contract.md §2.1): lowercase hex HMAC-SHA256 of the exact bytes
+ * X-Nylas-Signature (docs/nylas-contract.md §2.1): lowercase hex HMAC-SHA256 of the exact bytes
  * sent, keyed by the destination's `webhook_secret` string used as-is (UTF-8, no base64 decoding). With
  * compressed delivery the signed bytes are the gzip bytes. No prefix, no timestamp.
  */

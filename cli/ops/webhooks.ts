@@ -1,5 +1,5 @@
 /**
- * `webhooks …`: the Nylas webhooks management API (nylas-webhooks-contract.md §6) through the official
+ * `webhooks …`: the Nylas webhooks management API (docs/nylas-contract.md §6) through the official
  * SDK where it has the call (send-test-event and mock-payload it has not: plain fetch with the same
  * Bearer key), and the ingress secrets file kept in step: a created destination's secret and a
  * rotated secret are written there at once, beside the previous one, so the running ingress accepts

@@ -187,7 +187,7 @@ export class LocalRuntime {
         `-Dquarkus.management.host=${o.host}`,
         `-Dquarkus.management.port=${o.registryManagementPort}`,
         // Schemas live in Kafka, not in memory: a registry that forgot its ids on restart would make
-        // every record already written undecodable (ARCHITECTURE.md, "Where it runs").
+        // every record already written undecodable (docs/architecture.md, "Where it runs").
         '-Dapicurio.storage.kind=kafkasql',
         `-Dapicurio.kafkasql.bootstrap.servers=${this.brokers}`,
         // @kafkajs/confluent-schema-registry's register() reads GET /config/{subject} and refuses to

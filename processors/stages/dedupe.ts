@@ -1,5 +1,5 @@
 /**
- * dedupe: drop a notification whose `id` was already handled within DEDUPE_WINDOW (ARCHITECTURE.md,
+ * dedupe: drop a notification whose `id` was already handled within DEDUPE_WINDOW (docs/architecture.md,
  * "Processors" step 2). The id is stable across Nylas's retries and provider upserts; the body is not
  * (`webhook_delivery_attempt` changes), so bytes are never compared. Pure: `seen` reads the store.
  *

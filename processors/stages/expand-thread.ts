@@ -2,12 +2,11 @@
  * Runs the Nylas API calls of the expand stage on a worker thread.
  *
  * Why: the processor is bound by its main thread, and a truncated message is the most expensive record
- * it handles. In the processor's CPU profile (`npm run bench -- --quick --only processor
- * --processor-records 100000 --profile processor`, realistic mix, 87 expansions of 1.05–1.6 MB messages)
- * 1.8 s of 14.3 s of main-thread samples had the SDK, undici or zlib on the stack: about 20 ms per
- * message (the request, gunzip of the response, JSON parsing), while every other record of the partition
- * waited. On the worker that work runs beside the pipeline; the main thread only receives the parsed
- * message (a structured clone: a copy of its strings).
+ * it handles. In the processor's CPU profile the SDK, undici and zlib (the request, gunzip of the
+ * response, JSON parsing) took a visible share of the main thread's samples, while every other record
+ * of the partition waited (docs/decisions/0003-expansion-worker-thread.md; figures in
+ * docs/benchmarks.md). On the worker that work runs beside the pipeline; the main thread only receives
+ * the parsed message (a structured clone: a copy of its strings).
  *
  * The expansion policy (slots, deadlines, backoff, Retry-After, the grant cool-down) stays in expand.ts
  * on the main thread: this is only its MessageFetcher. A worker that dies fails its calls in flight as

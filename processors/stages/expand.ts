@@ -1,7 +1,7 @@
 /**
  * expand: a `message.*.truncated` notification arrives without its body (payloads over 1 MB,
- * nylas-webhooks-contract.md §4.1), so the full message is fetched through the Nylas API with the official
- * SDK (ARCHITECTURE.md, "Processors" step 4). Only `message.*` is ever truncated.
+ * docs/nylas-contract.md §4.1), so the full message is fetched through the Nylas API with the official
+ * SDK (docs/architecture.md, "Processors" step 4). Only `message.*` is ever truncated.
  *
  * Outcomes and policy:
  * - 200 → the notification carries the fetched object (`expanded`).

@@ -1,6 +1,6 @@
 /**
  * encode + publish: a DomainEvent → a Kafka message in the Confluent wire format (magic byte 0, 4-byte
- * big-endian schema id, Avro binary), ARCHITECTURE.md "Processors" step 6. The schema ids come from
+ * big-endian schema id, Avro binary), docs/architecture.md "Processors" step 6. The schema ids come from
  * registerDomainSchemas at start-up (subject `<topic>-value`, BACKWARD_TRANSITIVE); the avsc type and the
  * 5-byte prefix are cached per topic, so the registry is never called per record. The transaction itself
  * is processors/processor.ts's job; this stage only builds the messages.
@@ -52,7 +52,7 @@ export class DomainEventEncoder {
    * Confluent-framed Avro bytes; BadInputError(SCHEMA_ENCODE_FAILED) naming the field paths. This is the
    * one place a domain value is checked against its schema: avsc's writers check every value they write
    * (type, enum symbol, union branch) and throw otherwise, so a separate isValid pass before encoding would
-   * walk every event twice (it cost ~4 µs per event in test/bench/stages.ts).
+   * walk every event twice (test/bench/stages.ts measures it; the figure is in docs/benchmarks.md).
    */
   encode(event: DomainEvent): Buffer {
     const enc = this.encodingFor(event);

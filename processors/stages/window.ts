@@ -6,7 +6,7 @@
  * event id twice, or a deleted object brought back.
  *
  * What is checked is the envelope `time`, not the ingress's received-at: Nylas signs the body only (no
- * timestamp header, nylas-webhooks-contract.md §2.1), so anyone who captured a delivery can post it again
+ * timestamp header, docs/nylas-contract.md §2.1), so anyone who captured a delivery can post it again
  * with a fresh received-at, but cannot change `time` without the secret. `time` also travels unchanged
  * through every way back in (re-post, raw-topic replay, DLQ redrive).
  *
@@ -38,7 +38,10 @@ export interface AcceptWindow {
   dedupeWindowMs: number;
 }
 
-/** ACCEPT_WINDOW's default: five sixths of DEDUPE_WINDOW (80 h of the default 96 h, README says why). */
+/**
+ * ACCEPT_WINDOW's default: five sixths of DEDUPE_WINDOW (80 h of the default 96 h;
+ * docs/processor-internals.md, "The acceptance window", says why).
+ */
 export function defaultAcceptWindowMs(dedupeWindowMs: number): number {
   return Math.floor((dedupeWindowMs * 5) / 6);
 }

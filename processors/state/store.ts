@@ -1,6 +1,6 @@
 /**
  * The per-partition state store: what the processor must remember about one input partition to stay
- * exactly-once across restarts and takeovers (ARCHITECTURE.md, "Exactly-once effect"):
+ * exactly-once across restarts and takeovers (docs/architecture.md, "Exactly-once effect"):
  *
  * - dedupe ids: notification ids handled within DEDUPE_WINDOW;
  * - versions: per object, the last emitted version, or a tombstone (deleted) with its version;

@@ -1,5 +1,5 @@
 /**
- * The webhooks management API (nylas-webhooks-contract.md §6): destinations with their own secret,
+ * The webhooks management API (docs/nylas-contract.md §6): destinations with their own secret,
  * the challenge GET on create and on reactivation (§2.2), rotate-secret with no grace period (§6.3),
  * IP addresses (§6.4), mock payloads (§6.5) and test events signed with `mock-webhook-secret` (§6.6).
  */

@@ -1,5 +1,5 @@
 /**
- * The notification envelope (nylas-webhooks-contract.md §1) and its wire bytes. Bodies are built once
+ * The notification envelope (docs/nylas-contract.md §1) and its wire bytes. Bodies are built once
  * per notification; each delivery attempt only swaps the `webhook_delivery_attempt` digits (§2.3: same
  * `id`, counter incremented, re-signed), so preparing 200 000 notifications stays cheap.
  */

@@ -1,5 +1,5 @@
 /**
- * Trigger types (nylas-webhooks-contract.md §3.1) and the `source` each one carries (§1).
+ * Trigger types (docs/nylas-contract.md §3.1) and the `source` each one carries (§1).
  */
 import type { Provider } from '../world/types';
 

@@ -1,5 +1,5 @@
 /**
- * The truncation rule (nylas-webhooks-contract.md §4.1, §9 #15): only `message.*` notifications are
+ * The truncation rule (docs/nylas-contract.md §4.1, §9 #15): only `message.*` notifications are
  * ever truncated; when the serialized payload exceeds 1 MB, `body` is removed (everything else is kept)
  * and `.truncated` is appended to `type`. The contract leaves the unit open (1 000 000 or 1 048 576
  * bytes); the default here is the stricter 1 000 000, configurable per sender/generator.

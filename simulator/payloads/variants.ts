@@ -1,5 +1,5 @@
 /**
- * Delivered-only type variants (nylas-webhooks-contract.md §3.1): `.cleaned` (Clean Conversations
+ * Delivered-only type variants (docs/nylas-contract.md §3.1): `.cleaned` (Clean Conversations
  * Markdown body), `.metadata` (gmail.metadata scope: no body/snippet/attachments, with headers),
  * `.transformed` (field customization, ID fields always kept), `.legacy` (v2 `deltas[]` tracking).
  * `.truncated` is the size rule, in truncation.ts.

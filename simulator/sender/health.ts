@@ -1,5 +1,5 @@
 /**
- * Destination health (nylas-webhooks-contract.md §2.4, §9 #17): `failing` when 95% or more of
+ * Destination health (docs/nylas-contract.md §2.4, §9 #17): `failing` when 95% or more of
  * responses over 15 minutes are non-200 or missing; `failed` when that stays so for 72 hours, after
  * which delivery stops and nothing is replayed. `failing` recovers on its own when the ratio drops;
  * `failed` never does (a user must reactivate it, which re-runs the challenge).

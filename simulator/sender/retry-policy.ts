@@ -1,5 +1,5 @@
 /**
- * Nylas's delivery rules for one notification (nylas-webhooks-contract.md §2.1, §2.3, §9 #1–#3):
+ * Nylas's delivery rules for one notification (docs/nylas-contract.md §2.1, §2.3, §9 #1–#3):
  * success is exactly 200 (strict by default); only 408, 429, 502, 503, 504, 507, timeouts and
  * connection errors are retried; 3 attempts in total, the last 10–20 minutes after the first; the wait
  * is max(backoff, Retry-After).

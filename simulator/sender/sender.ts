@@ -1,5 +1,5 @@
 /**
- * The Sender: delivers notifications to one destination the way Nylas does (nylas-webhooks-contract.md
+ * The Sender: delivers notifications to one destination the way Nylas does (docs/nylas-contract.md
  * §2): POST with `Content-Type: application/json`, optional gzip, `X-Nylas-Signature` over the exact
  * bytes sent, no other headers (§9 #19); 200 = delivered; retries per retry-policy.ts with the same
  * `id`, the next `webhook_delivery_attempt` and a fresh signature (§2.3, §9 #8); destination health per

@@ -1,6 +1,6 @@
 /**
  * How the world evolves: one function per trigger that changes the world consistently and describes
- * the change in its notification shape (nylas-webhooks-contract.md §3.2). The payload layer
+ * the change in its notification shape (docs/nylas-contract.md §3.2). The payload layer
  * (payloads/generator.ts) turns a WorldChange into an envelope; this file never builds envelopes.
  *
  * While a grant is invalid, Nylas stops notifying about it (§7) except `message.opened`; provider-side

@@ -1,5 +1,5 @@
 /**
- * Builders for realistic Nylas objects in their REST shapes (nylas-webhooks-contract.md §3.2 field
+ * Builders for realistic Nylas objects in their REST shapes (docs/nylas-contract.md §3.2 field
  * lists; §4.2 REST objects). Every value comes from the Random passed in, so a seed reproduces them.
  */
 import type { Random } from './random';

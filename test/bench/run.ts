@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: starts a private Kafka + registry (local runtime instance "bench"), runs the
  * scenarios, writes test/bench/results/<date>.json (every figure) and test/bench/results/latest.md (the
- * table the README quotes), and stops everything it started — also on failure or Ctrl-C.
+ * table docs/benchmarks.md quotes), and stops everything it started — also on failure or Ctrl-C.
  *
  *   npm run bench                       full run (about 40 minutes); the committed results come from one
  *   npm run bench -- --quick            smaller counts, shorter soak (for iterating); results go to the temp dir

@@ -26,8 +26,8 @@ const SIGNED = 600;
 const SIGNED_CONCURRENCY = 12;
 /** Each sender starts a delivery at most this often: 600 deliveries over about 12 s. */
 const SIGNED_INTERVAL_MS = 240;
-/** Generous (garbage awaiting collection counts too): before the fix this attack added about 600 MB,
- * the issue measured +489 MB for a smaller one. */
+/** Generous (garbage awaiting collection counts too), and well below what this attack added before the
+ * bounds on strangers (docs/benchmarks.md). */
 const RSS_GROWTH_BOUND_MB = 300;
 
 function rssMb(pid: number): number {

@@ -1,6 +1,6 @@
 /**
  * Finds a real Kafka broker and a real Confluent-compatible schema registry for the integration tests,
- * in the order of ARCHITECTURE.md ("Where it runs"):
+ * in the order of docs/architecture.md ("Where it runs"):
  *   1. KAFKA_BROKERS and SCHEMA_REGISTRY_URL set → use them as they are;
  *   2. a container runtime answers → Testcontainers (Kafka + Apicurio images);
  *   3. the no-Docker local runtime (deploy/local; needs java and mvn);

@@ -1,5 +1,5 @@
 /**
- * Records of nylas.webhooks.raw exactly as the ingress writes them (ARCHITECTURE.md, "Ingress" step 4):
+ * Records of nylas.webhooks.raw exactly as the ingress writes them (docs/architecture.md, "Ingress" step 4):
  * key = grant id, value = the request bytes (optionally gzip), and the ingress headers. Unit tests take
  * `rawRecord` (a consumed RawRecord); Kafka tests produce `rawMessage`.
  */

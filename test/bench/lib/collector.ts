@@ -4,8 +4,8 @@
  * copies from the raw record's `received-at` header) to the moment the event became visible.
  *
  * One consumer per topic: a kafkajs consumer subscribed to the nine domain topics at once delivers
- * records ~650 ms (p50) after they are written even without transactions, while nine single-topic
- * consumers take ~11 ms (measured on the bench broker) — the measurement must not be the latency.
+ * records far later after they are written, even without transactions, than nine single-topic consumers
+ * do (figures in docs/benchmarks.md) — the measurement must not be the latency.
  */
 import type avro from 'avsc';
 import type { Consumer, Kafka } from 'kafkajs';

@@ -1,5 +1,5 @@
 /**
- * The result file (every figure, JSON) and the Markdown table the README quotes.
+ * The result file (every figure, JSON) and the Markdown table docs/benchmarks.md quotes.
  */
 import type { EndToEndResult } from '../scenarios/end-to-end';
 import { type IngressResult, SERVER_LABELS, SERVERS } from '../scenarios/ingress';

@@ -118,8 +118,8 @@ export async function runEndToEnd(ctx: BenchContext): Promise<EndToEndResult> {
   // Warm-up, not measured: a trickle through the whole pipeline until it comes out, so every partition
   // is taken over (the processor's /readyz is true before its first assignment); then the full rate for
   // a while, because freshly started processes run unoptimized code for their first seconds (a step from
-  // idle to 1,000/s took 3-4 s to settle, p99 ~1 s, before this) and the figure is about the steady
-  // state. The warm-up's own latencies are reported beside it as the cold start.
+  // idle to full rate took seconds to settle before this; docs/benchmarks.md) and the figure is about the
+  // steady state. The warm-up's own latencies are reported beside it as the cold start.
   // After sending: until the raw topic is fully committed, then until the collector has been quiet for
   // a moment (it sees an event shortly after its commit).
   const drained = async (quietMs: number) => {

@@ -30,7 +30,7 @@
  *                counted: L dead-lettered (the DLQ has it, with a reason); the last event is "gone" after
  *                a 404 the API really served for that message (the documented meaning of 404); the last
  *                event is another notification with L's exact version (a tie at the contract's 1-second
- *                resolution, §5, broken by arrival order as ARCHITECTURE.md says).
+ *                resolution, §5, broken by arrival order as docs/architecture.md says).
  *  - retried as Nylas would: every delivery that never got a 200 has attempts 1..k with k = 3 and every
  *                answer a retried status (408/429/502/503/504/507), a timeout or a connection error — or
  *                stops at the first non-retried status; a delivery that ended in a 200 has only retried

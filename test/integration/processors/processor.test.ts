@@ -1,6 +1,6 @@
 /**
  * The processor end to end against the real broker, the real registry and the simulator's Nylas API:
- * every guarantee of ARCHITECTURE.md "Processors" that one instance can show. Domain events are read
+ * every guarantee of docs/architecture.md "Processors" that one instance can show. Domain events are read
  * read_committed and decoded independently of our encoder (writer schema fetched by id, avsc).
  *
  * "Nothing else was emitted" is proven with a barrier instead of a sleep: after the records under test,

@@ -3,9 +3,10 @@
  * tested both firing and quiet, and every expression names only metrics the services export.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { headingAnchors } from '../../helpers/markdown';
 import {
   exportedMetricNames,
   metricNamesIn,
@@ -15,6 +16,7 @@ import {
 } from '../../helpers/promql';
 
 const DIR = join(REPO_ROOT, 'deploy', 'prometheus');
+const RUNBOOKS = 'docs/runbooks.md';
 
 interface Rule {
   record?: string;
@@ -113,7 +115,7 @@ describe('deploy/prometheus', () => {
     for (const a of alerts) {
       expect([a.alert, a.labels?.severity]).toEqual([a.alert, expect.stringMatching(/^(page|ticket)$/)]);
       expect(a.annotations?.summary).toBeTruthy();
-      expect(a.annotations?.runbook_url).toBe(`README.md#${a.alert?.toLowerCase()}`);
+      expect(a.annotations?.runbook_url).toBe(`${RUNBOOKS}#${a.alert?.toLowerCase()}`);
     }
   });
 
@@ -131,13 +133,32 @@ describe('deploy/prometheus', () => {
     expect(missing).toEqual([]);
   });
 
-  it('every alert has a runbook in the README operations section (what it means, what to check, the fix)', () => {
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf('<!-- section:operations -->');
-    const end = readme.indexOf('<!-- /section:operations -->');
-    expect(start).toBeGreaterThanOrEqual(0);
-    const section = readme.slice(start, end);
-    const runbooks = section.split(/^#### /m).slice(1);
+  it('every runbook_url (in the rules and in their promtool tests) resolves to a file and a heading anchor', () => {
+    type TestFile = {
+      tests: { alert_rule_test?: { exp_alerts?: { exp_annotations?: Record<string, string> }[] }[] }[];
+    };
+    const tested = load<TestFile>('tests/rules.test.yml')
+      .tests.flatMap((t) => t.alert_rule_test ?? [])
+      .flatMap((c) => c.exp_alerts ?? [])
+      .map((e) => e.exp_annotations?.runbook_url);
+    const urls = [...alerts.map((a) => a.annotations?.runbook_url), ...tested];
+    const broken: string[] = [];
+    for (const url of urls) {
+      const [file = '', anchor, ...rest] = (url ?? '').split('#');
+      const path = join(REPO_ROOT, file);
+      if (file === '' || anchor === undefined || rest.length > 0 || !existsSync(path)) {
+        broken.push(`${url}: no such file`);
+      } else if (!headingAnchors(readFileSync(path, 'utf8')).includes(anchor)) {
+        broken.push(`${url}: no heading with that anchor`);
+      }
+    }
+    expect(urls.length).toBeGreaterThan(alerts.length);
+    expect(broken).toEqual([]);
+  });
+
+  it('every alert has a runbook in docs/runbooks.md (what it means, what to check, the fix)', () => {
+    const section = readFileSync(join(REPO_ROOT, RUNBOOKS), 'utf8');
+    const runbooks = section.split(/^## /m).slice(1);
     const byName = new Map(runbooks.map((r) => [r.split('\n')[0]?.trim(), r]));
     for (const a of alerts) {
       const runbook = byName.get(a.alert);

@@ -77,8 +77,9 @@ const textConfig: fc.Arbitrary<Config> = fc
 
 /** "=" forms the grammar refuses: empty names, names that are not names, secrets that are all padding.
  * A bare `name=rest` whose prefix IS a valid name is not malformed: the grammar reads it as destination
- * "name" (which the start-up and reload lines do print), and the README says to write a secret that
- * contains "=" as `default=<secret>`; no generator or mutation here writes "=" inside a text secret. */
+ * "name" (which the start-up and reload lines do print), and docs/ingress-internals.md says to write a
+ * secret that contains "=" as `default=<secret>`; no generator or mutation here writes "=" inside a text
+ * secret. */
 const equalsConfig: fc.Arbitrary<Config> = fc
   .tuple(secret, secret, fc.integer({ min: 0, max: 5 }), space)
   .map(([s, t, form, sp]) => {

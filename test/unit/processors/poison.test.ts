@@ -148,7 +148,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
     expect(res.r.deadLetters[0]?.message).toContain('RangeError: Maximum call stack size exceeded');
   });
 
-  it('normalize: a payload that cannot describe the change → NORMALIZE_FAILED, re-drivable (README, redrive)', async () => {
+  it('normalize: a payload that cannot describe the change → NORMALIZE_FAILED, re-drivable (docs/operations.md, redrive)', async () => {
     const body = messageNotification('g', { id: 'p7', messageId: 'm' });
     (body.data as Record<string, unknown>).object = null;
     const poison = raw(body);

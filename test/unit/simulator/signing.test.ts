@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { MOCK_WEBHOOK_SECRET, signBody, signStandardWebhook, verifySignature } from '../../../simulator';
 
-// nylas-webhooks-contract.md §2.1 test vector: 342 bytes, no trailing newline.
+// docs/nylas-contract.md §2.1 test vector: 342 bytes, no trailing newline.
 const VECTOR_BODY =
   '{"specversion":"1.0","type":"grant.deleted","source":"/nylas/system","id":"a1b2c3d4-0000-4000-8000-000000000001","time":1723821985,"webhook_delivery_attempt":1,"data":{"application_id":"app-123","object":{"code":25013,"grant_id":"e19f8e1a-eb1c-4673-b602-ba4a189b18bd","integration_id":"int-1","provider":"google","email":"user@example.com"}}}';
 
