@@ -37,21 +37,16 @@ export const NOT_IN_THIS_BUILD_EXIT_CODE = 2;
 /** Returns the module's exports, or undefined when the module is not in this build. */
 export type ModuleLoader = (path: string) => unknown;
 
-function isModuleNotFound(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && err.code === 'MODULE_NOT_FOUND';
-}
-
 /**
- * Only the resolution is allowed to fail: a module that exists but fails to load (a missing dependency
- * of its own, a syntax error) is a broken build and must say so, not turn into a stand-in.
+ * Only the resolution may fail: a module that is there but fails to load (a missing dependency of its
+ * own, a syntax error) is a broken build and must say so, not turn into a stand-in.
  */
 export const requireIfPresent: ModuleLoader = (path) => {
   let resolved: string;
   try {
     resolved = require.resolve(path);
-  } catch (err) {
-    if (isModuleNotFound(err)) return undefined;
-    throw err;
+  } catch {
+    return undefined;
   }
   return require(resolved);
 };
