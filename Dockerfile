@@ -1,17 +1,17 @@
 # One image for every nylas-stream role (ingress, processor, CLI); the compose file picks the command.
+# The production build (tsconfig.prod.json) leaves out the simulator and the no-Docker local runtime:
+# `up`, `stop`, `infra` and `simulate` answer "not in this image" here and run from a clone (npm start).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.prod.json ./
 COPY lib lib
 COPY cli cli
 COPY ingress ingress
 COPY processors processors
 COPY schemas schemas
-COPY simulator simulator
-COPY deploy deploy
-RUN npm run build && npm prune --omit=dev
+RUN npm run build:production && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -1,26 +1,27 @@
 /**
  * The `nylas-stream` command. Each subcommand lives in cli/commands/<name>.ts and registers itself
  * here; configuration errors become exit code 2 with the variable named, anything else exit code 1.
+ * `up`, `stop`, `infra` and `simulate` are registered only where the development build has them (the
+ * production image has neither the simulator nor the local runtime): cli/development-commands.ts.
  */
 import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
-import { registerInfraCommands } from './commands/infra';
 import { registerIngressCommand } from './commands/ingress';
 import { registerProcessorCommand } from './commands/processor';
 import { registerRedriveCommand } from './commands/redrive';
 import { registerReplayCommand } from './commands/replay';
 import { registerSchemasCommands } from './commands/schemas';
-import { registerSimulateCommands } from './commands/simulate';
 import { registerTailCommand } from './commands/tail';
 import { registerTopicsCommands } from './commands/topics';
 import { registerWebhooksCommands } from './commands/webhooks';
+import { INFRA_COMMANDS, registerDevelopmentCommands, SIMULATE_COMMANDS } from './development-commands';
 import { guardStdio } from './stdio';
 
 export function buildProgram(): Command {
   const program = new Command('nylas-stream')
     .description('Nylas v3 webhook notifications → correct, replayable Kafka streams')
     .showHelpAfterError();
-  registerInfraCommands(program);
+  registerDevelopmentCommands(program, INFRA_COMMANDS);
   registerIngressCommand(program);
   registerProcessorCommand(program);
   registerTopicsCommands(program);
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
   registerRedriveCommand(program);
   registerWebhooksCommands(program);
   registerSchemasCommands(program);
-  registerSimulateCommands(program);
+  registerDevelopmentCommands(program, SIMULATE_COMMANDS);
   return program;
 }
 

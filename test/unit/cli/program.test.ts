@@ -24,6 +24,20 @@ describe('nylas-stream program', () => {
     ]);
   });
 
+  it('registers the development commands themselves where their modules are (here: the source tree)', () => {
+    expect(command('up')?.options.map((o) => o.long)).toEqual(
+      expect.arrayContaining(['--demo', '--demo-count', '--once', '--infra-only']),
+    );
+    expect(command('stop')?.description()).toMatch(/stop the local Kafka/);
+    expect(command('infra')?.commands.map((c) => c.name())).toEqual(['status']);
+    expect(command('simulate')?.commands.map((c) => c.name())).toEqual([
+      'serve',
+      'send',
+      'scenarios',
+      'mock',
+    ]);
+  });
+
   it('replay has the options of the contract', () => {
     const flags = command('replay')?.options.map((o) => o.long);
     expect(flags).toEqual(
