@@ -25,9 +25,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
 import { ErrorCodes } from '../../lib/errors';
+import { isObj, type Obj } from '../../lib/json';
 import type { DeadLetter, DeadLetterReason, Notification } from '../types';
-
-type Obj = Record<string, unknown>;
 
 export function needsExpansion(n: Notification): boolean {
   return n.family === 'message' && n.suffixes.includes('truncated') && n.action !== 'deleted';
@@ -97,9 +96,9 @@ function snakeKey(k: string): string {
  * normalize stage use Nylas's wire names, so the keys are turned back. */
 export function snakeKeys(v: unknown, top = true): unknown {
   if (Array.isArray(v)) return v.map((e) => snakeKeys(e, false));
-  if (typeof v !== 'object' || v === null) return v;
+  if (!isObj(v)) return v;
   const out: Obj = {};
-  for (const [k, val] of Object.entries(v as Obj)) {
+  for (const [k, val] of Object.entries(v)) {
     out[top && k === 'metadata' ? k : snakeKey(k)] = top && k === 'metadata' ? val : snakeKeys(val, false);
   }
   return out;

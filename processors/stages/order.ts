@@ -24,11 +24,10 @@
  * near-simultaneous arrivals come out in version order instead of the later one being suppressed; the
  * emitted ones take the object's arrival slots in the batch, so output order across objects follows input.
  */
+import { type Obj, obj } from '../../lib/json';
 import { stateId, stateKeyOf } from '../state/keys';
 import type { TriggerInfo } from '../triggers';
 import type { Notification, NylasEnvelope, ObjectKey } from '../types';
-
-type Obj = Record<string, unknown>;
 
 /** What the store remembers per object: the last emitted version, and whether it was a delete. */
 export interface VersionEntry {
@@ -42,10 +41,6 @@ export interface VersionEntry {
  * (state/keys.ts), so a key read back from the changelog gives the same string. */
 export function objectKeyString(k: ObjectKey): string {
   return JSON.stringify([stateId(k.grantId), stateId(k.objectType), stateId(k.objectId)]);
-}
-
-function obj(v: unknown): Obj | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
 function idText(v: unknown): string | undefined {

@@ -18,6 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Message } from 'kafkajs';
+import { isObj } from '../../lib/json';
 import type { ObjectKey } from '../types';
 import type { PartitionStore, Progress, StateChange } from './store';
 
@@ -136,10 +137,6 @@ export function changelogMessages(
   }
   flush();
   return { messages, tracking };
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
