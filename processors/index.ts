@@ -43,7 +43,10 @@ function listen(server: Server, port: number): Promise<AddressInfo> {
     server.once('error', reject);
     server.listen(port, () => {
       server.off('error', reject);
-      resolve(server.address() as AddressInfo);
+      const address = server.address();
+      // A TCP server's address is an AddressInfo (a string only for a pipe or a socket file).
+      if (address !== null && typeof address === 'object') resolve(address);
+      else reject(new Error(`the metrics server listens on ${address}, not a TCP port`));
     });
   });
 }

@@ -283,13 +283,13 @@ export class PartitionWorker {
     // Whole batches normally (a round may then exceed the limit by one batch); a narrowed round
     // (isolation) splits the batch in front so it holds exactly `limit` records.
     const split = limit < this.o.maxRecordsPerTransaction;
-    while (this.queue.length > 0) {
-      const next = this.queue[0] as QueuedBatch;
+    for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
       if (records.length + next.records.length > limit && (split || records.length > 0)) {
         if (!split || records.length >= limit) break;
         const taken = next.records.splice(0, limit - records.length);
         this.take(records, taken);
-        end = BigInt((taken[taken.length - 1] as RawRecord).offset) + 1n;
+        const last = taken.at(-1);
+        if (last !== undefined) end = BigInt(last.offset) + 1n;
         break;
       }
       this.queue.shift();
