@@ -41,7 +41,7 @@ import { LagSampler } from './lag-sampler';
 import type { ProcessorMetrics } from './metrics';
 import { PartitionWorker } from './partition';
 import type { Pipeline } from './pipeline';
-import { classifyRoundFailure, RoundFailure } from './poison/classify';
+import { planRetake } from './poison/retake';
 import { RoundFailures } from './poison/round-failures';
 import { statePartitionFor } from './state/changelog';
 import type { PartitionStore } from './state/store';
@@ -320,39 +320,14 @@ export class Processor {
       this.log.error({ err, partition: p, fenced }, 'partition transaction fenced; taking over again');
     }
     if (next === 'gone') return;
-    // Fenced means another instance took the partition: give the rebalance time to revoke it here
-    // before fencing back.
-    if (fenced) {
-      this.takeovers.schedule(p, Math.floor(this.config.sessionTimeoutMs / 2));
-      return;
-    }
-    const kind = classifyRoundFailure(err);
-    this.d.metrics.roundFailures.inc({ kind });
-    const round = err instanceof RoundFailure ? err : undefined;
-    const verdict = this.roundFailures.failed(p, {
-      kind,
-      resumeFrom: worker.committedNext,
-      offsets: round?.offsets ?? [],
-      takenThrough: round?.takenThrough ?? worker.committedNext,
-    });
-    this.log.error(
-      {
-        err,
-        partition: p,
-        kind,
-        resumeFrom: worker.committedNext.toString(),
-        attempts: this.roundFailures.attempts(p),
-        retryInMs: verdict.delayMs,
-        ...(verdict.isolating ? { isolating: verdict.isolating } : {}),
-        ...(verdict.quarantined ? { quarantined: verdict.quarantined } : {}),
-      },
-      verdict.quarantined
-        ? 'a record failed alone: it will be dead-lettered as POISON_ISOLATED'
-        : verdict.isolating
-          ? 'rounds keep failing at this offset: narrowing them to isolate the record'
-          : 'partition transaction failed; aborting and taking over again',
+    const plan = planRetake(
+      { err, partition: p, committedNext: worker.committedNext, fenced },
+      this.roundFailures,
+      this.config.sessionTimeoutMs,
     );
-    this.takeovers.schedule(p, verdict.delayMs);
+    if (plan.kind) this.d.metrics.roundFailures.inc({ kind: plan.kind });
+    if (plan.log) this.log.error(plan.log.fields, plan.log.message);
+    this.takeovers.schedule(p, plan.delayMs);
   }
 
   async stop(): Promise<void> {
