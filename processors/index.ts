@@ -7,27 +7,25 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import type { ProcessorConfig } from './config';
+import { type DependencyOptions, processorDependencies } from './dependencies';
 import { ProcessorMetrics } from './metrics';
-import { Processor, type ProcessorOptions } from './processor';
+import { Processor } from './processor';
 
+export { transactionalIdFor } from './assignment/kafka-steps';
 export { loadProcessorConfig, type ProcessorConfig } from './config';
-export { Processor, transactionalIdFor } from './processor';
+export { Processor } from './processor';
 
-export interface StartProcessorOptions {
+export interface StartProcessorOptions extends DependencyOptions {
   logger?: Logger;
   registry?: Registry;
-  kafka?: Kafka;
-  schemaRegistry?: SchemaRegistry;
-  fetchMessage?: ProcessorOptions['fetchMessage'];
-  /** Replaces the normalize stage (tests that inject a failing stage). */
-  normalize?: ProcessorOptions['normalize'];
+  /** Called when the processor cannot go on (the consumer crashed for good); the CLI exits non-zero. */
   onFatal?: (err: unknown) => void;
+  /** The processor's clock (default Date.now). */
+  now?: () => number;
   /** Serve /metrics, /healthz, /readyz (default true; tests usually pass false). */
   http?: boolean;
 }
@@ -45,7 +43,10 @@ function listen(server: Server, port: number): Promise<AddressInfo> {
     server.once('error', reject);
     server.listen(port, () => {
       server.off('error', reject);
-      resolve(server.address() as AddressInfo);
+      const address = server.address();
+      // A TCP server's address is an AddressInfo (a string only for a pipe or a socket file).
+      if (address !== null && typeof address === 'object') resolve(address);
+      else reject(new Error(`the metrics server listens on ${address}, not a TCP port`));
     });
   });
 }
@@ -57,16 +58,8 @@ export async function startProcessor(
   const logger = options.logger ?? createLogger({ name: 'processor', level: config.logLevel });
   const registry = options.registry ?? createMetricsRegistry({ service: 'processor' });
   const metrics = new ProcessorMetrics(registry);
-  const processor = new Processor({
-    config,
-    logger,
-    metrics,
-    ...(options.kafka ? { kafka: options.kafka } : {}),
-    ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
-    ...(options.fetchMessage ? { fetchMessage: options.fetchMessage } : {}),
-    ...(options.normalize ? { normalize: options.normalize } : {}),
-    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
-  });
+  // Served from before the processor exists (live, not ready), as while it starts.
+  let processor: Processor | undefined;
   let server: Server | undefined;
   let url: string | undefined;
   if (options.http ?? true) {
@@ -80,12 +73,12 @@ export async function startProcessor(
           () => res.writeHead(500).end(),
         );
       } else if (path === '/healthz') {
-        const live = processor.live;
+        const live = processor?.live ?? true;
         res
           .writeHead(live ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(live ? 'ok' : `stalled: a partition has made no progress for ${processor.longestStall} s`);
+          .end(live ? 'ok' : `stalled: a partition has made no progress for ${processor?.longestStall} s`);
       } else if (path === '/readyz') {
-        const ready = processor.ready;
+        const ready = processor?.ready ?? false;
         res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready' : 'not ready');
       } else {
         res.writeHead(404).end();
@@ -94,21 +87,37 @@ export async function startProcessor(
     const address = await listen(server, config.metricsPort);
     url = `http://127.0.0.1:${address.port}`;
   }
+  let started: Processor;
   try {
-    await processor.start();
+    const deps = await processorDependencies(config, logger, metrics, options);
+    started = new Processor({
+      config,
+      logger,
+      metrics,
+      ...deps,
+      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    processor = started;
   } catch (err) {
-    await processor.stop().catch(() => undefined);
+    server?.close();
+    throw err;
+  }
+  try {
+    await started.start();
+  } catch (err) {
+    await started.stop().catch(() => undefined);
     server?.close();
     throw err;
   }
   let stopped: Promise<void> | undefined;
   return {
-    processor,
+    processor: started,
     metrics,
     url,
     stop() {
       stopped ??= (async () => {
-        await processor.stop();
+        await started.stop();
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       })();
       return stopped;

@@ -15,13 +15,14 @@
 import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../lib/logger';
 import { deadLetterMessage } from './dead-letter';
+import { PartitionLanes } from './deferral/index';
 import type { ProcessorMetrics } from './metrics';
-import { ExpansionCache, type Pipeline, type RoundResult } from './pipeline';
+import type { Pipeline, RoundResult } from './pipeline';
 import { RoundFailure } from './poison/classify';
 import type { RecoveryPlan } from './poison/round-failures';
 import { headerText, RAW_HEADERS } from './stages/decode';
 import { changelogMessages } from './state/changelog';
-import type { PartitionStore, Progress, StateChange } from './state/store';
+import type { PartitionStore, StateChange } from './state/store';
 import type { DeadLetter, RawRecord } from './types';
 
 export interface PartitionWorkerOptions {
@@ -129,10 +130,8 @@ export class PartitionWorker {
   private readonly queue: QueuedBatch[] = [];
   private queuedRecords = 0;
   private queuedBytes = 0;
-  /** Records set aside behind a pending expansion, by lane (object: grant, type, id). */
-  private readonly deferred = new Map<string, RawRecord[]>();
-  private deferredRecords = 0;
-  private readonly expansions = new ExpansionCache();
+  /** Records set aside behind a pending expansion, by lane (processors/deferral/). */
+  private readonly lanes = new PartitionLanes();
   private stopped = false;
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -150,7 +149,7 @@ export class PartitionWorker {
     this.committedNext = o.committed;
     this.takenThrough = o.committed;
     this.expectedFetch = o.committed >= 0n ? o.committed : undefined;
-    this.expansions.onSettled(() => this.wake());
+    this.lanes.expansions.onSettled(() => this.wake());
   }
 
   get partition(): number {
@@ -170,7 +169,7 @@ export class PartitionWorker {
     return {
       queuedRecords: this.queuedRecords,
       queuedBytes: this.queuedBytes,
-      deferredRecords: this.deferredRecords,
+      deferredRecords: this.lanes.count,
       fetchPaused: this.paused,
       expectedFetch: this.expectedFetch?.toString() ?? null,
       stopped: this.stopped,
@@ -232,20 +231,6 @@ export class PartitionWorker {
     });
   }
 
-  private readyLanes(): string[] {
-    const ready: string[] = [];
-    for (const [lane, recs] of this.deferred) {
-      if (
-        recs.every(
-          (r) => this.expansions.promise(r.offset) === undefined || this.expansions.settled(r.offset),
-        )
-      ) {
-        ready.push(lane);
-      }
-    }
-    return ready;
-  }
-
   private oldestReceivedAt(): number | undefined {
     const first = this.queue.find((b) => b.records.length > 0)?.records[0];
     if (!first) return undefined;
@@ -256,7 +241,7 @@ export class PartitionWorker {
   private async run(): Promise<void> {
     let lastSweep = 0;
     while (!this.stopped) {
-      const ready = this.readyLanes();
+      const ready = this.lanes.ready();
       const sweepDue = this.now() - lastSweep >= this.o.sweepIntervalMs;
       if (this.queue.length === 0 && ready.length === 0 && !sweepDue) {
         await this.waitForWake(Math.max(10, this.o.sweepIntervalMs - (this.now() - lastSweep)));
@@ -275,30 +260,10 @@ export class PartitionWorker {
     }
   }
 
-  /**
-   * The committed offset and the progress marker after a round. The offset stops at the first record
-   * still set aside; the marker says which records between it and what was taken are already handled,
-   * merged with a marker inherited from a previous owner until the records it covers have been taken.
-   */
-  private progressAfterRound(): Progress | null {
-    const taken = this.takenThrough;
-    const inherited = this.o.store.progress;
-    const relevant = inherited !== null && taken < BigInt(inherited.through) ? inherited : null;
-    const unprocessed: bigint[] = [];
-    for (const list of this.deferred.values()) for (const r of list) unprocessed.push(BigInt(r.offset));
-    if (relevant) for (const o of relevant.unprocessed) if (BigInt(o) >= taken) unprocessed.push(BigInt(o));
-    unprocessed.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const through = relevant ? BigInt(relevant.through) : taken;
-    const first = unprocessed[0];
-    const next = first !== undefined && first < taken ? first : taken;
-    if (next >= through) return null;
-    return { next: next.toString(), through: through.toString(), unprocessed: unprocessed.map(String) };
-  }
-
   /** True when the queue holds more than `fraction` of either bound (records or bytes). */
   private overQueueBound(fraction: number): boolean {
     return (
-      this.queuedRecords + this.deferredRecords >= this.o.maxQueuedRecords * fraction ||
+      this.queuedRecords + this.lanes.count >= this.o.maxQueuedRecords * fraction ||
       this.queuedBytes >= this.o.maxQueuedBytes * fraction
     );
   }
@@ -318,13 +283,13 @@ export class PartitionWorker {
     // Whole batches normally (a round may then exceed the limit by one batch); a narrowed round
     // (isolation) splits the batch in front so it holds exactly `limit` records.
     const split = limit < this.o.maxRecordsPerTransaction;
-    while (this.queue.length > 0) {
-      const next = this.queue[0] as QueuedBatch;
+    for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
       if (records.length + next.records.length > limit && (split || records.length > 0)) {
         if (!split || records.length >= limit) break;
         const taken = next.records.splice(0, limit - records.length);
         this.take(records, taken);
-        end = BigInt((taken[taken.length - 1] as RawRecord).offset) + 1n;
+        const last = taken.at(-1);
+        if (last !== undefined) end = BigInt(last.offset) + 1n;
         break;
       }
       this.queue.shift();
@@ -348,44 +313,30 @@ export class PartitionWorker {
     // Resubmitted lanes first (they are older), then new records. The lane of a new record is its
     // object, known only once decoded: the pipeline sets aside, unprocessed, the new records of lanes
     // still waiting, so they join the back of their lane and an object's order is kept.
-    const input: RawRecord[] = [];
-    for (const lane of readyLanes) {
-      const recs = this.deferred.get(lane) ?? [];
-      this.deferred.delete(lane);
-      this.deferredRecords -= recs.length;
-      for (const r of recs) input.push(r);
-    }
+    const input = this.lanes.resubmit(readyLanes);
     const quarantine = this.o.recovery?.quarantine;
     const isolated: DeadLetter[] = [];
     for (const r of fresh) {
       if (quarantine?.has(r.offset)) isolated.push(isolatedDeadLetter(r));
       else input.push(r);
     }
-    const waiting = new Set(this.deferred.keys());
+    const waiting = this.lanes.waiting();
     const offsets = [...input, ...isolated.map((d) => d.record)].map((r) => BigInt(r.offset));
     const failed = (phase: 'pipeline' | 'commit') => (err: unknown) => {
       throw new RoundFailure(phase, offsets, end ?? this.takenThrough, err);
     };
 
     const result: RoundResult = await this.timed('pipeline', () =>
-      this.o.pipeline.run(input, this.o.store, now, this.expansions, waiting),
+      this.o.pipeline.run(input, this.o.store, now, this.lanes.expansions, waiting),
     ).catch(failed('pipeline'));
     for (const dl of isolated) {
       result.deadLetters.push(dl);
       result.outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
     }
-    for (const { lane, record } of result.deferred) {
-      const list = this.deferred.get(lane) ?? [];
-      list.push(record);
-      this.deferred.set(lane, list);
-      this.deferredRecords++;
-    }
-    for (const list of this.deferred.values()) {
-      list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-    }
+    this.lanes.setAside(result.deferred);
 
     if (end !== undefined) this.takenThrough = end;
-    const progress = this.progressAfterRound();
+    const progress = this.lanes.progress(this.takenThrough, this.o.store.progress);
     const next = progress === null ? this.takenThrough : BigInt(progress.next);
     const stateChanges: StateChange[] = [
       ...this.o.store.expiredBuckets(now, this.o.maxForgetPerTransaction),
@@ -424,7 +375,7 @@ export class PartitionWorker {
     this.o.store.apply(changelog.tracking);
     if (offsetChanged) this.committedNext = next;
     this.o.onCommitted?.(this.committedNext);
-    for (const offset of result.handledOffsets) this.expansions.delete(offset);
+    this.lanes.handled(result.handledOffsets);
     const m = this.o.metrics;
     m.roundOutcomes(result.outcomes);
     // Each committed dead letter is counted and logged, so an operator can search for it (the record is on

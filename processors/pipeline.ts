@@ -10,23 +10,26 @@
  * actually emitted. Nothing here writes the store or Kafka: the caller commits the outputs and state
  * changes in one transaction and applies the changes to the store only after the commit.
  *
- * Slow API, per object: expansions of a round run concurrently; when some are still pending after
- * `deferAfterMs`, every notification of those objects (grant, type, id: the unit order is kept for) is
- * set aside (`deferred`, with its lane) and the rest of the round proceeds, the same grant's other
- * objects included. The caller commits what is done, keeps the committed offset at the first set-aside
- * record, passes the lanes still waiting to later rounds (their new notifications are set aside behind
- * them, unprocessed) and resubmits each lane once its expansions settle. Records that do not decode have
- * no object and are never set aside.
+ * Slow API, per object: notifications whose expansion is still pending after `deferAfterMs` are set
+ * aside by object ("lanes"), and the caller resubmits them once their expansions settle; processors/deferral/
+ * owns that whole mechanism.
  */
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, errorCodeOf, isRetriable, NylasStreamError } from '../lib/errors';
+import {
+  type DeferredRecord,
+  type ExpansionCache,
+  expandOrSetAside,
+  outsideWaitingLanes,
+  type SetAside,
+} from './deferral/index';
 import type { NotificationOutcome } from './metrics';
 import { decodeBatch } from './stages/decode';
 import { dedupe, dedupeEntries } from './stages/dedupe';
 import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from './stages/expand';
 import { withoutBody } from './stages/normalize';
-import { objectKeyString, order } from './stages/order';
+import { order } from './stages/order';
 import { recordBatchBytes } from './stages/publish';
 import { defaultAcceptWindowMs, refuseBeyondWindow } from './stages/window';
 import type { PartitionStore, StateChange } from './state/store';
@@ -41,53 +44,6 @@ export interface PipelineDeps {
   normalize: (n: Notification, topics: TopicsConfig) => DomainEvent;
   encoder: { message(event: DomainEvent): Message };
   expand: (n: Notification) => Promise<ExpandOutcome>;
-}
-
-/** Expansions in flight or settled, by source offset; kept by the caller across rounds. */
-export class ExpansionCache {
-  private readonly entries = new Map<string, { promise: Promise<ExpandOutcome>; outcome?: ExpandOutcome }>();
-  private readonly listeners = new Set<() => void>();
-
-  start(n: Notification, expand: (n: Notification) => Promise<ExpandOutcome>): void {
-    const offset = n.record.offset;
-    if (this.entries.has(offset)) return;
-    const entry: { promise: Promise<ExpandOutcome>; outcome?: ExpandOutcome } = {
-      promise: expand(n).then((outcome) => {
-        entry.outcome = outcome;
-        for (const l of this.listeners) l();
-        return outcome;
-      }),
-    };
-    // A rejection means the expander was closed (shutdown/teardown): the record stays unsettled and is
-    // never committed; swallow it here so it is not reported as unhandled.
-    entry.promise.catch(() => undefined);
-    this.entries.set(offset, entry);
-  }
-
-  outcome(offset: string): ExpandOutcome | undefined {
-    return this.entries.get(offset)?.outcome;
-  }
-
-  settled(offset: string): boolean {
-    return this.entries.get(offset)?.outcome !== undefined;
-  }
-
-  promise(offset: string): Promise<ExpandOutcome> | undefined {
-    return this.entries.get(offset)?.promise;
-  }
-
-  delete(offset: string): void {
-    this.entries.delete(offset);
-  }
-
-  /** Called whenever an expansion settles (the partition worker wakes up to resubmit its grant). */
-  onSettled(listener: () => void): void {
-    this.listeners.add(listener);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 export interface DomainOutput {
@@ -115,27 +71,6 @@ export interface RoundResult {
   outcomes: Array<{ family: TriggerFamily | 'unknown'; outcome: NotificationOutcome }>;
 }
 
-/** A record set aside, and the lane (object) it waits in. */
-export interface DeferredRecord {
-  lane: string;
-  record: RawRecord;
-}
-
-/** The lane of a notification: its object, the unit whose order must be kept. */
-export function laneOf(n: Notification): string {
-  return objectKeyString(n.object);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function byOffset(a: RawRecord, b: RawRecord): number {
-  const x = BigInt(a.offset);
-  const y = BigInt(b.offset);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /** What a round remembers: the ids it handled and each changed object's new last version. */
 export function stateChangesOf(
   handled: readonly Notification[],
@@ -154,187 +89,221 @@ export function stateChangesOf(
   ];
 }
 
+/** One round's input: `records` in offset order, the partition's store, its expansions and the lanes
+ * still waiting from earlier rounds. */
+export interface RoundInput {
+  records: readonly RawRecord[];
+  store: PartitionStore;
+  now: number;
+  expansions: ExpansionCache;
+  waitingLanes: ReadonlySet<string>;
+}
+
+/** What a round has handled or refused so far, filled in by the steps in turn. */
+interface Tally {
+  deadLetters: DeadLetter[];
+  outcomes: RoundResult['outcomes'];
+  /** Notifications the store remembers after the commit (emitted or stale). */
+  handled: Notification[];
+}
+
+type Ordered = ReturnType<typeof order>;
+
+/**
+ * One round. Throws only for faults that are not the records' fault (the caller retries the round);
+ * everything a record can be blamed for becomes a dead letter.
+ */
+export async function runPipeline(deps: PipelineDeps, input: RoundInput): Promise<RoundResult> {
+  const { store, now } = input;
+  const decoded = decodeWithinWindow(deps, input.records, now);
+  const ready = outsideWaitingLanes(decoded.notifications, input.waitingLanes);
+  const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
+  const lookup = (key: string) => store.version(key, now);
+  const pre = order(unique, lookup);
+  const aside = await expandOrSetAside({
+    candidates: pre.emit,
+    decoded: decoded.notifications,
+    expansions: input.expansions,
+    expand: deps.expand,
+    deferAfterMs: deps.deferAfterMs,
+    waitingLanes: input.waitingLanes,
+  });
+  const tally = tallySkipped(decoded.deadLetters, duplicates, pre.stale, aside);
+  const { prepared, changed } = prepareCandidates(deps, pre.emit, input.expansions, aside, tally);
+  // Order again only if something changed between the passes (a dead letter, an object set aside, a
+  // 404 turned into a delete); otherwise the first pass stands as it is.
+  const final: Ordered = changed
+    ? order([...prepared.keys()], lookup)
+    : { emit: [...prepared.keys()], stale: [], versions: pre.versions };
+  const domain = emitFinal(final, prepared, tally);
+  return {
+    domain,
+    deadLetters: tally.deadLetters,
+    stateChanges: stateChangesOf(tally.handled, final.versions, now, deps.dedupeWindowMs),
+    deferred: aside.deferred(input.records),
+    handledOffsets: input.records.filter((r) => aside.active(r)).map((r) => r.offset),
+    outcomes: tally.outcomes,
+  };
+}
+
+function decodeWithinWindow(deps: PipelineDeps, records: readonly RawRecord[], now: number) {
+  return refuseBeyondWindow(decodeBatch(records), now, {
+    dedupeWindowMs: deps.dedupeWindowMs,
+    acceptWindowMs: deps.acceptWindowMs ?? defaultAcceptWindowMs(deps.dedupeWindowMs),
+  });
+}
+
+/** Records the round settles without emitting: undecodable, duplicate, stale (unless set aside). */
+function tallySkipped(
+  undecodable: readonly DeadLetter[],
+  duplicates: readonly Notification[],
+  stale: readonly Notification[],
+  aside: SetAside,
+): Tally {
+  const deadLetters = undecodable.filter((d) => aside.active(d.record));
+  const tally: Tally = { deadLetters, outcomes: [], handled: [] };
+  for (let i = 0; i < deadLetters.length; i++)
+    tally.outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
+  for (const n of duplicates)
+    if (aside.active(n.record)) tally.outcomes.push({ family: n.family, outcome: 'duplicate' });
+  for (const n of stale) {
+    if (!aside.active(n.record)) continue;
+    tally.handled.push(n);
+    tally.outcomes.push({ family: n.family, outcome: 'stale' });
+  }
+  return tally;
+}
+
+/** Applies expansions, then normalizes and encodes every candidate not set aside; failures are dead
+ * letters. `changed` says the candidates are no longer the first pass's (the order must run again). */
+function prepareCandidates(
+  deps: PipelineDeps,
+  candidates: readonly Notification[],
+  expansions: ExpansionCache,
+  aside: SetAside,
+  tally: Tally,
+): { prepared: Map<Notification, DomainOutput>; changed: boolean } {
+  const prepared = new Map<Notification, DomainOutput>();
+  let changed = false;
+  const refuse = (dl: DeadLetter, n: Notification) => {
+    tally.deadLetters.push(dl);
+    tally.outcomes.push({ family: n.family, outcome: 'dead_lettered' });
+    changed = true;
+  };
+  for (const candidate of candidates) {
+    if (!aside.active(candidate.record)) {
+      changed = true;
+      continue;
+    }
+    let n: Notification = candidate;
+    if (needsExpansion(candidate)) {
+      const applied = expanded(candidate, expansions);
+      if (isDeadLetter(applied)) {
+        refuse(applied, candidate);
+        continue;
+      }
+      n = applied;
+      if (n.goneOnExpand) changed = true;
+      if (n.expanded) tally.outcomes.push({ family: n.family, outcome: 'expanded' });
+    }
+    const output = prepare(deps, n);
+    if ('reason' in output) refuse(output, n);
+    else prepared.set(n, output);
+  }
+  return { prepared, changed };
+}
+
+/** A candidate that is not set aside has its expansion settled (expandOrSetAside). */
+function expanded(n: Notification, expansions: ExpansionCache): Notification | DeadLetter {
+  const outcome = expansions.outcome(n.record.offset);
+  if (outcome === undefined) throw new Error(`expansion of offset ${n.record.offset} has not settled`);
+  return applyExpansion(n, outcome);
+}
+
+function emitFinal(
+  final: Ordered,
+  prepared: ReadonlyMap<Notification, DomainOutput>,
+  tally: Tally,
+): DomainOutput[] {
+  const domain: DomainOutput[] = [];
+  for (const n of final.emit) {
+    const out = prepared.get(n);
+    if (out === undefined) continue; // order only returns what it was given
+    domain.push(out);
+    tally.handled.push(n);
+    tally.outcomes.push({ family: n.family, outcome: 'emitted' });
+    // Counted beside 'emitted', so an operator sees how often a downstream team gets no body.
+    if (out.bodyOmitted) tally.outcomes.push({ family: n.family, outcome: 'body_omitted' });
+  }
+  for (const n of final.stale) {
+    tally.handled.push(n);
+    tally.outcomes.push({ family: n.family, outcome: 'stale' });
+  }
+  return domain;
+}
+
+/** The pipeline's dependencies bound once, for callers that run many rounds (the partition worker). */
 export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
-  /**
-   * One round. `records` are in offset order. Throws only for faults that are not the records' fault
-   * (the caller retries the round); everything a record can be blamed for becomes a dead letter.
-   */
-  async run(
+  run(
     records: readonly RawRecord[],
     store: PartitionStore,
     now: number,
     expansions: ExpansionCache,
     waitingLanes: ReadonlySet<string> = new Set(),
   ): Promise<RoundResult> {
-    const { deps } = this;
-    const decoded = refuseBeyondWindow(decodeBatch(records), now, {
-      dedupeWindowMs: deps.dedupeWindowMs,
-      acceptWindowMs: deps.acceptWindowMs ?? defaultAcceptWindowMs(deps.dedupeWindowMs),
-    });
-    // Notifications of an object still waiting behind an earlier expansion join the back of its lane
-    // untouched (not deduped, not ordered): its order is decided when the lane is resubmitted. Lanes are
-    // only computed when some lane waits (a slow API), not for every record of every round.
-    const ready =
-      waitingLanes.size === 0
-        ? decoded.notifications
-        : decoded.notifications.filter((n) => !waitingLanes.has(laneOf(n)));
-    const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
-    const lookup = (key: string) => store.version(key, now);
-    const pre = order(unique, lookup);
-
-    // Expand what would be emitted; wait a bounded time, then set aside objects still waiting.
-    const toExpand = pre.emit.filter(needsExpansion);
-    for (const n of toExpand) expansions.start(n, deps.expand);
-    const pending = toExpand.filter((n) => !expansions.settled(n.record.offset));
-    if (pending.length > 0 && deps.deferAfterMs > 0) {
-      await Promise.race([
-        Promise.allSettled(pending.map((n) => expansions.promise(n.record.offset))),
-        sleep(deps.deferAfterMs),
-      ]);
-    }
-    const deferredLanes = new Set(waitingLanes);
-    for (const n of toExpand) if (!expansions.settled(n.record.offset)) deferredLanes.add(laneOf(n));
-    // Offset → lane of every notification set aside; records that did not decode have no lane.
-    const deferredOffsets = new Map<string, string>();
-    if (deferredLanes.size > 0) {
-      for (const n of decoded.notifications) {
-        const lane = laneOf(n);
-        if (deferredLanes.has(lane)) deferredOffsets.set(n.record.offset, lane);
-      }
-    }
-    const active = (r: RawRecord) => !deferredOffsets.has(r.offset);
-
-    const deadLetters: DeadLetter[] = decoded.deadLetters.filter((d) => active(d.record));
-    const outcomes: RoundResult['outcomes'] = [];
-    for (let i = 0; i < deadLetters.length; i++)
-      outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
-    for (const n of duplicates)
-      if (active(n.record)) outcomes.push({ family: n.family, outcome: 'duplicate' });
-    const handled: Notification[] = [];
-    for (const n of pre.stale) {
-      if (!active(n.record)) continue;
-      handled.push(n);
-      outcomes.push({ family: n.family, outcome: 'stale' });
-    }
-
-    // Apply expansions, then normalize and encode every candidate; failures are dead letters.
-    const prepared = new Map<Notification, DomainOutput>();
-    let changed = false;
-    for (const candidate of pre.emit) {
-      if (!active(candidate.record)) {
-        changed = true;
-        continue;
-      }
-      let n: Notification = candidate;
-      if (needsExpansion(candidate)) {
-        const outcome = expansions.outcome(candidate.record.offset) as ExpandOutcome;
-        const applied = applyExpansion(candidate, outcome);
-        if (isDeadLetter(applied)) {
-          deadLetters.push(applied);
-          outcomes.push({ family: n.family, outcome: 'dead_lettered' });
-          changed = true;
-          continue;
-        }
-        n = applied;
-        if (n.goneOnExpand) changed = true;
-        if (n.expanded) outcomes.push({ family: n.family, outcome: 'expanded' });
-      }
-      const output = this.prepare(n);
-      if ('reason' in output) {
-        deadLetters.push(output);
-        outcomes.push({ family: n.family, outcome: 'dead_lettered' });
-        changed = true;
-      } else {
-        prepared.set(n, output);
-      }
-    }
-
-    // Order again only if something changed between the passes (a dead letter, a grant set aside, a
-    // 404 turned into a delete); otherwise the first pass stands as it is.
-    const final = changed
-      ? order([...prepared.keys()], lookup)
-      : { emit: [...prepared.keys()], stale: [] as Notification[], versions: pre.versions };
-    const domain: DomainOutput[] = [];
-    for (const n of final.emit) {
-      const out = prepared.get(n) as DomainOutput;
-      domain.push(out);
-      handled.push(n);
-      outcomes.push({ family: n.family, outcome: 'emitted' });
-      // Counted beside 'emitted', so an operator sees how often a downstream team gets no body.
-      if (out.bodyOmitted) outcomes.push({ family: n.family, outcome: 'body_omitted' });
-    }
-    for (const n of final.stale) {
-      handled.push(n);
-      outcomes.push({ family: n.family, outcome: 'stale' });
-    }
-
-    const stateChanges = stateChangesOf(handled, final.versions, now, deps.dedupeWindowMs);
-
-    const deferred = records
-      .filter((r) => !active(r))
-      .sort(byOffset)
-      .map((record): DeferredRecord => ({ lane: deferredOffsets.get(record.offset) as string, record }));
-    return {
-      domain,
-      deadLetters,
-      stateChanges,
-      deferred,
-      handledOffsets: records.filter(active).map((r) => r.offset),
-      outcomes,
-    };
+    return runPipeline(this.deps, { records, store, now, expansions, waitingLanes });
   }
+}
 
-  /**
-   * normalize → encode → fit the domain topic, for one notification. Both stages are pure, so an
-   * exception is this record's (a retry would throw again, forever) and becomes its dead letter,
-   * re-drivable once the code is fixed; only an error that says a retry can succeed fails the round.
-   * An event over the topic's limit is emitted without its body if that fits, else dead-lettered: a
-   * produce the broker refuses (MESSAGE_TOO_LARGE) would fail the round forever.
-   */
-  private prepare(n: Notification): DomainOutput | DeadLetter {
-    const { deps } = this;
-    let event: DomainEvent;
-    try {
-      event = deps.normalize(n, deps.topics);
-    } catch (err) {
-      return stageFailure(n, err, 'NORMALIZE_FAILED', 'normalize');
+/**
+ * normalize → encode → fit the domain topic, for one notification. Both stages are pure, so an
+ * exception is this record's (a retry would throw again, forever) and becomes its dead letter,
+ * re-drivable once the code is fixed; only an error that says a retry can succeed fails the round.
+ * An event over the topic's limit is emitted without its body if that fits, else dead-lettered: a
+ * produce the broker refuses (MESSAGE_TOO_LARGE) would fail the round forever.
+ */
+function prepare(deps: PipelineDeps, n: Notification): DomainOutput | DeadLetter {
+  let event: DomainEvent;
+  try {
+    event = deps.normalize(n, deps.topics);
+  } catch (err) {
+    return stageFailure(n, err, 'NORMALIZE_FAILED', 'normalize');
+  }
+  try {
+    const limit = deps.topics.maxMessageBytes - OUTPUT_MARGIN_BYTES;
+    let message = deps.encoder.message(event);
+    let size = recordBatchBytes(message);
+    let omitted = '';
+    if (size > limit) {
+      const slim = withoutBody(event);
+      if (slim !== undefined) {
+        omitted = `, ${size} with its body`;
+        message = deps.encoder.message(slim);
+        size = recordBatchBytes(message);
+      }
     }
-    try {
-      const limit = deps.topics.maxMessageBytes - OUTPUT_MARGIN_BYTES;
-      let message = deps.encoder.message(event);
-      let size = recordBatchBytes(message);
-      let omitted = '';
-      if (size > limit) {
-        const slim = withoutBody(event);
-        if (slim !== undefined) {
-          omitted = `, ${size} with its body`;
-          message = deps.encoder.message(slim);
-          size = recordBatchBytes(message);
-        }
-      }
-      if (size > limit) {
-        return {
-          record: n.record,
-          reason: 'EVENT_TOO_LARGE',
-          code: ErrorCodes.EVENT_TOO_LARGE,
-          message:
-            `the ${event.schema} event takes ${size} bytes${omitted}; ${event.topic} accepts ` +
-            `${deps.topics.maxMessageBytes} (TOPIC_MAX_MESSAGE_BYTES) less a ${OUTPUT_MARGIN_BYTES}-byte margin`,
-          stage: 'produce',
-          redrivable: true,
-        };
-      }
+    if (size > limit) {
       return {
-        topic: event.topic,
-        message,
-        receivedAt: n.receivedAt,
-        ...(omitted === '' ? {} : { bodyOmitted: true as const }),
+        record: n.record,
+        reason: 'EVENT_TOO_LARGE',
+        code: ErrorCodes.EVENT_TOO_LARGE,
+        message:
+          `the ${event.schema} event takes ${size} bytes${omitted}; ${event.topic} accepts ` +
+          `${deps.topics.maxMessageBytes} (TOPIC_MAX_MESSAGE_BYTES) less a ${OUTPUT_MARGIN_BYTES}-byte margin`,
+        stage: 'produce',
+        redrivable: true,
       };
-    } catch (err) {
-      return stageFailure(n, err, 'SCHEMA_ENCODE_FAILED', 'encode');
     }
+    return {
+      topic: event.topic,
+      message,
+      receivedAt: n.receivedAt,
+      ...(omitted === '' ? {} : { bodyOmitted: true as const }),
+    };
+  } catch (err) {
+    return stageFailure(n, err, 'SCHEMA_ENCODE_FAILED', 'encode');
   }
 }
 

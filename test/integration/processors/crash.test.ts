@@ -26,6 +26,14 @@ function ensureBuilt(): void {
     'processors/processor.ts',
     'processors/partition.ts',
     'processors/pipeline.ts',
+    'processors/dependencies.ts',
+    'processors/assignment/state.ts',
+    'processors/assignment/takeover.ts',
+    'processors/assignment/kafka-steps.ts',
+    'processors/consumer/supervisor.ts',
+    'processors/consumer/kafka.ts',
+    'processors/deferral/lanes.ts',
+    'processors/deferral/set-aside.ts',
     'cli/commands/processor.ts',
   ]
     .map((f) => statSync(path.join(ROOT, f)).mtimeMs)

@@ -1,6 +1,7 @@
 import { loadTopicsConfig } from '../../../lib/config';
 import { TransientError } from '../../../lib/errors';
-import { ExpansionCache, Pipeline, type PipelineDeps } from '../../../processors/pipeline';
+import { ExpansionCache } from '../../../processors/deferral/index';
+import { Pipeline, type PipelineDeps } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';

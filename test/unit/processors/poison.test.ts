@@ -5,7 +5,8 @@
  * a dead letter with the expected reason. Every state change the round writes stays small (item 2).
  */
 import { loadTopicsConfig } from '../../../lib/config';
-import { ExpansionCache, Pipeline, type PipelineDeps } from '../../../processors/pipeline';
+import { ExpansionCache } from '../../../processors/deferral/index';
+import { Pipeline, type PipelineDeps } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';

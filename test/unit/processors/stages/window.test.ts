@@ -1,5 +1,6 @@
 import { loadTopicsConfig } from '../../../../lib/config';
-import { ExpansionCache, Pipeline } from '../../../../processors/pipeline';
+import { ExpansionCache } from '../../../../processors/deferral/index';
+import { Pipeline } from '../../../../processors/pipeline';
 import { decodeBatch } from '../../../../processors/stages/decode';
 import { normalize } from '../../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../../processors/stages/publish';

@@ -1,0 +1,88 @@
+/**
+ * The takeover's steps on the broker (takeover.ts): one transactional producer per input partition,
+ * fenced by InitProducerId; the group's committed offsets and the log start offsets read by the admin
+ * client; the stores restored from the changelog (processors/state/restore.ts).
+ */
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { TRANSACTIONAL_RETRY } from '../../lib/kafka';
+import { KeyHashPartitioner } from '../../lib/kafka-partitioner';
+import type { Logger } from '../../lib/logger';
+import { restoreStores } from '../state/restore';
+import type { PartitionStore } from '../state/store';
+import type { TakeoverSteps } from './takeover';
+
+export function transactionalIdFor(groupId: string, topic: string, partition: number): string {
+  return `${groupId}-${topic}-${partition}`;
+}
+
+export interface KafkaStepsOptions {
+  kafka: Kafka;
+  admin: Admin;
+  groupId: string;
+  /** The raw topic. */
+  topic: string;
+  stateTopic: string;
+  statePartitions: number;
+  transactionTimeoutMs: number;
+  /** PROCESSOR_TAKEOVER_TIMEOUT, the restore's own bound. */
+  takeoverTimeoutMs: number;
+  log: Logger;
+}
+
+export type KafkaTakeoverSteps<W> = TakeoverSteps<Producer, PartitionStore, W>;
+
+/** The broker-side steps; `begin` (the worker) is the processor's. */
+export function kafkaTakeoverSteps<W>(
+  o: KafkaStepsOptions,
+  begin: KafkaTakeoverSteps<W>['begin'],
+): KafkaTakeoverSteps<W> {
+  return {
+    fence: (p) => fencedProducer(o, p),
+    release: (producer) => producer.disconnect(),
+    async committedOffsets() {
+      const offsets = await o.admin.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
+      const out = new Map<number, bigint>();
+      for (const t of offsets) for (const p of t.partitions) out.set(p.partition, BigInt(p.offset));
+      return out;
+    },
+    async logStartOffsets() {
+      const offsets = await o.admin.fetchTopicOffsets(o.topic);
+      return new Map(offsets.map((p) => [p.partition, BigInt(p.low)]));
+    },
+    restore: (partitions) =>
+      restoreStores({
+        kafka: o.kafka,
+        stateTopic: o.stateTopic,
+        statePartitions: o.statePartitions,
+        partitions,
+        groupIdPrefix: o.groupId,
+        logger: o.log,
+        timeoutMs: o.takeoverTimeoutMs,
+      }),
+    begin,
+  };
+}
+
+/** Producer for partition p, connected and fenced (InitProducerId done). */
+async function fencedProducer(o: KafkaStepsOptions, p: number): Promise<Producer> {
+  const producer = o.kafka.producer({
+    transactionalId: transactionalIdFor(o.groupId, o.topic, p),
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: o.transactionTimeoutMs,
+    retry: TRANSACTIONAL_RETRY,
+    // kafkajs 2's default choice (Java-compatible murmur2, the key's hash remembered), the partitioner
+    // the ingress uses, so domain topics stay co-partitioned with the raw topic by grant id.
+    createPartitioner: KeyHashPartitioner,
+  });
+  await producer.connect();
+  try {
+    // Beginning a transaction runs InitProducerId (the fence); aborting an empty one sends nothing.
+    const txn = await producer.transaction();
+    await txn.abort();
+  } catch (err) {
+    await producer.disconnect().catch(() => undefined);
+    throw err;
+  }
+  return producer;
+}

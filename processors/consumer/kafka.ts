@@ -1,0 +1,87 @@
+/**
+ * The kafkajs consumer of the raw topic, as the supervisor sees it (supervisor.ts): kafkajs never
+ * restarts it (restartOnFailure answers false, after noting that the crash was one it would have
+ * restarted), offsets are committed by the partitions' transactions, never by the consumer.
+ */
+import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
+import type { RawRecord } from '../types';
+import type { ConsumerEvents, RawBatch, SupervisedConsumer } from './supervisor';
+
+export interface RawConsumerOptions {
+  groupId: string;
+  topic: string;
+  maxBytesPerPartition: number;
+  sessionTimeoutMs: number;
+}
+
+export function kafkaRawConsumer(
+  kafka: Kafka,
+  o: RawConsumerOptions,
+  events: ConsumerEvents,
+): SupervisedConsumer {
+  let restartable: unknown;
+  const consumer = kafka.consumer({
+    groupId: o.groupId,
+    readUncommitted: false,
+    maxBytesPerPartition: o.maxBytesPerPartition,
+    maxWaitTimeInMs: 500,
+    sessionTimeout: o.sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
+    retry: {
+      retries: 5,
+      restartOnFailure: async (err: Error) => {
+        restartable = err;
+        return false;
+      },
+    },
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => events.joined(e.payload.memberAssignment[o.topic] ?? []));
+  consumer.on(consumer.events.CRASH, (e) => events.crashed(e.payload.error, e.payload.error === restartable));
+  return {
+    async start() {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [o.topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          await events.batch(rawBatch(batch), () => resolveOffset(batch.lastOffset()));
+        },
+      });
+    },
+    disconnect: () => consumer.disconnect(),
+    pause: (partitions) => consumer.pause([{ topic: o.topic, partitions }]),
+    resume: (partitions) => consumer.resume([{ topic: o.topic, partitions }]),
+    seek: (partition, offset) => consumer.seek({ topic: o.topic, partition, offset }),
+  };
+}
+
+function rawBatch(batch: Batch): RawBatch {
+  const fetched = fetchedOffsetOf(batch) ?? batch.firstOffset() ?? batch.lastOffset();
+  return {
+    partition: batch.partition,
+    records: batch.messages.map((m) => toRawRecord(batch.topic, batch.partition, m)),
+    fetchedOffset: BigInt(fetched),
+    lastOffset: BigInt(batch.lastOffset()),
+  };
+}
+
+/** Where kafkajs fetched from: set on its batches, though not in its type declarations. */
+function fetchedOffsetOf(batch: object): string | undefined {
+  return 'fetchedOffset' in batch && typeof batch.fetchedOffset === 'string'
+    ? batch.fetchedOffset
+    : undefined;
+}
+
+function toRawRecord(topic: string, partition: number, m: KafkaMessage): RawRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: m.headers ?? {},
+    timestamp: m.timestamp,
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The pipeline's half of the deferral: which notifications of a round wait for the Nylas API.
+ *
+ * Expansions of a round run concurrently; when some are still pending after `deferAfterMs`, every
+ * notification of those objects (grant, type, id: the unit order is kept for, its "lane") is set aside
+ * and the rest of the round proceeds, the same grant's other objects included. Notifications of a lane
+ * that already waits from an earlier round join the back of it untouched (not deduped, not ordered):
+ * their order is decided when the lane is resubmitted. Records that do not decode have no object and are
+ * never set aside. The partition's half (lanes.ts) keeps the lanes between rounds.
+ */
+import { type ExpandOutcome, needsExpansion } from '../stages/expand';
+import { objectKeyString } from '../stages/order';
+import type { Notification, RawRecord } from '../types';
+import type { ExpansionCache } from './expansion-cache';
+
+/** A record set aside, and the lane (object) it waits in. */
+export interface DeferredRecord {
+  lane: string;
+  record: RawRecord;
+}
+
+/** The lane of a notification: its object, the unit whose order must be kept. */
+export function laneOf(n: Notification): string {
+  return objectKeyString(n.object);
+}
+
+/** The notifications whose lane does not wait. Lanes are only computed when some lane waits (a slow
+ * API), not for every record of every round. */
+export function outsideWaitingLanes(
+  notifications: Notification[],
+  waitingLanes: ReadonlySet<string>,
+): Notification[] {
+  return waitingLanes.size === 0 ? notifications : notifications.filter((n) => !waitingLanes.has(laneOf(n)));
+}
+
+/** The round's records set aside, by offset (with their lane). */
+export class SetAside {
+  constructor(private readonly lanes: ReadonlyMap<string, string>) {}
+
+  /** False for a record set aside: the round neither handles nor counts it. */
+  active(r: RawRecord): boolean {
+    return !this.lanes.has(r.offset);
+  }
+
+  /** The records set aside, in offset order, with their lanes. */
+  deferred(records: readonly RawRecord[]): DeferredRecord[] {
+    const out: DeferredRecord[] = [];
+    for (const record of [...records].sort(byOffset)) {
+      const lane = this.lanes.get(record.offset);
+      if (lane !== undefined) out.push({ lane, record });
+    }
+    return out;
+  }
+}
+
+export interface ExpandOrSetAsideInput {
+  /** The notifications the round would emit (those needing expansion are expanded). */
+  candidates: readonly Notification[];
+  /** Every decoded notification of the round (a set-aside lane takes all of its own). */
+  decoded: readonly Notification[];
+  expansions: ExpansionCache;
+  expand: (n: Notification) => Promise<ExpandOutcome>;
+  deferAfterMs: number;
+  waitingLanes: ReadonlySet<string>;
+}
+
+/** Starts the candidates' expansions, waits for them at most `deferAfterMs`, then sets aside the lanes
+ * still waiting (and those already waiting). */
+export async function expandOrSetAside(input: ExpandOrSetAsideInput): Promise<SetAside> {
+  const { expansions } = input;
+  const toExpand = input.candidates.filter(needsExpansion);
+  for (const n of toExpand) expansions.start(n, input.expand);
+  const pending = toExpand.filter((n) => !expansions.settled(n.record.offset));
+  if (pending.length > 0 && input.deferAfterMs > 0) {
+    await Promise.race([
+      Promise.allSettled(pending.map((n) => expansions.promise(n.record.offset))),
+      sleep(input.deferAfterMs),
+    ]);
+  }
+  const waiting = new Set(input.waitingLanes);
+  for (const n of toExpand) if (!expansions.settled(n.record.offset)) waiting.add(laneOf(n));
+  const lanes = new Map<string, string>();
+  if (waiting.size > 0) {
+    for (const n of input.decoded) {
+      const lane = laneOf(n);
+      if (waiting.has(lane)) lanes.set(n.record.offset, lane);
+    }
+  }
+  return new SetAside(lanes);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function byOffset(a: RawRecord, b: RawRecord): number {
+  const x = BigInt(a.offset);
+  const y = BigInt(b.offset);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
