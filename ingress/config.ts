@@ -16,6 +16,7 @@ import {
   loadCommonConfig,
   NYLAS_API_VARIABLES,
   required,
+  SHARED_SECTION,
   secret,
   text,
 } from '../lib/config';
@@ -329,6 +330,9 @@ export const INGRESS_SECTION: ConfigSection = {
   prefixes: ['INGRESS_', 'NYLAS_WEBHOOK_'],
   variables: Object.values(INGRESS_VARIABLES),
 };
+
+/** Everything the ingress reads: what its start-up checks the environment against. */
+export const INGRESS_SECTIONS: readonly ConfigSection[] = [SHARED_SECTION, INGRESS_SECTION];
 
 export function loadIngressSection(env: Env): IngressSection {
   const v = INGRESS_VARIABLES;

@@ -14,6 +14,7 @@ import {
   loadCommonConfig,
   NYLAS_API_VARIABLES,
   required,
+  SHARED_SECTION,
   text,
   type Variable,
 } from '../lib/config';
@@ -259,6 +260,9 @@ export const PROCESSOR_SECTION: ConfigSection = {
   prefixes: ['PROCESSOR_', 'EXPANSION_'],
   variables: Object.values(PROCESSOR_VARIABLES),
 };
+
+/** Everything the processor reads: what its start-up checks the environment against. */
+export const PROCESSOR_SECTIONS: readonly ConfigSection[] = [SHARED_SECTION, PROCESSOR_SECTION];
 
 /**
  * DEDUPE_WINDOW and ACCEPT_WINDOW, read together because one bounds the other: a notification may be

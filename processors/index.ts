@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
+import { type Env, warnUnknownVariables } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
-import type { ProcessorConfig } from './config';
+import { PROCESSOR_SECTIONS, type ProcessorConfig } from './config';
 import { ProcessorMetrics } from './metrics';
 import { Processor, type ProcessorOptions } from './processor';
 
@@ -21,6 +22,8 @@ export { Processor, transactionalIdFor } from './processor';
 
 export interface StartProcessorOptions {
   logger?: Logger;
+  /** The environment the config came from: unknown PROCESSOR_*, KAFKA_*, … variables in it are warned about. */
+  env?: Env;
   registry?: Registry;
   kafka?: Kafka;
   schemaRegistry?: SchemaRegistry;
@@ -55,6 +58,7 @@ export async function startProcessor(
   options: StartProcessorOptions = {},
 ): Promise<RunningProcessor> {
   const logger = options.logger ?? createLogger({ name: 'processor', level: config.logLevel });
+  if (options.env) warnUnknownVariables(options.env, PROCESSOR_SECTIONS, logger);
   const registry = options.registry ?? createMetricsRegistry({ service: 'processor' });
   const metrics = new ProcessorMetrics(registry);
   const processor = new Processor({

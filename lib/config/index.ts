@@ -25,6 +25,7 @@ import type { Env } from './readers';
 export * from './declare';
 export { DURATION_UNIT_MS, type DurationUnit, formatDuration, parseDuration } from './duration';
 export * from './readers';
+export * from './unknown';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
