@@ -9,17 +9,7 @@ import {
   text,
   urlVariable,
 } from '../../../../lib/config/declare';
-import { ConfigError } from '../../../../lib/errors';
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError } from '../../../helpers/config-error';
 
 const about = { description: 'what it does', readBy: ['ingress'] as const };
 
@@ -29,9 +19,9 @@ describe('declared variables', () => {
     expect(v.read({})).toBe(5);
     expect(v.read({ X_COUNT: '  ' })).toBe(5);
     expect(v.read({ X_COUNT: '7' })).toBe(7);
-    expect(refusal(() => v.read({ X_COUNT: '11' })).message).toBe('X_COUNT: must be <= 10, got 11');
-    expect(refusal(() => v.read({ X_COUNT: '0' })).message).toBe('X_COUNT: must be >= 1, got 0');
-    expect(refusal(() => v.read({ X_COUNT: '1.5' })).variable).toBe('X_COUNT');
+    expect(configError(() => v.read({ X_COUNT: '11' })).message).toBe('X_COUNT: must be <= 10, got 11');
+    expect(configError(() => v.read({ X_COUNT: '0' })).message).toBe('X_COUNT: must be >= 1, got 0');
+    expect(configError(() => v.read({ X_COUNT: '1.5' })).variable).toBe('X_COUNT');
   });
 
   it('describes itself for the reference: name, kind, default, unit and range, readers', () => {
@@ -59,7 +49,7 @@ describe('declared variables', () => {
     });
     expect(v.read({})).toBe('fallback');
     expect(v.read({ X_NAME: ' trimmed ' })).toBe('trimmed');
-    expect(refusal(() => v.read({ X_NAME: 'a b' })).message).toBe('X_NAME: "a b" has a space');
+    expect(configError(() => v.read({ X_NAME: 'a b' })).message).toBe('X_NAME: "a b" has a space');
     expect(text('X_OPTIONAL', { ...about, default: undefined }).read({})).toBeUndefined();
   });
 
@@ -72,13 +62,13 @@ describe('declared variables', () => {
 
   it('flag, choice, list and url read what they say and refuse by name', () => {
     expect(flag('X_ON', { ...about, default: false }).read({ X_ON: 'yes' })).toBe(true);
-    expect(refusal(() => flag('X_ON', { ...about, default: false }).read({ X_ON: 'maybe' })).variable).toBe(
-      'X_ON',
-    );
+    expect(
+      configError(() => flag('X_ON', { ...about, default: false }).read({ X_ON: 'maybe' })).variable,
+    ).toBe('X_ON');
     const c = choice('X_MODE', { ...about, values: ['fast', 'safe'] as const, default: undefined });
     expect(c.read({})).toBeUndefined();
     expect(c.read({ X_MODE: 'SAFE' })).toBe('safe');
-    expect(refusal(() => c.read({ X_MODE: 'other' })).message).toBe(
+    expect(configError(() => c.read({ X_MODE: 'other' })).message).toBe(
       'X_MODE: expected one of fast, safe, got "other"',
     );
     const l = listVariable('X_HOSTS', {
@@ -88,16 +78,16 @@ describe('declared variables', () => {
     });
     expect(l.read({})).toEqual(['a:1']);
     expect(l.read({ X_HOSTS: 'b:2, c:3' })).toEqual(['b:2', 'c:3']);
-    expect(refusal(() => l.read({ X_HOSTS: 'b:2,c' })).message).toBe('X_HOSTS: no port in "c"');
+    expect(configError(() => l.read({ X_HOSTS: 'b:2,c' })).message).toBe('X_HOSTS: no port in "c"');
     const u = urlVariable('X_URL', { ...about, default: 'http://localhost/' });
     expect(u.read({})).toBe('http://localhost');
-    expect(refusal(() => u.read({ X_URL: 'ftp://x' })).variable).toBe('X_URL');
+    expect(configError(() => u.read({ X_URL: 'ftp://x' })).variable).toBe('X_URL');
   });
 
   it('required: the value, or a ConfigError naming the variable with the reason given', () => {
     const v = secret('X_KEY', about);
     expect(required(v, { X_KEY: 'k' }, 'needed')).toBe('k');
-    const err = refusal(() => required(v, {}, 'required: get one from the dashboard'));
+    const err = configError(() => required(v, {}, 'required: get one from the dashboard'));
     expect(err.variable).toBe('X_KEY');
     expect(err.message).toBe('X_KEY: required: get one from the dashboard');
   });

@@ -18,6 +18,7 @@ describe('parseDuration', () => {
 
   it('reads a bare number in the unit it is given (milliseconds by default)', () => {
     expect(parseDuration('5000')).toBe(5000);
+    expect(parseDuration('5000', 'ms')).toBe(5000);
     expect(parseDuration('5', 's')).toBe(5000);
     expect(parseDuration('2', 'h')).toBe(7_200_000);
   });
