@@ -109,7 +109,7 @@ export function integer(
       name,
       'integer',
       spec,
-      show(spec.default),
+      `\`${spec.default}\`${spec.unit === 'bytes' ? bytesNote(spec.default) : ''}`,
       joined(`integer${spec.unit ? ` (${spec.unit})` : ''}`, rangeText(spec.min, spec.max, show)),
     ),
     read: (env) => int(env, name, spec.default, spec),
@@ -133,7 +133,7 @@ export function durationVariable<D extends number | undefined>(
       name,
       'duration',
       spec,
-      spec.default === undefined ? NONE : show(spec.default),
+      spec.default === undefined ? NONE : `\`${show(spec.default)}\``,
       joined(`duration (bare number: ${unit})`, rangeText(spec.min, spec.max, show)),
     ),
     read: (env) => {

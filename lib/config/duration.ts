@@ -31,10 +31,11 @@ export function parseDuration(value: string, bareUnit: DurationUnit = 'ms'): num
   return Math.round(Number(m[1]) * DURATION_UNIT_MS[unit]);
 }
 
-/** The shortest exact spelling of a duration in milliseconds: 3600000 → "1h", 1500 → "1500ms". */
+/** The shortest exact spelling of a duration in milliseconds: 3600000 → "1h", 1500 → "1500ms". Days are
+ * left out: the windows are thought of in hours (96h, 72h of Nylas backfill), not as 4d and 3d. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0';
-  const units: readonly DurationUnit[] = ['d', 'h', 'm', 's'];
+  const units: readonly DurationUnit[] = ['h', 'm', 's'];
   for (const u of units) {
     if (ms % DURATION_UNIT_MS[u] === 0) return `${ms / DURATION_UNIT_MS[u]}${u}`;
   }

@@ -163,10 +163,10 @@ export const REGISTRY_VARIABLES = {
   }),
 };
 
-function topicName(name: string, fallback: string) {
+function topicName(name: string, fallback: string, holds: string) {
   return text(name, {
     default: fallback,
-    description: 'topic name (part of the public contract; override per deployment)',
+    description: `topic of ${holds}`,
     readBy: EVERYONE,
     accepts: 'Kafka topic name',
     check: (v) => (/^[a-zA-Z0-9._-]{1,249}$/.test(v) ? undefined : `"${v}" is not a legal Kafka topic name`),
@@ -174,19 +174,39 @@ function topicName(name: string, fallback: string) {
 }
 
 export const TOPIC_VARIABLES = {
-  raw: topicName('TOPIC_RAW', 'nylas.webhooks.raw'),
-  rejected: topicName('TOPIC_REJECTED', 'nylas.webhooks.rejected'),
-  dlq: topicName('TOPIC_DLQ', 'nylas.webhooks.dlq'),
-  state: topicName('TOPIC_STATE', 'nylas-stream-processor.state'),
-  emailMessages: topicName('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages'),
-  emailFolders: topicName('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders'),
-  emailTracking: topicName('TOPIC_EMAIL_TRACKING', 'nylas.email.tracking'),
-  emailDelivery: topicName('TOPIC_EMAIL_DELIVERY', 'nylas.email.delivery'),
-  calendarEvents: topicName('TOPIC_CALENDAR_EVENTS', 'nylas.calendar.events'),
-  calendarCalendars: topicName('TOPIC_CALENDAR_CALENDARS', 'nylas.calendar.calendars'),
-  contacts: topicName('TOPIC_CONTACTS', 'nylas.contacts'),
-  grants: topicName('TOPIC_GRANTS', 'nylas.grants'),
-  unmodeled: topicName('TOPIC_UNMODELED', 'nylas.unmodeled'),
+  raw: topicName('TOPIC_RAW', 'nylas.webhooks.raw', 'raw notifications as the ingress received them'),
+  rejected: topicName(
+    'TOPIC_REJECTED',
+    'nylas.webhooks.rejected',
+    'deliveries the ingress refused (sampled)',
+  ),
+  dlq: topicName('TOPIC_DLQ', 'nylas.webhooks.dlq', 'dead-lettered notifications'),
+  state: topicName('TOPIC_STATE', 'nylas-stream-processor.state', "the processor's state (compacted)"),
+  emailMessages: topicName('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages', '`message.*` domain events'),
+  emailFolders: topicName('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders', '`folder.*` domain events'),
+  emailTracking: topicName(
+    'TOPIC_EMAIL_TRACKING',
+    'nylas.email.tracking',
+    'tracking domain events (opens, link clicks, replies)',
+  ),
+  emailDelivery: topicName(
+    'TOPIC_EMAIL_DELIVERY',
+    'nylas.email.delivery',
+    'delivery domain events (send success/failure, bounces)',
+  ),
+  calendarEvents: topicName('TOPIC_CALENDAR_EVENTS', 'nylas.calendar.events', '`event.*` domain events'),
+  calendarCalendars: topicName(
+    'TOPIC_CALENDAR_CALENDARS',
+    'nylas.calendar.calendars',
+    '`calendar.*` domain events',
+  ),
+  contacts: topicName('TOPIC_CONTACTS', 'nylas.contacts', '`contact.*` domain events'),
+  grants: topicName('TOPIC_GRANTS', 'nylas.grants', '`grant.*` domain events'),
+  unmodeled: topicName(
+    'TOPIC_UNMODELED',
+    'nylas.unmodeled',
+    'notifications of types without their own domain model',
+  ),
   partitions: integer('TOPIC_PARTITIONS', {
     default: DEFAULTS.topicPartitions,
     min: 1,
@@ -225,7 +245,7 @@ export const NYLAS_API_VARIABLES = {
   apiKey: secret('NYLAS_API_KEY', {
     description:
       'Nylas API key (Dashboard → API Keys); required by the processor and the `webhooks` commands',
-    readBy: EVERYONE,
+    readBy: [...EVERYONE, 'simulator'],
   }),
   apiUri: urlVariable('NYLAS_API_URI', {
     default: 'https://api.us.nylas.com',
@@ -236,7 +256,8 @@ export const NYLAS_API_VARIABLES = {
 
 export const SHARED_SECTION: ConfigSection = {
   title: 'Shared',
-  intro: "Read by every service and by the CLI's commands.",
+  intro:
+    "Read by every service and by the CLI's commands. Topic names are part of the public contract: override them per deployment (every service and command alike), not per service.",
   // KAFKA_ and SCHEMA_REGISTRY_ are also set by Kafka's and registries' own images (and a Kubernetes
   // service named kafka adds KAFKA_PORT…); unknown.ts only warns, and skips service links.
   prefixes: ['KAFKA_', 'SCHEMA_REGISTRY_', 'TOPIC_'],

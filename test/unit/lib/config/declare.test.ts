@@ -31,7 +31,7 @@ describe('declared variables', () => {
       kind: 'integer',
       description: 'what it does',
       readBy: ['ingress'],
-      defaultText: '2097152 (2 MiB)',
+      defaultText: '`2097152` (2 MiB)',
       accepts: 'integer (bytes), ≥ 1024 (1 KiB)',
       read: undefined,
     });

@@ -37,7 +37,7 @@ describe('formatDuration', () => {
     [90_000, '90s'],
     [120_000, '2m'],
     [3_600_000, '1h'],
-    [96 * 3_600_000, '4d'],
+    [96 * 3_600_000, '96h'],
   ])('%d ms → %s, which parses back', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
     expect(parseDuration(text)).toBe(ms);
