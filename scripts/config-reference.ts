@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LOCAL_RUNTIME_SECTION } from '../deploy/local/config';
 import { INGRESS_SECTION } from '../ingress/config';
 import { type ConfigSection, SHARED_SECTION } from '../lib/config';
 import { renderReference } from '../lib/config/reference';
@@ -19,6 +20,7 @@ export const REFERENCE_SECTIONS: readonly ConfigSection[] = [
   INGRESS_SECTION,
   PROCESSOR_SECTION,
   SIMULATOR_SECTION,
+  LOCAL_RUNTIME_SECTION,
 ];
 
 export const REFERENCE_FILE = path.join(__dirname, '..', 'docs', 'configuration.md');

@@ -12,8 +12,9 @@ import { ConfigError } from '../errors';
 import { type DurationUnit, formatDuration } from './duration';
 import { bool, duration, type Env, int, list, oneOf, optionalStr, url } from './readers';
 
-/** The programs that read a variable (the CLI's ops commands read the shared section too). */
-export type Reader = 'ingress' | 'processor' | 'cli' | 'simulator';
+/** The programs that read a variable (the CLI's ops commands read the shared section too; the test
+ * suite reads the local runtime's). */
+export type Reader = 'ingress' | 'processor' | 'cli' | 'simulator' | 'tests';
 
 export type VariableKind =
   | 'integer'
@@ -99,20 +100,22 @@ function declared(
   };
 }
 
-export function integer(
+export function integer<D extends number | undefined>(
   name: string,
-  spec: Described & { default: number; min?: number; max?: number; unit?: string },
-): Variable<number> {
+  spec: Described & { default: D; min?: number; max?: number; unit?: string },
+): Variable<number | D> {
   const show = (n: number) => (spec.unit === 'bytes' ? `${n}${bytesNote(n)}` : String(n));
   return {
     ...declared(
       name,
       'integer',
       spec,
-      `\`${spec.default}\`${spec.unit === 'bytes' ? bytesNote(spec.default) : ''}`,
+      spec.default === undefined
+        ? NONE
+        : `\`${spec.default}\`${spec.unit === 'bytes' ? bytesNote(spec.default) : ''}`,
       joined(`integer${spec.unit ? ` (${spec.unit})` : ''}`, rangeText(spec.min, spec.max, show)),
     ),
-    read: (env) => int(env, name, spec.default, spec),
+    read: (env) => (optionalStr(env, name) === undefined ? spec.default : int(env, name, 0, spec)),
   };
 }
 
