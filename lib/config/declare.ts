@@ -1,6 +1,6 @@
 /**
  * Configuration declared once, as data: each variable's name, type and unit, default, accepted range,
- * description and the services that read it. The loaders (lib/config/index.ts, ingress/config.ts,
+ * description and the services that read it. The loaders (lib/config.ts, ingress/config.ts,
  * processors/config.ts, cli/ops/webhooks.ts) read values only through these declarations; the generated
  * reference (docs/configuration.md) and the start-up warnings about unknown variables are derived from
  * the same objects, so the three cannot drift apart.

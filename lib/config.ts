@@ -5,10 +5,10 @@
  *
  * This file declares and loads the part every service shares (Kafka, registry, topics, logging, the
  * Nylas API). Each service declares its own section in its own config.ts (ingress/config.ts,
- * processors/config.ts); declare.ts says how, docs/configuration.md is generated from the declarations
+ * processors/config.ts); lib/config/declare.ts says how, docs/configuration.md is generated from the declarations
  * (`npm run docs:config`).
  */
-import { ConfigError } from '../errors';
+
 import {
   type ConfigSection,
   choice,
@@ -19,13 +19,14 @@ import {
   secret,
   text,
   urlVariable,
-} from './declare';
-import type { Env } from './readers';
+} from './config/declare';
+import type { Env } from './config/readers';
+import { ConfigError } from './errors';
 
-export * from './declare';
-export { DURATION_UNIT_MS, type DurationUnit, formatDuration, parseDuration } from './duration';
-export * from './readers';
-export * from './unknown';
+export * from './config/declare';
+export { DURATION_UNIT_MS, type DurationUnit, formatDuration, parseDuration } from './config/duration';
+export * from './config/readers';
+export * from './config/unknown';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
