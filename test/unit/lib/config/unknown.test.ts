@@ -1,3 +1,4 @@
+import { INGRESS_SECTIONS } from '../../../../ingress/config';
 import type { ConfigSection } from '../../../../lib/config/declare';
 import { integer, text } from '../../../../lib/config/declare';
 import {
@@ -6,6 +7,7 @@ import {
   unknownVariables,
   warnUnknownVariables,
 } from '../../../../lib/config/unknown';
+import { PROCESSOR_SECTIONS } from '../../../../processors/config';
 
 const about = { description: '', readBy: ['ingress'] as const };
 const sections: ConfigSection[] = [
@@ -88,5 +90,22 @@ describe('unknown variables', () => {
     expect(editDistance('same', 'same')).toBe(0);
     expect(closestName('INGRES_PORT', ['INGRESS_PORT', 'INGRESS_HOST'])).toBe('INGRESS_PORT');
     expect(closestName('INGRESS_BATCH', ['INGRESS_PORT', 'KAFKA_SSL'])).toBeUndefined();
+  });
+
+  it('each service checks only its own prefixes and the shared ones, so a shared environment is quiet', () => {
+    const everything = Object.fromEntries(
+      [...INGRESS_SECTIONS, ...PROCESSOR_SECTIONS].flatMap((s) => s.variables.map((v) => [v.name, '1'])),
+    );
+    expect(unknownVariables(everything, INGRESS_SECTIONS)).toEqual([]);
+    expect(unknownVariables(everything, PROCESSOR_SECTIONS)).toEqual([]);
+    const typos = { INGRESS_ACK_TIMEOUT: '5s', KAFKA_BROKER: 'a:1', EXPANSION_DEADLINE_MS: '30000' };
+    expect(unknownVariables(typos, INGRESS_SECTIONS).map((u) => [u.name, u.didYouMean])).toEqual([
+      ['INGRESS_ACK_TIMEOUT', 'INGRESS_ACK_TIMEOUT_MS'],
+      ['KAFKA_BROKER', 'KAFKA_BROKERS'],
+    ]);
+    expect(unknownVariables(typos, PROCESSOR_SECTIONS).map((u) => [u.name, u.didYouMean])).toEqual([
+      ['EXPANSION_DEADLINE_MS', 'EXPANSION_DEADLINE'],
+      ['KAFKA_BROKER', 'KAFKA_BROKERS'],
+    ]);
   });
 });
