@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
+import { type Env, warnUnknownVariables } from '../lib/config';
 import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import { KeyHashPartitioner } from '../lib/kafka-partitioner';
@@ -16,7 +17,7 @@ import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import { withTimeout } from '../lib/timeout';
 import { ProduceBatcher } from './batcher';
-import type { IngressConfig } from './config';
+import { INGRESS_SECTIONS, type IngressConfig } from './config';
 import { createIngressMetrics, type IngressMetrics } from './metrics';
 import { ProducerSupervisor } from './producer';
 import { RejectedRecorder } from './rejected';
@@ -26,6 +27,8 @@ import { fetchNylasIpAddresses, SourceAllowlist } from './source';
 
 export interface StartIngressOptions {
   logger?: Logger;
+  /** The environment the config came from: unknown INGRESS_*, KAFKA_*, … variables in it are warned about. */
+  env?: Env;
   /** A fresh registry per test; by default one with the process metrics. */
   registry?: Registry;
   kafka?: Kafka;
@@ -60,6 +63,7 @@ export async function startIngress(
 ): Promise<RunningIngress> {
   const section = config.ingress;
   const logger = options.logger ?? createLogger({ name: 'ingress', level: config.logLevel });
+  if (options.env) warnUnknownVariables(options.env, INGRESS_SECTIONS, logger);
   const registry = options.registry ?? createMetricsRegistry({ service: 'ingress' });
   const metrics = createIngressMetrics(registry);
   const kafka = options.kafka ?? createKafka(config.kafka, logger, 'ingress');

@@ -3,123 +3,30 @@
  * Modules receive config; they never read the environment. A bad value throws a ConfigError that
  * names the variable and says what would be accepted; the CLI turns it into exit code 2.
  *
- * This file holds the readers and the part every service shares (Kafka, registry, topics, logging).
- * Each service adds its own section in its own config.ts (ingress/config.ts, processors/config.ts).
+ * This file declares and loads the part every service shares (Kafka, registry, topics, logging, the
+ * Nylas API). Each service declares its own section in its own config.ts (ingress/config.ts,
+ * processors/config.ts); lib/config/declare.ts says how, docs/configuration.md is generated from the declarations
+ * (`npm run docs:config`).
  */
+
+import {
+  type ConfigSection,
+  choice,
+  durationVariable,
+  flag,
+  integer,
+  listVariable,
+  secret,
+  text,
+  urlVariable,
+} from './config/declare';
+import type { Env } from './config/readers';
 import { ConfigError } from './errors';
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-// ---------------------------------------------------------------------------------------------
-// Readers. Each returns the parsed value or throws ConfigError naming the variable.
-// ---------------------------------------------------------------------------------------------
-
-function raw(env: Env, name: string): string | undefined {
-  const v = env[name];
-  if (v === undefined) return undefined;
-  const t = v.trim();
-  return t === '' ? undefined : t;
-}
-
-export function str(env: Env, name: string, fallback: string): string {
-  return raw(env, name) ?? fallback;
-}
-
-export function optionalStr(env: Env, name: string): string | undefined {
-  return raw(env, name);
-}
-
-export function int(
-  env: Env,
-  name: string,
-  fallback: number,
-  range: { min?: number; max?: number } = {},
-): number {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `expected an integer, got "${v}"`);
-  const n = Number(v);
-  if (range.min !== undefined && n < range.min)
-    throw new ConfigError(name, `must be >= ${range.min}, got ${n}`);
-  if (range.max !== undefined && n > range.max)
-    throw new ConfigError(name, `must be <= ${range.max}, got ${n}`);
-  return n;
-}
-
-export function bool(env: Env, name: string, fallback: boolean): boolean {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  const l = v.toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(l)) return true;
-  if (['0', 'false', 'no', 'off'].includes(l)) return false;
-  throw new ConfigError(name, `expected true/false (or 1/0, yes/no, on/off), got "${v}"`);
-}
-
-export function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  const l = v.toLowerCase() as T;
-  if (!allowed.includes(l)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`);
-  return l;
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses "72h", "15m", "30s", "250ms", "1d" (or a bare number of milliseconds) into milliseconds. */
-export function parseDuration(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
-  if (!m) return undefined;
-  const unit = DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()];
-  return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
-}
-
-export function duration(env: Env, name: string, fallbackMs: number, range: { minMs?: number } = {}): number {
-  const v = raw(env, name);
-  if (v === undefined) return fallbackMs;
-  const ms = parseDuration(v);
-  if (ms === undefined)
-    throw new ConfigError(name, `expected a duration such as 72h, 15m, 30s or 250ms, got "${v}"`);
-  if (range.minMs !== undefined && ms < range.minMs)
-    throw new ConfigError(name, `must be at least ${range.minMs} ms`);
-  return ms;
-}
-
-export function list(env: Env, name: string, fallback: readonly string[]): string[] {
-  const v = raw(env, name);
-  if (v === undefined) return [...fallback];
-  const items = v
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (items.length === 0)
-    throw new ConfigError(name, 'expected a comma-separated list with at least one item');
-  return items;
-}
-
-export function url(env: Env, name: string, fallback: string): string {
-  const v = raw(env, name) ?? fallback;
-  try {
-    const u = new URL(v);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    // Never echo the value: a URL may carry credentials (user:password@host) or an API key in its query.
-    throw new ConfigError(name, `expected an http(s) URL (${v.length} characters given; value not shown)`);
-  }
-  return v.replace(/\/+$/, '');
-}
-
-/** Recursively freezes a config object so no module can change it after start-up. */
-export function deepFreeze<T>(obj: T): Readonly<T> {
-  if (obj && typeof obj === 'object' && !Object.isFrozen(obj)) {
-    for (const v of Object.values(obj as Record<string, unknown>)) deepFreeze(v);
-    Object.freeze(obj);
-  }
-  return obj;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The shared sections.
-// ---------------------------------------------------------------------------------------------
+export * from './config/declare';
+export { DURATION_UNIT_MS, type DurationUnit, formatDuration, parseDuration } from './config/duration';
+export * from './config/readers';
+export * from './config/unknown';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -185,74 +92,241 @@ export const DEFAULTS = {
   topicMaxMessageBytes: 16 * 1024 * 1024,
 } as const;
 
+const EVERYONE = ['ingress', 'processor', 'cli'] as const;
+
+export const KAFKA_VARIABLES = {
+  brokers: listVariable('KAFKA_BROKERS', {
+    default: [DEFAULTS.kafkaBrokers],
+    description: 'comma-separated `host:port` list',
+    readBy: EVERYONE,
+    check: (b) => (/^[^\s:]+:\d{1,5}$/.test(b) ? undefined : `expected host:port entries, got "${b}"`),
+  }),
+  clientId: text('KAFKA_CLIENT_ID', {
+    default: 'nylas-stream',
+    description: 'client id prefix (each role appends its name)',
+    readBy: EVERYONE,
+  }),
+  ssl: flag('KAFKA_SSL', { default: false, description: 'TLS to the brokers', readBy: EVERYONE }),
+  sslCaFile: text('KAFKA_SSL_CA_FILE', {
+    default: undefined,
+    description: 'PEM CA bundle to trust (system CAs otherwise)',
+    readBy: EVERYONE,
+    accepts: 'file path',
+  }),
+  sslRejectUnauthorized: flag('KAFKA_SSL_REJECT_UNAUTHORIZED', {
+    default: true,
+    description: 'verify broker certificates',
+    readBy: EVERYONE,
+  }),
+  saslMechanism: choice('KAFKA_SASL_MECHANISM', {
+    values: SASL_MECHANISMS,
+    default: undefined,
+    description: 'SASL authentication (off when unset)',
+    readBy: EVERYONE,
+  }),
+  saslUsername: text('KAFKA_SASL_USERNAME', {
+    default: undefined,
+    description: 'required with a SASL mechanism',
+    readBy: EVERYONE,
+  }),
+  saslPassword: secret('KAFKA_SASL_PASSWORD', {
+    description: 'required with a SASL mechanism',
+    readBy: EVERYONE,
+  }),
+  connectionTimeout: durationVariable('KAFKA_CONNECTION_TIMEOUT_MS', {
+    default: 3000,
+    min: 100,
+    description: 'client connection timeout',
+    readBy: EVERYONE,
+  }),
+  requestTimeout: durationVariable('KAFKA_REQUEST_TIMEOUT_MS', {
+    default: 30000,
+    min: 100,
+    description: 'client request timeout',
+    readBy: EVERYONE,
+  }),
+};
+
+export const REGISTRY_VARIABLES = {
+  url: urlVariable('SCHEMA_REGISTRY_URL', {
+    default: DEFAULTS.schemaRegistryUrl,
+    description: 'Confluent-compatible registry base URL',
+    readBy: EVERYONE,
+  }),
+  username: text('SCHEMA_REGISTRY_USERNAME', {
+    default: undefined,
+    description: 'basic auth (set both or neither)',
+    readBy: EVERYONE,
+  }),
+  password: secret('SCHEMA_REGISTRY_PASSWORD', {
+    description: 'basic auth (set both or neither)',
+    readBy: EVERYONE,
+  }),
+};
+
+function topicName(name: string, fallback: string, holds: string) {
+  return text(name, {
+    default: fallback,
+    description: `topic of ${holds}`,
+    readBy: EVERYONE,
+    accepts: 'Kafka topic name',
+    check: (v) => (/^[a-zA-Z0-9._-]{1,249}$/.test(v) ? undefined : `"${v}" is not a legal Kafka topic name`),
+  });
+}
+
+export const TOPIC_VARIABLES = {
+  raw: topicName('TOPIC_RAW', 'nylas.webhooks.raw', 'raw notifications as the ingress received them'),
+  rejected: topicName(
+    'TOPIC_REJECTED',
+    'nylas.webhooks.rejected',
+    'deliveries the ingress refused (sampled)',
+  ),
+  dlq: topicName('TOPIC_DLQ', 'nylas.webhooks.dlq', 'dead-lettered notifications'),
+  state: topicName('TOPIC_STATE', 'nylas-stream-processor.state', "the processor's state (compacted)"),
+  emailMessages: topicName('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages', '`message.*` domain events'),
+  emailFolders: topicName('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders', '`folder.*` domain events'),
+  emailTracking: topicName(
+    'TOPIC_EMAIL_TRACKING',
+    'nylas.email.tracking',
+    'tracking domain events (opens, link clicks, replies)',
+  ),
+  emailDelivery: topicName(
+    'TOPIC_EMAIL_DELIVERY',
+    'nylas.email.delivery',
+    'delivery domain events (send success/failure, bounces)',
+  ),
+  calendarEvents: topicName('TOPIC_CALENDAR_EVENTS', 'nylas.calendar.events', '`event.*` domain events'),
+  calendarCalendars: topicName(
+    'TOPIC_CALENDAR_CALENDARS',
+    'nylas.calendar.calendars',
+    '`calendar.*` domain events',
+  ),
+  contacts: topicName('TOPIC_CONTACTS', 'nylas.contacts', '`contact.*` domain events'),
+  grants: topicName('TOPIC_GRANTS', 'nylas.grants', '`grant.*` domain events'),
+  unmodeled: topicName(
+    'TOPIC_UNMODELED',
+    'nylas.unmodeled',
+    'notifications of types without their own domain model',
+  ),
+  partitions: integer('TOPIC_PARTITIONS', {
+    default: DEFAULTS.topicPartitions,
+    min: 1,
+    max: 10_000,
+    description: 'partitions of the raw, DLQ, state and domain topics (co-partitioned; choose generously)',
+    readBy: EVERYONE,
+  }),
+  replicationFactor: integer('TOPIC_REPLICATION_FACTOR', {
+    default: 1,
+    min: 1,
+    max: 100,
+    description: 'set `3` in production (then `min.insync.replicas=2`)',
+    readBy: EVERYONE,
+  }),
+  maxMessageBytes: integer('TOPIC_MAX_MESSAGE_BYTES', {
+    default: DEFAULTS.topicMaxMessageBytes,
+    min: 1024 * 1024,
+    max: 1024 * 1024 * 1024,
+    unit: 'bytes',
+    description:
+      '`max.message.bytes` of the raw and domain topics (`topics create` sets it; the DLQ gets 64 KiB more, state and rejected 1 MiB); the processor keeps every domain event under it',
+    readBy: EVERYONE,
+  }),
+};
+
+export const LOG_LEVEL = choice('LOG_LEVEL', {
+  values: LOG_LEVELS,
+  default: 'info',
+  description: 'log level',
+  readBy: EVERYONE,
+});
+
+/** The Nylas API: the processor expands truncated messages, the ingress may fetch Nylas's address
+ * list, the `webhooks` commands manage destinations. Who needs the key says so when it is missing. */
+export const NYLAS_API_VARIABLES = {
+  apiKey: secret('NYLAS_API_KEY', {
+    description:
+      'Nylas API key (Dashboard → API Keys); required by the processor and the `webhooks` commands',
+    readBy: [...EVERYONE, 'simulator'],
+  }),
+  apiUri: urlVariable('NYLAS_API_URI', {
+    default: 'https://api.us.nylas.com',
+    description: "`https://api.eu.nylas.com` in the EU; the simulator's URL in tests",
+    readBy: EVERYONE,
+  }),
+};
+
+export const SHARED_SECTION: ConfigSection = {
+  title: 'Shared',
+  intro:
+    "Read by every service and by the CLI's commands. Topic names are part of the public contract: override them per deployment (every service and command alike), not per service.",
+  // KAFKA_ and SCHEMA_REGISTRY_ are also set by Kafka's and registries' own images (and a Kubernetes
+  // service named kafka adds KAFKA_PORT…); unknown.ts only warns, and skips service links.
+  prefixes: ['KAFKA_', 'SCHEMA_REGISTRY_', 'TOPIC_'],
+  variables: [
+    ...Object.values(KAFKA_VARIABLES),
+    ...Object.values(REGISTRY_VARIABLES),
+    ...Object.values(TOPIC_VARIABLES),
+    LOG_LEVEL,
+    ...Object.values(NYLAS_API_VARIABLES),
+  ],
+};
+
 export function loadKafkaConfig(env: Env): KafkaConfig {
-  const ssl = bool(env, 'KAFKA_SSL', false);
-  const mechanism = optionalStr(env, 'KAFKA_SASL_MECHANISM');
+  const v = KAFKA_VARIABLES;
+  const mechanism = v.saslMechanism.read(env);
   let sasl: KafkaConfig['sasl'];
   if (mechanism !== undefined) {
-    const m = oneOf(env, 'KAFKA_SASL_MECHANISM', SASL_MECHANISMS, 'plain');
-    const username = optionalStr(env, 'KAFKA_SASL_USERNAME');
-    const password = optionalStr(env, 'KAFKA_SASL_PASSWORD');
-    if (!username) throw new ConfigError('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM=${m}`);
-    if (!password) throw new ConfigError('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM=${m}`);
-    sasl = { mechanism: m, username, password };
-  }
-  const brokers = list(env, 'KAFKA_BROKERS', [DEFAULTS.kafkaBrokers]);
-  for (const b of brokers) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(b))
-      throw new ConfigError('KAFKA_BROKERS', `expected host:port entries, got "${b}"`);
+    const username = v.saslUsername.read(env);
+    const password = v.saslPassword.read(env);
+    if (!username)
+      throw new ConfigError('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
+    if (!password)
+      throw new ConfigError('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
+    sasl = { mechanism, username, password };
   }
   return {
-    brokers,
-    clientId: str(env, 'KAFKA_CLIENT_ID', 'nylas-stream'),
-    ssl,
-    sslCaFile: optionalStr(env, 'KAFKA_SSL_CA_FILE'),
-    sslRejectUnauthorized: bool(env, 'KAFKA_SSL_REJECT_UNAUTHORIZED', true),
+    brokers: v.brokers.read(env),
+    clientId: v.clientId.read(env),
+    ssl: v.ssl.read(env),
+    sslCaFile: v.sslCaFile.read(env),
+    sslRejectUnauthorized: v.sslRejectUnauthorized.read(env),
     sasl,
-    connectionTimeoutMs: int(env, 'KAFKA_CONNECTION_TIMEOUT_MS', 3000, { min: 100 }),
-    requestTimeoutMs: int(env, 'KAFKA_REQUEST_TIMEOUT_MS', 30000, { min: 100 }),
+    connectionTimeoutMs: v.connectionTimeout.read(env),
+    requestTimeoutMs: v.requestTimeout.read(env),
   };
 }
 
 export function loadRegistryConfig(env: Env): RegistryConfig {
-  const username = optionalStr(env, 'SCHEMA_REGISTRY_USERNAME');
-  const password = optionalStr(env, 'SCHEMA_REGISTRY_PASSWORD');
+  const username = REGISTRY_VARIABLES.username.read(env);
+  const password = REGISTRY_VARIABLES.password.read(env);
   if ((username === undefined) !== (password === undefined)) {
     throw new ConfigError(
       username === undefined ? 'SCHEMA_REGISTRY_USERNAME' : 'SCHEMA_REGISTRY_PASSWORD',
       'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD must be set together',
     );
   }
-  return { url: url(env, 'SCHEMA_REGISTRY_URL', DEFAULTS.schemaRegistryUrl), username, password };
+  return { url: REGISTRY_VARIABLES.url.read(env), username, password };
 }
 
 export function loadTopicsConfig(env: Env): TopicsConfig {
-  const t = (name: string, fallback: string): string => {
-    const v = str(env, name, fallback);
-    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(v))
-      throw new ConfigError(name, `"${v}" is not a legal Kafka topic name`);
-    return v;
-  };
+  const t = TOPIC_VARIABLES;
   return {
-    raw: t('TOPIC_RAW', 'nylas.webhooks.raw'),
-    rejected: t('TOPIC_REJECTED', 'nylas.webhooks.rejected'),
-    dlq: t('TOPIC_DLQ', 'nylas.webhooks.dlq'),
-    state: t('TOPIC_STATE', 'nylas-stream-processor.state'),
-    emailMessages: t('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages'),
-    emailFolders: t('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders'),
-    emailTracking: t('TOPIC_EMAIL_TRACKING', 'nylas.email.tracking'),
-    emailDelivery: t('TOPIC_EMAIL_DELIVERY', 'nylas.email.delivery'),
-    calendarEvents: t('TOPIC_CALENDAR_EVENTS', 'nylas.calendar.events'),
-    calendarCalendars: t('TOPIC_CALENDAR_CALENDARS', 'nylas.calendar.calendars'),
-    contacts: t('TOPIC_CONTACTS', 'nylas.contacts'),
-    grants: t('TOPIC_GRANTS', 'nylas.grants'),
-    unmodeled: t('TOPIC_UNMODELED', 'nylas.unmodeled'),
-    partitions: int(env, 'TOPIC_PARTITIONS', DEFAULTS.topicPartitions, { min: 1, max: 10_000 }),
-    replicationFactor: int(env, 'TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 100 }),
-    maxMessageBytes: int(env, 'TOPIC_MAX_MESSAGE_BYTES', DEFAULTS.topicMaxMessageBytes, {
-      min: 1024 * 1024,
-      max: 1024 * 1024 * 1024,
-    }),
+    raw: t.raw.read(env),
+    rejected: t.rejected.read(env),
+    dlq: t.dlq.read(env),
+    state: t.state.read(env),
+    emailMessages: t.emailMessages.read(env),
+    emailFolders: t.emailFolders.read(env),
+    emailTracking: t.emailTracking.read(env),
+    emailDelivery: t.emailDelivery.read(env),
+    calendarEvents: t.calendarEvents.read(env),
+    calendarCalendars: t.calendarCalendars.read(env),
+    contacts: t.contacts.read(env),
+    grants: t.grants.read(env),
+    unmodeled: t.unmodeled.read(env),
+    partitions: t.partitions.read(env),
+    replicationFactor: t.replicationFactor.read(env),
+    maxMessageBytes: t.maxMessageBytes.read(env),
   };
 }
 
@@ -261,6 +335,6 @@ export function loadCommonConfig(env: Env = process.env): CommonConfig {
     kafka: loadKafkaConfig(env),
     registry: loadRegistryConfig(env),
     topics: loadTopicsConfig(env),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logLevel: LOG_LEVEL.read(env),
   };
 }

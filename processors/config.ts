@@ -5,15 +5,18 @@
  */
 import {
   type CommonConfig,
+  type ConfigSection,
   DEFAULTS,
   deepFreeze,
-  duration,
+  durationVariable,
   type Env,
-  int,
+  integer,
   loadCommonConfig,
-  optionalStr,
-  str,
-  url,
+  NYLAS_API_VARIABLES,
+  required,
+  SHARED_SECTION,
+  text,
+  type Variable,
 } from '../lib/config';
 import { ConfigError } from '../lib/errors';
 import { type AcceptWindow, defaultAcceptWindowMs } from './stages/window';
@@ -81,6 +84,186 @@ export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
  * "The acceptance window"). */
 export const DEFAULT_DEDUPE_WINDOW_MS = 96 * 3_600_000;
 
+const PROCESSOR = ['processor'] as const;
+
+export const PROCESSOR_VARIABLES = {
+  groupId: text('PROCESSOR_GROUP_ID', {
+    default: PROCESSOR_GROUP_ID,
+    description:
+      'consumer group; prefix of the transactional ids and of the restore groups (`<group>-restore-*`). `replay` recognises the processor group by it',
+    readBy: ['processor', 'cli'],
+  }),
+  dedupeWindow: durationVariable('DEDUPE_WINDOW', {
+    default: DEFAULT_DEDUPE_WINDOW_MS,
+    min: 1000,
+    description: 'how long notification ids and object versions are remembered',
+    readBy: ['processor', 'cli'],
+  }),
+  acceptWindow: durationVariable('ACCEPT_WINDOW', {
+    default: undefined,
+    min: 1,
+    defaultText: '5/6 of `DEDUPE_WINDOW` (`80h`)',
+    description:
+      'envelope times older than this → DLQ `BEYOND_WINDOW`; must be shorter than `DEDUPE_WINDOW`. `replay` and `redrive` count what the processor would refuse',
+    readBy: ['processor', 'cli'],
+  }),
+  reorderWindow: durationVariable('REORDER_WINDOW_MS', {
+    default: 0,
+    min: 0,
+    max: 600_000,
+    description: 'hold records until the oldest is this old, to order near-simultaneous arrivals (0 = off)',
+    readBy: PROCESSOR,
+  }),
+  expansionConcurrency: integer('EXPANSION_CONCURRENCY', {
+    default: 16,
+    min: 1,
+    max: 1000,
+    unit: 'requests',
+    description: 'Nylas API calls in flight per instance',
+    readBy: PROCESSOR,
+  }),
+  expansionDeadline: durationVariable('EXPANSION_DEADLINE', {
+    default: 60_000,
+    min: 100,
+    description: 'give up on one truncated message after this long (retries included) → DLQ',
+    readBy: PROCESSOR,
+  }),
+  expansionRequestTimeout: durationVariable('EXPANSION_REQUEST_TIMEOUT', {
+    default: 15_000,
+    min: 100,
+    description: 'one Nylas API call',
+    readBy: PROCESSOR,
+  }),
+  expansionBackoffBase: durationVariable('EXPANSION_BACKOFF_BASE', {
+    default: 250,
+    min: 1,
+    description: 'first step of the expansion backoff (doubling, full jitter)',
+    readBy: PROCESSOR,
+  }),
+  expansionBackoffMax: durationVariable('EXPANSION_BACKOFF_MAX', {
+    default: 10_000,
+    min: 1,
+    description: 'cap of the expansion backoff (at least `EXPANSION_BACKOFF_BASE`)',
+    readBy: PROCESSOR,
+  }),
+  expansionDeferAfter: durationVariable('EXPANSION_DEFER_AFTER', {
+    default: 100,
+    min: 0,
+    description:
+      'set an object waiting for the API aside after this long, so the partition commits (0: at once)',
+    readBy: PROCESSOR,
+  }),
+  metricsPort: integer('PROCESSOR_METRICS_PORT', {
+    default: DEFAULTS.processorMetricsPort,
+    min: 0,
+    max: 65535,
+    description: 'metrics and health (`0`: any free port)',
+    readBy: ['processor', 'cli'],
+  }),
+  maxQueuedRecords: integer('PROCESSOR_MAX_QUEUED_RECORDS', {
+    default: 20_000,
+    min: 1,
+    unit: 'records',
+    description: 'per partition; fetching pauses beyond it',
+    readBy: PROCESSOR,
+  }),
+  maxQueuedBytes: integer('PROCESSOR_MAX_QUEUED_BYTES', {
+    default: 64 * 1024 * 1024,
+    min: 1024,
+    unit: 'bytes',
+    description: 'per partition (keys and values); fetching also pauses beyond it',
+    readBy: PROCESSOR,
+  }),
+  maxRecordsPerTransaction: integer('PROCESSOR_MAX_RECORDS_PER_TRANSACTION', {
+    default: 5000,
+    min: 1,
+    unit: 'records',
+    description: 'upper bound of one round',
+    readBy: PROCESSOR,
+  }),
+  maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    unit: 'bytes',
+    description: 'kafkajs fetch size per partition',
+    readBy: PROCESSOR,
+  }),
+  sessionTimeout: durationVariable('PROCESSOR_SESSION_TIMEOUT_MS', {
+    default: 30_000,
+    min: 6000,
+    description: 'consumer session timeout',
+    readBy: PROCESSOR,
+  }),
+  // Longer than a legitimate join: kafkajs's rebalance timeout (60 s) plus a session timeout.
+  rejoinTimeout: durationVariable('PROCESSOR_REJOIN_TIMEOUT', {
+    default: 90_000,
+    min: 1000,
+    description:
+      'a consumer that crashed and has not rejoined the group after this long is replaced in-process',
+    readBy: PROCESSOR,
+  }),
+  transactionTimeout: durationVariable('PROCESSOR_TRANSACTION_TIMEOUT_MS', {
+    default: 60_000,
+    min: 1000,
+    description:
+      "transaction timeout (a dead owner's transaction is aborted sooner, by the next owner's fence)",
+    readBy: PROCESSOR,
+  }),
+  poisonAttempts: integer('PROCESSOR_POISON_ATTEMPTS', {
+    default: 3,
+    min: 1,
+    max: 100,
+    unit: 'attempts',
+    description:
+      'whole-round attempts at one offset, for failures no stage could blame on a record, before the rounds are bisected and the record that fails alone is dead-lettered (`POISON_ISOLATED`)',
+    readBy: PROCESSOR,
+  }),
+  retryBackoffBase: durationVariable('PROCESSOR_RETRY_BACKOFF_BASE', {
+    default: 250,
+    min: 1,
+    description: 'first step of the backoff between takeovers after a failed round (doubling)',
+    readBy: PROCESSOR,
+  }),
+  retryBackoffMax: durationVariable('PROCESSOR_RETRY_BACKOFF_MAX', {
+    default: 30_000,
+    min: 1,
+    description: 'cap of the takeover backoff (at least `PROCESSOR_RETRY_BACKOFF_BASE`)',
+    readBy: PROCESSOR,
+  }),
+  takeoverTimeout: durationVariable('PROCESSOR_TAKEOVER_TIMEOUT', {
+    default: 120_000,
+    min: 1000,
+    description:
+      'bound of every takeover step (fence, committed offsets, restore); a step that hangs fails the takeover, which is retried',
+    readBy: PROCESSOR,
+  }),
+  lagInterval: durationVariable('PROCESSOR_LAG_INTERVAL', {
+    default: 10_000,
+    min: 100,
+    description: 'how often lag and stall are read from the broker (committed offset against log end)',
+    readBy: PROCESSOR,
+  }),
+  // Longer than the longest legitimate pause of progress: an expansion's deadline (then it is
+  // dead-lettered) plus a takeover's bound.
+  stallTimeout: durationVariable('PROCESSOR_STALL_TIMEOUT', {
+    default: 10 * 60_000,
+    min: 1000,
+    description:
+      '`/healthz` answers 503 when an assigned partition has not advanced this long while records wait',
+    readBy: PROCESSOR,
+  }),
+};
+
+export const PROCESSOR_SECTION: ConfigSection = {
+  title: 'Processor',
+  intro: '`nylas-stream processor`, besides the shared variables (it requires `NYLAS_API_KEY`).',
+  prefixes: ['PROCESSOR_', 'EXPANSION_'],
+  variables: Object.values(PROCESSOR_VARIABLES),
+};
+
+/** Everything the processor reads: what its start-up checks the environment against. */
+export const PROCESSOR_SECTIONS: readonly ConfigSection[] = [SHARED_SECTION, PROCESSOR_SECTION];
+
 /**
  * DEDUPE_WINDOW and ACCEPT_WINDOW, read together because one bounds the other: a notification may be
  * accepted only while every state entry that could contradict it still exists, so ACCEPT_WINDOW must be
@@ -88,10 +271,8 @@ export const DEFAULT_DEDUPE_WINDOW_MS = 96 * 3_600_000;
  * `replay` and `redrive`, which count and refuse what the processor would refuse.
  */
 export function loadWindowConfig(env: Env = process.env): AcceptWindow {
-  const dedupeWindowMs = duration(env, 'DEDUPE_WINDOW', DEFAULT_DEDUPE_WINDOW_MS, { minMs: 1000 });
-  const acceptWindowMs = duration(env, 'ACCEPT_WINDOW', defaultAcceptWindowMs(dedupeWindowMs), {
-    minMs: 1,
-  });
+  const dedupeWindowMs = PROCESSOR_VARIABLES.dedupeWindow.read(env);
+  const acceptWindowMs = PROCESSOR_VARIABLES.acceptWindow.read(env) ?? defaultAcceptWindowMs(dedupeWindowMs);
   if (acceptWindowMs >= dedupeWindowMs) {
     throw new ConfigError(
       'ACCEPT_WINDOW',
@@ -101,63 +282,51 @@ export function loadWindowConfig(env: Env = process.env): AcceptWindow {
   return { dedupeWindowMs, acceptWindowMs };
 }
 
+/** `max` read after `base`, and refused when smaller. */
+function backoff(env: Env, base: Variable<number>, max: Variable<number>): { baseMs: number; maxMs: number } {
+  const baseMs = base.read(env);
+  const maxMs = max.read(env);
+  if (maxMs < baseMs) throw new ConfigError(max.name, `must be >= ${base.name} (${baseMs} ms)`);
+  return { baseMs, maxMs };
+}
+
 export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorConfig> {
+  const v = PROCESSOR_VARIABLES;
   const common = loadCommonConfig(env);
-  const apiKey = optionalStr(env, 'NYLAS_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigError(
-      'NYLAS_API_KEY',
-      'required: the processor fetches truncated messages through the Nylas API (Dashboard → API Keys)',
-    );
-  }
-  const groupId = str(env, 'PROCESSOR_GROUP_ID', PROCESSOR_GROUP_ID);
-  const deadlineMs = duration(env, 'EXPANSION_DEADLINE', 60_000, { minMs: 100 });
-  const backoffBaseMs = duration(env, 'EXPANSION_BACKOFF_BASE', 250, { minMs: 1 });
-  const backoffMaxMs = duration(env, 'EXPANSION_BACKOFF_MAX', 10_000, { minMs: 1 });
-  if (backoffMaxMs < backoffBaseMs) {
-    throw new ConfigError('EXPANSION_BACKOFF_MAX', `must be >= EXPANSION_BACKOFF_BASE (${backoffBaseMs} ms)`);
-  }
-  const sessionTimeoutMs = int(env, 'PROCESSOR_SESSION_TIMEOUT_MS', 30_000, { min: 6000 });
-  const transactionTimeoutMs = int(env, 'PROCESSOR_TRANSACTION_TIMEOUT_MS', 60_000, { min: 1000 });
-  const retryBackoffBaseMs = duration(env, 'PROCESSOR_RETRY_BACKOFF_BASE', 250, { minMs: 1 });
-  const retryBackoffMaxMs = duration(env, 'PROCESSOR_RETRY_BACKOFF_MAX', 30_000, { minMs: 1 });
-  if (retryBackoffMaxMs < retryBackoffBaseMs) {
-    throw new ConfigError(
-      'PROCESSOR_RETRY_BACKOFF_MAX',
-      `must be >= PROCESSOR_RETRY_BACKOFF_BASE (${retryBackoffBaseMs} ms)`,
-    );
-  }
-  // Longer than the longest legitimate pause of progress: an expansion's deadline (then it is
-  // dead-lettered) plus a takeover's bound.
-  const stallTimeoutMs = duration(env, 'PROCESSOR_STALL_TIMEOUT', 10 * 60_000, { minMs: 1000 });
+  const apiKey = required(
+    NYLAS_API_VARIABLES.apiKey,
+    env,
+    'required: the processor fetches truncated messages through the Nylas API (Dashboard → API Keys)',
+  );
+  const expansionBackoff = backoff(env, v.expansionBackoffBase, v.expansionBackoffMax);
+  const retryBackoff = backoff(env, v.retryBackoffBase, v.retryBackoffMax);
   return deepFreeze({
     ...common,
-    groupId,
-    nylas: { apiKey, apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com') },
+    groupId: v.groupId.read(env),
+    nylas: { apiKey, apiUri: NYLAS_API_VARIABLES.apiUri.read(env) },
     ...loadWindowConfig(env),
-    reorderWindowMs: int(env, 'REORDER_WINDOW_MS', 0, { min: 0, max: 600_000 }),
+    reorderWindowMs: v.reorderWindow.read(env),
     expansion: {
-      concurrency: int(env, 'EXPANSION_CONCURRENCY', 16, { min: 1, max: 1000 }),
-      deadlineMs,
-      requestTimeoutMs: duration(env, 'EXPANSION_REQUEST_TIMEOUT', 15_000, { minMs: 100 }),
-      backoffBaseMs,
-      backoffMaxMs,
-      deferAfterMs: duration(env, 'EXPANSION_DEFER_AFTER', 100, { minMs: 0 }),
+      concurrency: v.expansionConcurrency.read(env),
+      deadlineMs: v.expansionDeadline.read(env),
+      requestTimeoutMs: v.expansionRequestTimeout.read(env),
+      backoffBaseMs: expansionBackoff.baseMs,
+      backoffMaxMs: expansionBackoff.maxMs,
+      deferAfterMs: v.expansionDeferAfter.read(env),
     },
-    metricsPort: int(env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, { min: 0, max: 65535 }),
-    maxQueuedRecords: int(env, 'PROCESSOR_MAX_QUEUED_RECORDS', 20_000, { min: 1 }),
-    maxQueuedBytes: int(env, 'PROCESSOR_MAX_QUEUED_BYTES', 64 * 1024 * 1024, { min: 1024 }),
-    maxRecordsPerTransaction: int(env, 'PROCESSOR_MAX_RECORDS_PER_TRANSACTION', 5000, { min: 1 }),
-    maxBytesPerPartition: int(env, 'PROCESSOR_MAX_BYTES_PER_PARTITION', 4 * 1024 * 1024, { min: 1024 }),
-    sessionTimeoutMs,
-    // Longer than a legitimate join: kafkajs's rebalance timeout (60 s) plus a session timeout.
-    rejoinTimeoutMs: duration(env, 'PROCESSOR_REJOIN_TIMEOUT', 90_000, { minMs: 1000 }),
-    transactionTimeoutMs,
-    poisonAttempts: int(env, 'PROCESSOR_POISON_ATTEMPTS', 3, { min: 1, max: 100 }),
-    retryBackoffBaseMs,
-    retryBackoffMaxMs,
-    takeoverTimeoutMs: duration(env, 'PROCESSOR_TAKEOVER_TIMEOUT', 120_000, { minMs: 1000 }),
-    lagIntervalMs: duration(env, 'PROCESSOR_LAG_INTERVAL', 10_000, { minMs: 100 }),
-    stallTimeoutMs,
+    metricsPort: v.metricsPort.read(env),
+    maxQueuedRecords: v.maxQueuedRecords.read(env),
+    maxQueuedBytes: v.maxQueuedBytes.read(env),
+    maxRecordsPerTransaction: v.maxRecordsPerTransaction.read(env),
+    maxBytesPerPartition: v.maxBytesPerPartition.read(env),
+    sessionTimeoutMs: v.sessionTimeout.read(env),
+    rejoinTimeoutMs: v.rejoinTimeout.read(env),
+    transactionTimeoutMs: v.transactionTimeout.read(env),
+    poisonAttempts: v.poisonAttempts.read(env),
+    retryBackoffBaseMs: retryBackoff.baseMs,
+    retryBackoffMaxMs: retryBackoff.maxMs,
+    takeoverTimeoutMs: v.takeoverTimeout.read(env),
+    lagIntervalMs: v.lagInterval.read(env),
+    stallTimeoutMs: v.stallTimeout.read(env),
   });
 }

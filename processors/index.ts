@@ -8,9 +8,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { type Env, warnUnknownVariables } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
-import type { ProcessorConfig } from './config';
+import { PROCESSOR_SECTIONS, type ProcessorConfig } from './config';
 import { type DependencyOptions, processorDependencies } from './dependencies';
 import { ProcessorMetrics } from './metrics';
 import { Processor } from './processor';
@@ -21,6 +22,8 @@ export { Processor } from './processor';
 
 export interface StartProcessorOptions extends DependencyOptions {
   logger?: Logger;
+  /** The environment the config came from: unknown PROCESSOR_*, KAFKA_*, … variables in it are warned about. */
+  env?: Env;
   registry?: Registry;
   /** Called when the processor cannot go on (the consumer crashed for good); the CLI exits non-zero. */
   onFatal?: (err: unknown) => void;
@@ -56,6 +59,7 @@ export async function startProcessor(
   options: StartProcessorOptions = {},
 ): Promise<RunningProcessor> {
   const logger = options.logger ?? createLogger({ name: 'processor', level: config.logLevel });
+  if (options.env) warnUnknownVariables(options.env, PROCESSOR_SECTIONS, logger);
   const registry = options.registry ?? createMetricsRegistry({ service: 'processor' });
   const metrics = new ProcessorMetrics(registry);
   // Served from before the processor exists (live, not ready), as while it starts.

@@ -3,7 +3,17 @@
  * flags win over environment variables; a bad value throws a ConfigError naming the flag or variable.
  */
 
-import { deepFreeze, type Env, int, optionalStr, str } from '../lib/config';
+import {
+  type ConfigSection,
+  deepFreeze,
+  type Env,
+  int,
+  integer,
+  NYLAS_API_VARIABLES,
+  secret,
+  text,
+  type Variable,
+} from '../lib/config';
 import { ConfigError } from '../lib/errors';
 import { scenarioNames } from './scenarios/scenarios';
 
@@ -47,10 +57,51 @@ export type Flags = Record<string, string | boolean | undefined>;
 
 export const DEFAULT_API_KEY = 'nyk_local_simulator';
 
-function flagOrEnv(flags: Flags, flag: string, env: Env, variable: string): [string, string | undefined] {
+const SIMULATOR = ['simulator'] as const;
+
+/** The few settings `simulate` also takes from the environment (flags win). */
+export const SIMULATOR_VARIABLES = {
+  host: text('SIMULATOR_HOST', {
+    default: '127.0.0.1',
+    description: '`simulate serve`: address of the simulated Nylas API (`--host` wins)',
+    readBy: SIMULATOR,
+  }),
+  port: integer('SIMULATOR_PORT', {
+    default: 0,
+    min: 0,
+    max: 65535,
+    description: '`simulate serve`: port of the simulated Nylas API (`0`: any free port; `--port` wins)',
+    readBy: SIMULATOR,
+  }),
+  webhookUrl: text('SIMULATOR_WEBHOOK_URL', {
+    default: undefined,
+    description: '`simulate send`: the webhook URL to deliver to (`--url` wins)',
+    readBy: SIMULATOR,
+    accepts: 'http(s) URL',
+  }),
+  webhookSecret: secret('SIMULATOR_WEBHOOK_SECRET', {
+    description: "`simulate send`: the destination's webhook_secret (`--secret` wins)",
+    readBy: SIMULATOR,
+  }),
+};
+
+export const SIMULATOR_SECTION: ConfigSection = {
+  title: 'Simulator',
+  intro:
+    '`nylas-stream simulate` (development and tests; not in the production image). `NYLAS_API_KEY` is the key `simulate serve` expects (default `nyk_local_simulator`).',
+  prefixes: [],
+  variables: Object.values(SIMULATOR_VARIABLES),
+};
+
+function flagOrEnv(
+  flags: Flags,
+  flag: string,
+  env: Env,
+  variable: Variable<string | undefined>,
+): [string, string | undefined] {
   const f = flags[flag];
   if (typeof f === 'string' && f.trim() !== '') return [`--${kebab(flag)}`, f.trim()];
-  return [variable, optionalStr(env, variable)];
+  return [variable.name, variable.read(env)];
 }
 
 function kebab(s: string): string {
@@ -93,13 +144,13 @@ function startTime(flags: Flags): number | undefined {
 }
 
 export function loadServeConfig(flags: Flags, env: Env = process.env): Readonly<ApiServeConfig> {
-  const [, apiKey] = flagOrEnv(flags, 'apiKey', env, 'NYLAS_API_KEY');
+  const [, apiKey] = flagOrEnv(flags, 'apiKey', env, NYLAS_API_VARIABLES.apiKey);
   return deepFreeze({
-    host: typeof flags.host === 'string' ? flags.host : str(env, 'SIMULATOR_HOST', '127.0.0.1'),
+    host: typeof flags.host === 'string' ? flags.host : SIMULATOR_VARIABLES.host.read(env),
     port:
       flags.port !== undefined
         ? intFlag(flags, 'port', 0, { min: 0, max: 65535 })
-        : int(env, 'SIMULATOR_PORT', 0, { min: 0, max: 65535 }),
+        : SIMULATOR_VARIABLES.port.read(env),
     apiKey: apiKey ?? DEFAULT_API_KEY,
     grants: intFlag(flags, 'grants', 10, { min: 1, max: 1_000_000 }),
     seed: intFlag(flags, 'seed', 1, { min: 0 }),
@@ -109,7 +160,7 @@ export function loadServeConfig(flags: Flags, env: Env = process.env): Readonly<
 }
 
 export function loadSendConfig(flags: Flags, env: Env = process.env): Readonly<SendConfig> {
-  const [urlName, url] = flagOrEnv(flags, 'url', env, 'SIMULATOR_WEBHOOK_URL');
+  const [urlName, url] = flagOrEnv(flags, 'url', env, SIMULATOR_VARIABLES.webhookUrl);
   if (!url)
     throw new ConfigError(
       '--url',
@@ -121,7 +172,7 @@ export function loadSendConfig(flags: Flags, env: Env = process.env): Readonly<S
   } catch {
     throw new ConfigError(urlName, `expected an http(s) URL, got "${url}"`);
   }
-  const [, secret] = flagOrEnv(flags, 'secret', env, 'SIMULATOR_WEBHOOK_SECRET');
+  const [, secret] = flagOrEnv(flags, 'secret', env, SIMULATOR_VARIABLES.webhookSecret);
   if (!secret)
     throw new ConfigError(
       '--secret',

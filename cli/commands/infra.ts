@@ -4,11 +4,13 @@
  */
 import type { Command } from 'commander';
 import { LocalRuntime, type RuntimeStatus, runtimeOptionsFromEnv } from '../../deploy/local/runtime';
-import { DEFAULTS, int, loadCommonConfig } from '../../lib/config';
+import { INGRESS_VARIABLES } from '../../ingress/config';
+import { loadCommonConfig, type Variable } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { createLogger } from '../../lib/logger';
 import { ensureTopics, topicPlan } from '../../lib/topics';
+import { PROCESSOR_VARIABLES } from '../../processors/config';
 import { up } from '../up/up';
 
 function printStatus(s: RuntimeStatus): void {
@@ -44,6 +46,15 @@ async function infraOnly(): Promise<void> {
   console.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; stop with: npm run stop`);
 }
 
+/** A service's port as `up` needs it: `up` waits on the services' URLs and prints them, so "any free
+ * port" (0, which the services themselves accept) cannot be used here. */
+function fixedPort(variable: Variable<number>): number {
+  const port = variable.read(process.env);
+  if (port === 0)
+    throw new ConfigError(variable.name, 'must be >= 1 for `up` (it waits on and prints the URL), got 0');
+  return port;
+}
+
 export function registerInfraCommands(program: Command): void {
   program
     .command('up')
@@ -70,11 +81,8 @@ export function registerInfraCommands(program: Command): void {
         demo: flags.demo === true,
         demoCount,
         once: flags.once === true,
-        ingressPort: int(process.env, 'INGRESS_PORT', DEFAULTS.ingressPort, { min: 1, max: 65535 }),
-        processorMetricsPort: int(process.env, 'PROCESSOR_METRICS_PORT', DEFAULTS.processorMetricsPort, {
-          min: 1,
-          max: 65535,
-        }),
+        ingressPort: fixedPort(INGRESS_VARIABLES.port),
+        processorMetricsPort: fixedPort(PROCESSOR_VARIABLES.metricsPort),
         print: (line) => console.log(line),
       });
     });

@@ -15,7 +15,7 @@ export function registerIngressCommand(program: Command): void {
     .action(async () => {
       const config = loadIngressConfig(process.env);
       const logger = createLogger({ name: 'ingress', level: config.logLevel });
-      const running = await startIngress(config, { logger });
+      const running = await startIngress(config, { logger, env: process.env });
       const onHup = () => void running.secrets.reload();
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {

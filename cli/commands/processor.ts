@@ -16,7 +16,11 @@ export function registerProcessorCommand(program: Command): void {
       const config = loadProcessorConfig(process.env);
       const logger = createLogger({ name: 'processor', level: config.logLevel });
       let fatal: ((err: unknown) => void) | undefined;
-      const running = await startProcessor(config, { logger, onFatal: (err) => fatal?.(err) });
+      const running = await startProcessor(config, {
+        logger,
+        env: process.env,
+        onFatal: (err) => fatal?.(err),
+      });
       logger.info({ metrics: running.url }, 'processor running');
       await new Promise<void>((resolve) => {
         const finish = () => {

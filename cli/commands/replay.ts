@@ -5,8 +5,7 @@
  * replayed partitions so those notifications are emitted again.
  */
 import type { Command } from 'commander';
-import { str } from '../../lib/config';
-import { loadWindowConfig, PROCESSOR_GROUP_ID } from '../../processors/config';
+import { loadWindowConfig, PROCESSOR_VARIABLES } from '../../processors/config';
 import { opsContext, withAdmin } from '../ops/context';
 import { OpsRefusal, refusalsToExitCode } from '../ops/errors';
 import {
@@ -83,7 +82,7 @@ export function registerReplayCommand(program: Command): void {
       refusalsToExitCode(async (o: ReplayCliOptions) => {
         const { config, kafka } = opsContext();
         const target = replayTargetFromOptions(o);
-        const processorGroup = str(process.env, 'PROCESSOR_GROUP_ID', PROCESSOR_GROUP_ID);
+        const processorGroup = PROCESSOR_VARIABLES.groupId.read(process.env);
         const isProcessor = o.group === processorGroup;
         if (o.resetState && !isProcessor) {
           throw new OpsRefusal(

@@ -6,8 +6,8 @@
  * both until the old one is retired.
  */
 import Nylas, { NylasApiError, type Webhook, type WebhookTriggers, type WebhookWithSecret } from 'nylas';
-import { type Env, int, optionalStr, url } from '../../lib/config';
-import { ConfigError } from '../../lib/errors';
+import { INGRESS_VARIABLES } from '../../ingress/config';
+import { type Env, NYLAS_API_VARIABLES, required } from '../../lib/config';
 import { OpsRefusal } from './errors';
 import {
   addSecret,
@@ -28,18 +28,15 @@ export interface WebhooksConfig {
 }
 
 export function loadWebhooksConfig(env: Env): WebhooksConfig {
-  const apiKey = optionalStr(env, 'NYLAS_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigError(
-      'NYLAS_API_KEY',
-      'required: the webhooks commands call the Nylas API (Dashboard → API Keys)',
-    );
-  }
   return {
-    apiKey,
-    apiUri: url(env, 'NYLAS_API_URI', 'https://api.us.nylas.com'),
-    secretsFile: optionalStr(env, 'NYLAS_WEBHOOK_SECRETS_FILE'),
-    secretsReloadMs: int(env, 'NYLAS_WEBHOOK_SECRETS_RELOAD_MS', 5000, { min: 1 }),
+    apiKey: required(
+      NYLAS_API_VARIABLES.apiKey,
+      env,
+      'required: the webhooks commands call the Nylas API (Dashboard → API Keys)',
+    ),
+    apiUri: NYLAS_API_VARIABLES.apiUri.read(env),
+    secretsFile: INGRESS_VARIABLES.secretsFile.read(env),
+    secretsReloadMs: INGRESS_VARIABLES.secretsReload.read(env),
   };
 }
 

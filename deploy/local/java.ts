@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MissingToolError } from '../../lib/errors';
+import { LOCAL_RUNTIME_VARIABLES } from './config';
 
 export interface JavaInstall {
   path: string;
@@ -75,7 +76,7 @@ export function findJava(
 }
 
 export function findMaven(env = process.env): string {
-  const mvn = env.NYLAS_STREAM_MVN ?? 'mvn';
+  const mvn = LOCAL_RUNTIME_VARIABLES.mvn.read(env);
   try {
     execFileSync(mvn, ['-v'], { stdio: 'ignore', env: { ...env } });
     return mvn;

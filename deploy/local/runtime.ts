@@ -12,7 +12,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { type Env, int, optionalStr, str } from '../../lib/config';
+import { type Env, optionalStr } from '../../lib/config';
+import { INSTANCE_PORTS, LOCAL_RUNTIME_VARIABLES } from './config';
 import { ensureApicurio, ensureKafkaLibs } from './fetch';
 import { findJava, findMaven, type JavaInstall } from './java';
 import {
@@ -48,7 +49,7 @@ export interface LocalRuntimeOptions {
 
 export function defaultCacheDir(env: Env = process.env): string {
   return (
-    optionalStr(env, 'NYLAS_STREAM_CACHE_DIR') ??
+    LOCAL_RUNTIME_VARIABLES.cacheDir.read(env) ??
     join(optionalStr(env, 'XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'nylas-stream')
   );
 }
@@ -58,26 +59,23 @@ export function runtimeOptionsFromEnv(
   env: Env = process.env,
   overrides: Partial<LocalRuntimeOptions> = {},
 ): LocalRuntimeOptions {
-  const instance = overrides.instance ?? str(env, 'LOCAL_RUNTIME_INSTANCE', 'default');
-  // The test instance gets its own ports so `npm test` never disturbs a running `npm start`.
-  const base =
-    instance === 'default'
-      ? { k: 19092, c: 19093, r: 18081, m: 19000 }
-      : { k: 29092, c: 29093, r: 28081, m: 29000 };
+  const v = LOCAL_RUNTIME_VARIABLES;
+  const instance = overrides.instance ?? v.instance.read(env);
+  const base = instance === 'default' ? INSTANCE_PORTS.default : INSTANCE_PORTS.other;
   return {
     instance,
     cacheDir: defaultCacheDir(env),
     host: '127.0.0.1',
-    kafkaPort: int(env, 'LOCAL_KAFKA_PORT', base.k, { min: 1, max: 65535 }),
-    controllerPort: int(env, 'LOCAL_KAFKA_CONTROLLER_PORT', base.c, { min: 1, max: 65535 }),
-    registryPort: int(env, 'LOCAL_REGISTRY_PORT', base.r, { min: 1, max: 65535 }),
-    registryManagementPort: int(env, 'LOCAL_REGISTRY_MANAGEMENT_PORT', base.m, { min: 1, max: 65535 }),
-    kafkaVersion: str(env, 'LOCAL_KAFKA_VERSION', RUNTIME_VERSIONS.kafka),
-    log4j2Version: str(env, 'LOCAL_LOG4J2_VERSION', RUNTIME_VERSIONS.log4j2),
-    apicurioVersion: str(env, 'LOCAL_APICURIO_VERSION', RUNTIME_VERSIONS.apicurio),
-    kafkaHeap: str(env, 'LOCAL_KAFKA_HEAP', '512m'),
-    registryHeap: str(env, 'LOCAL_REGISTRY_HEAP', '384m'),
-    java: optionalStr(env, 'NYLAS_STREAM_JAVA'),
+    kafkaPort: v.kafkaPort.read(env) ?? base.kafka,
+    controllerPort: v.controllerPort.read(env) ?? base.controller,
+    registryPort: v.registryPort.read(env) ?? base.registry,
+    registryManagementPort: v.registryManagementPort.read(env) ?? base.management,
+    kafkaVersion: v.kafkaVersion.read(env),
+    log4j2Version: v.log4j2Version.read(env),
+    apicurioVersion: v.apicurioVersion.read(env),
+    kafkaHeap: v.kafkaHeap.read(env),
+    registryHeap: v.registryHeap.read(env),
+    java: v.java.read(env),
     log: (line) => console.error(`[local-runtime] ${line}`),
     ...overrides,
   };

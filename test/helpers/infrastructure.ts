@@ -6,6 +6,7 @@
  *   3. the no-Docker local runtime (deploy/local; needs java and mvn);
  *   4. otherwise fail, saying what to install. Never skip.
  */
+import { LOCAL_RUNTIME_VARIABLES } from '../../deploy/local/config';
 import { LocalRuntime, runtimeOptionsFromEnv } from '../../deploy/local/runtime';
 import { RUNTIME_VERSIONS } from '../../deploy/local/versions';
 
@@ -79,7 +80,7 @@ async function startLocalRuntime(): Promise<TestInfrastructure> {
   const before = await runtime.status();
   const wasRunning = before.kafka.running && before.registry.running;
   await runtime.start();
-  const keep = process.env.NYLAS_STREAM_KEEP_INFRA === '1';
+  const keep = LOCAL_RUNTIME_VARIABLES.keepInfra.read(process.env);
   return {
     source: 'local-runtime',
     brokers: runtime.brokers,

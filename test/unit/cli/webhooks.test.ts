@@ -16,6 +16,7 @@ import {
   type WebhooksApi,
   type WebhooksConfig,
 } from '../../../cli/ops/webhooks';
+import { loadIngressConfig } from '../../../ingress/config';
 
 describe('rotateWebhookSecret', () => {
   let dir: string;
@@ -107,5 +108,19 @@ describe('rotateWebhookSecret', () => {
     expect(defaultHoldMs(c)).toBe(5000);
     expect(defaultHoldMs(loadWebhooksConfig({ NYLAS_API_KEY: 'k' }))).toBe(11_000);
     expect(() => loadWebhooksConfig({})).toThrow(/NYLAS_API_KEY/);
+  });
+
+  it('reads the reload interval as the ingress does: same units, same minimum', () => {
+    const env = { NYLAS_API_KEY: 'k', NYLAS_WEBHOOK_SECRETS_RELOAD_MS: '2s' };
+    expect(loadWebhooksConfig(env).secretsReloadMs).toBe(
+      loadIngressConfig(env).ingress.secrets.reloadIntervalMs,
+    );
+    const tooFast = { NYLAS_API_KEY: 'k', NYLAS_WEBHOOK_SECRETS_RELOAD_MS: '50' };
+    expect(() => loadIngressConfig(tooFast)).toThrow(
+      /^NYLAS_WEBHOOK_SECRETS_RELOAD_MS: must be at least 100ms/,
+    );
+    expect(() => loadWebhooksConfig(tooFast)).toThrow(
+      /^NYLAS_WEBHOOK_SECRETS_RELOAD_MS: must be at least 100ms/,
+    );
   });
 });

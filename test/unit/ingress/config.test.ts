@@ -1,15 +1,5 @@
 import { INGRESS_DEFAULTS, loadIngressConfig } from '../../../ingress/config';
-import { ConfigError } from '../../../lib/errors';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError } from '../../helpers/config-error';
 
 describe('loadIngressConfig', () => {
   it('has working defaults with no variables at all', () => {

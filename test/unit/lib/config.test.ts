@@ -1,15 +1,5 @@
-import { DEFAULTS, deepFreeze, loadCommonConfig, parseDuration, url } from '../../../lib/config';
-import { ConfigError } from '../../../lib/errors';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { DEFAULTS, deepFreeze, loadCommonConfig, url } from '../../../lib/config';
+import { configError } from '../../helpers/config-error';
 
 describe('loadCommonConfig', () => {
   it('needs no variables: defaults match the local runtime', () => {
@@ -69,24 +59,6 @@ describe('loadCommonConfig', () => {
       loadCommonConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }),
     );
     expect(err.variable).toBe('KAFKA_SASL_PASSWORD');
-  });
-});
-
-describe('parseDuration', () => {
-  it.each([
-    ['72h', 259_200_000],
-    ['15m', 900_000],
-    ['30s', 30_000],
-    ['250ms', 250],
-    ['1d', 86_400_000],
-    ['1500', 1500],
-    ['1.5s', 1500],
-  ])('%s → %d ms', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  it.each(['', 'h', '-1s', '3 weeks', '1y'])('rejects %j', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
   });
 });
 
