@@ -6,11 +6,12 @@
  * trigger types are carried (family "unmodeled"), never dropped. Pure.
  */
 import { gunzipSync } from 'node:zlib';
-import { errorCodeOf } from '../../lib/errors';
+import { type DeadLetterReason, errorCodeOf, thrownText } from '../../lib/errors';
 import { bodyEncodingOf, grantKeyOf, receivedAtOf } from '../../lib/raw-record';
+import { deadLetterOf } from '../dead-letter';
 import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from '../object-identity';
 import { classifyTrigger } from '../triggers';
-import type { DeadLetter, DeadLetterReason, Notification, NylasEnvelope, RawRecord } from '../types';
+import type { DeadLetter, Notification, NylasEnvelope, RawRecord } from '../types';
 
 /** The raw record's contract is lib/raw-record.ts; these names stay importable from here. */
 export { headerText, RAW_HEADERS } from '../../lib/raw-record';
@@ -31,23 +32,8 @@ export const MAX_JSON_DEPTH = 128;
 
 export type DecodeResult = { ok: true; notification: Notification } | { ok: false; deadLetter: DeadLetter };
 
-function fail(
-  record: RawRecord,
-  reason: DeadLetterReason,
-  message: string,
-  options: { redrivable?: boolean; code?: string } = {},
-): DecodeResult {
-  return {
-    ok: false,
-    deadLetter: {
-      record,
-      reason,
-      message,
-      stage: 'decode',
-      redrivable: options.redrivable ?? false,
-      code: options.code ?? reason,
-    },
-  };
+function fail(record: RawRecord, reason: DeadLetterReason, message: string, code?: string): DecodeResult {
+  return { ok: false, deadLetter: deadLetterOf(record, reason, 'decode', message, code) };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -140,11 +126,7 @@ export function decode(record: RawRecord): DecodeResult {
   try {
     return decodeRecord(record);
   } catch (err) {
-    const e = err as Error;
-    return fail(record, 'DECODE_FAILED', `decode threw ${e?.name}: ${e?.message}`, {
-      redrivable: true,
-      code: errorCodeOf(err),
-    });
+    return fail(record, 'DECODE_FAILED', `decode threw ${thrownText(err)}`, errorCodeOf(err));
   }
 }
 
