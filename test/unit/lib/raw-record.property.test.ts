@@ -158,6 +158,7 @@ describe('raw record (lib/raw-record.ts)', () => {
     expect(receivedAtOf({ key: null, value: null, headers: { 'received-at': 'soon' }, timestamp: '5' })).toBe(
       5,
     );
+    expect(receivedAtOf({ key: null, value: null, headers: { 'received-at': '0' }, timestamp: '6' })).toBe(6);
   });
 
   it('names an encoding it cannot read, and sees gzip by its magic bytes when the header is lost', () => {
