@@ -7,30 +7,26 @@
  */
 import { gunzip } from 'node:zlib';
 import { BadInputError, ErrorCodes } from '../lib/errors';
+import { type ContentEncoding, type GrantIdSource, grantKeyOf } from '../lib/raw-record';
 import { bodyTooLarge } from './body';
 
-export type GrantIdSource = 'data.object.grant_id' | 'data.grant_id' | 'data.application_id' | 'none';
+export type { ContentEncoding, GrantIdSource } from '../lib/raw-record';
 
 export interface EnvelopeSummary {
   id: string | undefined;
   type: string | undefined;
   deliveryAttempt: number | undefined;
-  /** The Kafka key: the grant id, else the application id, else undefined (no key). */
+  /** The Kafka key: lib/raw-record.ts grantKeyOf (the grant id, else the application id, else none). */
   key: string | undefined;
   keySource: GrantIdSource;
 }
-
-/** Content encodings the ingress accepts (anything else is 415). */
-export type ContentEncoding = 'identity' | 'gzip';
 
 function asNonEmptyString(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Inflates a gzip body (after its signature was verified on the compressed bytes), bounded. */
@@ -55,27 +51,11 @@ export function summarizeEnvelope(json: Buffer): EnvelopeSummary {
   } catch {
     throw new BadInputError(ErrorCodes.MALFORMED_JSON, 'the body is not valid JSON');
   }
-  const envelope = asRecord(parsed);
-  if (envelope === undefined) {
+  if (!isRecord(parsed)) {
     throw new BadInputError(ErrorCodes.MALFORMED_ENVELOPE, 'the body is JSON but not an object');
   }
-  const data = asRecord(envelope.data);
-  const object = asRecord(data?.object);
-  let key: string | undefined;
-  let keySource: GrantIdSource = 'none';
-  const fromObject = asNonEmptyString(object?.grant_id);
-  const fromData = asNonEmptyString(data?.grant_id);
-  const fromApp = asNonEmptyString(data?.application_id);
-  if (fromObject !== undefined) {
-    key = fromObject;
-    keySource = 'data.object.grant_id';
-  } else if (fromData !== undefined) {
-    key = fromData;
-    keySource = 'data.grant_id';
-  } else if (fromApp !== undefined) {
-    key = fromApp;
-    keySource = 'data.application_id';
-  }
+  const envelope = parsed;
+  const { key, source: keySource } = grantKeyOf(envelope);
   const attempt = envelope.webhook_delivery_attempt;
   return {
     id: asNonEmptyString(envelope.id),

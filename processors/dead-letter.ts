@@ -5,7 +5,15 @@
  * topic, which makes it the same delivery the ingress once wrote.
  */
 import type { IHeaders, Message } from 'kafkajs';
-import type { DeadLetter } from './types';
+import {
+  type DeadLetterReason,
+  errorCodeOf,
+  isRedrivable,
+  isRetriable,
+  NylasStreamError,
+  thrownText,
+} from '../lib/errors';
+import type { DeadLetter, RawRecord } from './types';
 
 export const DLQ_HEADERS = {
   /** DeadLetterReason (processors/types.ts), the redrive filter (`--filter reason=…`). */
@@ -44,4 +52,32 @@ export function deadLetterMessage(dl: DeadLetter, now: number): Message {
   headers[DLQ_HEADERS.redrivable] = String(dl.redrivable);
   headers[DLQ_HEADERS.deadLetteredAt] = String(now);
   return { key: dl.record.key, value: dl.record.value, headers };
+}
+
+/** A record's dead letter under `reason`, re-drivable as lib/errors.ts FAILURE_CODES says; `code` is the
+ * error behind it when a stage caught one with a code of its own (else the reason). */
+export function deadLetterOf(
+  record: RawRecord,
+  reason: DeadLetterReason,
+  stage: DeadLetter['stage'],
+  message: string,
+  code: string = reason,
+): DeadLetter {
+  return { record, reason, code, message, stage, redrivable: isRedrivable(reason) };
+}
+
+/**
+ * What a pure stage's exception on one record becomes: rethrown when it says a retry can succeed (the
+ * round fails and is retried), else that record's dead letter under the stage's `reason` — a retry of a
+ * pure function on the same bytes would throw again, forever.
+ */
+export function deadLetterForThrown(
+  record: RawRecord,
+  err: unknown,
+  reason: DeadLetterReason,
+  stage: DeadLetter['stage'],
+): DeadLetter {
+  if (isRetriable(err)) throw err;
+  const message = err instanceof NylasStreamError ? err.message : `${stage} threw ${thrownText(err)}`;
+  return deadLetterOf(record, reason, stage, message, errorCodeOf(err));
 }

@@ -14,13 +14,13 @@
  */
 import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../lib/logger';
-import { deadLetterMessage } from './dead-letter';
+import { receivedAtOf } from '../lib/raw-record';
+import { deadLetterMessage, deadLetterOf } from './dead-letter';
 import { PartitionLanes } from './deferral/index';
 import type { ProcessorMetrics } from './metrics';
 import type { Pipeline, RoundResult } from './pipeline';
 import { RoundFailure } from './poison/classify';
 import type { RecoveryPlan } from './poison/round-failures';
-import { headerText, RAW_HEADERS } from './stages/decode';
 import { changelogMessages } from './state/changelog';
 import type { PartitionStore, StateChange } from './state/store';
 import type { DeadLetter, RawRecord } from './types';
@@ -114,16 +114,13 @@ function bytesOf(r: RawRecord): number {
 
 /** A record the recovery plan quarantined: dead-lettered as it is, without running the pipeline. */
 function isolatedDeadLetter(record: RawRecord): DeadLetter {
-  return {
+  return deadLetterOf(
     record,
-    reason: 'POISON_ISOLATED',
-    code: 'POISON_ISOLATED',
-    message:
-      'the rounds holding this record kept failing and it failed alone; see the processor log for the ' +
+    'POISON_ISOLATED',
+    'isolation',
+    'the rounds holding this record kept failing and it failed alone; see the processor log for the ' +
       'error (re-drive it once the cause is fixed)',
-    stage: 'isolation',
-    redrivable: true,
-  };
+  );
 }
 
 export class PartitionWorker {
@@ -234,8 +231,7 @@ export class PartitionWorker {
   private oldestReceivedAt(): number | undefined {
     const first = this.queue.find((b) => b.records.length > 0)?.records[0];
     if (!first) return undefined;
-    const h = Number(headerText(first.headers, RAW_HEADERS.receivedAt));
-    return Number.isFinite(h) && h > 0 ? h : Number(first.timestamp);
+    return receivedAtOf(first);
   }
 
   private async run(): Promise<void> {

@@ -16,7 +16,7 @@
  */
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
-import { ErrorCodes, errorCodeOf, isRetriable, NylasStreamError } from '../lib/errors';
+import { deadLetterForThrown, deadLetterOf } from './dead-letter';
 import {
   type DeferredRecord,
   type ExpansionCache,
@@ -269,7 +269,7 @@ function prepare(deps: PipelineDeps, n: Notification): DomainOutput | DeadLetter
   try {
     event = deps.normalize(n, deps.topics);
   } catch (err) {
-    return stageFailure(n, err, 'NORMALIZE_FAILED', 'normalize');
+    return deadLetterForThrown(n.record, err, 'NORMALIZE_FAILED', 'normalize');
   }
   try {
     const limit = deps.topics.maxMessageBytes - OUTPUT_MARGIN_BYTES;
@@ -285,16 +285,13 @@ function prepare(deps: PipelineDeps, n: Notification): DomainOutput | DeadLetter
       }
     }
     if (size > limit) {
-      return {
-        record: n.record,
-        reason: 'EVENT_TOO_LARGE',
-        code: ErrorCodes.EVENT_TOO_LARGE,
-        message:
-          `the ${event.schema} event takes ${size} bytes${omitted}; ${event.topic} accepts ` +
+      return deadLetterOf(
+        n.record,
+        'EVENT_TOO_LARGE',
+        'produce',
+        `the ${event.schema} event takes ${size} bytes${omitted}; ${event.topic} accepts ` +
           `${deps.topics.maxMessageBytes} (TOPIC_MAX_MESSAGE_BYTES) less a ${OUTPUT_MARGIN_BYTES}-byte margin`,
-        stage: 'produce',
-        redrivable: true,
-      };
+      );
     }
     return {
       topic: event.topic,
@@ -303,27 +300,9 @@ function prepare(deps: PipelineDeps, n: Notification): DomainOutput | DeadLetter
       ...(omitted === '' ? {} : { bodyOmitted: true as const }),
     };
   } catch (err) {
-    return stageFailure(n, err, 'SCHEMA_ENCODE_FAILED', 'encode');
+    return deadLetterForThrown(n.record, err, 'SCHEMA_ENCODE_FAILED', 'encode');
   }
 }
 
 /** Kept free below the domain topic's max.message.bytes: what the size estimate might miss. */
 export const OUTPUT_MARGIN_BYTES = 16 * 1024;
-
-function stageFailure(
-  n: Notification,
-  err: unknown,
-  reason: 'NORMALIZE_FAILED' | 'SCHEMA_ENCODE_FAILED',
-  stage: 'normalize' | 'encode',
-): DeadLetter {
-  if (isRetriable(err)) throw err;
-  const e = err as Error;
-  return {
-    record: n.record,
-    reason,
-    code: errorCodeOf(err),
-    message: err instanceof NylasStreamError ? err.message : `${stage} threw ${e?.name}: ${e?.message}`,
-    stage,
-    redrivable: true,
-  };
-}

@@ -6,6 +6,7 @@
  *        └──────────── any stage may instead produce a DeadLetter (with a reason code) ──────────────▶ nylas.webhooks.dlq
  */
 import type { IHeaders } from 'kafkajs';
+import type { DeadLetterReason } from '../lib/errors';
 
 /** One record of nylas.webhooks.raw, as consumed. `value` is the exact request body the ingress received. */
 export interface RawRecord {
@@ -94,38 +95,9 @@ export interface DomainEvent {
   headers: Record<string, string>;
 }
 
-/** Why a record went to the DLQ. Stable codes (metrics label, DLQ header, redrive filter). Whether a
- * redrive can succeed is said per record (`redrivable`); lib/errors.ts has what each code means. */
-export const DEAD_LETTER_REASONS = [
-  'MALFORMED_JSON',
-  'MALFORMED_ENVELOPE',
-  'DECOMPRESS_FAILED',
-  'NYLAS_API_UNAUTHORIZED',
-  'NYLAS_API_DEADLINE',
-  /** The domain value did not encode (a mapping bug, or any exception while encoding): re-drivable. */
-  'SCHEMA_ENCODE_FAILED',
-  /** normalize could not map the payload (no object on a create/update, no object id, …), or threw on
-   * it: re-drivable once the normalizer is fixed. */
-  'NORMALIZE_FAILED',
-  /** The Nylas API refused the re-fetch with a 4xx other than 401/404/408/429 (e.g. 400, 403). */
-  'NYLAS_API_REJECTED',
-  /** Rounds holding this record kept failing for a reason no stage could name, and it failed alone
-   * (processors/poison/round-failures.ts). Re-drivable once the cause (often a bug) is fixed. */
-  'POISON_ISOLATED',
-  /** An id (notification, object, grant, application, type) longer than any real one: never re-drivable. */
-  'ID_TOO_LONG',
-  /** The body nests deeper than any real notification (stages walk it recursively): never re-drivable. */
-  'TOO_DEEPLY_NESTED',
-  /** The domain event, even without its droppable content (a message body), is larger than the domain
-   * topic accepts (TOPIC_MAX_MESSAGE_BYTES): re-drivable after raising the topic's limit and the setting. */
-  'EVENT_TOO_LARGE',
-  /** decode threw on the record (a bug meeting an odd body): re-drivable once fixed. */
-  'DECODE_FAILED',
-  /** Envelope time outside ACCEPT_WINDOW (processors/stages/window.ts); redrive needs --beyond-window. */
-  'BEYOND_WINDOW',
-  'INTERNAL',
-] as const;
-export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+/** Why a record went to the DLQ: the dead-letter column of lib/errors.ts FAILURE_CODES, which says what
+ * each reason means and whether a redrive can succeed. */
+export { DEAD_LETTER_REASONS, type DeadLetterReason } from '../lib/errors';
 
 export interface DeadLetter {
   record: RawRecord;

@@ -6,6 +6,10 @@
 import { gunzipSync } from 'node:zlib';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { IHeaders } from 'kafkajs';
+import { bodyEncodingOf } from '../../lib/raw-record';
+
+/** Kept under their CLI names. */
+export { headersAsStrings, headerText as headerValue } from '../../lib/raw-record';
 
 export type DecodedValue =
   | { format: 'avro'; schemaId: number; value: unknown }
@@ -17,29 +21,8 @@ export type DecodedValue =
 /** The registry's part that decoding needs (so tests can pass a stub). */
 export type AvroDecoder = Pick<SchemaRegistry, 'decode'>;
 
-export function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  if (v === undefined) return undefined;
-  const first = Array.isArray(v) ? v[0] : v;
-  return first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-}
-
-/** Header values as strings (kafkajs gives Buffers). */
-export function headersAsStrings(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of Object.keys(headers ?? {})) {
-    const v = headerValue(headers, name);
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
-}
-
 function isConfluentFramed(buf: Buffer): boolean {
   return buf.length >= 5 && buf[0] === 0;
-}
-
-function isGzip(buf: Buffer): boolean {
-  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
 function isPrintable(text: string): boolean {
@@ -80,8 +63,8 @@ export async function decodeValue(
       };
     }
   }
-  const gzipHeader = headerValue(headers, 'content-encoding')?.toLowerCase() === 'gzip';
-  if (gzipHeader || isGzip(value)) {
+  // The processor's rule (lib/raw-record.ts): a gzip header or the gzip magic bytes.
+  if (bodyEncodingOf({ key: null, value, headers }).kind === 'gzip') {
     try {
       return textOrJson(gunzipSync(value), true);
     } catch (err) {

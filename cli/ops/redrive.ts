@@ -6,6 +6,7 @@
  * through). Filters by reason, time of dead-lettering and grant; dry run by default.
  */
 import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import { decodeRawRecord } from '../../lib/raw-record';
 import { DLQ_HEADER_PREFIX, DLQ_HEADERS } from '../../processors/dead-letter';
 import {
   type AcceptWindow,
@@ -48,15 +49,16 @@ export function deadLetterInfo(partition: number, m: KafkaMessage): DeadLetterIn
   const h = m.headers;
   const at = Number(headerValue(h, DLQ_HEADERS.deadLetteredAt));
   const sourcePartition = headerValue(h, DLQ_HEADERS.sourcePartition);
+  const raw = decodeRawRecord(m);
   return {
     partition,
     offset: m.offset,
-    grant: m.key === null ? null : m.key.toString('utf8'),
+    grant: raw.key ?? null,
     reason: headerValue(h, DLQ_HEADERS.reason) ?? 'UNKNOWN',
     stage: headerValue(h, DLQ_HEADERS.stage) ?? 'unknown',
     redrivable: headerValue(h, DLQ_HEADERS.redrivable) === 'true',
     deadLetteredAt: Number.isFinite(at) && at > 0 ? at : Number(m.timestamp),
-    notificationId: headerValue(h, 'nylas-notification-id'),
+    notificationId: raw.notificationId,
     sourceTopic: headerValue(h, DLQ_HEADERS.sourceTopic),
     sourcePartition: sourcePartition === undefined ? undefined : Number(sourcePartition),
   };

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
+import { RAW_HEADERS } from '../../lib/raw-record';
 import { type AvroDecoder, type DecodedValue, decodeValue, headersAsStrings, toJson } from './decode';
 import { type OffsetRange, readToEnd } from './read-to-end';
 
@@ -214,7 +215,7 @@ export function formatTailRecord(r: TailRecord, withHeaders: boolean): string {
   if (withHeaders && Object.keys(r.headers).length > 0) {
     const safe = { ...r.headers };
     // Signatures are secrets-adjacent; never print them.
-    if ('nylas-signature' in safe) safe['nylas-signature'] = '[redacted]';
+    if (RAW_HEADERS.signature in safe) safe[RAW_HEADERS.signature] = '[redacted]';
     lines.push(`  headers ${toJson(safe)}`);
   }
   if (d.format === 'tombstone') lines.push('  (tombstone)');
@@ -226,7 +227,7 @@ export function formatTailRecord(r: TailRecord, withHeaders: boolean): string {
 /** The --json form: one JSON object per line. */
 export function tailRecordJson(r: TailRecord, withHeaders: boolean): string {
   const headers = { ...r.headers };
-  if ('nylas-signature' in headers) headers['nylas-signature'] = '[redacted]';
+  if (RAW_HEADERS.signature in headers) headers[RAW_HEADERS.signature] = '[redacted]';
   return toJson({
     topic: r.topic,
     partition: r.partition,

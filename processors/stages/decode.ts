@@ -6,11 +6,15 @@
  * trigger types are carried (family "unmodeled"), never dropped. Pure.
  */
 import { gunzipSync } from 'node:zlib';
-import type { IHeaders } from 'kafkajs';
-import { errorCodeOf } from '../../lib/errors';
+import { type DeadLetterReason, errorCodeOf, thrownText } from '../../lib/errors';
+import { bodyEncodingOf, grantKeyOf, receivedAtOf } from '../../lib/raw-record';
+import { deadLetterOf } from '../dead-letter';
+import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from '../object-identity';
 import { classifyTrigger } from '../triggers';
-import type { DeadLetter, DeadLetterReason, Notification, NylasEnvelope, RawRecord } from '../types';
-import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from './order';
+import type { DeadLetter, Notification, NylasEnvelope, RawRecord } from '../types';
+
+/** The raw record's contract is lib/raw-record.ts; these names stay importable from here. */
+export { headerText, RAW_HEADERS } from '../../lib/raw-record';
 
 /**
  * Longest id (notification, type, application, grant, object) accepted. Real ones are under ~200
@@ -26,44 +30,10 @@ export const MAX_ID_CHARS = 4096;
  */
 export const MAX_JSON_DEPTH = 128;
 
-/** Header names written by the ingress (ARCHITECTURE.md, "Ingress" step 4). */
-export const RAW_HEADERS = {
-  signature: 'nylas-signature',
-  contentType: 'content-type',
-  contentEncoding: 'content-encoding',
-  notificationId: 'nylas-notification-id',
-  type: 'nylas-type',
-  deliveryAttempt: 'nylas-delivery-attempt',
-  destination: 'nylas-destination',
-  receivedAt: 'received-at',
-} as const;
-
 export type DecodeResult = { ok: true; notification: Notification } | { ok: false; deadLetter: DeadLetter };
 
-export function headerText(headers: IHeaders, name: string): string | undefined {
-  const v = headers[name];
-  const first = Array.isArray(v) ? v[0] : v;
-  if (first === undefined) return undefined;
-  return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-}
-
-function fail(
-  record: RawRecord,
-  reason: DeadLetterReason,
-  message: string,
-  options: { redrivable?: boolean; code?: string } = {},
-): DecodeResult {
-  return {
-    ok: false,
-    deadLetter: {
-      record,
-      reason,
-      message,
-      stage: 'decode',
-      redrivable: options.redrivable ?? false,
-      code: options.code ?? reason,
-    },
-  };
+function fail(record: RawRecord, reason: DeadLetterReason, message: string, code?: string): DecodeResult {
+  return { ok: false, deadLetter: deadLetterOf(record, reason, 'decode', message, code) };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -115,25 +85,19 @@ function overlongId(ids: Record<string, string>): string | undefined {
   return undefined;
 }
 
-const GZIP_MAGIC_0 = 0x1f;
-const GZIP_MAGIC_1 = 0x8b;
-
 function body(record: RawRecord): { bytes: Buffer } | { error: string } {
   const value = record.value;
   if (value === null || value.length === 0) return { error: 'empty record value' };
-  const encoding = headerText(record.headers, RAW_HEADERS.contentEncoding)?.trim().toLowerCase();
-  // The magic bytes also catch a gzip body whose header was lost (JSON never starts with 0x1f).
-  const looksGzip = value.length >= 2 && value[0] === GZIP_MAGIC_0 && value[1] === GZIP_MAGIC_1;
-  if (encoding === 'gzip' || encoding === 'x-gzip' || looksGzip) {
+  const encoding = bodyEncodingOf(record);
+  if (encoding.kind === 'gzip') {
     try {
       return { bytes: gunzipSync(value) };
     } catch (err) {
       return { error: `gunzip failed: ${(err as Error).message}` };
     }
   }
-  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
-    return { error: `unsupported content-encoding "${encoding}"` };
-  }
+  if (encoding.kind === 'unsupported')
+    return { error: `unsupported content-encoding "${encoding.encoding}"` };
   return { bytes: value };
 }
 
@@ -162,11 +126,7 @@ export function decode(record: RawRecord): DecodeResult {
   try {
     return decodeRecord(record);
   } catch (err) {
-    const e = err as Error;
-    return fail(record, 'DECODE_FAILED', `decode threw ${e?.name}: ${e?.message}`, {
-      redrivable: true,
-      code: errorCodeOf(err),
-    });
+    return fail(record, 'DECODE_FAILED', `decode threw ${thrownText(err)}`, errorCodeOf(err));
   }
 }
 
@@ -193,11 +153,8 @@ function decodeRecord(record: RawRecord): DecodeResult {
     data: { ...data, object: isObject(data.object) ? data.object : null },
   };
   const info = classifyTrigger(envelope.type);
-  const o = envelope.data.object;
-  const grantId =
-    (o && nonEmptyString(o.grant_id) ? o.grant_id : undefined) ??
-    (nonEmptyString(data.grant_id) ? data.grant_id : undefined) ??
-    data.application_id;
+  // The same key the ingress wrote (a valid envelope always has an application id to fall back on).
+  const grantId = grantKeyOf(envelope).key ?? data.application_id;
   const object = objectKeyOf(info, envelope, grantId);
   const overlong = overlongId({
     id: envelope.id,
@@ -207,9 +164,7 @@ function decodeRecord(record: RawRecord): DecodeResult {
     'object id': object.objectId,
   });
   if (overlong !== undefined) return fail(record, 'ID_TOO_LONG', overlong);
-  const receivedHeader = Number(headerText(record.headers, RAW_HEADERS.receivedAt));
-  const receivedAt =
-    Number.isFinite(receivedHeader) && receivedHeader > 0 ? receivedHeader : Number(record.timestamp);
+  const receivedAt = receivedAtOf(record);
   return {
     ok: true,
     notification: {

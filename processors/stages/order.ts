@@ -24,10 +24,13 @@
  * near-simultaneous arrivals come out in version order instead of the later one being suppressed; the
  * emitted ones take the object's arrival slots in the batch, so output order across objects follows input.
  */
-import { type Obj, obj } from '../../lib/json';
-import { stateId, stateKeyOf } from '../state/keys';
-import type { TriggerInfo } from '../triggers';
-import type { Notification, NylasEnvelope, ObjectKey } from '../types';
+import { obj } from '../../lib/json';
+import { objectKeyString, trackingCounter } from '../object-identity';
+import { stateKeyOf } from '../state/keys';
+import type { Notification, ObjectKey } from '../types';
+
+/** Kept here too: the pipeline and the tests name them from the order stage. */
+export { objectKeyString } from '../object-identity';
 
 /** What the store remembers per object: the last emitted version, and whether it was a delete. */
 export interface VersionEntry {
@@ -35,103 +38,6 @@ export interface VersionEntry {
   /** Offset of the notification that set it (diagnostics; ties are decided by processing order). */
   offset: string;
   deleted: boolean;
-}
-
-/** A stable string for an ObjectKey (Map key, store key), built from the bounded parts the state keeps
- * (state/keys.ts), so a key read back from the changelog gives the same string. */
-export function objectKeyString(k: ObjectKey): string {
-  return JSON.stringify([stateId(k.grantId), stateId(k.objectType), stateId(k.objectId)]);
-}
-
-function idText(v: unknown): string | undefined {
-  if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
-}
-
-function count(v: unknown): bigint | undefined {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
-}
-
-/**
- * Last second of year 9999: the latest Unix time (seconds) any stage accepts. Its milliseconds (plus a
- * sequence) stay far below 2^53, so a version is always a safe integer, which normalize publishes as an
- * Avro long read as a JS number; decode refuses an envelope `time` beyond it.
- */
-export const MAX_UNIX_SECONDS = 253_402_300_799;
-
-/** Unix seconds within [0, MAX_UNIX_SECONDS], else undefined (treated as absent). */
-function seconds(v: unknown): number | undefined {
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  return typeof n === 'number' && n >= 0 && n <= MAX_UNIX_SECONDS ? Math.floor(n) : undefined;
-}
-
-/** The object a notification is about. The type is the family (tracking: the trigger, so opens, clicks
- * and replies of one message are three counters); the id is the object's own id, falling back through
- * the fields other shapes use, finally to the notification id (an event that is not a state). */
-export function objectKeyOf(info: TriggerInfo, env: NylasEnvelope, grantId: string): ObjectKey {
-  const o = obj(env.data.object) ?? {};
-  if (info.family === 'grant') {
-    return { grantId, objectType: 'grant', objectId: idText(o.grant_id) ?? grantId };
-  }
-  const objectId =
-    idText(o.id) ??
-    idText(o.message_id) ??
-    idText(o.booking_id) ??
-    idText(obj(o.origin)?.id) ??
-    (info.family === 'delivery' || info.family === 'tracking' || info.family === 'unmodeled' ? env.id : '');
-  const objectType =
-    info.family === 'tracking'
-      ? info.baseType
-      : info.family === 'unmodeled'
-        ? (info.baseType.split('.')[0] ?? info.baseType)
-        : info.family;
-  return { grantId, objectType, objectId };
-}
-
-const MS = 1000n;
-
-/** Tracking counters only go up, so they are the natural version of a tracking state. */
-function trackingCounter(info: TriggerInfo, o: Obj): bigint | undefined {
-  if (info.suffixes.includes('legacy')) return undefined;
-  switch (info.baseType) {
-    case 'message.opened':
-      return count(obj(o.message_data)?.count);
-    case 'message.link_clicked': {
-      if (!Array.isArray(o.link_data)) return undefined;
-      let sum = 0n;
-      for (const l of o.link_data) {
-        const c = count(obj(l)?.count);
-        if (c === undefined) return undefined;
-        sum += c;
-      }
-      // Absurd counts make no version (an event, emitted once) rather than one normalize cannot publish.
-      return sum <= BigInt(Number.MAX_SAFE_INTEGER) ? sum : undefined;
-    }
-    case 'thread.replied':
-      return count(obj(o.reply_data)?.count);
-    default:
-      return undefined;
-  }
-}
-
-/**
- * The version used for ordering (see the module comment). Always a safe integer: normalize publishes it
- * as the domain event's `object_version` (an Avro long read as a JS number). `env.time` must be what
- * decode accepts (finite, within [0, MAX_UNIX_SECONDS]); an event clock outside that range is ignored.
- */
-export function versionOf(info: TriggerInfo, env: NylasEnvelope): bigint {
-  const o = obj(env.data.object) ?? {};
-  const time = BigInt(Math.max(0, Math.floor(env.time)));
-  if (info.family === 'tracking') return trackingCounter(info, o) ?? time * MS;
-  if (info.family === 'event' && info.action !== 'deleted') {
-    const updatedAt = seconds(o.updated_at);
-    if (updatedAt !== undefined) {
-      const seq = seconds(o.sequence) ?? 0;
-      return BigInt(updatedAt) * MS + BigInt(Math.min(seq, 999));
-    }
-  }
-  return time * MS;
 }
 
 /** Events that are not object states: each is emitted once, no version is kept. */

@@ -7,7 +7,7 @@
  */
 import type avro from 'avsc';
 import type { IHeaders, Message } from 'kafkajs';
-import { BadInputError, ErrorCodes } from '../../lib/errors';
+import { BadInputError, ErrorCodes, NylasStreamError } from '../../lib/errors';
 import { invalidPaths, schemaByName } from '../../schemas/index';
 import type { DomainEvent } from '../types';
 
@@ -38,7 +38,11 @@ export class DomainEventEncoder {
     if (id === undefined) {
       // A bug (start-up registers every domain topic's schema) that no retry can fix: the pipeline
       // dead-letters it re-drivably (SCHEMA_ENCODE_FAILED) rather than stall the partition on it.
-      throw new Error(`no registered schema id for topic ${event.topic} (schemas/${event.schema}.avsc)`);
+      throw new NylasStreamError(
+        ErrorCodes.SCHEMA_INVALID,
+        `no registered schema id for topic ${event.topic} (schemas/${event.schema}.avsc)`,
+        { details: { topic: event.topic, schema: event.schema } },
+      );
     }
     const prefix = Buffer.alloc(5);
     prefix.writeUInt8(0, 0);

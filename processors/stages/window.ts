@@ -25,6 +25,7 @@
  */
 import type { IHeaders } from 'kafkajs';
 import { ErrorCodes } from '../../lib/errors';
+import { deadLetterOf } from '../dead-letter';
 import type { DeadLetter, Notification, RawRecord } from '../types';
 import { decode, headerText } from './decode';
 
@@ -97,15 +98,7 @@ export function refuseBeyondWindow<T extends { notifications: Notification[]; de
   for (const n of decoded.notifications) {
     const why = beyondWindow(anchorOf(n.envelope.time, n.record.headers), now, w);
     if (why === undefined) notifications.push(n);
-    else
-      deadLetters.push({
-        record: n.record,
-        reason: 'BEYOND_WINDOW',
-        code: ErrorCodes.BEYOND_WINDOW,
-        message: why,
-        stage: 'window',
-        redrivable: true,
-      });
+    else deadLetters.push(deadLetterOf(n.record, ErrorCodes.BEYOND_WINDOW, 'window', why));
   }
   return { ...decoded, notifications, deadLetters };
 }

@@ -12,7 +12,8 @@
  * to the changelog committed, so memory never runs ahead of Kafka. Entries expire DEDUPE_WINDOW after
  * their last write: lookups ignore them at once; they leave memory when their bucket is tombstoned.
  */
-import { objectKeyString, type VersionEntry } from '../stages/order';
+import { objectKeyString } from '../object-identity';
+import type { VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
 import { stateId } from './keys';
 

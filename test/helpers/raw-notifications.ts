@@ -5,6 +5,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import type { IHeaders, Message } from 'kafkajs';
+import { encodeRawRecord, headersAsStrings } from '../../lib/raw-record';
 import type { RawRecord } from '../../processors/types';
 
 export const APP_ID = 'app-7c2a9e0b';
@@ -58,22 +59,25 @@ function bodyBytes(spec: RawSpec): Buffer {
   return spec.gzip ? gzipSync(b) : b;
 }
 
+/** The headers the ingress writes (lib/raw-record.ts), with the test's additions. */
 function headersOf(spec: RawSpec): Record<string, string> {
   const env = !Buffer.isBuffer(spec.body) && typeof spec.body === 'object' ? spec.body : undefined;
-  const h: Record<string, string> = {
-    'nylas-signature': 'a'.repeat(64),
-    'content-type': 'application/json',
-    'received-at': String(spec.receivedAt ?? Date.now()),
-    'nylas-destination': 'default',
-    ...(spec.gzip ? { 'content-encoding': 'gzip' } : {}),
-    ...(env && typeof env.id === 'string' ? { 'nylas-notification-id': env.id } : {}),
-    ...(env && typeof env.type === 'string' ? { 'nylas-type': env.type } : {}),
-    ...(env && typeof env.webhook_delivery_attempt === 'number'
-      ? { 'nylas-delivery-attempt': String(env.webhook_delivery_attempt) }
-      : {}),
-    ...spec.extraHeaders,
-  };
-  return h;
+  const attempt = env?.webhook_delivery_attempt;
+  const written = encodeRawRecord({
+    body: Buffer.alloc(0),
+    signature: 'a'.repeat(64),
+    contentType: 'application/json',
+    contentEncoding: spec.gzip ? 'gzip' : 'identity',
+    destination: 'default',
+    receivedAt: spec.receivedAt ?? Date.now(),
+    envelope: {
+      id: typeof env?.id === 'string' ? env.id : undefined,
+      type: typeof env?.type === 'string' ? env.type : undefined,
+      deliveryAttempt: typeof attempt === 'number' ? attempt : undefined,
+      key: spec.grantId,
+    },
+  }).headers;
+  return { ...headersAsStrings(written), ...spec.extraHeaders };
 }
 
 /** A message to produce to the raw topic. */

@@ -15,10 +15,10 @@ import { readRawBody } from '../../../ingress/body';
 import { loadIngressConfig } from '../../../ingress/config';
 import { summarizeEnvelope } from '../../../ingress/envelope';
 import { ProducerSupervisor } from '../../../ingress/producer';
-import { buildRawRecord } from '../../../ingress/record';
 import { SIGNATURE_HEADER, verifySignature } from '../../../ingress/signature';
 import { createKafka } from '../../../lib/kafka';
 import { createLogger } from '../../../lib/logger';
+import { encodeRawRecord } from '../../../lib/raw-record';
 import { serveParent } from '../lib/child';
 
 async function main(): Promise<void> {
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
           answer(400, '{"error":"malformed"}');
           return;
         }
-        const record = buildRawRecord({
+        const record = encodeRawRecord({
           body,
           signature: String(signature).trim(),
           contentType: req.headers['content-type'] ?? 'application/json',

@@ -7,7 +7,7 @@
  */
 import type { Kafka, Message } from 'kafkajs';
 import { summarizeEnvelope } from '../../../ingress/envelope';
-import { buildRawRecord } from '../../../ingress/record';
+import { encodeRawRecord } from '../../../lib/raw-record';
 import {
   type GeneratorOptions,
   type NotificationEnvelope,
@@ -44,7 +44,7 @@ export interface PreloadResult {
 /** The Kafka record the ingress writes for a signed, uncompressed delivery of `envelope`. */
 export function ingressRecord(envelope: NotificationEnvelope, secret: string): Message {
   const body = Buffer.from(JSON.stringify(envelope));
-  return buildRawRecord({
+  return encodeRawRecord({
     body,
     signature: signBody(body, secret),
     contentType: 'application/json',
@@ -72,7 +72,7 @@ export async function preloadRaw(kafka: Kafka, world: World, o: PreloadOptions):
     bytes: 0,
     seconds: 0,
   };
-  let batch: ReturnType<typeof buildRawRecord>[] = [];
+  let batch: ReturnType<typeof encodeRawRecord>[] = [];
   let batchBytes = 0;
   const flush = async () => {
     if (batch.length === 0) return;

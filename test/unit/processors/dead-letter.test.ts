@@ -1,4 +1,10 @@
-import { DLQ_HEADERS, deadLetterMessage } from '../../../processors/dead-letter';
+import { BadInputError, ErrorCodes, TransientError, thrownText } from '../../../lib/errors';
+import {
+  DLQ_HEADERS,
+  deadLetterForThrown,
+  deadLetterMessage,
+  deadLetterOf,
+} from '../../../processors/dead-letter';
 import { rawRecord } from '../../helpers/raw-notifications';
 
 describe('dead letter record', () => {
@@ -54,5 +60,48 @@ describe('dead letter record', () => {
     expect(h['dlq-stage']).toBe('expand');
     expect(h['dlq-redrivable']).toBe('true');
     expect(h['dlq-error-code']).toBe('NYLAS_API_UNAUTHORIZED');
+  });
+});
+
+describe('dead letters from the failure-code table', () => {
+  const record = rawRecord({ grantId: 'g', offset: 7, body: '{}' });
+
+  it('are re-drivable as the reason says, with the reason as the code unless told', () => {
+    expect(deadLetterOf(record, 'BEYOND_WINDOW', 'window', 'too old')).toEqual({
+      record,
+      reason: 'BEYOND_WINDOW',
+      code: 'BEYOND_WINDOW',
+      message: 'too old',
+      stage: 'window',
+      redrivable: true,
+    });
+    expect(deadLetterOf(record, 'ID_TOO_LONG', 'decode', 'long', 'X')).toMatchObject({
+      code: 'X',
+      redrivable: false,
+    });
+  });
+
+  it('turn a stage exception into the record’s dead letter, and rethrow one a retry can fix', () => {
+    const bug = deadLetterForThrown(record, new TypeError('encoder bug'), 'SCHEMA_ENCODE_FAILED', 'encode');
+    expect(bug).toMatchObject({
+      reason: 'SCHEMA_ENCODE_FAILED',
+      code: 'INTERNAL',
+      message: 'encode threw TypeError: encoder bug',
+      stage: 'encode',
+      redrivable: true,
+    });
+    const ours = new BadInputError(ErrorCodes.NORMALIZE_FAILED, 'no object id');
+    expect(deadLetterForThrown(record, ours, 'NORMALIZE_FAILED', 'normalize')).toMatchObject({
+      code: 'NORMALIZE_FAILED',
+      message: 'no object id',
+    });
+    const transient = new TransientError(ErrorCodes.KAFKA_UNAVAILABLE, 'later');
+    expect(() => deadLetterForThrown(record, transient, 'NORMALIZE_FAILED', 'normalize')).toThrow(transient);
+  });
+
+  it('name what was thrown even when it is not an Error', () => {
+    expect(thrownText(new RangeError('deep'))).toBe('RangeError: deep');
+    expect(thrownText('text')).toBe('undefined: undefined');
+    expect(thrownText({ name: 'Odd', message: 'thing' })).toBe('Odd: thing');
   });
 });

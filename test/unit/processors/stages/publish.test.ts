@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { loadTopicsConfig } from '../../../../lib/config';
-import { BadInputError } from '../../../../lib/errors';
+import { BadInputError, errorCodeOf, isRetriable, NylasStreamError } from '../../../../lib/errors';
 import { decode } from '../../../../processors/stages/decode';
 import { normalize } from '../../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../../processors/stages/publish';
@@ -59,7 +59,7 @@ describe('publish: Confluent wire format', () => {
     expect(() => encoder.encode(bad)).toThrow(/inner\.n/);
   });
 
-  it('refuses a topic without a registered schema id with a retriable (non-BadInput) error', () => {
+  it('refuses a topic without a registered schema id with SCHEMA_INVALID, not a BadInputError', () => {
     const encoder = new DomainEventEncoder(new Map());
     const ev = event(messageNotification('g', { id: 'n2', messageId: 'm2' }));
     let err: unknown;
@@ -68,7 +68,9 @@ describe('publish: Confluent wire format', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(NylasStreamError);
     expect(err).not.toBeInstanceOf(BadInputError);
+    expect(errorCodeOf(err)).toBe('SCHEMA_INVALID');
+    expect(isRetriable(err)).toBe(false);
   });
 });
