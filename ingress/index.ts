@@ -11,7 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
-import { KeyHashPartitioner } from '../lib/kafka-partitioner';
+import { KeyHashPartitioner } from '../lib/kafkajs/partitioner';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import { withTimeout } from '../lib/timeout';

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from './config';
 import { ConfigError } from './errors';
-import { installCoordinatorCache } from './kafkajs-coordinator-cache';
-import { installEncoderBuffers } from './kafkajs-encoder-buffers';
-import { installProduceEncoder } from './kafkajs-produce-encoder';
+import { installCoordinatorCache } from './kafkajs/coordinator-cache';
+import { installEncoderBuffers } from './kafkajs/encoder-buffers';
+import { installProduceEncoder } from './kafkajs/produce-encoder';
 import { kafkaLogCreator, type Logger } from './logger';
 
 export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {

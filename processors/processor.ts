@@ -35,7 +35,7 @@ import { cappedBackoff } from '../lib/backoff';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
-import { KeyHashPartitioner } from '../lib/kafka-partitioner';
+import { KeyHashPartitioner } from '../lib/kafkajs/partitioner';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
 import { withTimeout } from '../lib/timeout';

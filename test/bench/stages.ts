@@ -24,7 +24,7 @@ import { DOMAIN_SCHEMA_TOPICS, loadDomainSchemas } from '../../schemas/index';
 
 const TOPICS = loadTopicsConfig({});
 
-import { installEncoderBuffers } from '../../lib/kafkajs-encoder-buffers';
+import { installEncoderBuffers } from '../../lib/kafkajs/encoder-buffers';
 import { createWorld, NotificationGenerator, Random } from '../../simulator';
 import { ingressRecord } from './load/preload';
 

@@ -14,9 +14,9 @@
  * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
  * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
- * Applied only to the pinned kafkajs version (lib/kafkajs-version.ts).
+ * Applied only to the pinned kafkajs version (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { kafkajsIsPinnedVersion } from './version';
 
 /** How long a coordinator lookup is reused (per client, per group or transactional id). */
 export const COORDINATOR_CACHE_MS = 2000;

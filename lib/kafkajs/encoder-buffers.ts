@@ -14,11 +14,11 @@
  * What: the encoder starts empty and grows with `Buffer.allocUnsafe` (sizes under 4 KiB come from the
  * shared pool). That is safe because Encoder only ever appends: every byte before `offset` has been
  * written, and the encoded result (`encoder.buffer`) is `buf.slice(0, offset)`, so bytes past `offset`
- * are never read. The encoded bytes are identical (test/unit/lib/kafkajs-encoder-buffers.test.ts
+ * are never read. The encoded bytes are identical (test/unit/lib/kafkajs/encoder-buffers.test.ts
  * compares whole produce requests with and without this). Applied only to the pinned kafkajs version
- * (lib/kafkajs-version.ts).
+ * (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { kafkajsIsPinnedVersion } from './version';
 
 /** First allocation of an encoder: most encoders (a header, a small record) fit. */
 const FIRST_SIZE = 256;

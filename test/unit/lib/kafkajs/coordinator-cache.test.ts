@@ -1,7 +1,7 @@
 /**
  * The coordinator-lookup cache's own rules, on kafkajs's real Cluster prototype with the lookup itself
  * replaced (jest gives this file its own copy of the modules). The effect against a real broker is in
- * test/integration/lib/kafkajs-coordinator-cache.test.ts.
+ * test/integration/lib/kafkajs/coordinator-cache.test.ts.
  */
 interface Proto {
   findGroupCoordinatorMetadata(
@@ -19,7 +19,7 @@ Cluster.prototype.findGroupCoordinatorMetadata = async function (this: object, p
   return { coordinator: { nodeId: calls.length } };
 };
 
-import { COORDINATOR_CACHE_MS, installCoordinatorCache } from '../../../lib/kafkajs-coordinator-cache';
+import { COORDINATOR_CACHE_MS, installCoordinatorCache } from '../../../../lib/kafkajs/coordinator-cache';
 
 let clock = 1_000_000;
 const installed = installCoordinatorCache(() => clock);

@@ -9,7 +9,7 @@ import {
   createProduceEncoder,
   installProduceEncoder,
   loadCrc32c,
-} from '../../../lib/kafkajs-produce-encoder';
+} from '../../../../lib/kafkajs/produce-encoder';
 
 type Request = { apiVersion: number; encode(): Promise<{ buffer: Buffer }> };
 type Factory = (o: Record<string, unknown>) => Request;

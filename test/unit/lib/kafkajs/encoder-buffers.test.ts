@@ -3,7 +3,7 @@
  * transactional batch of small records with headers, and a 1.3 MB record) are encoded by an unpatched
  * copy of kafkajs and by the patched one, and compared byte for byte.
  */
-import { installEncoderBuffers } from '../../../lib/kafkajs-encoder-buffers';
+import { installEncoderBuffers } from '../../../../lib/kafkajs/encoder-buffers';
 
 type ProduceRequest = (o: Record<string, unknown>) => { encode(): Promise<{ buffer: Buffer }> };
 

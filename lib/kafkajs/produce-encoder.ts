@@ -16,12 +16,12 @@
  * body where it lies. The result is handed back as
  * a kafkajs Encoder, so request.js frames it as before. Anything outside the common case (compression,
  * a key, value or header that is not a string or Buffer, an empty partition) goes to kafkajs's own
- * encoder. test/unit/lib/kafkajs-produce-encoder.test.ts compares whole requests with kafkajs's byte for
+ * encoder. test/unit/lib/kafkajs/produce-encoder.test.ts compares whole requests with kafkajs's byte for
  * byte. The request modules are replaced in require's cache: kafkajs looks `./v<N>/request` up there on
  * every produce (requests/produce/index.js), so the change applies whenever it is installed. Only on the
- * pinned kafkajs version (lib/kafkajs-version.ts).
+ * pinned kafkajs version (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { kafkajsIsPinnedVersion } from './version';
 
 type Value = Buffer | string | null | undefined;
 

@@ -2,8 +2,8 @@
  * Against the real broker: transactions made through lib/kafka.ts's client look their coordinators up
  * once, not before every request, and still commit (read_committed sees every record, offsets land).
  */
-import { TRANSACTIONAL_RETRY } from '../../../lib/kafka';
-import { createTopics, testKafka, uniqueName } from '../../helpers/kafka';
+import { TRANSACTIONAL_RETRY } from '../../../../lib/kafka';
+import { createTopics, testKafka, uniqueName } from '../../../helpers/kafka';
 
 describe('kafkajs coordinator cache (real broker)', () => {
   it('runs 20 back-to-back consume-transform-produce transactions with a handful of coordinator lookups', async () => {
