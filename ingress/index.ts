@@ -11,6 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
+import { applyKafkajsAdaptations } from '../lib/kafkajs';
 import { KeyHashPartitioner } from '../lib/kafkajs/partitioner';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
@@ -62,6 +63,7 @@ export async function startIngress(
   const logger = options.logger ?? createLogger({ name: 'ingress', level: config.logLevel });
   const registry = options.registry ?? createMetricsRegistry({ service: 'ingress' });
   const metrics = createIngressMetrics(registry);
+  applyKafkajsAdaptations(logger, registry);
   const kafka = options.kafka ?? createKafka(config.kafka, logger, 'ingress');
 
   const secrets = new SecretStore({ ...section.secrets, logger: logger.child({ component: 'secrets' }) });

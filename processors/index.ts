@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
+import { applyKafkajsAdaptations } from '../lib/kafkajs';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import type { ProcessorConfig } from './config';
@@ -56,6 +57,7 @@ export async function startProcessor(
 ): Promise<RunningProcessor> {
   const logger = options.logger ?? createLogger({ name: 'processor', level: config.logLevel });
   const registry = options.registry ?? createMetricsRegistry({ service: 'processor' });
+  applyKafkajsAdaptations(logger, registry);
   const metrics = new ProcessorMetrics(registry);
   const processor = new Processor({
     config,

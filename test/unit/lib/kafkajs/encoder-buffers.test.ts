@@ -57,8 +57,8 @@ describe('kafkajs encoder buffers', () => {
     });
     const expected = await encodeWith(original as ProduceRequest, topicData(large));
 
-    expect(installEncoderBuffers()).toBe(true);
-    expect(installEncoderBuffers()).toBe(true);
+    expect(installEncoderBuffers()).toEqual({ name: 'encoder-buffers', active: true });
+    expect(installEncoderBuffers()).toEqual({ name: 'encoder-buffers', active: true });
     const patched = require('kafkajs/src/protocol/requests/produce/v3/request') as ProduceRequest;
     // Garbage in the pool first: unzeroed memory must not leak into the encoding.
     Buffer.allocUnsafe(2048).fill(0xee);
