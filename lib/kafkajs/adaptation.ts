@@ -30,8 +30,10 @@ export function inactiveStatus(name: AdaptationName, reason: string): Adaptation
   return { name, active: false, reason };
 }
 
+/** An error's message, also for errors of another realm (a vm context, jest's module registry). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = typeof err === 'object' && err !== null ? Reflect.get(err, 'message') : undefined;
+  return typeof message === 'string' ? message : String(err);
 }
 
 /** Statuses per patched object, so installing twice neither wraps a wrapper nor changes the answer. */

@@ -37,10 +37,15 @@ function adaptationGauge(registry: Registry): Gauge<'adaptation'> {
 /**
  * Installs the adaptations, logs each one's status (a warning for an inactive one: kafkajs still works,
  * but what the adaptation was for no longer holds) and, given a registry, exports them as
- * nylas_stream_kafkajs_adaptation_active{adaptation}. Safe to call more than once.
+ * nylas_stream_kafkajs_adaptation_active{adaptation}. Safe to call more than once. `install` is for tests
+ * of the reporting.
  */
-export function applyKafkajsAdaptations(logger: Logger, registry?: Registry): AdaptationStatus[] {
-  const statuses = installKafkajsAdaptations();
+export function applyKafkajsAdaptations(
+  logger: Logger,
+  registry?: Registry,
+  install: () => AdaptationStatus[] = installKafkajsAdaptations,
+): AdaptationStatus[] {
+  const statuses = install();
   const log = logger.child({ component: 'kafkajs' });
   const gauge = registry ? adaptationGauge(registry) : undefined;
   for (const s of statuses) {
