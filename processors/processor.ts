@@ -35,6 +35,7 @@ import { cappedBackoff } from '../lib/backoff';
 import type { TopicsConfig } from '../lib/config';
 import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka, TRANSACTIONAL_RETRY } from '../lib/kafka';
+import { isFencingError } from '../lib/kafkajs/errors';
 import { KeyHashPartitioner } from '../lib/kafkajs/partitioner';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
@@ -79,23 +80,6 @@ export interface ProcessorOptions {
 }
 
 type PauseReason = 'takeover' | 'backpressure';
-
-const FENCING_ERRORS = new Set([
-  'INVALID_PRODUCER_EPOCH',
-  'PRODUCER_FENCED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-]);
-
-/** True when the error (or what it wraps) says another owner fenced this producer. */
-export function isFencingError(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e; depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string' && FENCING_ERRORS.has(type)) return true;
-    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 function toRawRecord(topic: string, partition: number, m: KafkaMessage): RawRecord {
   return {
