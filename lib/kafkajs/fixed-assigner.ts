@@ -4,13 +4,18 @@
  * The processor's state restore (processors/state/restore.ts) reads the changelog partitions of the
  * input partitions it took over this way.
  */
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { type Assigner, AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 
 const ASSIGNER_NAME = 'NylasStreamStateRestore';
 
 /** An assigner giving the (single) member exactly `partitions` of `topic`. */
 export function fixedAssigner(topic: string, partitions: number[]): PartitionAssigner {
-  return () => ({
+  return () => fixedAssignment(topic, partitions);
+}
+
+/** What fixedAssigner gives kafkajs: the first member gets `partitions`, any other member nothing. */
+export function fixedAssignment(topic: string, partitions: number[]): Assigner {
+  return {
     name: ASSIGNER_NAME,
     version: 1,
     async assign({ members }) {
@@ -29,5 +34,5 @@ export function fixedAssigner(topic: string, partitions: number[]): PartitionAss
         metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
       };
     },
-  });
+  };
 }
