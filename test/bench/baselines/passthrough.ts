@@ -7,10 +7,9 @@
  * larger than the broker's message.max.bytes.
  *
  * The client is stock kafkajs by default: what a team writing this loop with kafkajs gets. With
- * BENCH_PASSTHROUGH_CLIENT=tuned it is created by lib/kafka.ts's createKafka, with the run-time changes
- * nylas-stream makes to kafkajs applied first (lib/kafkajs/: coordinator cache, pooled encoder buffers,
- * one-pass Produce encoder):
- * the same loop on the processor's own client, a stricter reference.
+ * BENCH_PASSTHROUGH_CLIENT=tuned it is created by lib/kafka.ts's createKafka after the run-time changes
+ * nylas-stream makes to kafkajs are applied (lib/kafkajs/: coordinator cache, pooled encoder buffers,
+ * one-pass Produce encoder): the same loop on the processor's own client, a stricter reference.
  *
  * Env: KAFKA_BROKERS, TOPIC_RAW (input), BENCH_OUTPUT_TOPIC, BENCH_GROUP_ID, BENCH_PASSTHROUGH_CLIENT.
  */
