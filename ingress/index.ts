@@ -12,7 +12,8 @@ import type { Registry } from 'prom-client';
 import { type Env, warnUnknownVariables } from '../lib/config';
 import { ErrorCodes, TransientError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
-import { KeyHashPartitioner } from '../lib/kafka-partitioner';
+import { applyKafkajsAdaptations } from '../lib/kafkajs';
+import { KeyHashPartitioner } from '../lib/kafkajs/partitioner';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import { withTimeout } from '../lib/timeout';
@@ -66,6 +67,7 @@ export async function startIngress(
   if (options.env) warnUnknownVariables(options.env, INGRESS_SECTIONS, logger);
   const registry = options.registry ?? createMetricsRegistry({ service: 'ingress' });
   const metrics = createIngressMetrics(registry);
+  applyKafkajsAdaptations(logger, registry);
   const kafka = options.kafka ?? createKafka(config.kafka, logger, 'ingress');
 
   const secrets = new SecretStore({ ...section.secrets, logger: logger.child({ component: 'secrets' }) });

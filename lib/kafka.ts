@@ -6,10 +6,8 @@ import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from './config';
 import { ConfigError } from './errors';
-import { installCoordinatorCache } from './kafkajs-coordinator-cache';
-import { installEncoderBuffers } from './kafkajs-encoder-buffers';
-import { installProduceEncoder } from './kafkajs-produce-encoder';
-import { kafkaLogCreator, type Logger } from './logger';
+import { kafkaLogCreator } from './kafkajs/log-creator';
+import type { Logger } from './logger';
 
 export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): KafkaJsConfig {
   let ssl: KafkaJsConfig['ssl'] = false;
@@ -70,9 +68,8 @@ export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuff
  */
 export const TRANSACTIONAL_RETRY = { initialRetryTime: 10, retries: 8, maxRetryTime: 2000 } as const;
 
+/** A client as configured. The kafkajs adaptations are not installed here: a service applies them once
+ * at start-up (applyKafkajsAdaptations, lib/kafkajs/index.ts), where their status is logged. */
 export function createKafka(config: KafkaConfig, logger: Logger, clientIdSuffix?: string): Kafka {
-  installCoordinatorCache();
-  installEncoderBuffers();
-  installProduceEncoder();
   return new Kafka(kafkaJsOptions(config, logger, clientIdSuffix));
 }

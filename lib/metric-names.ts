@@ -54,6 +54,13 @@ export const METRICS = {
     type: 'counter',
     labels: ['reason', 'recorded'],
   },
+  // ---- both services ----
+  kafkajsAdaptationActive: {
+    name: 'nylas_stream_kafkajs_adaptation_active',
+    help: '1 when a run-time adaptation of kafkajs internals (lib/kafkajs/) is active, 0 when kafkajs runs as published there (another kafkajs version, a missing internal or native binding).',
+    type: 'gauge',
+    labels: ['adaptation'],
+  },
   // ---- processor ----
   processorNotifications: {
     name: 'nylas_stream_processor_notifications_total',

@@ -4,6 +4,7 @@
  */
 import { type Admin, ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
 import { DEFAULTS, type TopicsConfig } from './config';
+import { isProtocolError } from './kafkajs/errors';
 
 export interface TopicSpec {
   name: string;
@@ -218,7 +219,7 @@ export async function ensureTopics(admin: Admin, plan: TopicSpec[]): Promise<Ens
       await admin.createTopics({ topics, waitForLeaders: true });
     } catch (err) {
       // Another `topics create` (or a service) created one of them meanwhile: that is the idempotent case.
-      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      if (!isProtocolError(err, 'TOPIC_ALREADY_EXISTS')) throw err;
     }
   }
   const differences: TopicDifference[] = [];

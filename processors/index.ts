@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type Env, warnUnknownVariables } from '../lib/config';
+import { applyKafkajsAdaptations } from '../lib/kafkajs';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
 import { PROCESSOR_SECTIONS, type ProcessorConfig } from './config';
@@ -61,6 +62,7 @@ export async function startProcessor(
   const logger = options.logger ?? createLogger({ name: 'processor', level: config.logLevel });
   if (options.env) warnUnknownVariables(options.env, PROCESSOR_SECTIONS, logger);
   const registry = options.registry ?? createMetricsRegistry({ service: 'processor' });
+  applyKafkajsAdaptations(logger, registry);
   const metrics = new ProcessorMetrics(registry);
   // Served from before the processor exists (live, not ready), as while it starts.
   let processor: Processor | undefined;

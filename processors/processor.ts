@@ -30,6 +30,7 @@
  * is bounded (PROCESSOR_TAKEOVER_TIMEOUT): one that hangs fails the takeover, which is retried.
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import { isFencingError } from '../lib/kafkajs/errors';
 import type { Logger } from '../lib/logger';
 import { kafkaTakeoverSteps } from './assignment/kafka-steps';
 import { Assignment } from './assignment/state';
@@ -62,23 +63,6 @@ export interface ProcessorDeps {
   /** Called when the processor cannot go on (the consumer crashed for good); the CLI exits non-zero. */
   onFatal?: (err: unknown) => void;
   now?: () => number;
-}
-
-const FENCING_ERRORS = new Set([
-  'INVALID_PRODUCER_EPOCH',
-  'PRODUCER_FENCED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-]);
-
-/** True when the error (or what it wraps) says another owner fenced this producer. */
-export function isFencingError(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e; depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string' && FENCING_ERRORS.has(type)) return true;
-    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 export class Processor {

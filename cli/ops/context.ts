@@ -7,6 +7,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import pino from 'pino';
 import { type CommonConfig, type Env, loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { createLogger, type Logger } from '../../lib/logger';
 
 export interface OpsContext {
@@ -20,6 +21,8 @@ export function opsContext(env: Env = process.env, name = 'cli'): OpsContext {
   // Operators want kafkajs's warnings, not its chatter; LOG_LEVEL=debug brings it back.
   const level = env.LOG_LEVEL === undefined ? 'warn' : config.logLevel;
   const logger = createLogger({ name, level, destination: pino.destination(2) });
+  // Redrive and replay produce like the services do, with the same adaptations.
+  applyKafkajsAdaptations(logger);
   return { config, logger, kafka: createKafka(config.kafka, logger, name) };
 }
 

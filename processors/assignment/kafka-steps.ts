@@ -5,7 +5,7 @@
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { TRANSACTIONAL_RETRY } from '../../lib/kafka';
-import { KeyHashPartitioner } from '../../lib/kafka-partitioner';
+import { KeyHashPartitioner } from '../../lib/kafkajs/partitioner';
 import type { Logger } from '../../lib/logger';
 import { restoreStores } from '../state/restore';
 import type { PartitionStore } from '../state/store';

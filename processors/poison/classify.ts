@@ -2,6 +2,7 @@
  * Telling a broker's bad moment from a record's own fault, for round-failures.ts. Only the first may be
  * retried for ever; the second must end in a dead letter after a bounded number of attempts.
  */
+import { isTransientKafkajsError } from '../../lib/kafkajs/errors';
 import type { FailureKind } from './round-failures';
 
 /** Where in a round the failure happened. */
@@ -22,34 +23,17 @@ export class RoundFailure extends Error {
   }
 }
 
-/** kafkajs errors that say the connection or the broker is at fault, whatever their retriable flag. */
-const BROKER_AWAY = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSLockTimeout',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSStaleTopicMetadataAssignment',
-]);
-
 /**
  * A failure of the pipeline is always countable: the stages touch neither Kafka nor the network (the
  * Nylas API calls retry inside the expander and end in an outcome), so what fails there fails again.
  * A failure of the commit is transient when anything in its cause chain is a kafkajs error the client
- * itself would retry (it ran out of retries: the broker is away) or a connection-level error; a
- * non-retriable protocol error (MESSAGE_TOO_LARGE, INVALID_RECORD, …) or a plain exception is countable.
+ * itself would retry (it ran out of retries: the broker is away) or a connection-level error
+ * (lib/kafkajs/errors.ts); a non-retriable protocol error (MESSAGE_TOO_LARGE, INVALID_RECORD, …) or a
+ * plain exception is countable.
  */
 export function classifyRoundFailure(err: unknown): FailureKind {
   const phase = err instanceof RoundFailure ? err.phase : 'commit';
   if (phase === 'pipeline') return 'countable';
-  let e: unknown = err instanceof RoundFailure ? err.cause : err;
-  for (let depth = 0; depth < 8 && e; depth++) {
-    const { name, retriable } = e as { name?: unknown; retriable?: unknown };
-    if (typeof name === 'string' && name.startsWith('KafkaJS')) {
-      if (retriable === true || BROKER_AWAY.has(name)) return 'transient';
-    }
-    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
-  }
+  if (isTransientKafkajsError(err instanceof RoundFailure ? err.cause : err)) return 'transient';
   return 'countable';
 }

@@ -2,7 +2,7 @@
  * Restore: rebuild the stores of newly assigned input partitions from the changelog topic.
  *
  * kafkajs has no manual partition assignment, so the restore uses a short-lived consumer in a group of
- * its own whose assigner hands it exactly the state partitions needed. It reads them from the beginning
+ * its own whose assigner (lib/kafkajs/fixed-assigner.ts) hands it exactly the state partitions needed. It reads them from the beginning
  * with read_committed isolation (aborted transactions of a zombie never count) up to the end offset taken
  * *after* the caller fenced the previous owner (InitProducerId), so every committed change is included
  * and nothing can be appended behind it.
@@ -11,37 +11,12 @@
  * transaction markers or aborted records, so a changelog ending in a commit marker still completes.
  */
 import { randomBytes } from 'node:crypto';
-import { AssignerProtocol, type Kafka, type PartitionAssigner } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { ErrorCodes, NylasStreamError } from '../../lib/errors';
+import { fixedAssigner } from '../../lib/kafkajs/fixed-assigner';
 import type { Logger } from '../../lib/logger';
 import { applyChangelogRecord, statePartitionFor } from './changelog';
 import { PartitionStore } from './store';
-
-const ASSIGNER_NAME = 'NylasStreamStateRestore';
-
-/** An assigner giving the (single) member exactly `partitions` of `topic`. */
-export function fixedAssigner(topic: string, partitions: number[]): PartitionAssigner {
-  return () => ({
-    name: ASSIGNER_NAME,
-    version: 1,
-    async assign({ members }) {
-      return members.map((m, i) => ({
-        memberId: m.memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({
-          version: 1,
-          assignment: i === 0 ? { [topic]: partitions } : {},
-          userData: Buffer.alloc(0),
-        }),
-      }));
-    },
-    protocol({ topics }) {
-      return {
-        name: ASSIGNER_NAME,
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
-      };
-    },
-  });
-}
 
 export interface RestoreOptions {
   kafka: Kafka;

@@ -24,7 +24,7 @@ import { DOMAIN_SCHEMA_TOPICS, loadDomainSchemas } from '../../schemas/index';
 
 const TOPICS = loadTopicsConfig({});
 
-import { installEncoderBuffers } from '../../lib/kafkajs-encoder-buffers';
+import { installEncoderBuffers } from '../../lib/kafkajs/encoder-buffers';
 import { createWorld, NotificationGenerator, Random } from '../../simulator';
 import { ingressRecord } from './load/preload';
 
@@ -110,7 +110,7 @@ function encodeLikeKafkajs(messages: Message[]): void {
 }
 
 function main(): void {
-  // The services encode with kafkajs's Encoder on pooled buffers (lib/kafka.ts installs it);
+  // The services encode with kafkajs's Encoder on pooled buffers (lib/kafkajs/encoder-buffers.ts);
   // --stock-kafkajs measures kafkajs as published, for comparison.
   const stock = process.argv.includes('--stock-kafkajs');
   if (!stock) installEncoderBuffers();

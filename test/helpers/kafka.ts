@@ -6,6 +6,7 @@
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { type CommonConfig, loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { silentLogger } from '../../lib/logger';
 import { uniqueName } from './names';
 
@@ -14,7 +15,9 @@ export function testConfig(overrides: Record<string, string> = {}): CommonConfig
   return loadCommonConfig({ ...process.env, LOG_LEVEL: 'silent', ...overrides });
 }
 
+/** A client of the test broker, with the kafkajs adaptations the services apply at start-up. */
 export function testKafka(config: CommonConfig = testConfig(), suffix = 'test'): Kafka {
+  applyKafkajsAdaptations(silentLogger());
   return createKafka(config.kafka, silentLogger(), suffix);
 }
 

@@ -17,6 +17,7 @@ import { summarizeEnvelope } from '../../../ingress/envelope';
 import { ProducerSupervisor } from '../../../ingress/producer';
 import { SIGNATURE_HEADER, verifySignature } from '../../../ingress/signature';
 import { createKafka } from '../../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { createLogger } from '../../../lib/logger';
 import { encodeRawRecord } from '../../../lib/raw-record';
 import { serveParent } from '../lib/child';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const section = config.ingress;
   const logger = createLogger({ name: 'bench-bare-http', level: config.logLevel });
   const secrets = section.secrets.inline.default ?? [];
+  applyKafkajsAdaptations(logger);
   const kafka = createKafka(config.kafka, logger, 'bench-bare-http');
   const supervisor = new ProducerSupervisor({
     createProducer: () =>

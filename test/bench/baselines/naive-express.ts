@@ -12,12 +12,14 @@ import express from 'express';
 import { logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import { loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { silentLogger } from '../../../lib/logger';
 
 export async function main(): Promise<number> {
   const config = loadCommonConfig(process.env);
   const secret = process.env.NYLAS_WEBHOOK_SECRETS ?? 'test-secret';
   const port = Number(process.env.PORT ?? 3001);
+  applyKafkajsAdaptations(silentLogger());
   const kafka = createKafka(config.kafka, silentLogger(), 'naive');
   kafka.logger().setLogLevel(kafkaLogLevel.NOTHING);
   const producer = kafka.producer({

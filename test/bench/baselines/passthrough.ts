@@ -7,15 +7,16 @@
  * larger than the broker's message.max.bytes.
  *
  * The client is stock kafkajs by default: what a team writing this loop with kafkajs gets. With
- * BENCH_PASSTHROUGH_CLIENT=tuned it is created by lib/kafka.ts's createKafka, with the run-time changes
- * nylas-stream makes to kafkajs (coordinator cache, pooled encoder buffers, one-pass Produce encoder):
- * the same loop on the processor's own client, a stricter reference.
+ * BENCH_PASSTHROUGH_CLIENT=tuned it is created by lib/kafka.ts's createKafka after the run-time changes
+ * nylas-stream makes to kafkajs are applied (lib/kafkajs/: coordinator cache, pooled encoder buffers,
+ * one-pass Produce encoder): the same loop on the processor's own client, a stricter reference.
  *
  * Env: KAFKA_BROKERS, TOPIC_RAW (input), BENCH_OUTPUT_TOPIC, BENCH_GROUP_ID, BENCH_PASSTHROUGH_CLIENT.
  */
 import { Kafka, type Message } from 'kafkajs';
 import { loadCommonConfig } from '../../../lib/config';
 import { createKafka, kafkaJsOptions, TRANSACTIONAL_RETRY } from '../../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { createLogger } from '../../../lib/logger';
 import { serveParent } from '../lib/child';
 
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
   const groupId = String(process.env.BENCH_GROUP_ID);
   const logger = createLogger({ name: 'bench-passthrough', level: config.logLevel });
   const tuned = process.env.BENCH_PASSTHROUGH_CLIENT === 'tuned';
+  if (tuned) applyKafkajsAdaptations(logger);
   const kafka = tuned
     ? createKafka(config.kafka, logger, 'bench-passthrough')
     : new Kafka(kafkaJsOptions(config.kafka, logger, 'bench-passthrough'));

@@ -10,6 +10,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { LocalRuntime, runtimeOptionsFromEnv } from '../../../deploy/local/runtime';
 import { loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { silentLogger } from '../../../lib/logger';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
 import { uniqueTopicEnv } from '../../helpers/topic-env';
@@ -47,6 +48,7 @@ export async function startInfra(log: (line: string) => void): Promise<Infra> {
     TOPIC_REPLICATION_FACTOR: '1',
   };
   const config = loadCommonConfig({ ...process.env, ...env, LOG_LEVEL: 'silent' });
+  applyKafkajsAdaptations(silentLogger());
   const kafka = createKafka(config.kafka, silentLogger(), 'bench');
   const admin = kafka.admin();
   await admin.connect();

@@ -78,7 +78,7 @@ export interface ProcessorResult {
   processor: DrainSummary;
   /** The target's baseline: the passthrough on stock kafkajs. */
   passthrough: DrainSummary;
-  /** The same passthrough on the processor's own kafkajs client (lib/kafka.ts run-time changes). */
+  /** The same passthrough on the processor's own kafkajs client (with the lib/kafkajs/ adaptations). */
   tunedPassthrough: DrainSummary;
   /** Median processor events/s ÷ median passthrough events/s (the target's ratio: stock kafkajs). */
   ratio: number;

@@ -16,6 +16,7 @@ import { CLI, ServiceProcess } from '../../../cli/up/supervisor';
 import { LocalRuntime, runtimeOptionsFromEnv } from '../../../deploy/local/runtime';
 import { type CommonConfig, loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { silentLogger } from '../../../lib/logger';
 import { createSchemaRegistry } from '../../../lib/schema-registry';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
@@ -204,6 +205,7 @@ export class E2ePipeline {
     mkdirSync(this.logDir, { recursive: true });
     await this.runtime.startKafka();
     await this.runtime.startRegistry();
+    applyKafkajsAdaptations(silentLogger());
     this.kafka = createKafka(this.config.kafka, silentLogger(), 'e2e');
     this.admin = this.kafka.admin();
     await this.admin.connect();

@@ -3,7 +3,7 @@
  * ingress and the processor rely on it for co-partitioning by grant).
  */
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { KeyHashPartitioner } from '../../../lib/kafka-partitioner';
+import { KeyHashPartitioner } from '../../../../lib/kafkajs/partitioner';
 
 function metadata(n: number): PartitionMetadata[] {
   return Array.from({ length: n }, (_, i) => ({

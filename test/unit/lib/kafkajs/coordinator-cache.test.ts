@@ -1,7 +1,7 @@
 /**
  * The coordinator-lookup cache's own rules, on kafkajs's real Cluster prototype with the lookup itself
  * replaced (jest gives this file its own copy of the modules). The effect against a real broker is in
- * test/integration/lib/kafkajs-coordinator-cache.test.ts.
+ * test/integration/lib/kafkajs/coordinator-cache.test.ts.
  */
 interface Proto {
   findGroupCoordinatorMetadata(
@@ -19,10 +19,10 @@ Cluster.prototype.findGroupCoordinatorMetadata = async function (this: object, p
   return { coordinator: { nodeId: calls.length } };
 };
 
-import { COORDINATOR_CACHE_MS, installCoordinatorCache } from '../../../lib/kafkajs-coordinator-cache';
+import { COORDINATOR_CACHE_MS, installCoordinatorCache } from '../../../../lib/kafkajs/coordinator-cache';
 
 let clock = 1_000_000;
-const installed = installCoordinatorCache(() => clock);
+const installed = installCoordinatorCache({ now: () => clock });
 const lookup = (cluster: object, groupId: string, coordinatorType = 1) =>
   Cluster.prototype.findGroupCoordinatorMetadata.call(cluster, { groupId, coordinatorType });
 
@@ -34,8 +34,8 @@ beforeEach(() => {
 
 describe('kafkajs coordinator cache', () => {
   it('is installed on the kafkajs version package.json pins', () => {
-    expect(installed).toBe(true);
-    expect(installCoordinatorCache()).toBe(true);
+    expect(installed).toEqual({ name: 'coordinator-cache', active: true });
+    expect(installCoordinatorCache()).toEqual({ name: 'coordinator-cache', active: true });
   });
 
   it('answers repeated lookups of one client from one request until it expires', async () => {

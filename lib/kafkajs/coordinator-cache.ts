@@ -14,9 +14,9 @@
  * A lookup that fails is not kept. When a coordinator does move, requests to the old one fail with
  * NOT_COORDINATOR (a retriable error kafkajs retries, or, for EndTxn, a failed round that the processor
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
- * Applied only to the pinned kafkajs version (lib/kafkajs-version.ts).
+ * Applied only to the pinned kafkajs version (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { type AdaptationStatus, hasMethod, installOnce } from './adaptation';
 
 /** How long a coordinator lookup is reused (per client, per group or transactional id). */
 export const COORDINATOR_CACHE_MS = 2000;
@@ -35,19 +35,38 @@ interface ClusterPrototype {
   findGroupCoordinatorMetadata(this: ClusterLike, params: CoordinatorParams): Promise<unknown>;
 }
 
-let installed: boolean | undefined;
+function isClusterPrototype(value: unknown): value is ClusterPrototype {
+  return hasMethod(value, 'findGroupCoordinatorMetadata');
+}
 
-/** Installs the cache once per process; returns whether it is active (false on another kafkajs version). */
-export function installCoordinatorCache(now: () => number = Date.now): boolean {
-  if (installed !== undefined) return installed;
-  const Cluster = require('kafkajs/src/cluster') as { prototype: ClusterPrototype };
-  const original = Cluster.prototype.findGroupCoordinatorMetadata;
-  if (!kafkajsIsPinnedVersion() || typeof original !== 'function') {
-    installed = false;
-    return installed;
-  }
+export interface CoordinatorCacheOptions {
+  now?: () => number;
+  /** kafkajs's Cluster prototype, or a test's stand-in. */
+  clusterPrototype?: unknown;
+  kafkajsVersion?: string;
+}
+
+/** Installs the cache (once per Cluster prototype) and says whether it is active. */
+export function installCoordinatorCache(options: CoordinatorCacheOptions = {}): AdaptationStatus {
+  const now = options.now ?? Date.now;
+  return installOnce({
+    name: 'coordinator-cache',
+    kafkajsVersion: options.kafkajsVersion,
+    load: () => options.clusterPrototype ?? prototypeOf(require('kafkajs/src/cluster')),
+    check: isClusterPrototype,
+    refused: "kafkajs's Cluster has no findGroupCoordinatorMetadata()",
+    apply: (proto) => wrapLookup(proto, now),
+  });
+}
+
+function prototypeOf(value: unknown): unknown {
+  return typeof value === 'function' ? value.prototype : undefined;
+}
+
+function wrapLookup(proto: ClusterPrototype, now: () => number): void {
+  const original = proto.findGroupCoordinatorMetadata;
   const caches = new WeakMap<object, Map<string, { expiresAt: number; value: Promise<unknown> }>>();
-  Cluster.prototype.findGroupCoordinatorMetadata = function (this: ClusterLike, params: CoordinatorParams) {
+  proto.findGroupCoordinatorMetadata = function (this: ClusterLike, params: CoordinatorParams) {
     // A consumer's lookups stay kafkajs's own (kafkajs gives only consumers' clusters an isolation
     // level): a consumer restarting while the broker loaded its groups hung in
     // test/e2e/processor-broker-outage.test.ts when they were cached too. A consumer asks once per join.
@@ -69,6 +88,4 @@ export function installCoordinatorCache(now: () => number = Date.now): boolean {
     });
     return value;
   };
-  installed = true;
-  return installed;
 }

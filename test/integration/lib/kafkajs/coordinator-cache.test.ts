@@ -1,9 +1,10 @@
 /**
- * Against the real broker: transactions made through lib/kafka.ts's client look their coordinators up
- * once, not before every request, and still commit (read_committed sees every record, offsets land).
+ * Against the real broker: transactions made through lib/kafka.ts's client, with the adaptations applied
+ * as the services apply them (test/helpers/kafka.ts), look their coordinators up once, not before every
+ * request, and still commit (read_committed sees every record, offsets land).
  */
-import { TRANSACTIONAL_RETRY } from '../../../lib/kafka';
-import { createTopics, testKafka, uniqueName } from '../../helpers/kafka';
+import { TRANSACTIONAL_RETRY } from '../../../../lib/kafka';
+import { createTopics, testKafka, uniqueName } from '../../../helpers/kafka';
 
 describe('kafkajs coordinator cache (real broker)', () => {
   it('runs 20 back-to-back consume-transform-produce transactions with a handful of coordinator lookups', async () => {

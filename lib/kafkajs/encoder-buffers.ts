@@ -14,11 +14,11 @@
  * What: the encoder starts empty and grows with `Buffer.allocUnsafe` (sizes under 4 KiB come from the
  * shared pool). That is safe because Encoder only ever appends: every byte before `offset` has been
  * written, and the encoded result (`encoder.buffer`) is `buf.slice(0, offset)`, so bytes past `offset`
- * are never read. The encoded bytes are identical (test/unit/lib/kafkajs-encoder-buffers.test.ts
+ * are never read. The encoded bytes are identical (test/unit/lib/kafkajs/encoder-buffers.test.ts
  * compares whole produce requests with and without this). Applied only to the pinned kafkajs version
- * (lib/kafkajs-version.ts).
+ * (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { type AdaptationStatus, hasMethod, installOnce } from './adaptation';
 
 /** First allocation of an encoder: most encoders (a header, a small record) fit. */
 const FIRST_SIZE = 256;
@@ -33,35 +33,44 @@ interface EncoderInstance {
   offset: number;
 }
 
+function isEncoderClass(value: unknown): value is EncoderClass {
+  return (
+    typeof value === 'function' &&
+    hasMethod(value, 'nextPowerOfTwo') &&
+    hasMethod(value.prototype, 'ensureAvailable')
+  );
+}
+
 function powerOfTwoAtLeast(n: number): number {
   return n <= FIRST_SIZE ? FIRST_SIZE : 2 ** Math.ceil(Math.log2(n));
 }
 
-let installed: boolean | undefined;
+export interface EncoderBuffersOptions {
+  /** kafkajs's Encoder class, or a test's stand-in. */
+  encoder?: unknown;
+  kafkajsVersion?: string;
+}
 
-/** Installs the change once per process; returns whether it is active (false on another kafkajs version). */
-export function installEncoderBuffers(): boolean {
-  if (installed !== undefined) return installed;
-  const Encoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
-  if (
-    !kafkajsIsPinnedVersion() ||
-    typeof Encoder.nextPowerOfTwo !== 'function' ||
-    typeof Encoder.prototype.ensureAvailable !== 'function'
-  ) {
-    installed = false;
-    return installed;
-  }
-  // The constructor is `this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))`, and nothing else
-  // calls nextPowerOfTwo (ensureAvailable, below, no longer does): answering 0 makes every new encoder
-  // start with an empty buffer, allocated on its first write.
-  Encoder.nextPowerOfTwo = () => 0;
-  Encoder.prototype.ensureAvailable = function ensureAvailable(this: EncoderInstance, length: number) {
-    const needed = this.offset + length;
-    if (needed <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(powerOfTwoAtLeast(needed));
-    this.buf.copy(next, 0, 0, this.offset);
-    this.buf = next;
-  };
-  installed = true;
-  return installed;
+/** Installs the change (once per Encoder class) and says whether it is active. */
+export function installEncoderBuffers(options: EncoderBuffersOptions = {}): AdaptationStatus {
+  return installOnce({
+    name: 'encoder-buffers',
+    kafkajsVersion: options.kafkajsVersion,
+    load: () => options.encoder ?? require('kafkajs/src/protocol/encoder'),
+    check: isEncoderClass,
+    refused: "kafkajs's Encoder has no nextPowerOfTwo() or ensureAvailable()",
+    apply: (Encoder) => {
+      // The constructor is `this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))`, and nothing
+      // else calls nextPowerOfTwo (ensureAvailable, below, no longer does): answering 0 makes every new
+      // encoder start with an empty buffer, allocated on its first write.
+      Encoder.nextPowerOfTwo = () => 0;
+      Encoder.prototype.ensureAvailable = function ensureAvailable(this: EncoderInstance, length: number) {
+        const needed = this.offset + length;
+        if (needed <= this.buf.length) return;
+        const next = Buffer.allocUnsafe(powerOfTwoAtLeast(needed));
+        this.buf.copy(next, 0, 0, this.offset);
+        this.buf = next;
+      };
+    },
+  });
 }

@@ -16,12 +16,13 @@
  * body where it lies. The result is handed back as
  * a kafkajs Encoder, so request.js frames it as before. Anything outside the common case (compression,
  * a key, value or header that is not a string or Buffer, an empty partition) goes to kafkajs's own
- * encoder. test/unit/lib/kafkajs-produce-encoder.test.ts compares whole requests with kafkajs's byte for
+ * encoder. test/unit/lib/kafkajs/produce-encoder.test.ts compares whole requests with kafkajs's byte for
  * byte. The request modules are replaced in require's cache: kafkajs looks `./v<N>/request` up there on
  * every produce (requests/produce/index.js), so the change applies whenever it is installed. Only on the
- * pinned kafkajs version (lib/kafkajs-version.ts).
+ * pinned kafkajs version (lib/kafkajs/version.ts).
  */
-import { kafkajsIsPinnedVersion } from './kafkajs-version';
+import { type AdaptationStatus, installOnce } from './adaptation';
+import { loadCrc32c } from './native-crc32c';
 
 type Value = Buffer | string | null | undefined;
 
@@ -83,17 +84,6 @@ interface EncoderClass {
 const TRANSACTIONAL_MASK = 16;
 const MAGIC_BYTE = 2;
 const VARINT_MINUS_ONE = 1; // zigzag(-1) = 1: one byte
-
-/** CRC-32C: @node-rs/crc32 (native, SSE 4.2) when it loads, kafkajs's JavaScript one otherwise. */
-export function loadCrc32c(): { crc32c: (b: Buffer) => number; native: boolean } {
-  try {
-    const native = require('@node-rs/crc32') as { crc32c(input: Buffer, initial?: number): number };
-    return { crc32c: (b) => native.crc32c(b) >>> 0, native: true };
-  } catch {
-    const js = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
-    return { crc32c: js, native: false };
-  }
-}
 
 function byteLength(v: Buffer | string): number {
   return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
@@ -316,28 +306,58 @@ export function createProduceEncoder(deps: {
   };
 }
 
-let installed: { active: boolean; nativeCrc: boolean } | undefined;
+/** A module's record in require's cache, where kafkajs looks its produce request factories up. */
+interface ModuleRecord {
+  exports: unknown;
+}
 
-/** Installs the encoder once per process; says whether it is active and whether the CRC is native. */
-export function installProduceEncoder(): { active: boolean; nativeCrc: boolean } {
-  if (installed) return installed;
-  if (!kafkajsIsPinnedVersion()) {
-    installed = { active: false, nativeCrc: false };
-    return installed;
-  }
-  const Encoder = require('kafkajs/src/protocol/encoder') as EncoderClass;
-  const Long = require('kafkajs/src/utils/long') as LongClass;
-  const { crc32c, native } = loadCrc32c();
-  const v3 = require('kafkajs/src/protocol/requests/produce/v3/request') as RequestFactory;
-  const encode = createProduceEncoder({ Encoder, Long, crc32c, fallback: v3 });
-  for (const version of [3, 4, 5, 6, 7]) {
-    const path = require.resolve(`kafkajs/src/protocol/requests/produce/v${version}/request`);
-    require(path);
-    const cached = require.cache[path];
-    if (!cached) continue;
-    // v4–v7 are v3's wire format with another apiVersion (kafkajs's own v4–v7 modules say the same).
-    cached.exports = (args: ProduceArgs) => Object.assign(encode(args), { apiVersion: version });
-  }
-  installed = { active: true, nativeCrc: native };
-  return installed;
+function isRequestModule(value: unknown): value is ModuleRecord & { exports: RequestFactory } {
+  return typeof value === 'object' && value !== null && typeof Reflect.get(value, 'exports') === 'function';
+}
+
+function requestModule(version: number): ModuleRecord | undefined {
+  const path = require.resolve(`kafkajs/src/protocol/requests/produce/v${version}/request`);
+  require(path);
+  return require.cache[path];
+}
+
+export interface ProduceEncoderOptions {
+  /** The require-cache record of kafkajs's Produce v3 request, or a test's stand-in. */
+  v3Module?: unknown;
+  kafkajsVersion?: string;
+}
+
+/**
+ * Installs the encoder (once per process: the v3 module record is the key) and says whether it is
+ * active. Whether its CRC-32C is the native one is lib/kafkajs/native-crc32c.ts's status.
+ */
+export function installProduceEncoder(options: ProduceEncoderOptions = {}): AdaptationStatus {
+  return installOnce({
+    name: 'produce-encoder',
+    kafkajsVersion: options.kafkajsVersion,
+    load: () => options.v3Module ?? requestModule(3),
+    check: isRequestModule,
+    refused: "kafkajs's Produce v3 request module does not export a request factory",
+    apply: (v3) => {
+      const Encoder: EncoderClass = require('kafkajs/src/protocol/encoder');
+      const Long: LongClass = require('kafkajs/src/utils/long');
+      const encode = createProduceEncoder({
+        Encoder,
+        Long,
+        crc32c: loadCrc32c().crc32c,
+        fallback: v3.exports,
+      });
+      const records = new Map<number, ModuleRecord>([[3, v3]]);
+      for (const version of [4, 5, 6, 7]) {
+        const record = requestModule(version);
+        // Checked before anything is replaced, so a failure leaves kafkajs as published.
+        if (!record) throw new Error(`kafkajs has no Produce v${version} request module`);
+        records.set(version, record);
+      }
+      for (const [version, record] of records) {
+        // v4–v7 are v3's wire format with another apiVersion (kafkajs's own v4–v7 modules say the same).
+        record.exports = (args: ProduceArgs) => Object.assign(encode(args), { apiVersion: version });
+      }
+    },
+  });
 }
