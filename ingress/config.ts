@@ -104,7 +104,7 @@ export const INGRESS_DEFAULTS = {
   host: '0.0.0.0',
   port: DEFAULTS.ingressPort,
   // Nylas sends at most 1 MB (message.* payloads above it are truncated; the unit is 10^6 or 2^20
-  // bytes, nylas-webhooks-contract.md §4): twice that leaves room without inviting 5 MB strangers.
+  // bytes, docs/nylas-contract.md §4): twice that leaves room without inviting 5 MB strangers.
   maxBodyBytes: 2 * 1024 * 1024,
   ackTimeoutMs: 8000,
   retryAfterSeconds: 5,

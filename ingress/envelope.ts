@@ -1,5 +1,5 @@
 /**
- * Just enough parsing to route a notification (ARCHITECTURE.md, Ingress step 3): the `id`, the
+ * Just enough parsing to route a notification (docs/architecture.md, "Ingress" step 3): the `id`, the
  * `type`, the delivery attempt and the grant id that becomes the Kafka key. Validation of the whole
  * envelope is the processor's job (it dead-letters with a reason, re-drivably); the ingress must not
  * drop a validly signed notification because of a field it does not need — a trigger Nylas adds

@@ -60,11 +60,10 @@ export function kafkaJsOptions(config: KafkaConfig, logger: Logger, clientIdSuff
 /**
  * Retry settings for transactional producers. After EndTxn the coordinator still writes the commit
  * markers, and a new transaction's first AddPartitionsToTxn meanwhile gets CONCURRENT_TRANSACTIONS, a
- * retriable error that is normal on every back-to-back transaction. With the client's 100 ms first
- * retry that wait alone made each transaction ~117 ms instead of ~28 ms (p50 of 40 back-to-back
- * transactions on the test broker while a full test run shared the machine); the Java client retries
- * this case after 20 ms. A 10 ms first retry
- * doubling over 8 retries keeps roughly the same total budget (~2.5 s) for a broker that is really away.
+ * retriable error that is normal on every back-to-back transaction. The client's default first retry
+ * (100 ms) made that wait dominate each transaction (docs/benchmarks.md, "Figures behind decisions in
+ * the code"); the Java client retries this case after 20 ms. A 10 ms first retry doubling over 8
+ * retries keeps roughly the same total budget for a broker that is really away.
  */
 export const TRANSACTIONAL_RETRY = { initialRetryTime: 10, retries: 8, maxRetryTime: 2000 } as const;
 

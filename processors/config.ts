@@ -32,7 +32,7 @@ export interface ExpansionConfig {
   backoffBaseMs: number;
   backoffMaxMs: number;
   /** After this long, a grant whose expansion is still pending is set aside so the other grants of the
-   * same partition commit; it continues when the API answers (see README, "slow API"). */
+   * same partition commit; it continues when the API answers (docs/processor-internals.md, "Deferral"). */
   deferAfterMs: number;
 }
 
@@ -80,7 +80,7 @@ export interface ProcessorConfig extends CommonConfig {
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
 
 /** 72 h of Nylas backfill after a re-authentication + 22 min for its first delivery and retries + 7.6 h
- * for a burst and our own backlog = 80 h of ACCEPT_WINDOW; the state outlives it by 16 h (README,
+ * for a burst and our own backlog = 80 h of ACCEPT_WINDOW; the state outlives it by 16 h (docs/processor-internals.md,
  * "The acceptance window"). */
 export const DEFAULT_DEDUPE_WINDOW_MS = 96 * 3_600_000;
 

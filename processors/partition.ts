@@ -421,7 +421,7 @@ export class PartitionWorker {
    * Sending the offsets beside the records was tried and is wrong with kafkajs: the broker refuses an
    * AddOffsetsToTxn that arrives while the same transaction's AddPartitionsToTxn is being written
    * (CONCURRENT_TRANSACTIONS), kafkajs does not retry it there, and the failed round tears the partition
-   * down (bench: 16 takeovers in 15 s at 1,000/s, p99 worse).
+   * down (measured in the bench: docs/benchmarks.md, "Figures behind decisions in the code").
    */
   private async commit(byTopic: Map<string, Message[]>, offset: bigint | undefined): Promise<void> {
     const txn = await this.o.producer.transaction();

@@ -1,6 +1,6 @@
 /**
  * The pipeline: runs the stages over one round of records of one input partition against its store and
- * says what the round's transaction must contain (ARCHITECTURE.md, "Processors"):
+ * says what the round's transaction must contain (docs/architecture.md, "Processors"):
  *
  *   decode → window → dedupe → order → expand → normalize → encode → (order again over what survived)
  *

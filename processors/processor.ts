@@ -1,6 +1,6 @@
 /**
  * The processor: a Kafka transactional consume-transform-produce loop over nylas.webhooks.raw
- * (ARCHITECTURE.md, "Exactly-once effect").
+ * (docs/architecture.md, "Exactly-once effect").
  *
  * Transactional ids and zombie fencing. kafkajs 2.2.4 implements TxnOffsetCommit only up to v1, so the
  * KIP-447 scheme (one producer per instance, fenced by consumer-group generation) is not available. We use

@@ -3,10 +3,9 @@
  *
  * Why: kafkajs 2.2.4 sends FindCoordinator before each AddPartitionsToTxn, AddOffsetsToTxn and EndTxn
  * (the transaction coordinator) and before each TxnOffsetCommit (the group coordinator), so one
- * consume-transform-produce transaction costs ~4.5 lookups besides its 5 real requests (the processor
- * bench's --trace-kafka counted 1,215 FindCoordinator requests for 266 commits). Each is a sequential round
- * trip, and on a busy broker every round trip is tens of milliseconds, which is where the processor's
- * end-to-end latency went. The Java client keeps the coordinator until a request says it moved.
+ * consume-transform-produce transaction costs several lookups besides its 5 real requests (counted with
+ * the processor bench's --trace-kafka: docs/benchmarks.md). Each is a sequential round trip, and on a
+ * busy broker round trips are what the processor's end-to-end latency is made of. The Java client keeps the coordinator until a request says it moved.
  *
  * What: Cluster#findGroupCoordinatorMetadata answers the lookups of producers (and admins) from a per-client
  * cache for COORDINATOR_CACHE_MS: a transactional producer's transaction-coordinator lookups and the group

@@ -6,9 +6,9 @@
  * `Buffer.alloc(512)` — a new zero-filled ArrayBuffer outside Node's buffer pool — then doubles with
  * another `Buffer.alloc` + copy whenever it fills. A record with five headers makes six such encoders.
  * In the processor's CPU profile (npm run bench -- --quick --only processor --processor-records 100000
- * --no-large-messages --profile processor) Buffer construction was 11.5 % of the main thread's self time, about 9 points of
- * it under these two calls; garbage collection was another 17 % (how much of it these buffers caused was
- * not measured). A 1.3 MB expanded message is zero-filled again at each of the three nesting levels it is
+ * --no-large-messages --profile processor) Buffer construction was a large share of the main thread's
+ * self time, most of it under these two calls, beside garbage collection (figures in docs/benchmarks.md).
+ * An expanded message of more than 1 MB is zero-filled again at each of the three nesting levels it is
  * copied through (record, record batch, request) before being overwritten.
  *
  * What: the encoder starts empty and grows with `Buffer.allocUnsafe` (sizes under 4 KiB come from the

@@ -3,8 +3,9 @@
  * key's hash remembered.
  *
  * Why: every domain event is keyed by its grant id, and a grant produces many events, but kafkajs hashes
- * the key again for every message with a murmur2 built on 64-bit Long objects (~2 µs a message, ~1.3 %
- * of the processor's main thread in its CPU profile). The hash depends only on the key, so it is kept;
+ * the key again for every message with a murmur2 built on 64-bit Long objects, a visible share of the
+ * processor's main thread in its CPU profile (docs/benchmarks.md). The hash depends only on the key, so
+ * it is kept;
  * the partition is still taken modulo the topic's current partition count at each send, so the choice
  * is exactly kafkajs's (test/unit/lib/kafkajs/partitioner.test.ts compares them), and domain topics stay
  * co-partitioned with the raw topic by grant.

@@ -3,13 +3,13 @@
  * with a native CRC-32C, instead of kafkajs's nested encoders.
  *
  * Why: in the processor's CPU profile (`npm run bench -- --quick --only processor --processor-records
- * 100000 --profile processor`, realistic mix) encoding Produce requests was 22.7 % of the main thread,
- * and the main thread is what bounds the processor. kafkajs 2.2.4 writes every record's value into the
+ * 100000 --profile processor`, realistic mix) encoding Produce requests was a large share of the main
+ * thread (figures in docs/benchmarks.md), and the main thread is what bounds the processor. kafkajs 2.2.4 writes every record's value into the
  * record's own Encoder, then copies that into the batch body, the body into the batch, the batch into a
  * length-prefixed copy, that into the partition entry, the topic entry and the request: seven copies,
  * each into a fresh buffer, before request.js adds the header (two more). It then checksums
- * the batch with a byte-at-a-time JavaScript CRC-32C (5.9 % of the profile alone; 2.4 ms per MB against
- * 0.19 ms for @node-rs/crc32 on this machine). A 1.3 MB expanded message paid all of that.
+ * the batch with a byte-at-a-time JavaScript CRC-32C, an order of magnitude slower than @node-rs/crc32.
+ * An expanded message of more than 1 MB paid all of that.
  *
  * What: the same bytes, computed once. Sizes are summed first, one buffer is allocated, every field is
  * written in place (one copy of each value; request.js's two remain) and the CRC is taken over the batch

@@ -1,7 +1,7 @@
 /**
  * decode: one record of nylas.webhooks.raw → a validated Notification, or a DeadLetter with a reason
- * (ARCHITECTURE.md, "Processors" step 1). Gunzips when the ingress stored a compressed body, parses the
- * JSON, validates the envelope (nylas-webhooks-contract.md §1) and precomputes what later stages need:
+ * (docs/architecture.md, "Processors" step 1). Gunzips when the ingress stored a compressed body, parses the
+ * JSON, validates the envelope (docs/nylas-contract.md §1) and precomputes what later stages need:
  * trigger family (by prefix, suffixes stripped), grant, object identity and ordering version. Unknown
  * trigger types are carried (family "unmodeled"), never dropped. Pure.
  */

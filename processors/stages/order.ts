@@ -1,10 +1,10 @@
 /**
  * order: per object (grant, object type, object id) keep the last emitted version and emit only what is
- * newer, so a consumer never sees an older state after a newer one (ARCHITECTURE.md, "Processors" step 3).
+ * newer, so a consumer never sees an older state after a newer one (docs/architecture.md, "Processors" step 3).
  *
- * Nylas guarantees no order (nylas-webhooks-contract.md §5): an `.updated` may arrive before its
+ * Nylas guarantees no order (docs/nylas-contract.md §5): an `.updated` may arrive before its
  * `.created`, a burst of updates can share one envelope `time` (1 s resolution). The rules, per trigger
- * family (the README has them as a table):
+ * family (docs/processor-internals.md, "Version rules"):
  *
  * - version = the object's own clock where it has one, else the envelope `time`, on one scale per object:
  *   epoch milliseconds for clocks (events: `updated_at`·1000 + `sequence` (capped at 999) so a re-sequenced

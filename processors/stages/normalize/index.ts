@@ -1,6 +1,6 @@
 /**
  * normalize: one decoded (and, for *.truncated, expanded) notification → one provider-neutral domain event
- * (ARCHITECTURE.md, "Processors" step 5). Pure: no I/O, no clock, no randomness, so a replay re-emits
+ * (docs/architecture.md, "Processors" step 5). Pure: no I/O, no clock, no randomness, so a replay re-emits
  * byte-identical events (the event id is derived from the notification id).
  *
  * Routing is by trigger family (processors/triggers.ts strips suffixes first), so

@@ -1,5 +1,5 @@
 /**
- * normalize, family by family, with the contract's example payloads (nylas-webhooks-contract.md §3).
+ * normalize, family by family, with the contract's example payloads (docs/nylas-contract.md §3).
  * Every produced value is checked against its schema with avsc; a failure names the field path.
  */
 import { loadTopicsConfig } from '../../../../lib/config';
