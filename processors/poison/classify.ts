@@ -18,7 +18,7 @@ export class RoundFailure extends Error {
     readonly takenThrough: bigint,
     cause: unknown,
   ) {
-    super(`round failed in ${phase}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`round failed in ${phase}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'RoundFailure';
   }
 }

@@ -99,12 +99,12 @@ export class RoundFailures {
       // Already bisecting: one failure is enough to narrow further (the suspect range is known bad).
       if (size <= 1) return { delayMs, ...this.quarantine(state, round) };
       state.isolation.maxRecords = Math.max(1, Math.ceil(size / 2));
-      return { delayMs, isolating: this.describe(state) };
+      return { delayMs, isolating: describeIsolation(state.isolation) };
     }
     if (state.attempts < this.options.maxAttempts) return { delayMs };
     if (size <= 1) return { delayMs, ...this.quarantine(state, round) };
     state.isolation = { maxRecords: Math.ceil(size / 2), until: round.takenThrough };
-    return { delayMs, isolating: this.describe(state) };
+    return { delayMs, isolating: describeIsolation(state.isolation) };
   }
 
   /** The partition committed up to `next` (exclusive). */
@@ -153,12 +153,11 @@ export class RoundFailures {
     return { quarantined: culprit.toString() };
   }
 
-  private describe(state: PartitionFailures): FailureVerdict['isolating'] {
-    const iso = state.isolation as { maxRecords: number; until: bigint };
-    return { maxRecordsPerRound: iso.maxRecords, until: iso.until.toString() };
-  }
-
   private backoff(streak: number): number {
     return cappedBackoff(streak - 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
   }
+}
+
+function describeIsolation(iso: { maxRecords: number; until: bigint }): FailureVerdict['isolating'] {
+  return { maxRecordsPerRound: iso.maxRecords, until: iso.until.toString() };
 }
