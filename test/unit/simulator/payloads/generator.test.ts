@@ -166,19 +166,17 @@ describe('NotificationGenerator', () => {
     expect(g.world.getGrant(grant)?.grant_status).toBe('valid');
   });
 
-  it('prepares and signs 20 000 notifications of about 2 KB quickly', () => {
+  // How fast is the bench's business (the ingress scenario prepares its bursts this way), not a unit
+  // test's: a timed assertion here only measures how loaded the machine is.
+  it('prepares and signs 20 000 notifications of about 2 KB', () => {
     const g = generator(11, { bodySizes: { typicalSize: 1500, mediumRate: 0, largeRate: 0 } });
     const batch = g.take(20_000);
-    const t0 = performance.now();
     let bytes = 0;
     for (const n of batch) {
       const p = new PreparedNotification(n.envelope);
       bytes += p.signedFor(1, 'secret').body.length;
     }
-    const ms = performance.now() - t0;
     expect(bytes / batch.length).toBeGreaterThan(1000);
-    // generous bound for a loaded 2-core machine; measured well under 1 s
-    expect(ms).toBeLessThan(5000);
     const sample = batch[0] as GeneratedNotification;
     expect(new PreparedNotification(sample.envelope).signedFor(2, 'k').signature).toBe(
       signBody(new PreparedNotification(sample.envelope).bodyFor(2), 'k'),
