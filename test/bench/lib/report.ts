@@ -160,7 +160,7 @@ export function markdown(r: BenchResult): string {
         '',
       ),
       row(
-        "reference: the same passthrough on the processor's kafkajs client (lib/kafka.ts run-time changes)",
+        "reference: the same passthrough on the processor's kafkajs client (the kafkajs adaptations, lib/kafkajs/)",
         p.tunedPassthrough,
         '',
         '1.00×',
