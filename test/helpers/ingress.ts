@@ -5,7 +5,7 @@
 import type { Admin } from 'kafkajs';
 import { type RunningIngress, startIngress } from '../../ingress';
 import { type IngressConfig, loadIngressConfig } from '../../ingress/config';
-import { silentLogger } from '../../lib/logger';
+import { type Logger, silentLogger } from '../../lib/logger';
 import { createMetricsRegistry } from '../../lib/metrics';
 import { createTopics, pollUntil, uniqueName } from './kafka';
 
@@ -25,6 +25,9 @@ export interface TestIngressOptions {
   createTopics?: boolean;
   partitions?: number;
   waitReady?: boolean;
+  /** Where the ingress logs (default: nowhere). It is also handed `env`, as the CLI hands it the process's
+   * environment, so it warns there about unknown variables under its prefixes. */
+  logger?: Logger;
 }
 
 export function testIngressConfig(env: Record<string, string> = {}): IngressConfig {
@@ -51,7 +54,8 @@ export async function startTestIngress(admin: Admin, options: TestIngressOptions
     ...(options.env ?? {}),
   });
   const running = await startIngress(config, {
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
+    env: options.env ?? {},
     registry: createMetricsRegistry({ service: 'ingress', collectDefaults: false }),
   });
   if (options.waitReady ?? true) {

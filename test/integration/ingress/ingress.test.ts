@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
+import { createLogger } from '../../../lib/logger';
 import { startTestIngress, type TestIngress } from '../../helpers/ingress';
 import {
   type CollectedRecord,
@@ -17,6 +18,7 @@ import {
   TopicCollector,
   testKafka,
 } from '../../helpers/kafka';
+import { captureLog } from '../../helpers/log-capture';
 import {
   CONTRACT_VECTOR,
   type Delivery,
@@ -33,6 +35,7 @@ describe('ingress (real broker)', () => {
   let kafka: Kafka;
   let admin: Admin;
   let ingress: TestIngress;
+  const warnings = captureLog();
   let raw: TopicCollector;
   let rejected: TopicCollector;
   let secretsDir: string;
@@ -53,7 +56,10 @@ describe('ingress (real broker)', () => {
         INGRESS_MAX_BODY_BYTES: String(MAX_BODY),
         INGRESS_REJECTED_RATE_PER_SEC: '1000',
         INGRESS_REJECTED_BURST: '1000',
+        // Misspelt (INGRESS_ACK_TIMEOUT_MS): ignored with a warning, never a refusal to start.
+        INGRESS_ACK_TIMEOUT: '5s',
       },
+      logger: createLogger({ name: 'ingress', level: 'warn', destination: warnings.stream }),
     });
     raw = await new TopicCollector(kafka, [ingress.rawTopic]).start();
     rejected = await new TopicCollector(kafka, [ingress.rejectedTopic]).start();
@@ -65,6 +71,14 @@ describe('ingress (real broker)', () => {
     await rejected?.stop();
     await admin?.disconnect();
     rmSync(secretsDir, { recursive: true, force: true });
+  });
+
+  it('warns at start-up about an unknown variable under its prefixes, naming the closest one, and serves', () => {
+    const unknown = warnings.lines().filter((l) => String(l.msg).startsWith('unknown variable'));
+    expect(unknown.map((l) => [l.variable, l.didYouMean])).toEqual([
+      ['INGRESS_ACK_TIMEOUT', 'INGRESS_ACK_TIMEOUT_MS'],
+    ]);
+    expect(ingress.running.isReady()).toBe(true);
   });
 
   const url = (destination?: string) =>

@@ -8,8 +8,10 @@
  * so once the barrier's event is committed, everything before it was handled.
  */
 import { gzipSync } from 'node:zlib';
+import { createLogger } from '../../../lib/logger';
 import type { RunningProcessor } from '../../../processors/index';
 import { headerString, pollUntil, type TopicCollector, uniqueName } from '../../helpers/kafka';
+import { captureLog } from '../../helpers/log-capture';
 import { byNotification, decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
 import {
   envelope,
@@ -28,10 +30,17 @@ describe('processor (real broker, registry, simulator API)', () => {
   let calendarEvents: TopicCollector;
   let unmodeled: TopicCollector;
   let dlq: TopicCollector;
+  const warnings = captureLog();
 
   beforeAll(async () => {
     await h.setUp();
-    proc = await h.startProcessor();
+    // Started as the CLI starts it (with the environment it was configured from), plus a misspelt
+    // variable of its own and one set by Kubernetes for a Service named "kafka".
+    const env = { ...h.env, PROCESSOR_MAX_QUEUED_RECORD: '5', KAFKA_SERVICE_HOST: '10.0.0.1' };
+    proc = await h.startProcessor(
+      {},
+      { env, logger: createLogger({ name: 'processor', level: 'warn', destination: warnings.stream }) },
+    );
     const t = h.topics;
     [messages, folders, calendarEvents, unmodeled, dlq] = await Promise.all([
       h.collect([t.emailMessages]),
@@ -70,6 +79,14 @@ describe('processor (real broker, registry, simulator API)', () => {
     const m = await proc.metrics.notifications.get();
     return m.values.find((v) => v.labels.family === family && v.labels.outcome === outcome)?.value ?? 0;
   }
+
+  it('warns at start-up about an unknown variable under its prefixes, naming the closest one, and starts', async () => {
+    const unknown = warnings.lines().filter((l) => String(l.msg).startsWith('unknown variable'));
+    expect(unknown.map((l) => [l.variable, l.didYouMean])).toEqual([
+      ['PROCESSOR_MAX_QUEUED_RECORD', 'PROCESSOR_MAX_QUEUED_RECORDS'],
+    ]);
+    await pollUntil(() => proc.processor.ready, { description: 'the processor ready despite the warning' });
+  });
 
   it('emits one event for a notification delivered several times (same id, different attempt), also across transactions', async () => {
     const g = uniqueName('g-dup');
