@@ -7,6 +7,7 @@
  */
 import { gunzip } from 'node:zlib';
 import { BadInputError, ErrorCodes } from '../lib/errors';
+import { isObj, nonEmptyText } from '../lib/json';
 import { type ContentEncoding, type GrantIdSource, grantKeyOf } from '../lib/raw-record';
 import { bodyTooLarge } from './body';
 
@@ -19,14 +20,6 @@ export interface EnvelopeSummary {
   /** The Kafka key: lib/raw-record.ts grantKeyOf (the grant id, else the application id, else none). */
   key: string | undefined;
   keySource: GrantIdSource;
-}
-
-function asNonEmptyString(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Inflates a gzip body (after its signature was verified on the compressed bytes), bounded. */
@@ -51,15 +44,15 @@ export function summarizeEnvelope(json: Buffer): EnvelopeSummary {
   } catch {
     throw new BadInputError(ErrorCodes.MALFORMED_JSON, 'the body is not valid JSON');
   }
-  if (!isRecord(parsed)) {
+  if (!isObj(parsed)) {
     throw new BadInputError(ErrorCodes.MALFORMED_ENVELOPE, 'the body is JSON but not an object');
   }
   const envelope = parsed;
   const { key, source: keySource } = grantKeyOf(envelope);
   const attempt = envelope.webhook_delivery_attempt;
   return {
-    id: asNonEmptyString(envelope.id),
-    type: asNonEmptyString(envelope.type),
+    id: nonEmptyText(envelope.id),
+    type: nonEmptyText(envelope.type),
     deliveryAttempt: typeof attempt === 'number' && Number.isInteger(attempt) ? attempt : undefined,
     key,
     keySource,

@@ -18,6 +18,11 @@ export function obj(v: unknown): Obj | null {
   return isObj(v) ? v : null;
 }
 
+/** A string with at least one character, else undefined (ids, types and grant keys: "" names nothing). */
+export function nonEmptyText(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
 /** Strings as-is; finite numbers as decimal text (some ids arrive as numbers). */
 export function str(v: unknown): string | null {
   if (typeof v === 'string') return v;

@@ -8,6 +8,7 @@
  * partition, so the ingress and the processor must derive the same key from the same body.
  */
 import type { IHeaders, Message } from 'kafkajs';
+import { isObj, nonEmptyText } from './json';
 
 export const RAW_HEADERS = {
   signature: 'nylas-signature',
@@ -25,27 +26,19 @@ export type ContentEncoding = 'identity' | 'gzip';
 
 export type GrantIdSource = 'data.object.grant_id' | 'data.grant_id' | 'data.application_id' | 'none';
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function nonEmpty(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
 /**
  * The Kafka key of a parsed notification body: the grant id (`data.object.grant_id`, else
  * `data.grant_id`: tracking and send results carry it at data level), else the application id (a
  * trigger without a grant), else none. Only non-empty strings count; anything else is skipped.
  */
 export function grantKeyOf(envelope: unknown): { key: string | undefined; source: GrantIdSource } {
-  const data = isRecord(envelope) && isRecord(envelope.data) ? envelope.data : undefined;
-  const object = data !== undefined && isRecord(data.object) ? data.object : undefined;
-  const fromObject = nonEmpty(object?.grant_id);
+  const data = isObj(envelope) && isObj(envelope.data) ? envelope.data : undefined;
+  const object = data !== undefined && isObj(data.object) ? data.object : undefined;
+  const fromObject = nonEmptyText(object?.grant_id);
   if (fromObject !== undefined) return { key: fromObject, source: 'data.object.grant_id' };
-  const fromData = nonEmpty(data?.grant_id);
+  const fromData = nonEmptyText(data?.grant_id);
   if (fromData !== undefined) return { key: fromData, source: 'data.grant_id' };
-  const fromApp = nonEmpty(data?.application_id);
+  const fromApp = nonEmptyText(data?.application_id);
   if (fromApp !== undefined) return { key: fromApp, source: 'data.application_id' };
   return { key: undefined, source: 'none' };
 }

@@ -7,6 +7,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { type DeadLetterReason, errorCodeOf, thrownText } from '../../lib/errors';
+import { isObj, nonEmptyText } from '../../lib/json';
 import { bodyEncodingOf, grantKeyOf, receivedAtOf } from '../../lib/raw-record';
 import { deadLetterOf } from '../dead-letter';
 import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from '../object-identity';
@@ -14,7 +15,6 @@ import { classifyTrigger } from '../triggers';
 import type { DeadLetter, Notification, NylasEnvelope, RawRecord } from '../types';
 
 /** The raw record's contract is lib/raw-record.ts; these names stay importable from here. */
-export { headerText, RAW_HEADERS } from '../../lib/raw-record';
 
 /**
  * Longest id (notification, type, application, grant, object) accepted. Real ones are under ~200
@@ -34,14 +34,6 @@ export type DecodeResult = { ok: true; notification: Notification } | { ok: fals
 
 function fail(record: RawRecord, reason: DeadLetterReason, message: string, code?: string): DecodeResult {
   return { ok: false, deadLetter: deadLetterOf(record, reason, 'decode', message, code) };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function nonEmptyString(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0;
 }
 
 /** Nylas sends integer Unix seconds; an RFC 3339 string (strict CloudEvents) is accepted too. Anything
@@ -104,14 +96,15 @@ function body(record: RawRecord): { bytes: Buffer } | { error: string } {
 /** Validates the envelope shape; returns the problem, or undefined when usable. */
 function envelopeProblem(e: Record<string, unknown>): string | undefined {
   for (const field of ['specversion', 'type', 'source', 'id'] as const) {
-    if (!nonEmptyString(e[field])) return `"${field}" must be a non-empty string`;
+    if (nonEmptyText(e[field]) === undefined) return `"${field}" must be a non-empty string`;
   }
   if (envelopeTime(e.time) === undefined) {
     return `"time" must be Unix seconds from 0 to ${MAX_UNIX_SECONDS} (or an RFC 3339 date in that range)`;
   }
-  if (!isObject(e.data)) return '"data" must be an object';
-  if (!nonEmptyString(e.data.application_id)) return '"data.application_id" must be a non-empty string';
-  if (e.data.object !== undefined && e.data.object !== null && !isObject(e.data.object)) {
+  if (!isObj(e.data)) return '"data" must be an object';
+  if (nonEmptyText(e.data.application_id) === undefined)
+    return '"data.application_id" must be a non-empty string';
+  if (e.data.object !== undefined && e.data.object !== null && !isObj(e.data.object)) {
     return '"data.object" must be an object or null';
   }
   return undefined;
@@ -142,7 +135,7 @@ function decodeRecord(record: RawRecord): DecodeResult {
   if (nestsDeeperThan(b.bytes, MAX_JSON_DEPTH)) {
     return fail(record, 'TOO_DEEPLY_NESTED', `body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  if (!isObject(parsed)) return fail(record, 'MALFORMED_ENVELOPE', 'body is not a JSON object');
+  if (!isObj(parsed)) return fail(record, 'MALFORMED_ENVELOPE', 'body is not a JSON object');
   const problem = envelopeProblem(parsed);
   if (problem !== undefined) return fail(record, 'MALFORMED_ENVELOPE', problem);
 
@@ -150,7 +143,7 @@ function decodeRecord(record: RawRecord): DecodeResult {
   const envelope: NylasEnvelope = {
     ...(parsed as unknown as NylasEnvelope),
     time: envelopeTime(parsed.time) as number,
-    data: { ...data, object: isObject(data.object) ? data.object : null },
+    data: { ...data, object: isObj(data.object) ? data.object : null },
   };
   const info = classifyTrigger(envelope.type);
   // The same key the ingress wrote (a valid envelope always has an application id to fall back on).

@@ -10,6 +10,7 @@ import {
   json,
   long,
   metadata,
+  nonEmptyText,
   obj,
   objArray,
   secondsToMs,
@@ -38,6 +39,14 @@ describe('str', () => {
     expect(str(42)).toBe('42');
     expect(str(1.5)).toBe('1.5');
     expect([Number.NaN, Infinity, true, null, undefined, {}, ['a']].map(str)).toEqual(Array(7).fill(null));
+  });
+});
+
+describe('nonEmptyText', () => {
+  it('keeps a string with characters and refuses the empty string and every other type', () => {
+    expect(nonEmptyText('grant-1')).toBe('grant-1');
+    expect(nonEmptyText(' ')).toBe(' ');
+    for (const v of ['', 7, null, undefined, {}, ['x']]) expect(nonEmptyText(v)).toBeUndefined();
   });
 });
 
@@ -149,7 +158,19 @@ describe('enumOf', () => {
 
 describe('no reader throws', () => {
   it('on any value of any JSON type', () => {
-    const readers = [isObj, obj, str, bool, long, secondsToMs, dateTextToMs, strArray, json, metadata];
+    const readers = [
+      isObj,
+      obj,
+      nonEmptyText,
+      str,
+      bool,
+      long,
+      secondsToMs,
+      dateTextToMs,
+      strArray,
+      json,
+      metadata,
+    ];
     for (const read of readers) for (const v of ODD) expect(() => read(v)).not.toThrow();
     for (const v of ODD) {
       expect(() => objArray(v, () => 1)).not.toThrow();
