@@ -53,13 +53,16 @@ export class PartitionLanes {
 
   /** Puts a round's set-aside records at their place (offset order) in their lanes. */
   setAside(deferred: readonly DeferredRecord[]): void {
+    // Only the lanes this round added to can be out of order; the others were sorted when they grew.
+    const touched = new Set<RawRecord[]>();
     for (const { lane, record } of deferred) {
       const list = this.lanes.get(lane) ?? [];
       list.push(record);
       this.lanes.set(lane, list);
       this.records++;
+      touched.add(list);
     }
-    for (const list of this.lanes.values()) list.sort(byOffset);
+    for (const list of touched) list.sort(byOffset);
   }
 
   /** A committed round handled these records: their expansions are no longer needed. */

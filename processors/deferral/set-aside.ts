@@ -8,8 +8,9 @@
  * their order is decided when the lane is resubmitted. Records that do not decode have no object and are
  * never set aside. The partition's half (lanes.ts) keeps the lanes between rounds.
  */
+import { withTimeout } from '../../lib/timeout';
+import { objectKeyString } from '../object-identity';
 import { type ExpandOutcome, needsExpansion } from '../stages/expand';
-import { objectKeyString } from '../stages/order';
 import type { Notification, RawRecord } from '../types';
 import type { ExpansionCache } from './expansion-cache';
 
@@ -44,12 +45,14 @@ export class SetAside {
 
   /** The records set aside, in offset order, with their lanes. */
   deferred(records: readonly RawRecord[]): DeferredRecord[] {
+    // Almost every round sets nothing aside: no copy, no sort of the round's records then.
+    if (this.lanes.size === 0) return [];
     const out: DeferredRecord[] = [];
-    for (const record of [...records].sort(byOffset)) {
+    for (const record of records) {
       const lane = this.lanes.get(record.offset);
       if (lane !== undefined) out.push({ lane, record });
     }
-    return out;
+    return out.sort((a, b) => byOffset(a.record, b.record));
   }
 }
 
@@ -72,10 +75,10 @@ export async function expandOrSetAside(input: ExpandOrSetAsideInput): Promise<Se
   for (const n of toExpand) expansions.start(n, input.expand);
   const pending = toExpand.filter((n) => !expansions.settled(n.record.offset));
   if (pending.length > 0 && input.deferAfterMs > 0) {
-    await Promise.race([
+    await withTimeout(
       Promise.allSettled(pending.map((n) => expansions.promise(n.record.offset))),
-      sleep(input.deferAfterMs),
-    ]);
+      input.deferAfterMs,
+    );
   }
   const waiting = new Set(input.waitingLanes);
   for (const n of toExpand) if (!expansions.settled(n.record.offset)) waiting.add(laneOf(n));
@@ -87,10 +90,6 @@ export async function expandOrSetAside(input: ExpandOrSetAsideInput): Promise<Se
     }
   }
   return new SetAside(lanes);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function byOffset(a: RawRecord, b: RawRecord): number {
