@@ -5,4 +5,4 @@
  */
 export { ExpansionCache } from './expansion-cache';
 export { PartitionLanes, progressAfter } from './lanes';
-export { type DeferredRecord, expandOrSetAside, laneOf, outsideWaitingLanes, SetAside } from './set-aside';
+export { type DeferredRecord, expandOrSetAside, outsideWaitingLanes, SetAside } from './set-aside';

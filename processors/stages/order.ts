@@ -29,9 +29,6 @@ import { objectKeyString, trackingCounter } from '../object-identity';
 import { stateKeyOf } from '../state/keys';
 import type { Notification, ObjectKey } from '../types';
 
-/** Kept here too: the pipeline and the tests name them from the order stage. */
-export { objectKeyString } from '../object-identity';
-
 /** What the store remembers per object: the last emitted version, and whether it was a delete. */
 export interface VersionEntry {
   version: bigint;

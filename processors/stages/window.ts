@@ -25,9 +25,10 @@
  */
 import type { IHeaders } from 'kafkajs';
 import { ErrorCodes } from '../../lib/errors';
+import { headerText } from '../../lib/raw-record';
 import { deadLetterOf } from '../dead-letter';
 import type { DeadLetter, Notification, RawRecord } from '../types';
-import { decode, headerText } from './decode';
+import { decode } from './decode';
 
 /** Raw-topic header written by `redrive --beyond-window`: epoch ms from which the window is measured. */
 export const WINDOW_OVERRIDE_HEADER = 'window-override-at';

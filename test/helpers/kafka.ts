@@ -179,10 +179,5 @@ export class TopicCollector {
   }
 }
 
-/** Header value as a string (kafkajs gives Buffer | string | array). */
-export function headerString(headers: IHeaders, name: string): string | undefined {
-  const v = headers[name];
-  if (v === undefined) return undefined;
-  const first = Array.isArray(v) ? v[0] : v;
-  return first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-}
+/** Header value as a string (kafkajs gives Buffer | string | array): the raw record's own reader. */
+export { headerText as headerString } from '../../lib/raw-record';

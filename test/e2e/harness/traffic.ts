@@ -10,8 +10,9 @@
  * new it is; what the pipeline then does with it is what the checks judge.
  */
 
+import { objectKeyString } from '../../../processors/object-identity';
 import { decode } from '../../../processors/stages/decode';
-import { isDelete, isStateless, objectKeyString } from '../../../processors/stages/order';
+import { isDelete, isStateless } from '../../../processors/stages/order';
 import type { ObjectKey } from '../../../processors/types';
 import {
   buildOracleReport,

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
+import { objectKeyString } from '../../../../processors/object-identity';
 import { decode } from '../../../../processors/stages/decode';
-import {
-  nextEntry,
-  objectKeyString,
-  order,
-  supersedes,
-  type VersionEntry,
-} from '../../../../processors/stages/order';
+import { nextEntry, order, supersedes, type VersionEntry } from '../../../../processors/stages/order';
 import type { Notification } from '../../../../processors/types';
 import { envelope, eventObject, messageNotification, rawRecord } from '../../../helpers/raw-notifications';
 
