@@ -32,7 +32,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { isFencingError } from '../lib/kafkajs/errors';
 import type { Logger } from '../lib/logger';
-import { kafkaTakeoverSteps } from './assignment/kafka-steps';
+import { kafkaTakeoverSteps, readCommittedOffsets, readLogOffsets } from './assignment/kafka-steps';
 import { Assignment } from './assignment/state';
 import { Takeovers } from './assignment/takeover';
 import type { ProcessorConfig } from './config';
@@ -136,16 +136,11 @@ export class Processor {
     });
     this.lag = new LagSampler({
       read: async () => {
-        const [group, ends] = await Promise.all([
-          d.admin.fetchOffsets({ groupId: config.groupId, topics: [this.topic] }),
-          d.admin.fetchTopicOffsets(this.topic),
+        const [committed, ends] = await Promise.all([
+          readCommittedOffsets(d.admin, config.groupId, this.topic),
+          readLogOffsets(d.admin, this.topic),
         ]);
-        const committed = new Map<number, bigint>();
-        for (const t of group) for (const o of t.partitions) committed.set(o.partition, BigInt(o.offset));
-        return {
-          committed,
-          ends: ends.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })),
-        };
+        return { committed, ends };
       },
       assigned: () => this.assignment.partitions,
       describe: (p) => this.describePartition(p),

@@ -39,15 +39,10 @@ export function kafkaTakeoverSteps<W>(
   return {
     fence: (p) => fencedProducer(o, p),
     release: (producer) => producer.disconnect(),
-    async committedOffsets() {
-      const offsets = await o.admin.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
-      const out = new Map<number, bigint>();
-      for (const t of offsets) for (const p of t.partitions) out.set(p.partition, BigInt(p.offset));
-      return out;
-    },
+    committedOffsets: () => readCommittedOffsets(o.admin, o.groupId, o.topic),
     async logStartOffsets() {
-      const offsets = await o.admin.fetchTopicOffsets(o.topic);
-      return new Map(offsets.map((p) => [p.partition, BigInt(p.low)]));
+      const offsets = await readLogOffsets(o.admin, o.topic);
+      return new Map(offsets.map((p) => [p.partition, p.low]));
     },
     restore: (partitions) =>
       restoreStores({
@@ -85,4 +80,26 @@ async function fencedProducer(o: KafkaStepsOptions, p: number): Promise<Producer
     throw err;
   }
   return producer;
+}
+
+/** The group's committed offset per partition of `topic` (-1 where it has none). The takeover and the
+ * lag sampler read the same thing. */
+export async function readCommittedOffsets(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const out = new Map<number, bigint>();
+  for (const t of offsets) for (const p of t.partitions) out.set(p.partition, BigInt(p.offset));
+  return out;
+}
+
+/** The log start (low) and end (high) offset per partition of `topic`. */
+export async function readLogOffsets(
+  admin: Admin,
+  topic: string,
+): Promise<{ partition: number; low: bigint; high: bigint }[]> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
 }

@@ -13,10 +13,10 @@
  * disconnected again, so it cannot hold partitions nobody processes.
  */
 import { cappedBackoff } from '../../lib/backoff';
-import { ErrorCodes, NylasStreamError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { withTimeout } from '../../lib/timeout';
 import type { PartitionConsumer } from '../assignment/state';
+import { bounded } from '../assignment/takeover';
 import { RejoinWatchdog } from '../rejoin-watchdog';
 import type { RawRecord } from '../types';
 
@@ -150,14 +150,11 @@ export class ConsumerSupervisor implements PartitionConsumer {
       // The new consumer must join within the bound, or it is replaced in turn. Armed before it starts:
       // its join (which disarms) can come before startConsumer returns.
       this.watchdog.crashed();
-      const started = await withTimeout(this.startConsumer(), this.o.startTimeoutMs);
-      if (started === 'timeout') {
-        throw new NylasStreamError(
-          ErrorCodes.TAKEOVER_TIMEOUT,
-          `starting the replacement consumer did not finish within ${this.o.startTimeoutMs} ms`,
-          { retriable: true },
-        );
-      }
+      const started = await bounded(
+        'starting the replacement consumer',
+        this.startConsumer(),
+        this.o.startTimeoutMs,
+      );
       // close() ran meanwhile and may have missed the consumer being connected: leave nothing running.
       if (this.closed) {
         await started.disconnect().catch(() => undefined);
