@@ -14,13 +14,12 @@ import {
   integer,
   listVariable,
   loadCommonConfig,
-  NYLAS_API_VARIABLES,
-  required,
+  loadNylasApiConfig,
   SHARED_SECTION,
   secret,
   text,
 } from '../lib/config';
-import { ConfigError } from '../lib/errors';
+import { ConfigError, errorMessage } from '../lib/errors';
 import { type DestinationSecrets, parseSecretsText } from './secrets';
 import { parseCidrs } from './source';
 
@@ -343,7 +342,7 @@ export function loadIngressSection(env: Env): IngressSection {
       inline = parseSecretsText(secretsText);
     } catch (err) {
       // The parser's message never contains a secret, only positions and destination names.
-      throw new ConfigError('NYLAS_WEBHOOK_SECRETS', err instanceof Error ? err.message : String(err));
+      throw new ConfigError('NYLAS_WEBHOOK_SECRETS', errorMessage(err));
     }
   }
   const maxBodyBytes = v.maxBodyBytes.read(env);
@@ -397,16 +396,14 @@ function loadSourceConfig(env: Env): IngressSourceConfig | undefined {
     parseCidrs(cidrs);
   } catch (err) {
     // The message names the entry's position, never its text.
-    throw new ConfigError('INGRESS_SOURCE_ALLOWLIST', err instanceof Error ? err.message : String(err));
+    throw new ConfigError('INGRESS_SOURCE_ALLOWLIST', errorMessage(err));
   }
   let fromNylas: IngressSourceConfig['fromNylas'];
   if (v.sourceFromNylas.read(env)) {
-    const apiKey = required(
-      NYLAS_API_VARIABLES.apiKey,
+    fromNylas = loadNylasApiConfig(
       env,
       'required by INGRESS_SOURCE_ALLOWLIST_FROM_NYLAS (the address list is fetched through the Nylas API)',
     );
-    fromNylas = { apiKey, apiUri: NYLAS_API_VARIABLES.apiUri.read(env) };
   }
   if (cidrs.length === 0 && fromNylas === undefined) return undefined;
   return {

@@ -16,6 +16,7 @@ import {
   flag,
   integer,
   listVariable,
+  required,
   secret,
   text,
   urlVariable,
@@ -24,7 +25,7 @@ import type { Env } from './config/readers';
 import { ConfigError } from './errors';
 
 export * from './config/declare';
-export { DURATION_UNIT_MS, type DurationUnit, formatDuration, parseDuration } from './config/duration';
+export { type DurationUnit, formatDuration, parseDuration } from './config/duration';
 export * from './config/readers';
 export * from './config/unknown';
 
@@ -254,6 +255,14 @@ export const NYLAS_API_VARIABLES = {
     readBy: EVERYONE,
   }),
 };
+
+/** The Nylas API key and address, for a reader that cannot go on without the key (`why` says which). */
+export function loadNylasApiConfig(env: Env, why: string): { apiKey: string; apiUri: string } {
+  return {
+    apiKey: required(NYLAS_API_VARIABLES.apiKey, env, why),
+    apiUri: NYLAS_API_VARIABLES.apiUri.read(env),
+  };
+}
 
 export const SHARED_SECTION: ConfigSection = {
   title: 'Shared',

@@ -312,7 +312,7 @@ export type DeadLetterReason = {
 
 const SPEC_OF: ReadonlyMap<string, FailureCode> = new Map(Object.entries(FAILURE_CODES));
 
-export function isDeadLetterReason(code: string): code is DeadLetterReason {
+function isDeadLetterReason(code: string): code is DeadLetterReason {
   return SPEC_OF.get(code)?.deadLetter !== undefined;
 }
 
@@ -408,6 +408,12 @@ export function errorCodeOf(err: unknown): ErrorCode {
 }
 
 /** "name: message" of anything thrown (for a dead letter's message; a thrown non-Error has neither). */
+/** An error's message, also for errors of another realm (a vm context, jest's module registry). */
+export function errorMessage(err: unknown): string {
+  const message = typeof err === 'object' && err !== null ? Reflect.get(err, 'message') : undefined;
+  return typeof message === 'string' ? message : String(err);
+}
+
 export function thrownText(err: unknown): string {
   if (typeof err !== 'object' || err === null) return 'undefined: undefined';
   return `${Reflect.get(err, 'name')}: ${Reflect.get(err, 'message')}`;

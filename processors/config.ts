@@ -12,8 +12,7 @@ import {
   type Env,
   integer,
   loadCommonConfig,
-  NYLAS_API_VARIABLES,
-  required,
+  loadNylasApiConfig,
   SHARED_SECTION,
   text,
   type Variable,
@@ -293,8 +292,7 @@ function backoff(env: Env, base: Variable<number>, max: Variable<number>): { bas
 export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorConfig> {
   const v = PROCESSOR_VARIABLES;
   const common = loadCommonConfig(env);
-  const apiKey = required(
-    NYLAS_API_VARIABLES.apiKey,
+  const nylas = loadNylasApiConfig(
     env,
     'required: the processor fetches truncated messages through the Nylas API (Dashboard → API Keys)',
   );
@@ -303,7 +301,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
   return deepFreeze({
     ...common,
     groupId: v.groupId.read(env),
-    nylas: { apiKey, apiUri: NYLAS_API_VARIABLES.apiUri.read(env) },
+    nylas,
     ...loadWindowConfig(env),
     reorderWindowMs: v.reorderWindow.read(env),
     expansion: {

@@ -8,7 +8,7 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import { cappedBackoff } from '../lib/backoff';
 import type { TopicsConfig } from '../lib/config';
-import { ErrorCodes, isRetriable, NylasStreamError } from '../lib/errors';
+import { ErrorCodes, errorMessage, isRetriable, NylasStreamError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
@@ -65,7 +65,7 @@ export async function processorDependencies(
       await thread.ready().catch((err: unknown) => {
         throw new NylasStreamError(
           ErrorCodes.INFRA_START_FAILED,
-          `the Nylas API worker thread did not start: ${err instanceof Error ? err.message : String(err)}`,
+          `the Nylas API worker thread did not start: ${errorMessage(err)}`,
           { cause: err },
         );
       });

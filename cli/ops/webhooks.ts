@@ -7,7 +7,7 @@
  */
 import Nylas, { NylasApiError, type Webhook, type WebhookTriggers, type WebhookWithSecret } from 'nylas';
 import { INGRESS_VARIABLES } from '../../ingress/config';
-import { type Env, NYLAS_API_VARIABLES, required } from '../../lib/config';
+import { type Env, loadNylasApiConfig } from '../../lib/config';
 import { OpsRefusal } from './errors';
 import {
   addSecret,
@@ -29,12 +29,7 @@ export interface WebhooksConfig {
 
 export function loadWebhooksConfig(env: Env): WebhooksConfig {
   return {
-    apiKey: required(
-      NYLAS_API_VARIABLES.apiKey,
-      env,
-      'required: the webhooks commands call the Nylas API (Dashboard → API Keys)',
-    ),
-    apiUri: NYLAS_API_VARIABLES.apiUri.read(env),
+    ...loadNylasApiConfig(env, 'required: the webhooks commands call the Nylas API (Dashboard → API Keys)'),
     secretsFile: INGRESS_VARIABLES.secretsFile.read(env),
     secretsReloadMs: INGRESS_VARIABLES.secretsReload.read(env),
   };

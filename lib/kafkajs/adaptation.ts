@@ -6,6 +6,7 @@
  * so instead of going quietly: kafkajs runs as published, which is correct but loses what the adaptation
  * was for (docs/decisions/0002-kafkajs-adaptations.md). The status is what start-up logs and exports.
  */
+import { errorMessage } from '../errors';
 import { installedKafkajsVersion, PINNED_KAFKAJS_VERSION } from './version';
 
 export type AdaptationName =
@@ -28,12 +29,6 @@ export function activeStatus(name: AdaptationName): AdaptationStatus {
 
 export function inactiveStatus(name: AdaptationName, reason: string): AdaptationStatus {
   return { name, active: false, reason };
-}
-
-/** An error's message, also for errors of another realm (a vm context, jest's module registry). */
-export function errorMessage(err: unknown): string {
-  const message = typeof err === 'object' && err !== null ? Reflect.get(err, 'message') : undefined;
-  return typeof message === 'string' ? message : String(err);
 }
 
 /** Statuses per patched object, so installing twice neither wraps a wrapper nor changes the answer. */

@@ -6,7 +6,8 @@
  * on the deployment's platform (another libc, another CPU) does not fail anything, it only makes every
  * produced batch's checksum an order of magnitude slower. Its status says which one runs.
  */
-import { type AdaptationStatus, activeStatus, errorMessage, inactiveStatus } from './adaptation';
+import { errorMessage } from '../errors';
+import { type AdaptationStatus, activeStatus, inactiveStatus } from './adaptation';
 
 export interface Crc32c {
   crc32c: (b: Buffer) => number;

@@ -2,6 +2,7 @@
  * Telling a broker's bad moment from a record's own fault, for round-failures.ts. Only the first may be
  * retried for ever; the second must end in a dead letter after a bounded number of attempts.
  */
+import { errorMessage } from '../../lib/errors';
 import { isTransientKafkajsError } from '../../lib/kafkajs/errors';
 import type { FailureKind } from './round-failures';
 
@@ -18,7 +19,7 @@ export class RoundFailure extends Error {
     readonly takenThrough: bigint,
     cause: unknown,
   ) {
-    super(`round failed in ${phase}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`round failed in ${phase}: ${errorMessage(cause)}`, { cause });
     this.name = 'RoundFailure';
   }
 }
