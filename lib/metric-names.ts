@@ -110,6 +110,24 @@ export const METRICS = {
     type: 'histogram',
     labels: [],
   },
+  processorStateRestores: {
+    name: 'nylas_stream_processor_state_restores_total',
+    help: "Partition state restores, by mode: tail (the changelog past the store's local checkpoint) or full (the whole changelog: a new or emptied disk).",
+    type: 'counter',
+    labels: ['mode'],
+  },
+  processorStateRestoredEntries: {
+    name: 'nylas_stream_processor_state_restored_entries_total',
+    help: 'Dedupe ids and object versions applied from the changelog by restores, by mode.',
+    type: 'counter',
+    labels: ['mode'],
+  },
+  processorStateDiskBytes: {
+    name: 'nylas_stream_processor_state_disk_bytes',
+    help: "Bytes on local disk (PROCESSOR_STATE_DIR) of the assigned partitions' state stores.",
+    type: 'gauge',
+    labels: [],
+  },
   processorTransactions: {
     name: 'nylas_stream_processor_transactions_total',
     help: 'Kafka transactions, by outcome (committed, aborted).',

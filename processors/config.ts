@@ -74,6 +74,8 @@ export interface ProcessorConfig extends CommonConfig {
   /** A partition whose committed offset has not moved for this long while records wait makes /healthz
    * answer 503 (the liveness probe restarts the process). */
   stallTimeoutMs: number;
+  /** The on-disk state stores (processors/state/registry.ts). */
+  state: { dir: string; cacheEntries: number };
 }
 
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
@@ -84,6 +86,9 @@ export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
 export const DEFAULT_DEDUPE_WINDOW_MS = 96 * 3_600_000;
 
 const PROCESSOR = ['processor'] as const;
+
+/** Relative to the processor's working directory; the image and `up` set their own. */
+export const DEFAULT_STATE_DIR = '.nylas-stream/state';
 
 export const PROCESSOR_VARIABLES = {
   groupId: text('PROCESSOR_GROUP_ID', {
@@ -244,6 +249,21 @@ export const PROCESSOR_VARIABLES = {
   }),
   // Longer than the longest legitimate pause of progress: an expansion's deadline (then it is
   // dead-lettered) plus a takeover's bound.
+  stateDir: text('PROCESSOR_STATE_DIR', {
+    default: DEFAULT_STATE_DIR,
+    description:
+      'where the partitions\' state stores live (`<dir>/<group>/<topic>-<partition>/`, LMDB). Keep it across restarts (a volume): a partition restored on the same disk reads only the changelog tail; on an empty disk it reads the whole changelog',
+    readBy: PROCESSOR,
+    accepts: 'directory',
+  }),
+  stateCacheEntries: integer('PROCESSOR_STATE_CACHE_ENTRIES', {
+    default: 10_000,
+    min: 0,
+    unit: 'entries',
+    description:
+      'per assigned partition: the in-heap cache of recently used dedupe ids and versions in front of the on-disk store (about 200 bytes each)',
+    readBy: PROCESSOR,
+  }),
   stallTimeout: durationVariable('PROCESSOR_STALL_TIMEOUT', {
     default: 10 * 60_000,
     min: 1000,
@@ -326,5 +346,6 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     takeoverTimeoutMs: v.takeoverTimeout.read(env),
     lagIntervalMs: v.lagInterval.read(env),
     stallTimeoutMs: v.stallTimeout.read(env),
+    state: { dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR, cacheEntries: v.stateCacheEntries.read(env) },
   });
 }

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRICS } from '../lib/metric-names';
 import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './stages/expand';
+import type { Restored } from './assignment/takeover';
 import type { StoreCounts } from './state/store';
 import { DEAD_LETTER_REASONS, type DeadLetterReason, type TriggerFamily } from './types';
 
@@ -27,6 +28,10 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly consumerLag: Gauge<'partition'>;
   readonly stateEntries: Gauge<'kind'>;
   readonly restoreSeconds: Histogram<string>;
+  readonly restores: Counter<'mode'>;
+  readonly restoredEntries: Counter<'mode'>;
+  readonly stateDiskBytes: Gauge<string>;
+  private stateDisk: () => number = () => 0;
   readonly transactions: Counter<'outcome'>;
   readonly roundPhase: Histogram<'phase'>;
   readonly consumerReplacements: Counter<string>;
@@ -87,6 +92,32 @@ export class ProcessorMetrics implements ExpansionObserver {
       help: m.processorStateRestoreSeconds.help,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
+    });
+    this.restores = new Counter({
+      name: m.processorStateRestores.name,
+      help: m.processorStateRestores.help,
+      labelNames: ['mode'],
+      registers: [registry],
+    });
+    this.restoredEntries = new Counter({
+      name: m.processorStateRestoredEntries.name,
+      help: m.processorStateRestoredEntries.help,
+      labelNames: ['mode'],
+      registers: [registry],
+    });
+    for (const mode of ['tail', 'full']) {
+      this.restores.inc({ mode }, 0);
+      this.restoredEntries.inc({ mode }, 0);
+    }
+    const metrics = this;
+    this.stateDiskBytes = new Gauge({
+      name: m.processorStateDiskBytes.name,
+      help: m.processorStateDiskBytes.help,
+      registers: [registry],
+      // Read at scrape time: a few stat() calls per assigned partition.
+      collect() {
+        this.set(metrics.stateDisk());
+      },
     });
     this.transactions = new Counter({
       name: m.processorTransactions.name,
@@ -165,6 +196,20 @@ export class ProcessorMetrics implements ExpansionObserver {
     this.partitionStalled.remove({ partition: String(partition) });
     this.countsByPartition.delete(partition);
     this.publishCounts();
+  }
+
+  /** Where the disk gauge reads from (the processor's store registry). */
+  watchStateDisk(read: () => number): void {
+    this.stateDisk = read;
+  }
+
+  /** One restore's figures: its duration, and per partition its mode and the entries it applied. */
+  restored(r: Restored<unknown>): void {
+    this.restoreSeconds.observe(r.seconds);
+    for (const mode of r.modes.values()) this.restores.inc({ mode });
+    // Entries are counted per restore, not per partition: attributed to full when any partition was full.
+    const mode = [...r.modes.values()].includes('full') ? 'full' : 'tail';
+    this.restoredEntries.inc({ mode }, r.entries);
   }
 
   storeCounts(partition: number, counts: StoreCounts): void {

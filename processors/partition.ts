@@ -364,11 +364,13 @@ export class PartitionWorker {
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);
 
-    await this.commit(byTopic, offsetChanged ? next : undefined).catch(failed('commit'));
+    const checkpoint = await this.commit(byTopic, offsetChanged ? next : undefined).catch(
+      failed('commit'),
+    );
 
-    // Committed: now (and only now) the store and the bookkeeping move.
-    this.o.store.apply(stateChanges);
-    this.o.store.apply(changelog.tracking);
+    // Committed: now (and only now) the store and the bookkeeping move. A crash before the store's write
+    // leaves its checkpoint behind these records, and the next restore applies them from the changelog.
+    await this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
     if (offsetChanged) this.committedNext = next;
     this.o.onCommitted?.(this.committedNext);
     this.lanes.handled(result.handledOffsets);
@@ -422,15 +424,28 @@ export class PartitionWorker {
    * AddOffsetsToTxn that arrives while the same transaction's AddPartitionsToTxn is being written
    * (CONCURRENT_TRANSACTIONS), kafkajs does not retry it there, and the failed round tears the partition
    * down (measured in the bench: docs/benchmarks.md, "Figures behind decisions in the code").
+   *
+   * Returns the state changelog offset just past this transaction's changelog records (the store's next
+   * checkpoint), or undefined when it wrote none or the broker did not say where they went.
    */
-  private async commit(byTopic: Map<string, Message[]>, offset: bigint | undefined): Promise<void> {
+  private async commit(
+    byTopic: Map<string, Message[]>,
+    offset: bigint | undefined,
+  ): Promise<bigint | undefined> {
     const txn = await this.o.producer.transaction();
+    let checkpoint: bigint | undefined;
     try {
       await this.timed('produce', async () => {
         // kafkajs puts everything for one partition of one request into one record batch, which the
         // broker refuses above message.max.bytes (1 MiB by default): send in chunks, in order.
         for (const chunk of chunksOf(byTopic, MAX_REQUEST_BYTES)) {
-          await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+          const written = await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+          const state = chunk.find((c) => c.topic === this.o.stateTopic)?.messages.length ?? 0;
+          if (state === 0) continue;
+          const meta = written.find(
+            (r) => r.topicName === this.o.stateTopic && r.partition === this.o.statePartition,
+          );
+          checkpoint = meta?.baseOffset === undefined ? undefined : BigInt(meta.baseOffset) + BigInt(state);
         }
       });
       if (offset !== undefined) {
@@ -448,6 +463,7 @@ export class PartitionWorker {
       }
       await this.timed('commit', () => txn.commit());
       this.o.metrics.transactions.inc({ outcome: 'committed' });
+      return checkpoint;
     } catch (err) {
       this.o.metrics.transactions.inc({ outcome: 'aborted' });
       if (txn.isActive()) await txn.abort().catch(() => undefined);

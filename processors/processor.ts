@@ -45,6 +45,7 @@ import type { Pipeline } from './pipeline';
 import { planRetake } from './poison/retake';
 import { RoundFailures } from './poison/round-failures';
 import { statePartitionFor } from './state/changelog';
+import { StoreRegistry } from './state/registry';
 import type { PartitionStore } from './state/store';
 
 /** What the processor runs on, built and started by startProcessor (processors/index.ts). */
@@ -71,6 +72,8 @@ export class Processor {
   private readonly consumer: ConsumerSupervisor;
   private readonly assignment: Assignment<PartitionWorker>;
   private readonly takeovers: Takeovers<Producer, PartitionStore, PartitionWorker>;
+  /** The partitions' on-disk state stores (processors/state/registry.ts). */
+  private readonly stores: StoreRegistry;
   private readonly lag: LagSampler;
   private readonly roundFailures: RoundFailures;
   private stopping = false;
@@ -113,6 +116,16 @@ export class Processor {
       log,
     });
     this.assignment = new Assignment(this.consumer);
+    this.stores = new StoreRegistry({
+      dir: config.state.dir,
+      groupId: config.groupId,
+      topic: this.topic,
+      windowMs: config.dedupeWindowMs,
+      cacheEntries: config.state.cacheEntries,
+      logger: log,
+      ...(d.now ? { now: d.now } : {}),
+    });
+    metrics.watchStateDisk(() => this.stores.diskBytes());
     const steps = kafkaTakeoverSteps<PartitionWorker>(
       {
         kafka: d.kafka,
@@ -123,6 +136,7 @@ export class Processor {
         statePartitions: d.statePartitions,
         transactionTimeoutMs: config.transactionTimeoutMs,
         takeoverTimeoutMs: config.takeoverTimeoutMs,
+        stores: this.stores,
         log,
       },
       (p, producer, store, start) => this.startWorker(p, producer, store, start),
@@ -132,7 +146,7 @@ export class Processor {
       steps,
       timeoutMs: config.takeoverTimeoutMs,
       log,
-      onRestored: (seconds) => metrics.restoreSeconds.observe(seconds),
+      onRestored: (restored) => metrics.restored(restored),
     });
     this.lag = new LagSampler({
       read: async () => {
@@ -243,12 +257,17 @@ export class Processor {
     this.roundFailures.forget(p);
     this.lag.forget(p);
     this.d.metrics.forgetPartition(p);
-    if (!worker) return;
+    if (!worker) {
+      void this.stores.close(p);
+      return;
+    }
     this.log.info({ partition: p }, 'partition revoked');
     void worker
       .stop()
       .then(() => worker.producer.disconnect())
-      .catch((err: unknown) => this.log.warn({ err, partition: p }, 'closing a revoked partition'));
+      .catch((err: unknown) => this.log.warn({ err, partition: p }, 'closing a revoked partition'))
+      // Its files stay: given back to this process later, it restores only the changelog tail.
+      .then(() => this.stores.close(p));
   }
 
   /** The last step of a takeover: the partition's worker, started. */
@@ -323,6 +342,7 @@ export class Processor {
     await Promise.all(workers.map((w) => w.producer.disconnect().catch(() => undefined)));
     await this.consumer.disconnect();
     await this.d.admin.disconnect().catch(() => undefined);
+    await this.stores.closeAll();
     this.running = false;
     this.log.info('processor stopped');
   }

@@ -2,16 +2,23 @@
  * `replay --reset-state`: forgets the processor's dedupe ids, object versions and progress for chosen
  * input partitions, so notifications replayed from there are emitted again. The state lives in the
  * compacted changelog (processors/state/changelog.ts): keys are JSON arrays starting with the input
- * partition, in state partition `input mod statePartitions`; a tombstone (null value) forgets an entry,
- * exactly as the processor itself forgets one. Only run while the processor group is empty: a running
- * processor holds the state in memory and would write it back.
+ * partition, in state partition `input mod statePartitions`. Tombstones (null values) let compaction
+ * remove the partition's records; the reset marker written after them is what makes a processor forget
+ * (its on-disk store, restored from a checkpoint, would otherwise keep entries whose records are gone).
+ * Only run while the processor group is empty: a running processor would write its state back.
  */
 import type { Admin, Kafka, Message } from 'kafkajs';
-import { statePartitionFor } from '../../processors/state/changelog';
+import {
+  resetMarkerKey,
+  resetMarkerValue,
+  statePartitionFor,
+} from '../../processors/state/changelog';
 import { readToEnd } from './read-to-end';
 
 export interface StateResetPlan {
   stateTopic: string;
+  /** Partitions of the state topic (a marker goes to `input mod statePartitions`). */
+  statePartitions: number;
   /** Live (non-tombstoned) entries per input partition: the keys to tombstone. */
   keys: Map<number, { statePartition: number; key: Buffer }[]>;
 }
@@ -51,7 +58,7 @@ export async function planStateReset(
   );
   for (const e of live.values())
     keys.get(e.inputPartition)?.push({ statePartition: e.statePartition, key: e.key });
-  return { stateTopic, keys };
+  return { stateTopic, statePartitions, keys };
 }
 
 export function stateResetCount(plan: StateResetPlan): number {
@@ -60,11 +67,23 @@ export function stateResetCount(plan: StateResetPlan): number {
   return n;
 }
 
-/** Writes one tombstone per live entry (acks=all; a tombstone repeated by a retry changes nothing). */
+/**
+ * Writes one tombstone per live entry, then one reset marker per input partition, in that order on each
+ * state partition (acks=all, one request in flight; a tombstone or marker repeated by a retry changes
+ * nothing). Returns the number of tombstones.
+ */
 export async function executeStateReset(kafka: Kafka, plan: StateResetPlan): Promise<number> {
   const messages: Message[] = [];
   for (const list of plan.keys.values()) {
     for (const e of list) messages.push({ key: e.key, value: null, partition: e.statePartition });
+  }
+  const tombstones = messages.length;
+  for (const p of plan.keys.keys()) {
+    messages.push({
+      key: resetMarkerKey(p),
+      value: resetMarkerValue(),
+      partition: statePartitionFor(p, plan.statePartitions),
+    });
   }
   if (messages.length === 0) return 0;
   const producer = kafka.producer({ maxInFlightRequests: 1 });
@@ -76,5 +95,5 @@ export async function executeStateReset(kafka: Kafka, plan: StateResetPlan): Pro
   } finally {
     await producer.disconnect();
   }
-  return messages.length;
+  return tombstones;
 }

@@ -153,6 +153,8 @@ export async function up(options: UpOptions): Promise<void> {
     const processorEnv: Record<string, string> = {
       ...serviceEnv,
       PROCESSOR_METRICS_PORT: String(options.processorMetricsPort),
+      // Beside the instance's Kafka data: `stop` keeps both, so a restart restores only the tail.
+      PROCESSOR_STATE_DIR: process.env.PROCESSOR_STATE_DIR ?? join(runtime.dir, 'processor-state'),
     };
     if (api) Object.assign(processorEnv, { NYLAS_API_URI: api.url, NYLAS_API_KEY: apiKey });
     const processor = new ServiceProcess({

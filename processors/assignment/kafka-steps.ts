@@ -1,13 +1,14 @@
 /**
  * The takeover's steps on the broker (takeover.ts): one transactional producer per input partition,
  * fenced by InitProducerId; the group's committed offsets and the log start offsets read by the admin
- * client; the stores restored from the changelog (processors/state/restore.ts).
+ * client; the on-disk stores brought up to the changelog (processors/state/restore.ts).
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { TRANSACTIONAL_RETRY } from '../../lib/kafka';
 import { KeyHashPartitioner } from '../../lib/kafkajs/partitioner';
 import type { Logger } from '../../lib/logger';
 import { restoreStores } from '../state/restore';
+import type { StoreRegistry } from '../state/registry';
 import type { PartitionStore } from '../state/store';
 import type { TakeoverSteps } from './takeover';
 
@@ -24,8 +25,10 @@ export interface KafkaStepsOptions {
   stateTopic: string;
   statePartitions: number;
   transactionTimeoutMs: number;
-  /** PROCESSOR_TAKEOVER_TIMEOUT, the restore's own bound. */
+  /** PROCESSOR_TAKEOVER_TIMEOUT: the restore fails when the changelog stops arriving this long. */
   takeoverTimeoutMs: number;
+  /** The partitions' on-disk stores. */
+  stores: StoreRegistry;
   log: Logger;
 }
 
@@ -50,10 +53,12 @@ export function kafkaTakeoverSteps<W>(
         stateTopic: o.stateTopic,
         statePartitions: o.statePartitions,
         partitions,
+        stores: o.stores,
         groupIdPrefix: o.groupId,
         logger: o.log,
-        timeoutMs: o.takeoverTimeoutMs,
+        stallTimeoutMs: o.takeoverTimeoutMs,
       }),
+    discard: (p) => o.stores.close(p),
     begin,
   };
 }

@@ -17,7 +17,10 @@ import type { Assignment } from './state';
 
 export interface Restored<S> {
   stores: ReadonlyMap<number, S>;
+  /** Per partition: restored from its local checkpoint ('tail') or from the changelog's start ('full'). */
+  modes: ReadonlyMap<number, 'tail' | 'full'>;
   records: number;
+  entries: number;
   seconds: number;
 }
 
@@ -32,6 +35,8 @@ export interface TakeoverSteps<P, S, W> {
   /** The first offsets still in the log (where a partition without a committed offset starts). */
   logStartOffsets(): Promise<ReadonlyMap<number, bigint>>;
   restore(partitions: number[]): Promise<Restored<S>>;
+  /** Lets go of a restored store the takeover will not use (its partition was revoked meanwhile). */
+  discard(partition: number): Promise<void>;
   /** Builds and starts the worker of a partition taken over, resuming at `start`. */
   begin(partition: number, producer: P, store: S, start: bigint): W;
 }
@@ -42,14 +47,12 @@ export interface TakeoverOptions<P, S, W> {
   /** PROCESSOR_TAKEOVER_TIMEOUT: the bound of each step. */
   timeoutMs: number;
   log: Logger;
-  /** Seconds each restore took (nylas_stream_processor_restore_seconds). */
-  onRestored(seconds: number): void;
+  /** Each restore's figures (nylas_stream_processor_state_restore_seconds and the restore counters). */
+  onRestored(restored: Restored<unknown>): void;
 }
 
 /** Retry delays of a failed takeover (attempt = failures in a row). */
 export const TAKEOVER_BACKOFF = { baseMs: 250, maxMs: 30_000 };
-/** The restore has a bound of its own, which disconnects its consumer; this one catches a hang past it. */
-const RESTORE_MARGIN_MS = 5000;
 
 /** Waits for `work` at most `ms`; a step that hangs fails with TAKEOVER_TIMEOUT (retriable). */
 export async function bounded<T>(what: string, work: Promise<T>, ms: number): Promise<T> {
@@ -139,14 +142,19 @@ export class Takeovers<P, S, W> {
         timeoutMs,
       );
       const resume = await this.resumeOffsets(partitions);
-      const restored = await bounded(
-        'restoring the state',
-        steps.restore(partitions),
-        timeoutMs + RESTORE_MARGIN_MS,
-      );
-      this.o.onRestored(restored.seconds);
+      // Not bounded in total here: a full restore of a large changelog takes minutes. The restore fails
+      // itself when the changelog stops arriving for PROCESSOR_TAKEOVER_TIMEOUT (state/restore.ts).
+      const restored = await steps.restore(partitions);
+      this.o.onRestored(restored);
       this.o.log.info(
-        { partitions, records: restored.records, seconds: restored.seconds },
+        {
+          partitions,
+          modes: Object.fromEntries(restored.modes),
+          records: restored.records,
+          entries: restored.entries,
+          seconds: restored.seconds,
+          entriesPerSecond: restored.seconds > 0 ? Math.round(restored.entries / restored.seconds) : null,
+        },
         'partitions taken over (fenced, state restored)',
       );
       for (const p of partitions) {
@@ -155,6 +163,7 @@ export class Takeovers<P, S, W> {
         if (producer === undefined) continue;
         if (!assignment.current(p, epochs.get(p) ?? -1)) {
           await steps.release(producer).catch(() => undefined);
+          if (!assignment.isAssigned(p)) await steps.discard(p).catch(() => undefined);
           continue;
         }
         const store = restored.stores.get(p);
@@ -166,6 +175,7 @@ export class Takeovers<P, S, W> {
       for (const producer of producers.values()) await steps.release(producer).catch(() => undefined);
       for (const p of partitions) {
         const failures = assignment.takeoverFailed(p);
+        if (!assignment.isAssigned(p)) await steps.discard(p).catch(() => undefined);
         if (failures === undefined || this.closed) continue;
         const delay = cappedBackoff(failures, TAKEOVER_BACKOFF.baseMs, TAKEOVER_BACKOFF.maxMs);
         this.o.log.warn({ err, partition: p, failures, retryInMs: delay }, 'takeover failed, retrying');

@@ -7,20 +7,22 @@
  *   key (JSON array)              value (JSON, or null = Kafka tombstone)
  *   [partition, "b", bucketId]    {"e": expiresAtMs, "d": [notificationId…], "v": [[grant, type, id, version, offset, deleted]…]}
  *   [partition, "p"]              {"n": next, "t": through, "u": [unprocessed offsets…]}
+ *   [partition, "r"]              {"at": ms}   (`replay --reset-state`: forget everything before it)
  *
  * A bucket holds what one transaction remembered (dedupe ids and the new last version of each object it
  * changed), cut at ~256 KiB. Writing one record per transaction instead of one per entry is what keeps
  * the changelog cheap next to the domain events (the entries are tiny; per-record costs dominate).
  * Everything in a bucket expires together, DEDUPE_WINDOW after it was written; the bucket is then
  * tombstoned, and compaction removes it, so the topic holds about one window of changes. Buckets are
- * applied in log order on restore, so a later write of an entry wins, as it did in memory; a tombstoned
- * bucket can only hold expired entries (a rewritten entry lives on in its newer bucket).
+ * applied in log order on restore, so a later write of an entry wins; a tombstoned bucket can only hold
+ * expired entries (a rewritten entry lives on in its newer bucket), which the store drops by time anyway.
+ * The reset marker is the one record that forgets live entries: compaction keeps its latest value at its
+ * place in the log, so a restore forgets what came before it and keeps what was written after.
  */
 import { randomBytes } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { isObj } from '../../lib/json';
-import type { ObjectKey } from '../types';
-import type { PartitionStore, Progress, StateChange } from './store';
+import type { Progress, StateChange } from './store';
 
 export function statePartitionFor(inputPartition: number, statePartitions: number): number {
   return inputPartition % statePartitions;
@@ -68,7 +70,6 @@ export function changelogMessages(
   const tracking: StateChange[] = [];
   let ids: string[] = [];
   let versions: VersionRow[] = [];
-  let versionKeys: ObjectKey[] = [];
   let bytes = 0;
   let expiresAt = 0;
   const flush = () => {
@@ -79,10 +80,9 @@ export function changelogMessages(
       value: JSON.stringify({ e: expiresAt, d: ids, v: versions }),
       partition: statePartition,
     });
-    tracking.push({ kind: 'bucket', id, expiresAt, ids, versionKeys });
+    tracking.push({ kind: 'bucket', id, expiresAt });
     ids = [];
     versions = [];
-    versionKeys = [];
     bytes = 0;
     expiresAt = 0;
   };
@@ -109,7 +109,6 @@ export function changelogMessages(
           jsonBytes(row[0]) + jsonBytes(row[1]) + jsonBytes(row[2]) + row[3].length + row[4].length + 12;
         if (bytes + size > maxBytes) flush();
         versions.push(row);
-        versionKeys.push(c.key);
         bytes += size;
         expiresAt = Math.max(expiresAt, c.expiresAt);
         break;
@@ -130,6 +129,9 @@ export function changelogMessages(
           value: null,
           partition: statePartition,
         });
+        break;
+      case 'reset':
+        messages.push({ key: resetMarkerKey(inputPartition), value: resetMarkerValue(), partition: statePartition });
         break;
       case 'bucket':
         break;
@@ -163,28 +165,24 @@ export function changesFromRecord(
     if (!isObj(v) || typeof v.e !== 'number' || !Array.isArray(v.d) || !Array.isArray(v.v)) return [];
     const expiresAt = v.e;
     const out: StateChange[] = [];
-    const ids: string[] = [];
-    const versionKeys: ObjectKey[] = [];
     for (const id of v.d) {
       if (typeof id !== 'string') continue;
-      ids.push(id);
       out.push({ kind: 'dedupe', id, expiresAt });
     }
     for (const row of v.v) {
       if (!Array.isArray(row) || row.length < 6) continue;
       const [grantId, objectType, objectId, version, offset, deleted] = row as VersionRow;
-      const key = { grantId, objectType, objectId };
-      versionKeys.push(key);
       out.push({
         kind: 'version',
-        key,
+        key: { grantId, objectType, objectId },
         entry: { version: BigInt(version), offset, deleted: deleted === 1 },
         expiresAt,
       });
     }
-    out.push({ kind: 'bucket', id: k[2], expiresAt, ids, versionKeys });
+    out.push({ kind: 'bucket', id: k[2], expiresAt });
     return out;
   }
+  if (k[1] === 'r') return v === null ? [] : [{ kind: 'reset' }];
   if (k[1] === 'p') {
     if (v === null) return [{ kind: 'progress', progress: null }];
     if (isObj(v) && typeof v.n === 'string' && typeof v.t === 'string' && Array.isArray(v.u)) {
@@ -195,14 +193,11 @@ export function changesFromRecord(
   return [];
 }
 
-/** Applies one changelog record to the store being restored; returns whether it was ours. */
-export function applyChangelogRecord(
-  store: PartitionStore,
-  key: Buffer | null,
-  value: Buffer | null,
-): boolean {
-  const changes = changesFromRecord(store.partition, key, value);
-  if (changes.length === 0) return false;
-  store.apply(changes);
-  return true;
+/** The reset marker `replay --reset-state` writes after its tombstones (cli/ops/state-reset.ts). */
+export function resetMarkerKey(inputPartition: number): string {
+  return JSON.stringify([inputPartition, 'r']);
+}
+
+export function resetMarkerValue(at = Date.now()): string {
+  return JSON.stringify({ at });
 }

@@ -15,6 +15,17 @@ import type { ObjectKey } from '../types';
 /** Longest id the state keeps as it is; longer ones are kept as their digest (51 characters). */
 export const MAX_STATE_ID_CHARS = 256;
 
+/**
+ * The fixed-size key the on-disk store files an id or object key under: the first 128 bits of its
+ * SHA-256. For n keys the chance that any two collide is about n²/2¹²⁹: 1.5·10⁻²¹ at 10⁹ entries, far
+ * below the chance of a disk error. A collision would make one notification look like a duplicate of
+ * another (or one object's version another's); ids come from signed Nylas payloads, so nobody can search
+ * for one.
+ */
+export function stateKeyHash(s: string): Buffer {
+  return hash('sha256', s, 'buffer').subarray(0, 16);
+}
+
 /** The id as the state remembers it: as is when short, else `#sha256:` + its 256-bit digest. */
 export function stateId(id: string): string {
   if (id.length <= MAX_STATE_ID_CHARS) return id;

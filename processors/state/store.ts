@@ -5,17 +5,34 @@
  * - dedupe ids: notification ids handled within DEDUPE_WINDOW;
  * - versions: per object, the last emitted version, or a tombstone (deleted) with its version;
  * - progress: when a slow grant was set aside, which offsets past the committed one are already handled;
- * - the changelog buckets holding them (processors/state/changelog.ts), each with its expiry, so it can be
- *   tombstoned in Kafka once everything in it has expired.
+ * - the changelog buckets (processors/state/changelog.ts) and when each expires, so it can be tombstoned
+ *   in Kafka once everything in it has expired;
+ * - the checkpoint: the changelog offset the store reflects (restore.ts reads only the tail past it).
  *
- * It lives in memory and is changed only by applying StateChanges after the transaction that wrote them
- * to the changelog committed, so memory never runs ahead of Kafka. Entries expire DEDUPE_WINDOW after
- * their last write: lookups ignore them at once; they leave memory when their bucket is tombstoned.
+ * It lives on local disk (LMDB, one environment per input partition under PROCESSOR_STATE_DIR), so the
+ * heap holds only a bounded cache of the hot set, whatever the traffic and the window: a lookup is a
+ * synchronous read from the memory map (a few µs), which keeps the stages' interface synchronous.
+ * docs/decisions/0005-state-on-disk.md has the measurements behind the engine.
+ *
+ * Keys are fixed-size: the first 128 bits of SHA-256 of the id (keys.ts, stateKeyHash). Entries live in
+ * time segments by expiry: a segment covers DEDUPE_WINDOW / SEGMENTS_PER_WINDOW of expiry times, and
+ * once its end has passed every entry in it has expired, so it is dropped whole (no scan, no per-entry
+ * delete). A lookup tries the live segments newest first; the first hit is the latest write because a
+ * write never goes into a segment older than the newest one (see segmentFor).
+ *
+ * The changelog topic stays the source of truth: the store changes only when apply() is given changes
+ * whose transaction committed, and each apply writes the changes and the new checkpoint in one LMDB
+ * transaction. A crash before that write leaves the old checkpoint, and the next restore re-applies the
+ * tail from there (re-applying changes in log order is idempotent).
  */
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Database, open, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { objectKeyString } from '../object-identity';
 import type { VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
-import { stateId } from './keys';
+import { HotCache } from './hot-cache';
+import { stateId, stateKeyHash } from './keys';
 
 /** "Every offset in [next, through) except `unprocessed` is handled": written when grants are set aside
  * (the committed offset cannot pass them, later records of other grants are already done). */
@@ -29,22 +46,13 @@ export type StateChange =
   | { kind: 'dedupe'; id: string; expiresAt: number }
   | { kind: 'version'; key: ObjectKey; entry: VersionEntry; expiresAt: number }
   | { kind: 'progress'; progress: Progress | null }
-  /** A changelog bucket was written holding these entries; it is tombstoned after `expiresAt`. */
-  | { kind: 'bucket'; id: string; expiresAt: number; ids: string[]; versionKeys: ObjectKey[] }
-  /** A changelog bucket was tombstoned: its entries not written again since are forgotten. */
-  | { kind: 'forget-bucket'; id: string };
-
-interface Bucket {
-  expiresAt: number;
-  ids: string[];
-  versionKeys: ObjectKey[];
-}
-
-interface StoredVersion {
-  key: ObjectKey;
-  entry: VersionEntry;
-  expiresAt: number;
-}
+  /** A changelog bucket was written; it is tombstoned after `expiresAt`. */
+  | { kind: 'bucket'; id: string; expiresAt: number }
+  /** A changelog bucket was tombstoned. Its entries expire with their segment (they expired already when
+   * the processor forgets a bucket); forgetting early is what `reset` is for. */
+  | { kind: 'forget-bucket'; id: string }
+  /** `replay --reset-state`: everything remembered for the partition is forgotten. */
+  | { kind: 'reset' };
 
 export interface StoreCounts {
   dedupe: number;
@@ -52,116 +60,394 @@ export interface StoreCounts {
   tombstone: number;
 }
 
-export class PartitionStore {
-  // Maps keep insertion order; an entry is moved to the end on every write, so the front holds the
-  // earliest expiry and prune() stops at the first live entry.
-  private readonly ids = new Map<string, number>();
-  private readonly versions = new Map<string, StoredVersion>();
-  private readonly buckets = new Map<string, Bucket>();
-  private tombstones = 0;
-  private progressEntry: Progress | null = null;
+/** How far the store reflects the changelog: every record of this partition before `offset` is applied. */
+export interface Checkpoint {
+  offset: bigint;
+  /** When it was written (ms): diagnostics only. */
+  writtenAt: number;
+}
 
-  constructor(readonly partition: number) {}
+export interface PartitionStoreOptions {
+  partition: number;
+  /** This partition's own directory (registry.ts names it). */
+  path: string;
+  /** DEDUPE_WINDOW: sets the segment width. */
+  windowMs: number;
+  /** Entries of the hot-set cache (PROCESSOR_STATE_CACHE_ENTRIES). */
+  cacheEntries: number;
+  now?: () => number;
+}
+
+/** Segments per window: a lookup miss costs this many reads (+1), and the disk holds up to
+ * (1 + 1/SEGMENTS_PER_WINDOW) windows of entries before a segment can be dropped. */
+export const SEGMENTS_PER_WINDOW = 4;
+
+type Kind = 'd' | 'v';
+
+interface Segment {
+  kind: Kind;
+  /** Segment number: expiry times in [index·width, (index+1)·width). */
+  index: number;
+  width: number;
+  /** When every entry it holds has expired. */
+  end: number;
+  /** Tombstones written into it (versions with deleted set), for counts(). */
+  tombstones: number;
+}
+
+interface Meta {
+  segments: Segment[];
+  progress: Progress | null;
+  checkpoint: { offset: string; writtenAt: number } | null;
+}
+
+const META_KEY = 'meta';
+const EMPTY = Buffer.alloc(0);
+
+interface StoredVersion {
+  entry: VersionEntry;
+  expiresAt: number;
+}
+
+/** A version entry on disk: expiresAt (f64) · deleted (u8) · version length (u8) · version · offset. */
+function encodeVersion(v: StoredVersion): Buffer {
+  const version = v.entry.version.toString();
+  const out = Buffer.allocUnsafe(10 + version.length + v.entry.offset.length);
+  out.writeDoubleBE(v.expiresAt, 0);
+  out[8] = v.entry.deleted ? 1 : 0;
+  out[9] = version.length;
+  out.write(version, 10, 'latin1');
+  out.write(v.entry.offset, 10 + version.length, 'latin1');
+  return out;
+}
+
+function decodeVersion(b: Buffer): StoredVersion {
+  const length = b[9] ?? 0;
+  return {
+    expiresAt: b.readDoubleBE(0),
+    entry: {
+      deleted: b[8] === 1,
+      version: BigInt(b.toString('latin1', 10, 10 + length)),
+      offset: b.toString('latin1', 10 + length),
+    },
+  };
+}
+
+function encodeExpiry(expiresAt: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeDoubleBE(expiresAt, 0);
+  return out;
+}
+
+const segmentName = (s: Pick<Segment, 'kind' | 'index' | 'width'>) => `${s.kind}:${s.width}:${s.index}`;
+
+export class PartitionStore {
+  readonly partition: number;
+  private readonly root: RootDatabase;
+  private readonly meta: Database<Meta, string>;
+  /** Changelog buckets: id → expiresAt, and (expiresAt, id) in expiry order for expiredBuckets(). */
+  private readonly bucketsById: Database<number, string>;
+  private readonly bucketsByExpiry: Database<Buffer, [number, string]>;
+  private readonly segmentDbs = new Map<string, Database<Buffer, Buffer>>();
+  private state: Meta;
+  private readonly seenCache: HotCache<number>;
+  private readonly versionCache: HotCache<StoredVersion>;
+  private readonly width: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  private constructor(private readonly o: PartitionStoreOptions) {
+    this.partition = o.partition;
+    this.now = o.now ?? Date.now;
+    this.width = Math.max(1, Math.ceil(o.windowMs / SEGMENTS_PER_WINDOW));
+    mkdirSync(o.path, { recursive: true });
+    const options: RootDatabaseOptionsWithPath & { noReadAhead: boolean } = {
+      path: o.path,
+      // Segments come and go (2 kinds × ~SEGMENTS_PER_WINDOW live, more after a window change).
+      maxDbs: 256,
+      // Lookups are random: read-ahead would only pull neighbouring pages into memory (MDB_NORDAHEAD;
+      // lmdb-js reads the option but its types omit it).
+      noReadAhead: true,
+      // A commit resolves once visible, not once flushed: the checkpoint is written in the same LMDB
+      // transaction, so a crash that loses an unflushed commit loses its checkpoint too, and the restore
+      // re-applies those records from the changelog. LMDB keeps the file consistent either way.
+      separateFlushed: true,
+    };
+    this.root = open(options);
+    this.meta = this.root.openDB<Meta, string>('meta', { encoding: 'json' });
+    this.bucketsById = this.root.openDB<number, string>('buckets', { encoding: 'json' });
+    this.bucketsByExpiry = this.root.openDB<Buffer, [number, string]>('buckets-by-expiry', {
+      encoding: 'binary',
+    });
+    this.state = this.meta.get(META_KEY) ?? { segments: [], progress: null, checkpoint: null };
+    const half = Math.max(1, Math.floor(o.cacheEntries / 2));
+    this.seenCache = new HotCache(half);
+    this.versionCache = new HotCache(half);
+  }
+
+  /** Opens (creating if needed) the store at `o.path`. */
+  static open(o: PartitionStoreOptions): PartitionStore {
+    return new PartitionStore(o);
+  }
+
+  private db(s: Segment): Database<Buffer, Buffer> {
+    const name = segmentName(s);
+    let db = this.segmentDbs.get(name);
+    if (db === undefined) {
+      db = this.root.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' });
+      this.segmentDbs.set(name, db);
+    }
+    return db;
+  }
+
+  /** Live segments of a kind, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1). */
+  private live(kind: Kind, now: number): Segment[] {
+    return this.state.segments.filter((s) => s.kind === kind && s.end > now).sort((a, b) => b.end - a.end);
+  }
 
   /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. */
   seen(id: string, now: number): boolean {
-    const e = this.ids.get(stateId(id));
-    return e !== undefined && e > now;
+    const key = stateKeyHash(stateId(id));
+    const cacheKey = key.toString('latin1');
+    const cached = this.seenCache.get(cacheKey);
+    if (cached !== undefined) return cached > now;
+    for (const s of this.live('d', now)) {
+      const b = this.db(s).getBinary(key);
+      if (b !== undefined) {
+        const expiresAt = b.readDoubleBE(0);
+        this.seenCache.set(cacheKey, expiresAt);
+        return expiresAt > now;
+      }
+    }
+    return false;
   }
 
   version(keyString: string, now: number): VersionEntry | undefined {
-    const v = this.versions.get(keyString);
+    const v = this.storedVersion(stateKeyHash(keyString), now);
     return v !== undefined && v.expiresAt > now ? v.entry : undefined;
   }
 
+  private storedVersion(key: Buffer, now: number): StoredVersion | undefined {
+    const cacheKey = key.toString('latin1');
+    const cached = this.versionCache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    for (const s of this.live('v', now)) {
+      const b = this.db(s).getBinary(key);
+      if (b !== undefined) {
+        const v = decodeVersion(b);
+        this.versionCache.set(cacheKey, v);
+        return v;
+      }
+    }
+    return undefined;
+  }
+
   get progress(): Progress | null {
-    return this.progressEntry;
+    return this.state.progress;
+  }
+
+  get checkpoint(): Checkpoint | undefined {
+    const c = this.state.checkpoint;
+    return c === null ? undefined : { offset: BigInt(c.offset), writtenAt: c.writtenAt };
   }
 
   /** True when `offset` was already handled although the committed offset is behind it. */
   handledAhead(offset: string): boolean {
-    const p = this.progressEntry;
+    const p = this.state.progress;
     if (p === null) return false;
     const o = BigInt(offset);
     return o >= BigInt(p.next) && o < BigInt(p.through) && !p.unprocessed.includes(offset);
   }
 
-  private setVersion(keyString: string, v: StoredVersion): void {
-    const before = this.versions.get(keyString);
-    if (before?.entry.deleted) this.tombstones--;
-    this.versions.delete(keyString);
-    this.versions.set(keyString, v);
-    if (v.entry.deleted) this.tombstones++;
-  }
-
-  apply(changes: readonly StateChange[]): void {
-    for (const c of changes) {
-      switch (c.kind) {
-        case 'dedupe':
-          this.ids.delete(c.id);
-          this.ids.set(c.id, c.expiresAt);
-          break;
-        case 'version':
-          this.setVersion(objectKeyString(c.key), { key: c.key, entry: c.entry, expiresAt: c.expiresAt });
-          break;
-        case 'progress':
-          this.progressEntry = c.progress;
-          break;
-        case 'bucket':
-          this.buckets.delete(c.id);
-          this.buckets.set(c.id, { expiresAt: c.expiresAt, ids: c.ids, versionKeys: c.versionKeys });
-          break;
-        case 'forget-bucket':
-          this.forgetBucket(c.id);
-          break;
-      }
+  /**
+   * The segment an entry expiring at `expiresAt` is written to: its own, or the newest existing one if
+   * that is later. Expiry times are not monotone in log order (instances' clocks differ, a window can
+   * change), and a key written again must never land behind its older copy, or newest-first lookups
+   * would find the older one.
+   */
+  private segmentFor(kind: Kind, expiresAt: number, state: Meta): Segment {
+    const index = Math.floor(expiresAt / this.width);
+    let newest: Segment | undefined;
+    for (const s of state.segments) {
+      if (s.kind === kind && (newest === undefined || s.end > newest.end)) newest = s;
     }
+    const end = (index + 1) * this.width;
+    if (newest !== undefined && newest.end >= end) return newest;
+    const created: Segment = { kind, index, width: this.width, end, tombstones: 0 };
+    state.segments.push(created);
+    return created;
   }
 
   /**
-   * Forgets what a tombstoned bucket held, except entries written again later (their expiry is later
-   * than the bucket's). After expiry that drops expired entries from memory; after `replay
-   * --reset-state` (every bucket of the partition tombstoned) it forgets everything, also on restore,
-   * before compaction has removed the bucket's data record.
+   * Applies changes whose transaction committed, with the changelog offset the store then reflects
+   * (omitted: the checkpoint stays), in one LMDB transaction; the caches change after it commits.
+   * Segments whose entries have all expired are dropped first.
    */
-  private forgetBucket(id: string): void {
-    const b = this.buckets.get(id);
-    if (b === undefined) return;
-    this.buckets.delete(id);
-    for (const n of b.ids) {
-      const e = this.ids.get(n);
-      if (e !== undefined && e <= b.expiresAt) this.ids.delete(n);
-    }
-    for (const key of b.versionKeys) {
-      const k = objectKeyString(key);
-      const v = this.versions.get(k);
-      if (v !== undefined && v.expiresAt <= b.expiresAt) {
-        if (v.entry.deleted) this.tombstones--;
-        this.versions.delete(k);
+  async apply(changes: readonly StateChange[], checkpoint?: bigint): Promise<void> {
+    if (this.closed) throw new Error(`state store of partition ${this.partition} is closed`);
+    const now = this.now();
+    const next: Meta = {
+      segments: this.state.segments.map((s) => ({ ...s })),
+      progress: this.state.progress,
+      checkpoint: this.state.checkpoint,
+    };
+    const seen: Array<[string, number]> = [];
+    const versions: Array<[string, StoredVersion]> = [];
+    let reset = false;
+    const drop = (segments: Segment[]) => {
+      for (const s of segments) {
+        this.db(s).dropSync();
+        this.segmentDbs.delete(segmentName(s));
       }
+    };
+    await this.root.transaction(() => {
+      drop(next.segments.filter((s) => s.end <= now));
+      next.segments = next.segments.filter((s) => s.end > now);
+      for (const c of changes) {
+        switch (c.kind) {
+          case 'dedupe': {
+            // Already expired (a restore of old records): nothing to remember.
+            if (c.expiresAt <= now) break;
+            const key = stateKeyHash(c.id);
+            this.db(this.segmentFor('d', c.expiresAt, next)).putSync(key, encodeExpiry(c.expiresAt));
+            seen.push([key.toString('latin1'), c.expiresAt]);
+            break;
+          }
+          case 'version': {
+            if (c.expiresAt <= now) break;
+            const key = stateKeyHash(objectKeyString(c.key));
+            const segment = this.segmentFor('v', c.expiresAt, next);
+            const db = this.db(segment);
+            const before = db.getBinary(key);
+            if (before !== undefined && before[8] === 1) segment.tombstones--;
+            if (c.entry.deleted) segment.tombstones++;
+            const stored = { entry: c.entry, expiresAt: c.expiresAt };
+            db.putSync(key, encodeVersion(stored));
+            versions.push([key.toString('latin1'), stored]);
+            break;
+          }
+          case 'progress':
+            next.progress = c.progress;
+            break;
+          case 'bucket':
+            this.bucketsById.putSync(c.id, c.expiresAt);
+            this.bucketsByExpiry.putSync([c.expiresAt, c.id], EMPTY);
+            break;
+          case 'forget-bucket': {
+            const expiresAt = this.bucketsById.get(c.id);
+            if (expiresAt === undefined) break;
+            this.bucketsById.removeSync(c.id);
+            this.bucketsByExpiry.removeSync([expiresAt, c.id]);
+            break;
+          }
+          case 'reset':
+            reset = true;
+            // Dropped at once: a later change of this apply may reopen a segment of the same name.
+            drop(next.segments);
+            next.segments = [];
+            next.progress = null;
+            seen.length = 0;
+            versions.length = 0;
+            this.bucketsById.clearSync();
+            this.bucketsByExpiry.clearSync();
+            break;
+        }
+      }
+      if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
+      this.meta.putSync(META_KEY, next);
+    });
+    this.state = next;
+    if (reset) {
+      this.seenCache.clear();
+      this.versionCache.clear();
     }
+    for (const [k, e] of seen) this.seenCache.set(k, e);
+    for (const [k, v] of versions) this.versionCache.set(k, v);
+  }
+
+  /** Forgets everything, checkpoint included (a full restore starts from here). */
+  async clear(): Promise<void> {
+    const all = this.state.segments;
+    await this.root.transaction(() => {
+      for (const s of all) this.db(s).dropSync();
+      this.bucketsById.clearSync();
+      this.bucketsByExpiry.clearSync();
+      this.meta.putSync(META_KEY, { segments: [], progress: null, checkpoint: null });
+    });
+    this.segmentDbs.clear();
+    this.state = { segments: [], progress: null, checkpoint: null };
+    this.seenCache.clear();
+    this.versionCache.clear();
+  }
+
+  /** Empties the hot-set cache (before a restore: another instance may have owned the partition since). */
+  dropCache(): void {
+    this.seenCache.clear();
+    this.versionCache.clear();
   }
 
   /** Tombstones for up to `max` changelog buckets whose entries have all expired at `now`. */
   expiredBuckets(now: number, max: number): StateChange[] {
     const out: StateChange[] = [];
-    // Buckets are tracked in the order they were written, so the first live one ends the scan.
-    for (const [id, b] of this.buckets) {
-      if (out.length >= max || b.expiresAt > now) break;
+    for (const key of this.bucketsByExpiry.getKeys({ end: [now, '\uffff'], limit: max })) {
+      const [expiresAt, id] = key;
+      if (expiresAt > now) break;
       out.push({ kind: 'forget-bucket', id });
     }
     return out;
   }
 
   get bucketCount(): number {
-    return this.buckets.size;
+    return entryCount(this.bucketsById);
   }
 
+  /**
+   * Entries stored, by kind. Counted per live segment, so an entry written again after its segment
+   * closed counts once per segment it is in until the older one is dropped.
+   */
   counts(): StoreCounts {
-    return {
-      dedupe: this.ids.size,
-      version: this.versions.size - this.tombstones,
-      tombstone: this.tombstones,
-    };
+    const now = this.now();
+    const out: StoreCounts = { dedupe: 0, version: 0, tombstone: 0 };
+    for (const s of this.state.segments) {
+      if (s.end <= now) continue;
+      const n = entryCount(this.db(s));
+      if (s.kind === 'd') out.dedupe += n;
+      else {
+        out.version += n - s.tombstones;
+        out.tombstone += s.tombstones;
+      }
+    }
+    return out;
   }
+
+  /** Bytes the store takes on disk (the LMDB data file; it grows, then pages are reused). */
+  diskBytes(): number {
+    return directoryBytes(this.o.path);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+}
+
+/** Entries in one LMDB database (its B-tree's own count: no scan). */
+function entryCount(db: Database<unknown, never> | Database<Buffer, Buffer> | Database<number, string>): number {
+  return (db.getStats() as { entryCount: number }).entryCount;
+}
+
+function directoryBytes(path: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
+  } catch {
+    return 0;
+  }
+  return total;
+}
+
+/** Removes a partition's store from disk (a store that cannot be opened is rebuilt from the changelog). */
+export function removeStore(path: string): void {
+  rmSync(path, { recursive: true, force: true });
 }

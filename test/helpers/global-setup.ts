@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveInfrastructure } from './infrastructure';
 
 declare global {
@@ -12,6 +15,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.SCHEMA_REGISTRY_URL = infra.registryUrl;
   process.env.NYLAS_STREAM_TEST_KAFKA_VERSION = infra.kafkaVersion;
   process.env.NYLAS_STREAM_TEST_REGISTRY_VERSION = infra.registryVersion;
+  // Processors started by the tests keep their state stores in a directory of this run, not in the
+  // working tree; test/helpers/processor-harness.ts gives each processor its own below it.
+  process.env.PROCESSOR_STATE_DIR ??= mkdtempSync(join(tmpdir(), 'nylas-stream-test-state-'));
   globalThis.__nylasStreamInfraStop = infra.stop;
   console.log(
     `\nintegration infrastructure (${infra.source}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s):\n` +

@@ -4,6 +4,9 @@
  * producer for raw records, collectors for the outputs, and a decoder for domain events that does not use
  * our encoder: it fetches the writer schema by id from the registry over HTTP and decodes with avsc.
  */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import avro from 'avsc';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { domainTopicNames, topicPlan } from '../../lib/topics';
@@ -147,11 +150,19 @@ export class ProcessorHarness {
     return loadProcessorConfig({ ...process.env, ...this.env, ...overrides });
   }
 
+  /**
+   * Starts a processor. Each one gets a state directory of its own, as if on its own machine (a takeover
+   * restores the whole changelog); pass PROCESSOR_STATE_DIR to start one on an earlier one's disk.
+   */
   async startProcessor(
     overrides: Record<string, string> = {},
     options: StartProcessorOptions = {},
   ): Promise<RunningProcessor> {
-    const running = await startProcessor(this.processorConfig(overrides), { http: false, ...options });
+    const stateDir = overrides.PROCESSOR_STATE_DIR ?? newStateDir();
+    const running = await startProcessor(
+      this.processorConfig({ ...overrides, PROCESSOR_STATE_DIR: stateDir }),
+      { http: false, ...options },
+    );
     this.running.push(running);
     return running;
   }
@@ -177,6 +188,13 @@ export class ProcessorHarness {
     await this.admin?.disconnect().catch(() => undefined);
     await this.api?.close().catch(() => undefined);
   }
+}
+
+/** A fresh directory for one processor's state stores, under the test run's (global-setup.ts). */
+export function newStateDir(): string {
+  const base = process.env.PROCESSOR_STATE_DIR ?? tmpdir();
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, 'processor-'));
 }
 
 /** Records whose nylas-notification-id header is `id`. */

@@ -241,6 +241,9 @@ export class E2ePipeline {
           env: {
             ...this.env,
             PROCESSOR_METRICS_PORT: String(port),
+            // Each processor has a disk of its own, as on two machines: a restart restores the tail
+            // past its checkpoint, a takeover by the other one reads the changelog from the start.
+            PROCESSOR_STATE_DIR: join(this.logDir, `processor-${i + 1}-state`),
             NYLAS_API_URI: this.api.url,
             NYLAS_API_KEY: E2E_API_KEY,
             // A SIGKILLed member is noticed after this long (the default 30 s would stall the run).
