@@ -163,6 +163,8 @@ export class PartitionStore {
     mkdirSync(o.path, { recursive: true });
     const options: RootDatabaseOptionsWithPath & { noReadAhead: boolean } = {
       path: o.path,
+      // A directory even when its name looks like a file name: lmdb-js takes `x.raw-1` for a file.
+      noSubdir: false,
       // Segments come and go (2 kinds × ~SEGMENTS_PER_WINDOW live, more after a window change).
       maxDbs: 256,
       // Lookups are random: read-ahead would only pull neighbouring pages into memory (MDB_NORDAHEAD;
