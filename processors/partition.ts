@@ -368,12 +368,9 @@ export class PartitionWorker {
       failed('commit'),
     );
 
-    // Committed: now (and only now) the store and the bookkeeping move. A crash before the store's write
-    // leaves its checkpoint behind these records, and the next restore applies them from the changelog.
-    await this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
+    // Committed: counted and logged at once (what the round wrote is visible to consumers now).
     if (offsetChanged) this.committedNext = next;
     this.o.onCommitted?.(this.committedNext);
-    this.lanes.handled(result.handledOffsets);
     const m = this.o.metrics;
     m.roundOutcomes(result.outcomes);
     // Each committed dead letter is counted and logged, so an operator can search for it (the record is on
@@ -397,6 +394,10 @@ export class PartitionWorker {
     for (const d of result.domain) {
       m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);
     }
+    // Now (and only now) the store moves. A crash before its write leaves its checkpoint behind these
+    // records, and the next restore applies them from the changelog.
+    await this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
+    this.lanes.handled(result.handledOffsets);
     // A round that commits after stop() (the partition was revoked meanwhile, and its gauges removed)
     // must not bring them back: this process no longer owns the partition. (Lag is read from the broker
     // by the processor's stall monitor, not here: a stuck worker would never update it.)
