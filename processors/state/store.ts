@@ -149,7 +149,7 @@ export class PartitionStore {
   private readonly bucketsById: Database<number, string>;
   private readonly bucketsByExpiry: Database<Buffer, [number, string]>;
   private readonly segmentDbs = new Map<string, Database<Buffer, Buffer>>();
-  private state: Meta;
+  private state: Meta = { segments: [], progress: null, checkpoint: null };
   private readonly seenCache: HotCache<number>;
   private readonly versionCache: HotCache<StoredVersion>;
   private readonly width: number;
@@ -181,7 +181,7 @@ export class PartitionStore {
     this.bucketsByExpiry = this.root.openDB<Buffer, [number, string]>('buckets-by-expiry', {
       encoding: 'binary',
     });
-    this.state = this.meta.get(META_KEY) ?? { segments: [], progress: null, checkpoint: null };
+    this.setState(this.meta.get(META_KEY) ?? { segments: [], progress: null, checkpoint: null });
     const half = Math.max(1, Math.floor(o.cacheEntries / 2));
     this.seenCache = new HotCache(half);
     this.versionCache = new HotCache(half);
@@ -202,9 +202,15 @@ export class PartitionStore {
     return db;
   }
 
-  /** Live segments of a kind, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1). */
-  private live(kind: Kind, now: number): Segment[] {
-    return this.state.segments.filter((s) => s.kind === kind && s.end > now).sort((a, b) => b.end - a.end);
+  /** Segments of a kind, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1), kept sorted so a
+   * lookup allocates nothing; lookups skip the ones that ended. */
+  private byAge: Record<Kind, Segment[]> = { d: [], v: [] };
+
+  private setState(next: Meta): void {
+    this.state = next;
+    const newestFirst = (kind: Kind) =>
+      next.segments.filter((s) => s.kind === kind).sort((a, b) => b.end - a.end);
+    this.byAge = { d: newestFirst('d'), v: newestFirst('v') };
   }
 
   /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. */
@@ -213,7 +219,8 @@ export class PartitionStore {
     const cacheKey = key.toString('latin1');
     const cached = this.seenCache.get(cacheKey);
     if (cached !== undefined) return cached > now;
-    for (const s of this.live('d', now)) {
+    for (const s of this.byAge.d) {
+      if (s.end <= now) break;
       const b = this.db(s).getBinary(key);
       if (b !== undefined) {
         const expiresAt = b.readDoubleBE(0);
@@ -233,7 +240,8 @@ export class PartitionStore {
     const cacheKey = key.toString('latin1');
     const cached = this.versionCache.get(cacheKey);
     if (cached !== undefined) return cached;
-    for (const s of this.live('v', now)) {
+    for (const s of this.byAge.v) {
+      if (s.end <= now) break;
       const b = this.db(s).getBinary(key);
       if (b !== undefined) {
         const v = decodeVersion(b);
@@ -358,7 +366,7 @@ export class PartitionStore {
       if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
       this.meta.putSync(META_KEY, next);
     });
-    this.state = next;
+    this.setState(next);
     if (reset) {
       this.seenCache.clear();
       this.versionCache.clear();
@@ -377,7 +385,7 @@ export class PartitionStore {
       this.meta.putSync(META_KEY, { segments: [], progress: null, checkpoint: null });
     });
     this.segmentDbs.clear();
-    this.state = { segments: [], progress: null, checkpoint: null };
+    this.setState({ segments: [], progress: null, checkpoint: null });
     this.seenCache.clear();
     this.versionCache.clear();
   }
