@@ -283,7 +283,9 @@ describe('PartitionStore (on disk)', () => {
   it('refuses to apply after close', async () => {
     const s = openTestStore();
     await s.close();
-    await expect(s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }])).rejects.toThrow('state store of partition 0 is closed');
+    await expect(s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }])).rejects.toThrow(
+      'state store of partition 0 is closed',
+    );
     // Closing twice is harmless.
     await s.close();
   });
