@@ -364,9 +364,7 @@ export class PartitionWorker {
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);
 
-    const checkpoint = await this.commit(byTopic, offsetChanged ? next : undefined).catch(
-      failed('commit'),
-    );
+    const checkpoint = await this.commit(byTopic, offsetChanged ? next : undefined).catch(failed('commit'));
 
     // Committed: now (and only now) the store and the bookkeeping move. A crash before the store's write
     // leaves its checkpoint behind these records, and the next restore applies them from the changelog.
