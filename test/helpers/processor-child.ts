@@ -4,15 +4,18 @@
  * (pino JSON lines) go to a log file the test can read back.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isObj } from '../../lib/json';
+import type { TopicCollector } from './kafka';
+import { newStateDir, type ProcessorHarness } from './processor-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/index.js');
 
 /** Plain JS preload that SIGKILLs the child inside PartitionStore.apply (see the file's header). */
-export const KILL_IN_STORE_APPLY = path.join(ROOT, 'test/helpers/kill-in-store-apply.js');
+const KILL_IN_STORE_APPLY = path.join(ROOT, 'test/helpers/kill-in-store-apply.js');
 
 /** Sources whose compiled form a processor child runs; dist/ older than any of them is rebuilt. */
 const PROCESSOR_SOURCES = [
@@ -148,4 +151,83 @@ export function readKillMarker(file: string): KillMarker {
   const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (!isKillMarker(v)) throw new Error(`${file} is not a kill marker: ${JSON.stringify(v)}`);
   return v;
+}
+
+export interface ProcessorChildren {
+  /** The disk every child of the test shares (PROCESSOR_STATE_DIR): a restart restores only the tail. */
+  readonly stateDir: string;
+  /** Where kill-in-store-apply.js writes its marker. */
+  readonly marker: string;
+  /** The read_committed email messages topic, collected from the start. */
+  out(): TopicCollector;
+  logFile(name: string): string;
+  /** A child on the shared disk, logging to logFile(name); with `kill`, preloaded to die by SIGKILL in
+   * the `at`-th store apply called by `caller`. */
+  start(name: string, kill?: { at: number; caller: 'partition' | 'restore' }): ChildProcess;
+  /** Stops the last child started gracefully; its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Processor children for a test of `h` (registers the jest hooks: build, harness set-up and the
+ * collector; the last child killed and the harness torn down at the end).
+ */
+export function processorChildren(h: ProcessorHarness, name: string): ProcessorChildren {
+  const work = mkdtempSync(path.join(tmpdir(), `nylas-stream-${name}-`));
+  const stateDir = newStateDir();
+  const marker = path.join(work, 'kill-marker.json');
+  let out: TopicCollector | undefined;
+  let child: ChildProcess | undefined;
+  beforeAll(async () => {
+    ensureBuilt();
+    await h.setUp();
+    out = await h.collect([h.topics.emailMessages], 'read_committed');
+  }, 300_000);
+  afterAll(async () => {
+    if (child) await killed(child);
+    await h.tearDown();
+  });
+  const logFile = (n: string) => path.join(work, `${n}.log`);
+  return {
+    stateDir,
+    marker,
+    logFile,
+    out: () => {
+      if (out === undefined) throw new Error('the collector starts in beforeAll');
+      return out;
+    },
+    start: (n, kill) => {
+      child = spawnProcessor({
+        logFile: logFile(n),
+        ...(kill ? { preload: KILL_IN_STORE_APPLY } : {}),
+        env: {
+          ...h.env,
+          PROCESSOR_STATE_DIR: stateDir,
+          // The takeover's log line says how each partition was restored.
+          LOG_LEVEL: 'info',
+          // A killed child's group membership lingers this long before the next one can take over.
+          PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+          ...(kill
+            ? {
+                NYLAS_STREAM_TEST_KILL_AT_APPLY: String(kill.at),
+                NYLAS_STREAM_TEST_KILL_CALLER: kill.caller,
+                NYLAS_STREAM_TEST_KILL_MARKER: marker,
+              }
+            : {}),
+        },
+      });
+      return child;
+    },
+    stop: async () => {
+      const code = child ? await stopped(child) : null;
+      child = undefined;
+      return code;
+    },
+  };
+}
+
+/** The 'partitions taken over' log lines of a child, once there is one. */
+export function takeovers(logFile: string): Record<string, unknown>[] | undefined {
+  const lines = logLines(logFile, 'partitions taken over (fenced, state restored)');
+  return lines.length > 0 ? lines : undefined;
 }

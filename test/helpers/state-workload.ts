@@ -11,8 +11,8 @@
  */
 import type { Message } from 'kafkajs';
 import { objectKeyString } from '../../processors/object-identity';
-import { type CollectedRecord, headerString } from './kafka';
-import { type DecodedEvent, decodeDomainEvent } from './processor-harness';
+import { type CollectedRecord, headerString, pollUntil, type TopicCollector, uniqueName } from './kafka';
+import { type DecodedEvent, decodeDomainEvent, type ProcessorHarness } from './processor-harness';
 import { messageNotification, RECENT_TIME, rawMessage } from './raw-notifications';
 
 export type Action = 'created' | 'updated' | 'deleted';
@@ -44,6 +44,15 @@ export interface Workload {
   /** Ids of the notifications the processor must emit (every distinct one: redeliveries excluded). */
   emitted: Set<string>;
   objects: TrackedObject[];
+}
+
+/** `count` new grant ids, grant g on raw partition g mod `partitions` (placed by the test, so every
+ * partition has grants whatever the ids hash to). */
+export function grantsOver(count: number, partitions: number) {
+  return {
+    grants: Array.from({ length: count }, (_, i) => uniqueName(`g${i}`)),
+    partitionOf: (g: number) => g % partitions,
+  };
 }
 
 export function sentMessage(s: Sent): Message {
@@ -114,14 +123,16 @@ export function mixedWorkload(
   return { steps, emitted, objects };
 }
 
-/** An update of `o` older than its last state (a new notification id): the processor must find it stale. */
-export function staleUpdate(o: TrackedObject, id: string): Sent {
+/** An update of `o` older than its last state (a new notification id): the processor must find it stale.
+ * `olderBy` 0 on a deleted object: an update of the delete's own version, which only the tombstone stops
+ * (processors/stages/order.ts: after a delete only a strictly newer state is emitted). */
+export function staleUpdate(o: TrackedObject, id: string, olderBy = 5): Sent {
   const s: Sent = {
     id,
     grantId: o.grantId,
     messageId: o.messageId,
     action: 'updated',
-    time: o.last.time - 5,
+    time: o.last.time - olderBy,
     attempt: 1,
   };
   return o.partition === undefined ? s : { ...s, partition: o.partition };
@@ -130,6 +141,10 @@ export function staleUpdate(o: TrackedObject, id: string): Sent {
 /** The store key of a message object (objectKeyString, as the order stage looks it up). */
 export function messageKey(grantId: string, messageId: string): string {
   return objectKeyString({ grantId, objectType: 'message', objectId: messageId });
+}
+
+export function notificationId(r: CollectedRecord): string {
+  return headerString(r.headers, 'nylas-notification-id') ?? '';
 }
 
 /** What a domain topic shows, with everything the verdicts found wrong (empty lists: all is well). */
@@ -149,9 +164,9 @@ export interface OutputVerdict {
  * Reads the records of a read_committed domain topic, in the collector's order (per partition, the log
  * order; an object's events are all on its grant's partition).
  */
-export async function judgeOutput(records: CollectedRecord[]): Promise<OutputVerdict> {
+async function judgeOutput(records: CollectedRecord[]): Promise<OutputVerdict> {
   const events = await Promise.all(records.map(decodeDomainEvent));
-  const notificationIds = records.map((r) => headerString(r.headers, 'nylas-notification-id') ?? '');
+  const notificationIds = records.map(notificationId);
   const repeated = (values: string[]) => {
     const seen = new Set<string>();
     const twice = new Set<string>();
@@ -204,7 +219,52 @@ export function barriers(
 
 /** True once every id in `ids` has a record in `records`. */
 export function allEmitted(records: CollectedRecord[], ids: Iterable<string>): boolean {
-  const seen = new Set(records.map((r) => headerString(r.headers, 'nylas-notification-id')));
+  const seen = new Set(records.map(notificationId));
   for (const id of ids) if (!seen.has(id)) return false;
   return true;
+}
+
+/** The verdicts on everything `out` collected: no notification or event id twice, no version regression,
+ * and exactly the notification ids expected. */
+export async function expectCleanOutput(out: TopicCollector, expectedIds: Iterable<string>): Promise<void> {
+  const verdict = await judgeOutput(out.records);
+  expect(verdict.doubledNotifications).toEqual([]);
+  expect(verdict.doubledEvents).toEqual([]);
+  expect(verdict.regressions).toEqual([]);
+  expect(new Set(verdict.notificationIds)).toEqual(new Set(expectedIds));
+}
+
+/** Sends `sent` (all expected to be duplicates or stale) and a barrier per grant, waits for the barriers,
+ * and expects nothing else to come out. */
+export async function expectNothingButBarriers(
+  h: ProcessorHarness,
+  out: TopicCollector,
+  sent: Sent[],
+  fence: Sent[],
+): Promise<void> {
+  const position = (r: CollectedRecord) => `${r.partition}:${r.offset}`;
+  const before = new Set(out.records.map(position));
+  const ids = fence.map((s) => s.id);
+  await h.produce([...sent, ...fence].map(sentMessage));
+  await pollUntil(() => allEmitted(out.records, ids), { description: 'every barrier emitted' });
+  const fresh = out.records.filter((r) => !before.has(position(r))).map(notificationId);
+  expect(fresh.sort()).toEqual(ids.sort());
+}
+
+/** Sends the workload step by step, waiting for each step's notifications to be emitted (or for
+ * `stopWaiting()`: the processor died) before the next, so transactions follow the steps. */
+export async function runWorkload(
+  h: ProcessorHarness,
+  out: TopicCollector,
+  w: Workload,
+  stopWaiting: () => boolean = () => false,
+): Promise<void> {
+  for (const [i, step] of w.steps.entries()) {
+    await h.produce(step.map(sentMessage));
+    const ids = step.filter((s) => w.emitted.has(s.id)).map((s) => s.id);
+    await pollUntil(() => stopWaiting() || allEmitted(out.records, ids), {
+      timeoutMs: 60_000,
+      description: `step ${i} emitted`,
+    });
+  }
 }
