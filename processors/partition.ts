@@ -133,6 +133,8 @@ export class PartitionWorker {
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private paused = false;
+  /** The store write of the last committed round (see round()). */
+  private storeWrite: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   /** Where the next fetched batch must start (undefined: accept the first batch as it comes). */
   expectedFetch: bigint | undefined;
@@ -179,11 +181,12 @@ export class PartitionWorker {
     });
   }
 
-  /** Stops taking rounds; resolves when the round in flight (if any) has ended. */
+  /** Stops taking rounds; resolves when the round in flight (if any) and its store write have ended. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
     await this.loop;
+    await this.storeWrite.catch(() => undefined);
   }
 
   /**
@@ -304,6 +307,8 @@ export class PartitionWorker {
   }
 
   private async round(readyLanes: string[]): Promise<void> {
+    // The store's last write failed: this worker ends, the takeover reopens the store and restores it.
+    if (this.o.store.failed) await this.storeWrite;
     const now = this.now();
     const { records: fresh, end } = this.takeBatches(this.roundLimit());
     // Resubmitted lanes first (they are older), then new records. The lane of a new record is its
@@ -392,9 +397,12 @@ export class PartitionWorker {
     for (const d of result.domain) {
       m.endToEndLatency.observe(Math.max(0, committedAt - d.receivedAt) / 1000);
     }
-    // Now (and only now) the store moves. A crash before its write leaves its checkpoint behind these
-    // records, and the next restore applies them from the changelog.
-    await this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
+    // Now (and only now) the store moves. Lookups see the changes at once; its disk write runs behind
+    // the next round (which need not wait for it), and a failed write fails that round (storeWritten).
+    // A crash before the write leaves the store's checkpoint behind these records, and the next restore
+    // applies them from the changelog.
+    this.storeWrite = this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
+    this.storeWrite.catch(() => undefined);
     this.lanes.handled(result.handledOffsets);
     // A round that commits after stop() (the partition was revoked meanwhile, and its gauges removed)
     // must not bring them back: this process no longer owns the partition. (Lag is read from the broker

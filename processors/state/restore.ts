@@ -77,7 +77,15 @@ export async function restoreStores(options: RestoreOptions): Promise<RestoreRes
   const { kafka, stateTopic, partitions, logger } = options;
   const stores = new Map<number, PartitionStore>();
   for (const p of partitions) {
-    const store = await options.stores.get(p);
+    let store = await options.stores.get(p);
+    // A failed worker's last write may still be running: the checkpoint is read after it.
+    await store.settled();
+    if (store.failed) {
+      // A disk write failed: whatever that write held is not on disk; reopen and restore past the
+      // checkpoint that is.
+      await options.stores.close(p);
+      store = await options.stores.get(p);
+    }
     // Another instance may have owned the partition since: only the disk, brought up to date below,
     // is trusted.
     store.dropCache();

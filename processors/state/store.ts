@@ -139,6 +139,9 @@ function encodeExpiry(expiresAt: number): Buffer {
   return out;
 }
 
+/** The key of an id in the caches and pending maps: its hash as a 16-character string. */
+const cacheKeyOf = (id: string) => stateKeyHash(id).toString('latin1');
+
 const segmentName = (s: Pick<Segment, 'kind' | 'index' | 'width'>) => `${s.kind}:${s.width}:${s.index}`;
 
 export class PartitionStore {
@@ -155,6 +158,15 @@ export class PartitionStore {
   private readonly width: number;
   private readonly now: () => number;
   private closed = false;
+  /** Changes applied but not yet on disk (see apply), by the apply's generation. */
+  private generation = 0;
+  private readonly pendingSeen = new Map<string, { expiresAt: number; generation: number }>();
+  private readonly pendingVersions = new Map<string, { stored: StoredVersion; generation: number }>();
+  private readonly pendingForgotten = new Map<string, number>();
+  private pendingProgress: { progress: Progress | null; generation: number } | undefined;
+  private pendingReset: number | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
   private constructor(private readonly o: PartitionStoreOptions) {
     this.partition = o.partition;
@@ -218,6 +230,9 @@ export class PartitionStore {
   seen(id: string, now: number): boolean {
     const key = stateKeyHash(stateId(id));
     const cacheKey = key.toString('latin1');
+    const pending = this.pendingSeen.get(cacheKey);
+    if (pending !== undefined) return pending.expiresAt > now;
+    if (this.pendingReset) return false;
     const cached = this.seenCache.get(cacheKey);
     if (cached !== undefined) return cached > now;
     for (const s of this.byAge.d) {
@@ -239,6 +254,9 @@ export class PartitionStore {
 
   private storedVersion(key: Buffer, now: number): StoredVersion | undefined {
     const cacheKey = key.toString('latin1');
+    const pending = this.pendingVersions.get(cacheKey);
+    if (pending !== undefined) return pending.stored;
+    if (this.pendingReset) return undefined;
     const cached = this.versionCache.get(cacheKey);
     if (cached !== undefined) return cached;
     for (const s of this.byAge.v) {
@@ -254,7 +272,7 @@ export class PartitionStore {
   }
 
   get progress(): Progress | null {
-    return this.state.progress;
+    return this.pendingProgress !== undefined ? this.pendingProgress.progress : this.state.progress;
   }
 
   get checkpoint(): Checkpoint | undefined {
@@ -264,7 +282,7 @@ export class PartitionStore {
 
   /** True when `offset` was already handled although the committed offset is behind it. */
   handledAhead(offset: string): boolean {
-    const p = this.state.progress;
+    const p = this.progress;
     if (p === null) return false;
     const o = BigInt(offset);
     return o >= BigInt(p.next) && o < BigInt(p.through) && !p.unprocessed.includes(offset);
@@ -291,11 +309,80 @@ export class PartitionStore {
 
   /**
    * Applies changes whose transaction committed, with the changelog offset the store then reflects
-   * (omitted: the checkpoint stays), in one LMDB transaction; the caches change after it commits.
-   * Segments whose entries have all expired are dropped first.
+   * (omitted: the checkpoint stays). Lookups answer with the changes at once; the disk write (one LMDB
+   * transaction holding the changes and the checkpoint) follows in the background, in call order, so a
+   * round does not wait for it. The promise settles when it is written. A write that fails makes every
+   * later apply fail: the owner must drop this store (restore.ts reopens it and restores the tail).
    */
-  async apply(changes: readonly StateChange[], checkpoint?: bigint): Promise<void> {
-    if (this.closed) throw new Error(`state store of partition ${this.partition} is closed`);
+  apply(changes: readonly StateChange[], checkpoint?: bigint): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`state store of partition ${this.partition} is closed`));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const generation = ++this.generation;
+    const now = this.now();
+    // Each entry's key, hashed once here for the pending maps and the write.
+    const keys: Array<string | undefined> = [];
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'dedupe': {
+          const key = cacheKeyOf(c.id);
+          keys.push(key);
+          if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
+          break;
+        }
+        case 'version': {
+          const key = cacheKeyOf(objectKeyString(c.key));
+          keys.push(key);
+          if (c.expiresAt > now) {
+            const stored = { entry: c.entry, expiresAt: c.expiresAt };
+            this.pendingVersions.set(key, { stored, generation });
+          }
+          break;
+        }
+        case 'progress':
+          keys.push(undefined);
+          this.pendingProgress = { progress: c.progress, generation };
+          break;
+        case 'forget-bucket':
+          keys.push(undefined);
+          this.pendingForgotten.set(c.id, generation);
+          break;
+        case 'reset':
+          // Everything before it is forgotten, pending changes of earlier applies and of this one too.
+          this.pendingReset = generation;
+          this.pendingSeen.clear();
+          this.pendingVersions.clear();
+          this.pendingProgress = { progress: null, generation };
+          keys.push(undefined);
+          break;
+        case 'bucket':
+          keys.push(undefined);
+          break;
+      }
+    }
+    const written = this.writes.then(() => this.write(changes, keys, checkpoint, generation));
+    this.writes = written.catch((err: unknown) => {
+      this.failure = err;
+    });
+    return written;
+  }
+
+  /** Resolves when every write asked for so far has reached the disk (or failed). */
+  settled(): Promise<void> {
+    return this.writes;
+  }
+
+  /** True once a disk write failed: the store must be closed and opened again. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  private async write(
+    changes: readonly StateChange[],
+    keys: ReadonlyArray<string | undefined>,
+    checkpoint: bigint | undefined,
+    generation: number,
+  ) {
+    if (this.failure !== undefined) throw this.failure;
     const now = this.now();
     const next: Meta = {
       segments: this.state.segments.map((s) => ({ ...s })),
@@ -314,19 +401,20 @@ export class PartitionStore {
     await this.root.transaction(() => {
       drop(next.segments.filter((s) => s.end <= now));
       next.segments = next.segments.filter((s) => s.end > now);
-      for (const c of changes) {
+      changes.forEach((c, i) => {
+        const cacheKey = keys[i] ?? '';
         switch (c.kind) {
           case 'dedupe': {
             // Already expired (a restore of old records): nothing to remember.
             if (c.expiresAt <= now) break;
-            const key = stateKeyHash(c.id);
+            const key = Buffer.from(cacheKey, 'latin1');
             this.db(this.segmentFor('d', c.expiresAt, next)).putSync(key, encodeExpiry(c.expiresAt));
-            seen.push([key.toString('latin1'), c.expiresAt]);
+            seen.push([cacheKey, c.expiresAt]);
             break;
           }
           case 'version': {
             if (c.expiresAt <= now) break;
-            const key = stateKeyHash(objectKeyString(c.key));
+            const key = Buffer.from(cacheKey, 'latin1');
             const segment = this.segmentFor('v', c.expiresAt, next);
             const db = this.db(segment);
             const before = db.getBinary(key);
@@ -334,7 +422,7 @@ export class PartitionStore {
             if (c.entry.deleted) segment.tombstones++;
             const stored = { entry: c.entry, expiresAt: c.expiresAt };
             db.putSync(key, encodeVersion(stored));
-            versions.push([key.toString('latin1'), stored]);
+            versions.push([cacheKey, stored]);
             break;
           }
           case 'progress':
@@ -363,7 +451,7 @@ export class PartitionStore {
             this.bucketsByExpiry.clearSync();
             break;
         }
-      }
+      });
       if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
       this.meta.putSync(META_KEY, next);
     });
@@ -374,10 +462,18 @@ export class PartitionStore {
     }
     for (const [k, e] of seen) this.seenCache.set(k, e);
     for (const [k, v] of versions) this.versionCache.set(k, v);
+    // On disk and in the cache now: the pending copies of this write go, unless a later apply replaced them.
+    for (const [k, e] of this.pendingSeen) if (e.generation <= generation) this.pendingSeen.delete(k);
+    for (const [k, e] of this.pendingVersions) if (e.generation <= generation) this.pendingVersions.delete(k);
+    for (const [id, g] of this.pendingForgotten) if (g <= generation) this.pendingForgotten.delete(id);
+    if (this.pendingProgress !== undefined && this.pendingProgress.generation <= generation)
+      this.pendingProgress = undefined;
+    if (this.pendingReset !== undefined && this.pendingReset <= generation) this.pendingReset = undefined;
   }
 
   /** Forgets everything, checkpoint included (a full restore starts from here). */
   async clear(): Promise<void> {
+    await this.writes;
     const all = this.state.segments;
     await this.root.transaction(() => {
       for (const s of all) this.db(s).dropSync();
@@ -403,6 +499,8 @@ export class PartitionStore {
     for (const key of this.bucketsByExpiry.getKeys({ end: [now, '\uffff'], limit: max })) {
       const [expiresAt, id] = key;
       if (expiresAt > now) break;
+      // Already forgotten by an apply still being written: not again.
+      if (this.pendingForgotten.has(id)) continue;
       out.push({ kind: 'forget-bucket', id });
     }
     return out;
@@ -439,6 +537,7 @@ export class PartitionStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.writes;
     await this.root.close();
   }
 }

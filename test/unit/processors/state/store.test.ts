@@ -280,6 +280,58 @@ describe('PartitionStore (on disk)', () => {
     expect(s.version(objectKeyString({ ...longKey, objectId: `${longKey.objectId}z` }), 0)).toBeUndefined();
   });
 
+  it('answers with applied changes at once, before their disk write lands (the round does not wait)', async () => {
+    const s = openTestStore();
+    await s.apply([{ kind: 'dedupe', id: 'old', expiresAt: 100 }], 5n);
+    const written = s.apply(
+      [
+        { kind: 'dedupe', id: 'n', expiresAt: 100 },
+        version('a', 7n, 100, true),
+        { kind: 'progress', progress: { next: '5', through: '9', unprocessed: [] } },
+      ],
+      9n,
+    );
+    // Not yet on disk: the checkpoint still says 5, but every lookup already has the changes.
+    expect(s.checkpoint?.offset).toBe(5n);
+    expect(s.seen('n', 0)).toBe(true);
+    expect(s.version(keyString('a'), 0)).toEqual({ version: 7n, offset: '7', deleted: true });
+    expect(s.handledAhead('6')).toBe(true);
+    await written;
+    expect(s.checkpoint?.offset).toBe(9n);
+    expect(s.seen('n', 0)).toBe(true);
+    expect(s.version(keyString('a'), 0)?.version).toBe(7n);
+  });
+
+  it('a failed disk write fails every later apply and marks the store failed; lookups keep the changes', async () => {
+    const s = openTestStore();
+    // A bucket id longer than LMDB's largest key: the write's transaction throws.
+    const failing = s.apply(
+      [{ kind: 'dedupe', id: 'kept', expiresAt: 100 }, bucket('x'.repeat(4000), 100)],
+      3n,
+    );
+    await expect(failing).rejects.toThrow();
+    await s.settled();
+    expect(s.failed).toBe(true);
+    expect(s.checkpoint).toBeUndefined();
+    // What Kafka has committed is still answered (the worker fails at its next round; the takeover
+    // reopens the store and restores it from the changelog).
+    expect(s.seen('kept', 0)).toBe(true);
+    await expect(s.apply([{ kind: 'dedupe', id: 'later', expiresAt: 100 }], 4n)).rejects.toThrow();
+  });
+
+  it('reset forgets changes of earlier applies still being written', async () => {
+    const s = openTestStore();
+    const first = s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
+    const second = s.apply([{ kind: 'reset' }, { kind: 'dedupe', id: 'b', expiresAt: 100 }]);
+    expect(s.seen('a', 0)).toBe(false);
+    expect(s.version(keyString('o'), 0)).toBeUndefined();
+    expect(s.seen('b', 0)).toBe(true);
+    await Promise.all([first, second]);
+    expect(s.seen('a', 0)).toBe(false);
+    expect(s.version(keyString('o'), 0)).toBeUndefined();
+    expect(s.seen('b', 0)).toBe(true);
+  });
+
   it('refuses to apply after close', async () => {
     const s = openTestStore();
     await s.close();
