@@ -132,7 +132,9 @@ export async function restoreStores(options: RestoreOptions): Promise<RestoreRes
     partitionAssigners: [fixedAssigner(stateTopic, statePartitions)],
     readUncommitted: false,
     maxWaitTimeInMs: 200,
-    maxBytesPerPartition: 8 * 1024 * 1024,
+    // A bucket record is at most 256 KiB (changelog.ts); a small fetch keeps a full restore of many state
+    // partitions from holding tens of megabytes of fetched records at once.
+    maxBytesPerPartition: 1024 * 1024,
   });
   const remaining = new Set(statePartitions);
   let done: () => void = () => undefined;
