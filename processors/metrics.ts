@@ -5,8 +5,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRICS } from '../lib/metric-names';
-import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './stages/expand';
 import type { Restored } from './assignment/takeover';
+import type { ExpandOutcome, ExpansionErrorReason, ExpansionObserver } from './stages/expand';
 import type { StoreCounts } from './state/store';
 import { DEAD_LETTER_REASONS, type DeadLetterReason, type TriggerFamily } from './types';
 

@@ -364,9 +364,7 @@ export class PartitionWorker {
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);
 
-    const checkpoint = await this.commit(byTopic, offsetChanged ? next : undefined).catch(
-      failed('commit'),
-    );
+    const checkpoint = await this.commit(byTopic, offsetChanged ? next : undefined).catch(failed('commit'));
 
     // Committed: counted and logged at once (what the round wrote is visible to consumers now).
     if (offsetChanged) this.committedNext = next;

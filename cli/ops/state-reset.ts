@@ -8,11 +8,7 @@
  * Only run while the processor group is empty: a running processor would write its state back.
  */
 import type { Admin, Kafka, Message } from 'kafkajs';
-import {
-  resetMarkerKey,
-  resetMarkerValue,
-  statePartitionFor,
-} from '../../processors/state/changelog';
+import { resetMarkerKey, resetMarkerValue, statePartitionFor } from '../../processors/state/changelog';
 import { readToEnd } from './read-to-end';
 
 export interface StateResetPlan {

@@ -7,8 +7,8 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import { TRANSACTIONAL_RETRY } from '../../lib/kafka';
 import { KeyHashPartitioner } from '../../lib/kafkajs/partitioner';
 import type { Logger } from '../../lib/logger';
-import { restoreStores } from '../state/restore';
 import type { StoreRegistry } from '../state/registry';
+import { restoreStores } from '../state/restore';
 import type { PartitionStore } from '../state/store';
 import type { TakeoverSteps } from './takeover';
 

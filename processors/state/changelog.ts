@@ -131,7 +131,11 @@ export function changelogMessages(
         });
         break;
       case 'reset':
-        messages.push({ key: resetMarkerKey(inputPartition), value: resetMarkerValue(), partition: statePartition });
+        messages.push({
+          key: resetMarkerKey(inputPartition),
+          value: resetMarkerValue(),
+          partition: statePartition,
+        });
         break;
       case 'bucket':
         break;

@@ -27,7 +27,11 @@ export interface StoreRegistryOptions {
 /** A path segment made of a group id or topic name (Kafka allows `.`, `_`, `-` and alphanumerics in
  * topics; group ids may hold anything). */
 function safeSegment(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const escaped = s.replace(/[^A-Za-z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // '', '.' and '..' would name the state directory itself or its parent: another group's stores, or
+  // none at all. '%' alone and '%2e' are no other id's escape ('%' itself is escaped as '%25').
+  if (escaped === '') return '%';
+  return escaped === '.' || escaped === '..' ? escaped.replaceAll('.', '%2e') : escaped;
 }
 
 export function partitionStorePath(dir: string, groupId: string, topic: string, partition: number): string {

@@ -194,8 +194,9 @@ export async function restoreStores(options: RestoreOptions): Promise<RestoreRes
     // Start each state partition where its earliest store needs it (kafkajs applies the seek before the
     // first fetch; records before `from` that arrive anyway are skipped above).
     for (const [sp, list] of targets) {
-      const from = list.reduce((min, t) => (t.from < min ? t.from : min), list[0]?.from ?? 0n);
-      if (from > (bounds.get(sp)?.low ?? 0n)) {
+      let from: bigint | undefined;
+      for (const t of list) if (from === undefined || t.from < from) from = t.from;
+      if (from !== undefined && from > (bounds.get(sp)?.low ?? 0n)) {
         consumer.seek({ topic: stateTopic, partition: sp, offset: from.toString() });
       }
     }

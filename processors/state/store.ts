@@ -25,7 +25,7 @@
  * transaction. A crash before that write leaves the old checkpoint, and the next restore re-applies the
  * tail from there (re-applying changes in log order is idempotent).
  */
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { objectKeyString } from '../object-identity';
@@ -175,6 +175,7 @@ export class PartitionStore {
       // re-applies those records from the changelog. LMDB keeps the file consistent either way.
       separateFlushed: true,
     };
+    assertLmdbFile(join(o.path, 'data.mdb'));
     this.root = open(options);
     this.meta = this.root.openDB<Meta, string>('meta', { encoding: 'json' });
     this.bucketsById = this.root.openDB<number, string>('buckets', { encoding: 'json' });
@@ -443,8 +444,39 @@ export class PartitionStore {
 }
 
 /** Entries in one LMDB database (its B-tree's own count: no scan). */
-function entryCount(db: Database<unknown, never> | Database<Buffer, Buffer> | Database<number, string>): number {
+function entryCount(
+  db: Database<unknown, never> | Database<Buffer, Buffer> | Database<number, string>,
+): number {
   return (db.getStats() as { entryCount: number }).entryCount;
+}
+
+/** LMDB's magic number (MDB_MAGIC), at the start of the meta record on the file's first page. */
+const LMDB_MAGIC = 0xbeefc0de;
+/** Where the meta record starts in lmdb-js's build of LMDB (after its 24-byte page header). */
+const LMDB_MAGIC_OFFSET = 24;
+
+/**
+ * Throws when `file` exists but is not an LMDB data file, so the registry removes and rebuilds it. lmdb-js
+ * does not refuse such a file: opening it crashes the process (SIGSEGV), and a processor restarted on the
+ * same disk would crash again. LMDB keeps no checksums, so damage past the header is not detected here.
+ */
+function assertLmdbFile(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return; // No file yet: LMDB creates it.
+  }
+  try {
+    const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
+    const read = readSync(fd, header, 0, header.length, 0);
+    // An empty file is what a crash right after creating it leaves; LMDB initialises it.
+    if (read === 0) return;
+    if (read < header.length || header.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC)
+      throw new Error(`${file} is not an LMDB data file`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function directoryBytes(path: string): number {

@@ -4,7 +4,9 @@
  * ingress writes them, from the simulator's generator (no >1 MB messages: expansion is I/O, not CPU);
  * 5% are Nylas re-deliveries. Each stage runs over the whole set in rounds of `--round` records against
  * one store, like a partition worker; the kafkajs column encodes the produced messages into a record
- * batch the way the producer does (headers included).
+ * batch the way the producer does (headers included). The store is the real on-disk one (LMDB in a
+ * temporary directory, the default hot-set cache): dedupe and order read it, and `state apply` is the
+ * write the worker does after each commit.
  *
  *   node dist/bench/test/bench/stages.js [--records 50000] [--round 500] [--repeat 5] [--stock-kafkajs]
  *
@@ -18,7 +20,6 @@ import { dedupe } from '../../processors/stages/dedupe';
 import { normalize } from '../../processors/stages/normalize';
 import { order } from '../../processors/stages/order';
 import { DomainEventEncoder } from '../../processors/stages/publish';
-import { PartitionStore } from '../../processors/state/store';
 import type { DomainEvent, RawRecord } from '../../processors/types';
 import { DOMAIN_SCHEMA_TOPICS, loadDomainSchemas } from '../../schemas/index';
 
@@ -26,6 +27,7 @@ const TOPICS = loadTopicsConfig({});
 
 import { installEncoderBuffers } from '../../lib/kafkajs/encoder-buffers';
 import { createWorld, NotificationGenerator, Random } from '../../simulator';
+import { closeTestStores, openTestStore } from '../helpers/state-store';
 import { ingressRecord } from './load/preload';
 
 // kafkajs's own record-batch encoder (what Producer.send runs per message); not part of its typed API.
@@ -69,10 +71,19 @@ function rawRecords(count: number): RawRecord[] {
   return out;
 }
 
-type Stage = 'decode' | 'dedupe' | 'order' | 'normalize' | 'encode' | 'kafkajs batch';
-const STAGES: Stage[] = ['decode', 'dedupe', 'order', 'normalize', 'encode', 'kafkajs batch'];
+type Stage = 'decode' | 'dedupe' | 'order' | 'normalize' | 'encode' | 'kafkajs batch' | 'state apply';
+const STAGES: Stage[] = ['decode', 'dedupe', 'order', 'normalize', 'encode', 'kafkajs batch', 'state apply'];
 
-function once(records: RawRecord[], roundSize: number, encoder: DomainEventEncoder): Map<Stage, number> {
+/** The window of the changes applied (stateChangesOf) and of the store's segments. */
+const WINDOW_MS = 3_600_000;
+/** PROCESSOR_STATE_CACHE_ENTRIES' default (processors/config.ts). */
+const CACHE_ENTRIES = 10_000;
+
+async function once(
+  records: RawRecord[],
+  roundSize: number,
+  encoder: DomainEventEncoder,
+): Promise<Map<Stage, number>> {
   const ns = new Map<Stage, number>(STAGES.map((s) => [s, 0]));
   const time = <T>(stage: Stage, f: () => T): T => {
     const t0 = process.hrtime.bigint();
@@ -80,7 +91,7 @@ function once(records: RawRecord[], roundSize: number, encoder: DomainEventEncod
     ns.set(stage, (ns.get(stage) ?? 0) + Number(process.hrtime.bigint() - t0));
     return r;
   };
-  const store = new PartitionStore(0);
+  const store = openTestStore(0, { windowMs: WINDOW_MS, cacheEntries: CACHE_ENTRIES, now: Date.now });
   const now = Date.now();
   for (let i = 0; i < records.length; i += roundSize) {
     const round = records.slice(i, i + roundSize);
@@ -94,9 +105,12 @@ function once(records: RawRecord[], roundSize: number, encoder: DomainEventEncod
     });
     const messages = time('encode', () => events.map((e) => encoder.message(e)));
     time('kafkajs batch', () => encodeLikeKafkajs(messages));
-    const changes = stateChangesOf(ordered.emit, ordered.versions, now, 3_600_000);
-    store.apply(changes);
+    const changes = stateChangesOf(ordered.emit, ordered.versions, now, WINDOW_MS);
+    const t0 = process.hrtime.bigint();
+    await store.apply(changes);
+    ns.set('state apply', (ns.get('state apply') ?? 0) + Number(process.hrtime.bigint() - t0));
   }
+  await closeTestStores();
   return ns;
 }
 
@@ -109,7 +123,7 @@ function encodeLikeKafkajs(messages: Message[]): void {
   void RecordBatch({ records, compression: 0, firstTimestamp: Date.now(), maxTimestamp: Date.now() });
 }
 
-function main(): void {
+async function main(): Promise<void> {
   // The services encode with kafkajs's Encoder on pooled buffers (lib/kafkajs/encoder-buffers.ts);
   // --stock-kafkajs measures kafkajs as published, for comparison.
   const stock = process.argv.includes('--stock-kafkajs');
@@ -123,9 +137,9 @@ function main(): void {
   for (const s of loadDomainSchemas())
     ids.set(String(TOPICS[DOMAIN_SCHEMA_TOPICS[s.name as keyof typeof DOMAIN_SCHEMA_TOPICS]]), id++);
   const encoder = new DomainEventEncoder(ids);
-  once(records.slice(0, 5000), roundSize, encoder); // warm-up (JIT)
+  await once(records.slice(0, 5000), roundSize, encoder); // warm-up (JIT)
   const runs: Array<Map<Stage, number>> = [];
-  for (let r = 0; r < repeat; r++) runs.push(once(records, roundSize, encoder));
+  for (let r = 0; r < repeat; r++) runs.push(await once(records, roundSize, encoder));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
   let total = 0;
   process.stdout.write(
@@ -139,4 +153,7 @@ function main(): void {
   process.stdout.write(`${'total'.padEnd(14)} ${total.toFixed(2).padStart(7)} µs/record\n`);
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

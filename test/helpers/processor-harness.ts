@@ -12,6 +12,8 @@ import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import { domainTopicNames, topicPlan } from '../../lib/topics';
 import { loadProcessorConfig, type ProcessorConfig } from '../../processors/config';
 import { type RunningProcessor, type StartProcessorOptions, startProcessor } from '../../processors/index';
+import { partitionStorePath } from '../../processors/state/registry';
+import { PartitionStore } from '../../processors/state/store';
 import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
 import {
   type CollectedRecord,
@@ -165,6 +167,17 @@ export class ProcessorHarness {
     );
     this.running.push(running);
     return running;
+  }
+
+  /** Opens the store a processor of this harness kept for `partition` in `stateDir` (the processor must
+   * be stopped or dead: one LMDB environment, one handle). */
+  openStore(stateDir: string, partition: number): PartitionStore {
+    return PartitionStore.open({
+      partition,
+      path: partitionStorePath(stateDir, this.config.groupId, this.topics.raw, partition),
+      windowMs: this.config.dedupeWindowMs,
+      cacheEntries: this.config.state.cacheEntries,
+    });
   }
 
   async produce(messages: Message[]): Promise<void> {

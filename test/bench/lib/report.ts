@@ -342,7 +342,8 @@ export function markdown(r: BenchResult): string {
     );
     lines.push('');
     lines.push(
-      `State: **${mem.state.bytesPerDedupeId} bytes per dedupe id** (${fmt(mem.state.dedupeIds)} ids, heap delta after GC, id string included), ${mem.state.bytesPerVersion} bytes per object version (${fmt(mem.state.versions)} versions).`,
+      `State: **${mem.state.bytesPerDedupeId} bytes per dedupe id** (${fmt(mem.state.dedupeIds)} ids, heap delta after GC, id string included), ${mem.state.bytesPerVersion} bytes per object version (${fmt(mem.state.versions)} versions); ` +
+        `on disk ${mem.state.diskBytesPerDedupeId} bytes per dedupe id and ${mem.state.diskBytesPerVersion} per object version (${fmt(mem.state.storeDiskMb)} MB, hot-set cache of ${fmt(mem.state.cacheEntries)} entries).`,
     );
     lines.push('');
     lines.push('| process | RSS start MB | RSS end MB | RSS max MB | RSS slope MB/min | heap slope MB/min |');

@@ -1,12 +1,16 @@
 /**
- * Bytes of processor state per entry, measured in a fresh process run with --expose-gc: the heap used
- * by a PartitionStore after applying N dedupe ids (notification ids: 36-character UUIDs, as Nylas sends)
- * and M object versions, minus the heap before, after full collections, divided by the count. The id
- * strings count: once a round has committed, the store is the only thing that keeps them.
+ * Bytes of processor state per entry, measured in a fresh process run with --expose-gc, for the on-disk
+ * PartitionStore (LMDB in a temporary directory, the default hot-set cache) after applying N dedupe ids
+ * (notification ids: 36-character UUIDs, as Nylas sends) and M object versions:
+ * - heap: the heap used minus the heap before, after full collections, divided by the count. The id
+ *   strings count: once a round has committed, the store (its cache) is the only thing that keeps them.
+ *   With the store on disk this is the cache's share, so it falls as N grows past the cache.
+ * - disk: the store's files (diskBytes) after minus before, divided by the count.
  */
 import { randomUUID } from 'node:crypto';
 import { changelogMessages } from '../../../processors/state/changelog';
-import { PartitionStore, type StateChange } from '../../../processors/state/store';
+import type { StateChange } from '../../../processors/state/store';
+import { closeTestStores, openTestStore } from '../../helpers/state-store';
 import { serveParent } from '../lib/child';
 
 declare const gc: () => void;
@@ -24,12 +28,23 @@ function settledHeap(): number {
 
 export interface StateBytesResult {
   dedupeIds: number;
+  /** Heap bytes per dedupe id. */
   bytesPerDedupeId: number;
   versions: number;
+  /** Heap bytes per object version. */
   bytesPerVersion: number;
   /** Heap held by the store with both, MB. */
   storeHeapMb: number;
+  diskBytesPerDedupeId: number;
+  diskBytesPerVersion: number;
+  /** The store's files with both, MB. */
+  storeDiskMb: number;
+  /** The hot-set cache the store had (entries). */
+  cacheEntries: number;
 }
+
+/** PROCESSOR_STATE_CACHE_ENTRIES' default (processors/config.ts). */
+const CACHE_ENTRIES = 10_000;
 
 /** Notifications per transaction: the store also tracks each transaction's changelog bucket. */
 const ROUND = 500;
@@ -40,21 +55,23 @@ const ROUND = 500;
  * dropped, so after a collection the heap holds the store and what only the store keeps alive — as in
  * the processor, where the notification (and its id string) is garbage once the round committed.
  */
-function measure(dedupeIds: number, versions: number): StateBytesResult {
-  const store = new PartitionStore(0);
+async function measure(dedupeIds: number, versions: number): Promise<StateBytesResult> {
+  const store = openTestStore(0, { cacheEntries: CACHE_ENTRIES, now: Date.now });
   const expiresAt = Date.now() + 72 * 3_600_000;
   const before = settledHeap();
-  const commit = (changes: StateChange[]) => {
+  const diskBefore = store.diskBytes();
+  const commit = async (changes: StateChange[]) => {
     const { tracking } = changelogMessages(0, 0, changes);
-    store.apply([...changes, ...tracking]);
+    await store.apply([...changes, ...tracking]);
   };
   for (let done = 0; done < dedupeIds; done += ROUND) {
     const changes: StateChange[] = [];
     for (let i = done; i < Math.min(dedupeIds, done + ROUND); i++)
       changes.push({ kind: 'dedupe', id: notificationId(), expiresAt: expiresAt + done });
-    commit(changes);
+    await commit(changes);
   }
   const afterIds = settledHeap();
+  const diskAfterIds = store.diskBytes();
   for (let done = 0; done < versions; done += ROUND) {
     const changes: StateChange[] = [];
     for (let i = done; i < Math.min(versions, done + ROUND); i++)
@@ -64,17 +81,25 @@ function measure(dedupeIds: number, versions: number): StateBytesResult {
         entry: { version: BigInt(1_723_821_000 + i), offset: String(1_000_000 + i), deleted: false },
         expiresAt: expiresAt + done,
       });
-    commit(changes);
+    await commit(changes);
   }
   const afterVersions = settledHeap();
+  const diskAfterVersions = store.diskBytes();
   const counts = store.counts();
+  await closeTestStores();
   if (counts.dedupe !== dedupeIds || counts.version !== versions) throw new Error('unexpected store counts');
+  const perEntry = (bytes: number, n: number) => (n > 0 ? Math.round(bytes / n) : 0);
+  const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
   return {
     dedupeIds,
-    bytesPerDedupeId: Math.round((afterIds - before) / dedupeIds),
+    bytesPerDedupeId: perEntry(afterIds - before, dedupeIds),
     versions,
-    bytesPerVersion: versions > 0 ? Math.round((afterVersions - afterIds) / versions) : 0,
-    storeHeapMb: Math.round(((afterVersions - before) / 1048576) * 10) / 10,
+    bytesPerVersion: perEntry(afterVersions - afterIds, versions),
+    storeHeapMb: mb(afterVersions - before),
+    diskBytesPerDedupeId: perEntry(diskAfterIds - diskBefore, dedupeIds),
+    diskBytesPerVersion: perEntry(diskAfterVersions - diskAfterIds, versions),
+    storeDiskMb: mb(diskAfterVersions - diskBefore),
+    cacheEntries: CACHE_ENTRIES,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Scenario 4, memory.
  *
- * - State bytes per dedupe id: a PartitionStore holding 1M notification ids (and 200k object versions),
- *   measured in its own process with forced collections (memory/state-bytes.ts).
+ * - State bytes per dedupe id: the on-disk PartitionStore holding 1M notification ids (and 200k object
+ *   versions), heap and disk, measured in its own process with forced collections (memory/state-bytes.ts).
  * - Soak: the ingress and the processor (real CLI processes) under steady simulator traffic (the load
  *   generator's open-loop mix, as in the end-to-end scenario), 10 minutes at 500/s unless
  *   --soak-minutes/--soak-rate say otherwise; RSS (from /proc), V8 heap used (from each service's
@@ -119,7 +119,8 @@ async function stateBytes(ctx: BenchContext, s: MemorySettings): Promise<StateBy
   const result = await child.request<StateBytesResult>({ dedupeIds: s.dedupeIds, versions: s.versions });
   await ctx.release('state-bytes');
   ctx.log(
-    `memory: ${result.bytesPerDedupeId} bytes per dedupe id (${s.dedupeIds} ids), ${result.bytesPerVersion} bytes per object version`,
+    `memory: heap ${result.bytesPerDedupeId} bytes per dedupe id (${s.dedupeIds} ids), ${result.bytesPerVersion} bytes per object version; ` +
+      `disk ${result.diskBytesPerDedupeId} bytes per dedupe id, ${result.diskBytesPerVersion} per object version (${result.storeDiskMb} MB)`,
   );
   return result;
 }

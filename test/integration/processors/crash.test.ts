@@ -8,45 +8,14 @@
  * aborted by the new owner's InitProducerId; its records stay in the log, visible to read_uncommitted
  * only, which the test also checks (the proof that the kill did land inside a transaction).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
 import { headerString, pollUntil, type TopicCollector, uniqueName } from '../../helpers/kafka';
+import { ensureBuilt, killed, spawnProcessor, stopped } from '../../helpers/processor-child';
 import { ProcessorHarness } from '../../helpers/processor-harness';
 import { messageNotification, messageObject, rawMessage } from '../../helpers/raw-notifications';
-
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/cli/index.js');
-
-/** Builds dist/ when it is missing or older than the processor sources (`npm test` builds first). */
-function ensureBuilt(): void {
-  const newest = [
-    'processors/processor.ts',
-    'processors/partition.ts',
-    'processors/pipeline.ts',
-    'processors/dependencies.ts',
-    'processors/assignment/state.ts',
-    'processors/assignment/takeover.ts',
-    'processors/assignment/kafka-steps.ts',
-    'processors/consumer/supervisor.ts',
-    'processors/consumer/kafka.ts',
-    'processors/deferral/lanes.ts',
-    'processors/deferral/set-aside.ts',
-    'cli/commands/processor.ts',
-  ]
-    .map((f) => statSync(path.join(ROOT, f)).mtimeMs)
-    .reduce((a, b) => Math.max(a, b));
-  const built = path.join(ROOT, 'dist/processors/partition.js');
-  if (existsSync(CLI) && existsSync(built) && statSync(built).mtimeMs >= newest) return;
-  try {
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    // tsc still emits when another module in the tree has a type error; the files we run must exist.
-    if (!existsSync(CLI) || statSync(built).mtimeMs < newest) throw err;
-  }
-}
 
 describe('processor: kill -9 in the middle of a transaction', () => {
   const h = new ProcessorHarness({ partitions: 2, grants: 4 });
@@ -68,22 +37,15 @@ describe('processor: kill -9 in the middle of a transaction', () => {
   });
 
   function startChild(): ChildProcess {
-    const env = {
-      ...process.env,
-      ...h.env,
-      LOG_LEVEL: 'warn',
-      // Many transactions of several produce requests each, so most of the busy time is inside one.
-      PROCESSOR_MAX_RECORDS_PER_TRANSACTION: '600',
-    };
-    const c = spawn(process.execPath, [CLI, 'processor'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    return spawnProcessor({
+      logFile,
+      env: {
+        ...h.env,
+        LOG_LEVEL: 'warn',
+        // Many transactions of several produce requests each, so most of the busy time is inside one.
+        PROCESSOR_MAX_RECORDS_PER_TRANSACTION: '600',
+      },
     });
-    const log = createWriteStream(logFile, { flags: 'a' });
-    c.stdout?.pipe(log);
-    c.stderr?.pipe(log);
-    return c;
   }
 
   /** With the child frozen: is a transaction open? kafkajs's admin lists offsets read_committed, i.e.
@@ -94,14 +56,6 @@ describe('processor: kill -9 in the middle of a transaction', () => {
       (await h.admin.fetchTopicOffsets(h.topics.emailMessages)).map((o) => [o.partition, BigInt(o.offset)]),
     );
     return uncommitted.records.some((r) => BigInt(r.offset) >= (stable.get(r.partition) ?? 0n));
-  }
-
-  async function killed(c: ChildProcess): Promise<void> {
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    });
   }
 
   it('loses nothing and doubles nothing for read_committed consumers', async () => {
@@ -195,9 +149,7 @@ describe('processor: kill -9 in the middle of a transaction', () => {
       description: 'aborted records visible to read_uncommitted',
     });
 
-    const stopped = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await stopped).toBe(0);
+    expect(await stopped(child)).toBe(0);
     child = undefined;
   }, 300_000);
 });

@@ -8,10 +8,10 @@ import { Pipeline } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';
-import { PartitionStore } from '../../../processors/state/store';
 import type { RawRecord } from '../../../processors/types';
 import { pollUntil } from '../../helpers/kafka';
 import { messageNotification, RECENT_TIME, rawRecord } from '../../helpers/raw-notifications';
+import { closeTestStores, openTestStore } from '../../helpers/state-store';
 
 const topics = loadTopicsConfig({});
 
@@ -24,6 +24,8 @@ interface Txn {
 function fakeProducer(failCommits = 0, commitDelayMs = 0) {
   const txns: Txn[] = [];
   let failures = failCommits;
+  // Log end offset per topic, as the broker would assign (the worker's checkpoint comes from baseOffset).
+  const ends = new Map<string, number>();
   const producer = {
     transaction: async () => {
       const t: Txn = { messages: {}, offset: undefined, outcome: 'open' };
@@ -33,13 +35,15 @@ function fakeProducer(failCommits = 0, commitDelayMs = 0) {
           topicMessages,
         }: {
           topicMessages: Array<{ topic: string; messages: Message[] }>;
-        }) => {
-          for (const tm of topicMessages) {
+        }) =>
+          topicMessages.map((tm) => {
             const list = t.messages[tm.topic] ?? [];
             list.push(...tm.messages);
             t.messages[tm.topic] = list;
-          }
-        },
+            const baseOffset = ends.get(tm.topic) ?? 0;
+            ends.set(tm.topic, baseOffset + tm.messages.length);
+            return { topicName: tm.topic, partition: 2, errorCode: 0, baseOffset: String(baseOffset) };
+          }),
         sendOffsets: async ({ topics: ts }: { topics: Array<{ partitions: Array<{ offset: string }> }> }) => {
           t.offset = ts[0]?.partitions[0]?.offset;
         },
@@ -69,7 +73,7 @@ function setup(
 ) {
   const { producer, txns } = fakeProducer(opts.failCommits, opts.commitDelayMs);
   const metrics = new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false }));
-  const store = new PartitionStore(2);
+  const store = openTestStore(2);
   const failures: unknown[] = [];
   const expand = opts.expand ?? (async () => ({ kind: 'gone' }) as ExpandOutcome);
   const worker = new PartitionWorker({
@@ -112,6 +116,8 @@ function recs(from: number, specs: Array<[string, Parameters<typeof messageNotif
   );
 }
 
+afterAll(closeTestStores);
+
 describe('partition worker', () => {
   it('commits events, state and the next offset in one transaction, then applies the state', async () => {
     const { worker, txns, store } = setup();
@@ -130,6 +136,8 @@ describe('partition worker', () => {
       v: [['g', 'message', 'm', expect.any(String), '10', 0]],
     });
     expect(store.seen('a', Date.now())).toBe(true);
+    // The store reflects the changelog through this transaction's one state record (offset 0).
+    expect(store.checkpoint?.offset).toBe(1n);
     expect(worker.committedNext).toBe(11n);
   });
 
@@ -190,6 +198,7 @@ describe('partition worker', () => {
     await pollUntil(() => failures.length > 0);
     expect(txns[0]?.outcome).toBe('aborted');
     expect(store.seen('a', Date.now())).toBe(false);
+    expect(store.checkpoint).toBeUndefined();
     expect(worker.committedNext).toBe(10n);
   });
 
@@ -229,7 +238,7 @@ describe('partition worker', () => {
 
   it('skips records a previous owner already handled past its committed offset', async () => {
     const { worker, txns, store } = setup();
-    store.apply([{ kind: 'progress', progress: { next: '10', through: '12', unprocessed: ['10'] } }]);
+    await store.apply([{ kind: 'progress', progress: { next: '10', through: '12', unprocessed: ['10'] } }]);
     worker.start();
     worker.enqueue(
       recs(10, [

@@ -5,10 +5,10 @@ import { Pipeline, type PipelineDeps } from '../../../processors/pipeline';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';
-import { PartitionStore } from '../../../processors/state/store';
 import type { Notification, RawRecord } from '../../../processors/types';
 import { schemaByName } from '../../../schemas/index';
 import { messageNotification, RECENT_TIME, rawRecord } from '../../helpers/raw-notifications';
+import { closeTestStores, openTestStore } from '../../helpers/state-store';
 
 const topics = loadTopicsConfig({});
 const ids = new Map(
@@ -47,10 +47,12 @@ function decodeValue(buf: Buffer): Record<string, unknown> {
 
 const never: PipelineDeps['expand'] = () => new Promise<ExpandOutcome>(() => undefined);
 
+afterAll(closeTestStores);
+
 describe('pipeline round', () => {
   it('emits, drops duplicates, suppresses stale, dead-letters malformed; remembers only what was handled', async () => {
     const p = pipeline(never);
-    const store = new PartitionStore(0);
+    const store = openTestStore(0);
     const records = [
       rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200 }),
       rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200, attempt: 2 }),
@@ -101,7 +103,7 @@ describe('pipeline round', () => {
         rec('g', { id: 'b', messageId: 'gone', truncated: true }),
         rec('g', { id: 'c', messageId: 'denied', truncated: true }),
       ],
-      new PartitionStore(0),
+      openTestStore(0),
       NOW,
       new ExpansionCache(),
     );
@@ -135,7 +137,7 @@ describe('pipeline round', () => {
       rec('fast', { id: 'f2', messageId: 'w' }),
     ];
     const cache = new ExpansionCache();
-    const store = new PartitionStore(0);
+    const store = openTestStore(0);
     const r = await p.run(records, store, NOW, cache);
     expect(r.domain.map((d) => String(d.message.headers?.['nylas-notification-id']))).toEqual([
       'f1',
@@ -153,7 +155,7 @@ describe('pipeline round', () => {
   it('sets aside, untouched, the new notifications of a lane still waiting from an earlier round', async () => {
     const p = pipeline(async (n) => ({ kind: 'expanded', object: { id: n.object.objectId } }));
     const cache = new ExpansionCache();
-    const store = new PartitionStore(0);
+    const store = openTestStore(0);
     const waiting = rec('g', { id: 'w1', messageId: 'x', truncated: true });
     const first = await pipeline(never).run([waiting], store, NOW, cache);
     const lane = first.deferred[0]?.lane as string;
@@ -175,8 +177,8 @@ describe('pipeline round', () => {
     });
     const cache = new ExpansionCache();
     const records = [rec('g', { id: 'r1', messageId: 'x', truncated: true })];
-    await p.run(records, new PartitionStore(0), NOW, cache);
-    await p.run(records, new PartitionStore(0), NOW, cache);
+    await p.run(records, openTestStore(0), NOW, cache);
+    await p.run(records, openTestStore(0), NOW, cache);
     expect(calls).toBe(1);
   });
 
@@ -187,7 +189,7 @@ describe('pipeline round', () => {
       },
     });
     await expect(
-      p.run([rec('g', { id: 'q', messageId: 'q' })], new PartitionStore(0), NOW, new ExpansionCache()),
+      p.run([rec('g', { id: 'q', messageId: 'q' })], openTestStore(0), NOW, new ExpansionCache()),
     ).rejects.toThrow('transient');
   });
 
@@ -197,7 +199,7 @@ describe('pipeline round', () => {
     (body.data as Record<string, unknown>).object = null;
     const r = await p.run(
       [rawRecord({ grantId: 'g', offset: offset++, body })],
-      new PartitionStore(0),
+      openTestStore(0),
       NOW,
       new ExpansionCache(),
     );

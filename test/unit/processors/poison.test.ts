@@ -11,7 +11,6 @@ import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';
 import { MAX_STATE_ID_CHARS } from '../../../processors/state/keys';
-import { PartitionStore } from '../../../processors/state/store';
 import type { DeadLetterReason, RawRecord } from '../../../processors/types';
 import { schemaByName } from '../../../schemas/index';
 import {
@@ -22,6 +21,7 @@ import {
   rawRecord,
 } from '../../helpers/raw-notifications';
 import { stateIdsOf } from '../../helpers/state-ids';
+import { closeTestStores, openTestStore } from '../../helpers/state-store';
 
 /** The round's clock: just after the helpers' envelope times (inside ACCEPT_WINDOW). */
 const NOW = (RECENT_TIME + 300) * 1000;
@@ -63,7 +63,7 @@ function deepBody(type: string, id: string, depth: number): string {
 
 async function runPoison(poison: RawRecord, deps: Partial<PipelineDeps> = {}) {
   const after = normal(`after-${offset}`);
-  const r = await pipeline(deps).run([poison, after], new PartitionStore(0), NOW, new ExpansionCache());
+  const r = await pipeline(deps).run([poison, after], openTestStore(0), NOW, new ExpansionCache());
   return { r, after };
 }
 
@@ -81,6 +81,8 @@ function expectIsolated(
   expect(r.domain.map((d) => String(d.message.headers?.['source-offset']))).toEqual([after.offset]);
   expect(r.handledOffsets).toEqual([poison.offset, after.offset]);
 }
+
+afterAll(closeTestStores);
 
 describe('poison records: dead-lettered with a reason, the round goes on', () => {
   it('decode/order: "time" as a 400-digit string (Number() is Infinity) → MALFORMED_ENVELOPE', async () => {
@@ -115,7 +117,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         object: { id: 'e', grant_id: 'g', updated_at: 1e300, sequence: 1 },
       }),
     );
-    const r = await pipeline().run([ok], new PartitionStore(0), NOW, new ExpansionCache());
+    const r = await pipeline().run([ok], openTestStore(0), NOW, new ExpansionCache());
     expect(r.deadLetters).toEqual([]);
     const v = schemaByName('events').type.fromBuffer((r.domain[0]!.message.value as Buffer).subarray(5)) as {
       object_version: number;
@@ -190,7 +192,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         throw new TransientError('REGISTRY_UNAVAILABLE', 'registry down');
       },
     });
-    await expect(p.run([normal('t1')], new PartitionStore(0), NOW, new ExpansionCache())).rejects.toThrow(
+    await expect(p.run([normal('t1')], openTestStore(0), NOW, new ExpansionCache())).rejects.toThrow(
       'registry down',
     );
   });
@@ -210,7 +212,7 @@ describe('oversized outputs (issue 13, item 2)', () => {
     const after = normal('after-big');
     const r = await pipeline({ topics: limited, expand }).run(
       [poison, after],
-      new PartitionStore(0),
+      openTestStore(0),
       NOW,
       new ExpansionCache(),
     );
@@ -260,7 +262,7 @@ describe('state entries are bounded (issue 13, item 2)', () => {
   it('ids above the state limit are remembered by their SHA-256; a redelivery is still a duplicate', async () => {
     const longId = `n-${'x'.repeat(2000)}`;
     const longObject = `m-${'y'.repeat(2000)}`;
-    const store = new PartitionStore(0);
+    const store = openTestStore(0);
     const p = pipeline();
     const first = await p.run(
       [
@@ -280,7 +282,7 @@ describe('state entries are bounded (issue 13, item 2)', () => {
     expect(first.domain).toHaveLength(1);
     for (const id of stateIdsOf(first.stateChanges))
       expect(id.length).toBeLessThanOrEqual(MAX_STATE_ID_CHARS);
-    store.apply(first.stateChanges);
+    await store.apply(first.stateChanges);
     const again = await p.run(
       [
         raw(

@@ -74,7 +74,17 @@ class FakeSteps implements TakeoverSteps<Producer, string, Worker> {
 
   async restore(partitions: number[]): Promise<Restored<string>> {
     await this.step(`restore ${partitions.join(',')}`);
-    return { stores: new Map(partitions.map((p) => [p, `store${p}`])), records: 0, seconds: 0 };
+    return {
+      stores: new Map(partitions.map((p) => [p, `store${p}`])),
+      modes: new Map(partitions.map((p) => [p, 'tail' as const])),
+      records: 0,
+      entries: 0,
+      seconds: 0,
+    };
+  }
+
+  async discard(partition: number): Promise<void> {
+    this.log.push(`discard ${partition}`);
   }
 
   begin(partition: number, producer: Producer, store: string, start: bigint): Worker {
@@ -87,13 +97,13 @@ function setUp() {
   const consumer = new FakeConsumer();
   const assignment = new Assignment<Worker>(consumer);
   const steps = new FakeSteps();
-  const restored: number[] = [];
+  const restored: Array<Restored<unknown>> = [];
   const takeovers = new Takeovers({
     assignment,
     steps,
     timeoutMs: TIMEOUT_MS,
     log: silentLogger(),
-    onRestored: (s) => restored.push(s),
+    onRestored: (r) => restored.push(r),
   });
   const assign = (partitions: number[]) => {
     for (const p of assignment.assign(partitions).takeovers) takeovers.schedule(p, 0);
@@ -135,7 +145,8 @@ describe('takeover unit', () => {
       'begin 0 store0 @42 (producer 0)',
       'begin 1 store1 @3 (producer 1)',
     ]);
-    expect(restored).toEqual([0]);
+    expect(restored).toEqual([expect.objectContaining({ records: 0, entries: 0, seconds: 0 })]);
+    expect([...(restored[0]?.modes.keys() ?? [])]).toEqual([0, 1]);
     expect(assignment.active).toEqual([0, 1]);
     expect(consumer.calls).toEqual(expect.arrayContaining(['seek 0@42', 'seek 1@3']));
     expect(consumer.paused.size).toBe(0);
@@ -185,6 +196,19 @@ describe('takeover unit', () => {
     expect(steps.log.slice(3)).toEqual(['release 0', ...takeoverOf0(1)]);
     expect(steps.producers[0]?.released).toBe(true);
     expect(assignment.active).toEqual([0]);
+  });
+
+  it('lets go of the restored store of a partition revoked during the restore', async () => {
+    const { assignment, steps, takeovers, assign } = setUp();
+    steps.committed.set(0, 1n).set(1, 1n);
+    steps.hold('restore 0,1');
+    assign([0, 1]);
+    await jest.advanceTimersByTimeAsync(0);
+    assign([1]);
+    steps.release('restore 0,1');
+    await settle(takeovers);
+    expect(steps.log.slice(4)).toEqual(['release 0', 'discard 0', 'begin 1 store1 @1 (producer 1)']);
+    expect(assignment.active).toEqual([1]);
   });
 
   it('drops scheduled retries once closed', async () => {

@@ -16,10 +16,10 @@ import type { ExpandOutcome } from '../../../../processors/stages/expand';
 import { normalize } from '../../../../processors/stages/normalize';
 import { DomainEventEncoder, recordBatchBytes } from '../../../../processors/stages/publish';
 import { MAX_STATE_ID_CHARS } from '../../../../processors/state/keys';
-import { PartitionStore } from '../../../../processors/state/store';
 import { DEAD_LETTER_REASONS, type RawRecord } from '../../../../processors/types';
 import { DOMAIN_SCHEMA_NAMES, DOMAIN_SCHEMA_TOPICS } from '../../../../schemas/index';
 import { stateIdsOf } from '../../../helpers/state-ids';
+import { closeTestStores, openTestStore } from '../../../helpers/state-store';
 
 const RUNS = { numRuns: 300 };
 const DECODE_REASONS = ['DECOMPRESS_FAILED', 'MALFORMED_JSON', 'MALFORMED_ENVELOPE'];
@@ -212,6 +212,8 @@ describe('decode (property-based)', () => {
  * throws; every state entry and every output stays within its bound.
  */
 describe('decode through the pipeline (property-based, hostile range)', () => {
+  afterAll(closeTestStores);
+
   const topics = { ...loadTopicsConfig({}), maxMessageBytes: 1024 * 1024 };
   const schemaIds = new Map(
     DOMAIN_SCHEMA_NAMES.map((name, i) => [String(topics[DOMAIN_SCHEMA_TOPICS[name]]), i + 1]),
@@ -268,6 +270,8 @@ describe('decode through the pipeline (property-based, hostile range)', () => {
   }
 
   it('every record is accounted for, nothing throws, every state entry and output is bounded', async () => {
+    // One empty store for every run: a round only reads it (nothing is applied), so the runs stay independent.
+    const store = openTestStore(0);
     await fc.assert(
       fc.asyncProperty(
         fc.array(hostile, { minLength: 1, maxLength: 4 }),
@@ -292,7 +296,7 @@ describe('decode through the pipeline (property-based, hostile range)', () => {
                       message: '400',
                     },
           });
-          const r = await pipeline.run(records, new PartitionStore(0), 0, new ExpansionCache());
+          const r = await pipeline.run(records, store, 0, new ExpansionCache());
           // One outcome per record ('expanded' and 'body_omitted' are counted besides the record's own).
           const own = r.outcomes.filter((o) => o.outcome !== 'expanded' && o.outcome !== 'body_omitted');
           expect(own).toHaveLength(records.length);

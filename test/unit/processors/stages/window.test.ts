@@ -10,9 +10,9 @@ import {
   refuseBeyondWindow,
   WINDOW_OVERRIDE_HEADER,
 } from '../../../../processors/stages/window';
-import { PartitionStore } from '../../../../processors/state/store';
 import type { RawRecord } from '../../../../processors/types';
 import { messageNotification, rawRecord } from '../../../helpers/raw-notifications';
+import { closeTestStores, openTestStore } from '../../../helpers/state-store';
 
 const H = 3_600_000;
 const W = { dedupeWindowMs: 96 * H, acceptWindowMs: 80 * H };
@@ -28,6 +28,8 @@ function rec(timeMs: number, spec: { id?: string; headers?: Record<string, strin
     ...(spec.headers ? { extraHeaders: spec.headers } : {}),
   });
 }
+
+afterAll(closeTestStores);
 
 describe('window: what the state can vouch for', () => {
   it('accepts envelope times from ACCEPT_WINDOW ago up to the slack ahead; refuses the rest as BEYOND_WINDOW', () => {
@@ -102,9 +104,9 @@ describe('window in the pipeline: a notification is never emitted twice, however
   ])('delivered %i h late, back %i h after its time', async (lagH, againH) => {
     const time = NOW - 200 * H;
     const record = rec(time, { id: `again-${lagH}-${againH}` });
-    const store = new PartitionStore(0);
+    const store = openTestStore(0);
     const first = await pipeline.run([record], store, time + lagH * H, new ExpansionCache());
-    store.apply(first.stateChanges);
+    await store.apply(first.stateChanges);
     const second = await pipeline.run([record], store, time + againH * H, new ExpansionCache());
     const emitted = first.domain.length + second.domain.length;
     expect(emitted).toBeLessThanOrEqual(1);

@@ -1,11 +1,13 @@
 import type { Message } from 'kafkajs';
 import {
-  applyChangelogRecord,
   changelogMessages,
   changesFromRecord,
+  resetMarkerKey,
+  resetMarkerValue,
   statePartitionFor,
 } from '../../../../processors/state/changelog';
-import { PartitionStore, type StateChange } from '../../../../processors/state/store';
+import type { PartitionStore, StateChange } from '../../../../processors/state/store';
+import { closeTestStores, openTestStore } from '../../../helpers/state-store';
 
 const key = { grantId: 'g:1', objectType: 'message', objectId: 'm"1' };
 let n = 0;
@@ -15,6 +17,16 @@ const buf = (m: Message) => ({
   key: Buffer.from(m.key as string),
   value: m.value === null || m.value === undefined ? null : Buffer.from(m.value as string),
 });
+
+/** What the restore does with each record of the partition, in log order. */
+async function restore(store: PartitionStore, records: Message[]): Promise<void> {
+  for (const m of records) {
+    const b = buf(m);
+    await store.apply(changesFromRecord(store.partition, b.key, b.value));
+  }
+}
+
+afterAll(closeTestStores);
 
 describe('state changelog', () => {
   it('writes a transaction’s ids and versions as one bucket, plus progress and bucket tombstones', () => {
@@ -38,7 +50,8 @@ describe('state changelog', () => {
       d: ['n1'],
       v: [['g:1', 'message', 'm"1', '1723821985000', '42', 1]],
     });
-    expect(tracking).toEqual([{ kind: 'bucket', id: 'B', expiresAt: 500, ids: ['n1'], versionKeys: [key] }]);
+    // The bucket's bookkeeping is its id and expiry only: its entries expire with their store segment.
+    expect(tracking).toEqual([{ kind: 'bucket', id: 'B', expiresAt: 500 }]);
   });
 
   it('cuts buckets by size', () => {
@@ -68,7 +81,7 @@ describe('state changelog', () => {
       { kind: 'progress', progress: null },
       { kind: 'dedupe', id: 'n1', expiresAt: 123 },
       { kind: 'version', key, entry: { version: 5n, offset: '4', deleted: false }, expiresAt: 123 },
-      { kind: 'bucket', id: 'B', expiresAt: 123, ids: ['n1'], versionKeys: [key] },
+      { kind: 'bucket', id: 'B', expiresAt: 123 },
     ]);
     const b0 = buf(messages[1] as Message);
     expect(changesFromRecord(8, b0.key, b0.value)).toEqual([]);
@@ -77,39 +90,39 @@ describe('state changelog', () => {
     expect(changesFromRecord(7, Buffer.from('[7,"b","x"]'), Buffer.from('{bad'))).toEqual([]);
   });
 
-  it('restoring the records in order rebuilds the store; a later write wins; a tombstoned bucket is forgotten', () => {
-    const store = new PartitionStore(7);
-    const records: Message[] = [
-      ...changelogMessages(
-        7,
-        0,
-        [
-          { kind: 'dedupe', id: 'a', expiresAt: 100 },
-          { kind: 'version', key, entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 100 },
-        ],
-        { bucketId: () => 'B1' },
-      ).messages,
-      ...changelogMessages(
-        7,
-        0,
-        [{ kind: 'version', key, entry: { version: 2n, offset: '2', deleted: true }, expiresAt: 200 }],
-        { bucketId: () => 'B2' },
-      ).messages,
+  // Changed on purpose (issue 15): a bucket tombstone no longer forgets the bucket's entries (the bucket
+  // does not list them any more). It is written once they have expired, and the store drops them by time:
+  // restored after B1 expired, its entries are not written at all.
+  it('restoring the records in order rebuilds the store; a later write wins; expired entries are not kept', async () => {
+    const store = openTestStore(7, { now: () => 150 });
+    const v = (version: bigint, deleted: boolean, expiresAt: number): StateChange => ({
+      kind: 'version',
+      key,
+      entry: { version, offset: String(version), deleted },
+      expiresAt,
+    });
+    await restore(store, [
+      ...changelogMessages(7, 0, [{ kind: 'dedupe', id: 'a', expiresAt: 100 }, v(1n, false, 100)], {
+        bucketId: () => 'B1',
+      }).messages,
+      ...changelogMessages(7, 0, [{ kind: 'dedupe', id: 'b', expiresAt: 200 }, v(2n, false, 200)], {
+        bucketId: () => 'B2',
+      }).messages,
+      ...changelogMessages(7, 0, [v(3n, true, 300)], { bucketId: () => 'B3' }).messages,
       ...changelogMessages(7, 0, [{ kind: 'forget-bucket', id: 'B1' }]).messages,
-    ];
-    for (const m of records) {
-      const b = buf(m);
-      applyChangelogRecord(store, b.key, b.value);
-    }
-    // B1 is tombstoned: 'a' is forgotten; the version B2 wrote again stays.
+    ]);
+    store.dropCache();
     expect(store.seen('a', 0)).toBe(false);
+    expect(store.seen('b', 150)).toBe(true);
     expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 150)).toEqual({
-      version: 2n,
-      offset: '2',
+      version: 3n,
+      offset: '3',
       deleted: true,
     });
-    expect(store.bucketCount).toBe(1);
-    expect(store.expiredBuckets(300, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
+    // One object, its latest write a tombstone.
+    expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 1 });
+    expect(store.bucketCount).toBe(2);
+    expect(store.expiredBuckets(250, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
   });
 
   it('maps input partitions onto the state topic', () => {
@@ -119,24 +132,48 @@ describe('state changelog', () => {
 });
 
 describe('state changelog: replay --reset-state', () => {
-  it('forgets everything once every live bucket of the partition is tombstoned, before compaction', () => {
-    const store = new PartitionStore(1);
-    const records: Message[] = [
+  it('the reset marker [partition, "r"] reads back as a reset, and a reset change is written as the marker', () => {
+    const marker = { key: resetMarkerKey(4), value: resetMarkerValue(1_000) };
+    expect(marker.key).toBe('[4,"r"]');
+    expect(changesFromRecord(4, Buffer.from(marker.key), Buffer.from(marker.value))).toEqual([
+      { kind: 'reset' },
+    ]);
+    // Another partition's marker, and a marker's own tombstone (compaction of an older reset), change nothing.
+    expect(changesFromRecord(5, Buffer.from(marker.key), Buffer.from(marker.value))).toEqual([]);
+    expect(changesFromRecord(4, Buffer.from(marker.key), null)).toEqual([]);
+    const { messages, tracking } = changelogMessages(4, 1, [{ kind: 'reset' }]);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ key: '[4,"r"]', partition: 1 });
+    const b = buf(messages[0] as Message);
+    expect(changesFromRecord(4, b.key, b.value)).toEqual([{ kind: 'reset' }]);
+    expect(tracking).toEqual([]);
+  });
+
+  it('a restore forgets what came before the marker and keeps what was written after it', async () => {
+    const store = openTestStore(1);
+    await restore(store, [
       ...changelogMessages(
         1,
         0,
         [
           { kind: 'dedupe', id: 'x', expiresAt: 10_000 },
           { kind: 'version', key, entry: { version: 1n, offset: '1', deleted: false }, expiresAt: 10_000 },
+          { kind: 'progress', progress: { next: '3', through: '5', unprocessed: [] } },
         ],
         { bucketId: () => 'L1' },
       ).messages,
+      // What replay --reset-state writes (cli/ops/state-reset.ts): a tombstone per live entry, then the marker.
       { key: '[1,"b","L1"]', value: null },
-    ];
-    for (const m of records) {
-      const b = buf(m);
-      applyChangelogRecord(store, b.key, b.value);
-    }
-    expect(store.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
+      { key: '[1,"p"]', value: null },
+      { key: resetMarkerKey(1), value: resetMarkerValue() },
+      ...changelogMessages(1, 0, [{ kind: 'dedupe', id: 'y', expiresAt: 10_000 }], { bucketId: () => 'L2' })
+        .messages,
+    ]);
+    expect(store.seen('x', 0)).toBe(false);
+    expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 0)).toBeUndefined();
+    expect(store.seen('y', 0)).toBe(true);
+    expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
+    expect(store.bucketCount).toBe(1);
+    expect(store.progress).toBeNull();
   });
 });

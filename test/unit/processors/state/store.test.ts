@@ -1,80 +1,76 @@
-import { PartitionStore } from '../../../../processors/state/store';
+/**
+ * The state store's contract, against the real on-disk store (LMDB in a temporary directory): what the
+ * stages ask of it (dedupe, versions, tombstones, progress), what the restore relies on (the checkpoint
+ * is persisted with the changes), and how entries expire (whole segments, by the store's own clock).
+ */
+import fc from 'fast-check';
+import { objectKeyString } from '../../../../processors/object-identity';
+import { MAX_STATE_ID_CHARS, stateId } from '../../../../processors/state/keys';
+import {
+  type PartitionStore,
+  SEGMENTS_PER_WINDOW,
+  type StateChange,
+} from '../../../../processors/state/store';
+import type { ObjectKey } from '../../../../processors/types';
+import { closeTestStores, openTestStore, testStoreDir } from '../../../helpers/state-store';
 
-const key = (id: string) => ({ grantId: 'g', objectType: 'message', objectId: id });
-const keyString = (id: string) => JSON.stringify(['g', 'message', id]);
+const key = (id: string): ObjectKey => ({ grantId: 'g', objectType: 'message', objectId: id });
+const keyString = (id: string) => objectKeyString(key(id));
+const version = (id: string, v: bigint, expiresAt: number, deleted = false): StateChange => ({
+  kind: 'version',
+  key: key(id),
+  entry: { version: v, offset: String(v), deleted },
+  expiresAt,
+});
+const bucket = (id: string, expiresAt: number): StateChange => ({ kind: 'bucket', id, expiresAt });
 
-describe('PartitionStore', () => {
-  it('remembers dedupe ids until they expire', () => {
-    const s = new PartitionStore(0);
-    s.apply([{ kind: 'dedupe', id: 'n1', expiresAt: 100 }]);
+/** A window whose segments are 1,000 ms wide: segment i holds expiry times [1000·i, 1000·(i+1)). */
+const WINDOW = 1000 * SEGMENTS_PER_WINDOW;
+
+/** A store whose own clock the test moves. */
+function clocked(options: { path?: string; cacheEntries?: number } = {}) {
+  const clock = { now: 0 };
+  const store = openTestStore(0, { windowMs: WINDOW, now: () => clock.now, ...options });
+  return { store, clock };
+}
+
+afterAll(closeTestStores);
+
+describe('PartitionStore (on disk)', () => {
+  it('remembers dedupe ids until they expire', async () => {
+    const s = openTestStore();
+    await s.apply([{ kind: 'dedupe', id: 'n1', expiresAt: 100 }]);
     expect(s.seen('n1', 99)).toBe(true);
     expect(s.seen('n1', 100)).toBe(false);
     expect(s.seen('n2', 0)).toBe(false);
+    // The same answers from disk, without the hot cache.
+    s.dropCache();
+    expect(s.seen('n1', 99)).toBe(true);
+    expect(s.seen('n1', 100)).toBe(false);
   });
 
-  it('keeps the last version per object, tombstones counted apart', () => {
-    const s = new PartitionStore(0);
-    s.apply([
-      { kind: 'version', key: key('a'), entry: { version: 5n, offset: '1', deleted: false }, expiresAt: 100 },
-      { kind: 'version', key: key('b'), entry: { version: 6n, offset: '2', deleted: true }, expiresAt: 100 },
+  it('keeps the last version per object, tombstones counted apart', async () => {
+    const s = openTestStore();
+    await s.apply([
+      version('a', 5n, 100),
+      version('b', 6n, 100, true),
       { kind: 'dedupe', id: 'n', expiresAt: 100 },
     ]);
-    expect(s.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '1', deleted: false });
+    expect(s.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
+    expect(s.version(keyString('b'), 0)).toEqual({ version: 6n, offset: '6', deleted: true });
     expect(s.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 1 });
-    s.apply([
-      { kind: 'version', key: key('b'), entry: { version: 9n, offset: '3', deleted: false }, expiresAt: 200 },
-    ]);
+    await s.apply([version('b', 9n, 200)]);
     expect(s.counts()).toEqual({ dedupe: 1, version: 2, tombstone: 0 });
+    s.dropCache();
     expect(s.version(keyString('b'), 199)?.version).toBe(9n);
     expect(s.version(keyString('b'), 200)).toBeUndefined();
+    expect(s.version(keyString('c'), 0)).toBeUndefined();
   });
 
-  it('forgets what a tombstoned bucket held, except entries written again later', () => {
-    const s = new PartitionStore(0);
-    s.apply([
-      { kind: 'dedupe', id: 'a', expiresAt: 10 },
-      { kind: 'dedupe', id: 'b', expiresAt: 10 },
-      { kind: 'version', key: key('x'), entry: { version: 1n, offset: '1', deleted: true }, expiresAt: 10 },
-      { kind: 'bucket', id: 'B1', expiresAt: 10, ids: ['a', 'b'], versionKeys: [key('x')] },
-      // 'a' written again by a later transaction.
-      { kind: 'dedupe', id: 'a', expiresAt: 40 },
-      { kind: 'bucket', id: 'B2', expiresAt: 40, ids: ['a'], versionKeys: [] },
-    ]);
-    expect(s.counts()).toEqual({ dedupe: 2, version: 0, tombstone: 1 });
-    s.apply([{ kind: 'forget-bucket', id: 'B1' }]);
-    expect(s.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
-    expect(s.seen('a', 25)).toBe(true);
-    s.apply([
-      { kind: 'forget-bucket', id: 'B2' },
-      { kind: 'forget-bucket', id: 'unknown' },
-    ]);
-    expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
-    expect(s.bucketCount).toBe(0);
-  });
-
-  it('lists changelog buckets to tombstone once expired, in the order written, bounded', () => {
-    const s = new PartitionStore(0);
-    const bucket = (id: string, expiresAt: number) => ({
-      kind: 'bucket' as const,
-      id,
-      expiresAt,
-      ids: [],
-      versionKeys: [],
-    });
-    s.apply([bucket('b1', 10), bucket('b2', 20), bucket('b3', 30)]);
-    expect(s.expiredBuckets(25, 10)).toEqual([
-      { kind: 'forget-bucket', id: 'b1' },
-      { kind: 'forget-bucket', id: 'b2' },
-    ]);
-    expect(s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b1' }]);
-    s.apply([{ kind: 'forget-bucket', id: 'b1' }]);
-    expect(s.bucketCount).toBe(2);
-  });
-
-  it('knows which offsets past the committed one were already handled', () => {
-    const s = new PartitionStore(0);
+  it('knows which offsets past the committed one were already handled', async () => {
+    const s = openTestStore();
     expect(s.handledAhead('5')).toBe(false);
-    s.apply([{ kind: 'progress', progress: { next: '5', through: '10', unprocessed: ['5', '8'] } }]);
+    await s.apply([{ kind: 'progress', progress: { next: '5', through: '10', unprocessed: ['5', '8'] } }]);
     expect(['4', '5', '6', '7', '8', '9', '10'].map((o) => s.handledAhead(o))).toEqual([
       false,
       false,
@@ -84,7 +80,329 @@ describe('PartitionStore', () => {
       true,
       false,
     ]);
-    s.apply([{ kind: 'progress', progress: null }]);
+    await s.apply([{ kind: 'progress', progress: null }]);
     expect(s.handledAhead('6')).toBe(false);
+    expect(s.progress).toBeNull();
+  });
+
+  it('persists the checkpoint with the changes: reopened at the same path, everything is still there', async () => {
+    const path = testStoreDir();
+    const s = openTestStore(3, { path });
+    expect(s.checkpoint).toBeUndefined();
+    await s.apply(
+      [
+        { kind: 'dedupe', id: 'n1', expiresAt: 100 },
+        version('a', 5n, 100),
+        version('b', 6n, 100, true),
+        { kind: 'progress', progress: { next: '5', through: '10', unprocessed: ['8'] } },
+        bucket('B1', 100),
+      ],
+      42n,
+    );
+    // An apply without a checkpoint keeps the one the store has.
+    await s.apply([{ kind: 'dedupe', id: 'n2', expiresAt: 100 }]);
+    expect(s.checkpoint?.offset).toBe(42n);
+    await s.close();
+
+    const again = openTestStore(3, { path });
+    expect(again.checkpoint?.offset).toBe(42n);
+    expect(again.seen('n1', 0)).toBe(true);
+    expect(again.seen('n2', 0)).toBe(true);
+    expect(again.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
+    expect(again.counts()).toEqual({ dedupe: 2, version: 1, tombstone: 1 });
+    expect(again.progress).toEqual({ next: '5', through: '10', unprocessed: ['8'] });
+    expect(again.handledAhead('9')).toBe(true);
+    expect(again.bucketCount).toBe(1);
+    expect(again.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B1' }]);
+  });
+
+  it('drops a whole segment once its end has passed: the entries go without a delete each', async () => {
+    const path = testStoreDir();
+    const { store: s, clock } = clocked({ path });
+    await s.apply([
+      { kind: 'dedupe', id: 'early-1', expiresAt: 300 },
+      { kind: 'dedupe', id: 'early-2', expiresAt: 900 },
+      { kind: 'dedupe', id: 'late', expiresAt: 1500 },
+      version('v-early', 1n, 800, true),
+      version('v-late', 2n, 2500),
+    ]);
+    expect(s.counts()).toEqual({ dedupe: 3, version: 1, tombstone: 1 });
+    // Past every expiry of segment 0, not yet at its end: nothing is dropped early.
+    clock.now = 950;
+    await s.apply([]);
+    expect(s.counts()).toEqual({ dedupe: 3, version: 1, tombstone: 1 });
+    clock.now = 1000;
+    expect(s.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 0 });
+    await s.apply([]);
+    // Dropped from disk, not only hidden by the clock: a store reopened with its clock back at 0 (where
+    // the entries would still be valid) no longer has them.
+    await s.close();
+    const reopened = openTestStore(0, { path, windowMs: WINDOW, now: () => 0 });
+    expect(reopened.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 0 });
+    expect(reopened.seen('early-1', 0)).toBe(false);
+    expect(reopened.seen('late', 0)).toBe(true);
+    expect(reopened.version(keyString('v-early'), 0)).toBeUndefined();
+    expect(reopened.version(keyString('v-late'), 0)?.version).toBe(2n);
+  });
+
+  it('does not write entries that have already expired by its clock (a restore of old records)', async () => {
+    const { store: s, clock } = clocked();
+    clock.now = 5000;
+    await s.apply([{ kind: 'dedupe', id: 'old', expiresAt: 4000 }, version('old', 1n, 5000)], 7n);
+    expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
+    s.dropCache();
+    expect(s.seen('old', 0)).toBe(false);
+    expect(s.version(keyString('old'), 0)).toBeUndefined();
+    expect(s.checkpoint?.offset).toBe(7n);
+  });
+
+  it('returns the latest write of a key even when it expires earlier than the first (clock skew)', async () => {
+    const path = testStoreDir();
+    const { store: s } = clocked({ path });
+    // The second instance's clock is behind: its writes expire in an older segment than the first's.
+    await s.apply([version('k', 1n, 2500), { kind: 'dedupe', id: 'd', expiresAt: 2500 }]);
+    await s.apply([version('k', 2n, 1500, true), { kind: 'dedupe', id: 'd', expiresAt: 1200 }]);
+    const check = (store: PartitionStore) => {
+      store.dropCache();
+      expect(store.version(keyString('k'), 0)).toEqual({ version: 2n, offset: '2', deleted: true });
+      expect(store.version(keyString('k'), 1500)).toBeUndefined();
+      expect(store.seen('d', 1100)).toBe(true);
+      expect(store.seen('d', 1200)).toBe(false);
+    };
+    check(s);
+    await s.close();
+    check(openTestStore(0, { path, windowMs: WINDOW, now: () => 0 }));
+  });
+
+  it('reset forgets everything; what the same apply writes after it stays', async () => {
+    const path = testStoreDir();
+    const s = openTestStore(0, { path });
+    await s.apply(
+      [
+        { kind: 'dedupe', id: 'before', expiresAt: 100 },
+        version('x', 1n, 100),
+        { kind: 'progress', progress: { next: '1', through: '3', unprocessed: [] } },
+        bucket('B1', 100),
+      ],
+      5n,
+    );
+    expect(s.seen('before', 0)).toBe(true);
+    await s.apply(
+      [
+        { kind: 'dedupe', id: 'doomed', expiresAt: 100 },
+        { kind: 'reset' },
+        // Same segment as everything forgotten above: it is reopened empty.
+        { kind: 'dedupe', id: 'after', expiresAt: 100 },
+        bucket('B2', 100),
+      ],
+      9n,
+    );
+    const check = (store: PartitionStore) => {
+      expect(store.seen('before', 0)).toBe(false);
+      expect(store.seen('doomed', 0)).toBe(false);
+      expect(store.seen('after', 0)).toBe(true);
+      expect(store.version(keyString('x'), 0)).toBeUndefined();
+      expect(store.progress).toBeNull();
+      expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
+      expect(store.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
+      expect(store.checkpoint?.offset).toBe(9n);
+    };
+    check(s);
+    await s.close();
+    check(openTestStore(0, { path }));
+  });
+
+  it('lists changelog buckets to tombstone once expired, in expiry order, bounded', async () => {
+    const s = openTestStore();
+    // Written out of expiry order (another instance's clock, a window change).
+    await s.apply([bucket('b3', 30), bucket('b1', 10), bucket('b2', 20), bucket('b0', 20)]);
+    expect(s.expiredBuckets(5, 10)).toEqual([]);
+    expect(s.expiredBuckets(25, 10)).toEqual([
+      { kind: 'forget-bucket', id: 'b1' },
+      { kind: 'forget-bucket', id: 'b0' },
+      { kind: 'forget-bucket', id: 'b2' },
+    ]);
+    expect(s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b1' }]);
+    await s.apply([{ kind: 'forget-bucket', id: 'b1' }]);
+    expect(s.bucketCount).toBe(3);
+    expect(s.expiredBuckets(100, 2)).toEqual([
+      { kind: 'forget-bucket', id: 'b0' },
+      { kind: 'forget-bucket', id: 'b2' },
+    ]);
+  });
+
+  // Changed on purpose (issue 15): a bucket no longer lists its entries, and tombstoning it forgets only
+  // the bucket's bookkeeping. Its entries have expired by then anyway, and they go with their segment.
+  it('forget-bucket removes only the bucket bookkeeping; the entries expire with their segment', async () => {
+    const { store: s, clock } = clocked();
+    await s.apply([
+      { kind: 'dedupe', id: 'a', expiresAt: 500 },
+      version('x', 1n, 500, true),
+      bucket('B1', 500),
+    ]);
+    await s.apply([
+      { kind: 'forget-bucket', id: 'B1' },
+      { kind: 'forget-bucket', id: 'unknown' },
+    ]);
+    expect(s.bucketCount).toBe(0);
+    expect(s.expiredBuckets(1000, 10)).toEqual([]);
+    expect(s.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 1 });
+    s.dropCache();
+    expect(s.seen('a', 0)).toBe(true);
+    clock.now = 1000;
+    await s.apply([]);
+    expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
+  });
+
+  it(`remembers ids longer than MAX_STATE_ID_CHARS (${MAX_STATE_ID_CHARS}) by their digest`, async () => {
+    const s = openTestStore();
+    const long = `n-${'x'.repeat(MAX_STATE_ID_CHARS * 4)}`;
+    const sibling = `${long.slice(0, MAX_STATE_ID_CHARS)}-other`.padEnd(long.length, 'y');
+    const longKey: ObjectKey = {
+      grantId: 'g'.repeat(1000),
+      objectType: 'message',
+      objectId: 'o'.repeat(5000),
+    };
+    // What the stages write: the bounded id (dedupeEntries) and the bounded key (order).
+    await s.apply([
+      { kind: 'dedupe', id: stateId(long), expiresAt: 100 },
+      {
+        kind: 'version',
+        key: longKey,
+        entry: { version: 3n, offset: '9', deleted: false },
+        expiresAt: 100,
+      },
+    ]);
+    s.dropCache();
+    expect(s.seen(long, 0)).toBe(true);
+    expect(s.seen(sibling, 0)).toBe(false);
+    expect(s.version(objectKeyString(longKey), 0)?.version).toBe(3n);
+    expect(s.version(objectKeyString({ ...longKey, objectId: `${longKey.objectId}z` }), 0)).toBeUndefined();
+  });
+
+  it('refuses to apply after close', async () => {
+    const s = openTestStore();
+    await s.close();
+    await expect(s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }])).rejects.toThrow(
+      'state store of partition 0 is closed',
+    );
+    // Closing twice is harmless.
+    await s.close();
+  });
+});
+
+describe('PartitionStore: the hot cache never changes an answer', () => {
+  type Op =
+    | { op: 'apply'; changes: StateChange[] }
+    | { op: 'tick'; by: number }
+    | { op: 'seen'; id: string; ahead: number }
+    | { op: 'version'; id: string; ahead: number }
+    | { op: 'drop-cache' };
+
+  const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+  const expiry = fc.integer({ min: 0, max: 6000 });
+  const change: fc.Arbitrary<StateChange> = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({ id: ids, expiresAt: expiry }).map((c) => ({ kind: 'dedupe' as const, ...c })),
+    },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(ids, fc.bigInt({ min: 1n, max: 50n }), expiry, fc.boolean())
+        .map(([id, v, e, deleted]) => version(id, v, e, deleted)),
+    },
+    { weight: 1, arbitrary: fc.constant<StateChange>({ kind: 'reset' }) },
+  );
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .array(change, { minLength: 1, maxLength: 5 })
+        .map((changes) => ({ op: 'apply' as const, changes })),
+    },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 700 }).map((by) => ({ op: 'tick' as const, by })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ id: ids, ahead: fc.integer({ min: 0, max: 3000 }) })
+        .map((q) => ({ op: 'seen' as const, ...q })),
+    },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({ id: ids, ahead: fc.integer({ min: 0, max: 3000 }) })
+        .map((q) => ({ op: 'version' as const, ...q })),
+    },
+    { weight: 1, arbitrary: fc.constant<Op>({ op: 'drop-cache' }) },
+  );
+
+  /** What the stores must answer: the latest write of each key that had not expired when applied. */
+  class Model {
+    seen = new Map<string, number>();
+    versions = new Map<string, { v: bigint; deleted: boolean; expiresAt: number }>();
+    apply(changes: StateChange[], now: number) {
+      for (const c of changes) {
+        if (c.kind === 'reset') {
+          this.seen.clear();
+          this.versions.clear();
+        } else if (c.kind === 'dedupe' && c.expiresAt > now) this.seen.set(c.id, c.expiresAt);
+        else if (c.kind === 'version' && c.expiresAt > now)
+          this.versions.set(c.key.objectId, {
+            v: c.entry.version,
+            deleted: c.entry.deleted,
+            expiresAt: c.expiresAt,
+          });
+      }
+    }
+  }
+
+  it('answers alike with no cache to speak of, a small one and one holding everything, and as the model', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
+        const clock = { now: 0 };
+        const stores = [0, 3, 10_000].map((cacheEntries) =>
+          openTestStore(0, { windowMs: WINDOW, cacheEntries, now: () => clock.now }),
+        );
+        const model = new Model();
+        try {
+          for (const o of ops) {
+            // Lookups happen at the store's clock or later (a round's clock is never behind the store's).
+            const at = o.op === 'seen' || o.op === 'version' ? clock.now + o.ahead : clock.now;
+            switch (o.op) {
+              case 'apply':
+                for (const s of stores) await s.apply(o.changes);
+                model.apply(o.changes, clock.now);
+                break;
+              case 'tick':
+                clock.now += o.by;
+                break;
+              case 'drop-cache':
+                for (const s of stores) s.dropCache();
+                break;
+              case 'seen': {
+                const expected = (model.seen.get(o.id) ?? 0) > at;
+                expect(stores.map((s) => s.seen(o.id, at))).toEqual([expected, expected, expected]);
+                break;
+              }
+              case 'version': {
+                const m = model.versions.get(o.id);
+                const expected =
+                  m !== undefined && m.expiresAt > at ? { v: m.v, deleted: m.deleted } : undefined;
+                const got = stores.map((s) => {
+                  const e = s.version(keyString(o.id), at);
+                  return e === undefined ? undefined : { v: e.version, deleted: e.deleted };
+                });
+                expect(got).toEqual([expected, expected, expected]);
+                break;
+              }
+            }
+          }
+        } finally {
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
