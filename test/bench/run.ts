@@ -89,9 +89,14 @@ function parseFlags(argv: string[]): Flags {
     else if (a === '--state-sizes')
       flags.stateSizes = value()
         .split(',')
+        .filter((v) => v !== '')
         .map((v) => count(a, v));
-    else if (a === '--soak-minutes') flags.soak.seconds = Math.round(Number(value()) * 60);
-    else if (a === '--soak-rate') flags.soak.rate = count(a, value());
+    else if (a === '--soak-minutes') {
+      const v = value();
+      const minutes = Number(v);
+      if (!(minutes > 0)) throw new Error(`--soak-minutes: not a positive number: ${v}`);
+      flags.soak.seconds = Math.round(minutes * 60);
+    } else if (a === '--soak-rate') flags.soak.rate = count(a, value());
     else if (a === '--soak-window') {
       const v = value();
       const ms = parseDuration(v, 's');
