@@ -356,7 +356,11 @@ export function markdown(r: BenchResult): string {
     );
     lines.push('');
     lines.push(
-      `Processor state on disk (du of its PROCESSOR_STATE_DIR): start ${fmt(so.processorDisk.startMb)} MB, end ${fmt(so.processorDisk.endMb)} MB, max ${fmt(so.processorDisk.maxMb)} MB, slope ${fmt(so.processorDisk.slopeMbPerMin, 2)} MB/min after ${so.warmupSeconds} s; sampled every ${mem.settings.sampleSeconds} s.`,
+      `Processor state on disk (du of its PROCESSOR_STATE_DIR): start ${fmt(so.processorDisk.startMb)} MB, end ${fmt(so.processorDisk.endMb)} MB, max ${fmt(so.processorDisk.maxMb)} MB, slope ${fmt(so.processorDisk.slopeMbPerMin, 2)} MB/min after ${so.warmupSeconds} s; sampled every ${mem.settings.sampleSeconds} s. Processor outcomes: ${Object.entries(
+        so.outcomes,
+      )
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}.`,
     );
     lines.push('');
   }

@@ -24,6 +24,7 @@ import { linearFit, round } from '../lib/stats';
 import { startTraffic } from '../lib/traffic';
 import type { LoadSummary } from '../load/generator';
 import type { StateBytesResult } from '../memory/state-bytes';
+import { outcomesFrom } from './processor';
 
 export interface MemorySettings {
   dedupeIds: number;
@@ -84,6 +85,9 @@ export interface MemoryResult {
     processorHeap: SoakSeries;
     processorDisk: SoakSeries;
     load: LoadSummary | undefined;
+    /** The processor's notifications by outcome at the end: a soak whose traffic is dead-lettered
+     * (BEYOND_WINDOW) never fills its state and proves nothing. */
+    outcomes: Record<string, number>;
   };
 }
 
@@ -186,6 +190,8 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   }
   await sending;
   ctx.log(`memory: soak sent ${load?.sent} at ${load?.rps} req/s, non-200 ${load?.non200}`);
+  const outcomes = await outcomesFrom(services.processorMetricsUrl).catch(() => ({}));
+  ctx.log(`memory: soak processor outcomes ${JSON.stringify(outcomes)}`);
   await ctx.release('traffic-soak');
   await ctx.release('processor-soak');
   rmSync(services.processorStateDir, { recursive: true, force: true });
@@ -203,6 +209,7 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
       processorHeap: series(samples, warmupSeconds, (x) => x.processorHeapMb),
       processorDisk: series(samples, warmupSeconds, (x) => x.processorDiskMb),
       load,
+      outcomes,
     },
   };
 }

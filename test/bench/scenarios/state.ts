@@ -86,8 +86,8 @@ export interface ProcessorStart {
   /** Spawn → every partition restored (group join, fencing and restore). */
   readySeconds: number;
   restore: RestoreFigures;
-  /** Dedupe ids and versions in the stores once restored (…_state_entries), and that ÷ the restore's
-   * seconds: the applied count above also holds bucket bookkeeping and records applied twice. */
+  /** Dedupe ids and versions in the stores once restored (…_state_entries), and, for a full restore,
+   * that ÷ its seconds: the applied count above also holds bucket bookkeeping and records applied twice. */
   storeEntries: number;
   storeEntriesPerSecond: number;
   /** RSS peak from spawn to ready, sampled every 200 ms. */
@@ -224,19 +224,22 @@ async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Pr
   const seconds = counter(after, METRIC.restoreSeconds);
   const entries = counter(after, METRIC.restoredEntries);
   const storeEntries = counter(after, METRIC.entries);
+  const fullPartitions = counter(after, METRIC.restores, 'mode="full"');
   const start: ProcessorStart = {
     readySeconds: round(readySeconds, 2),
     restore: {
       partitions: {
         tail: counter(after, METRIC.restores, 'mode="tail"'),
-        full: counter(after, METRIC.restores, 'mode="full"'),
+        full: fullPartitions,
       },
       seconds: round(seconds, 2),
       entries,
       entriesPerSecond: seconds > 0 ? Math.round(entries / seconds) : Number.NaN,
     },
     storeEntries,
-    storeEntriesPerSecond: seconds > 0 ? Math.round(storeEntries / seconds) : Number.NaN,
+    // Only a full restore starts from an empty store.
+    storeEntriesPerSecond:
+      fullPartitions > 0 && seconds > 0 ? Math.round(storeEntries / seconds) : Number.NaN,
     rssPeakMb: round(Math.max(peak, rssBytes(service.pid ?? -1)) / 1048576),
     memory,
     heapUsedMb: round(counter(after, METRIC.heap) / 1048576),
