@@ -82,6 +82,9 @@ export interface PartitionStoreOptions {
  * (1 + 1/SEGMENTS_PER_WINDOW) windows of entries before a segment can be dropped. */
 export const SEGMENTS_PER_WINDOW = 4;
 
+/** Far above any one partition's store; a larger store still works (lmdb-js grows the map). */
+const MAP_SIZE_BYTES = 64 * 1024 ** 3;
+
 type Kind = 'd' | 'v';
 
 interface Segment {
@@ -190,6 +193,11 @@ export class PartitionStore {
       // transaction, so a crash that loses an unflushed commit loses its checkpoint too, and the restore
       // re-applies those records from the changelog. LMDB keeps the file consistent either way.
       separateFlushed: true,
+      // Address space for the file reserved up front (no disk or memory is used until pages are
+      // written). Without it lmdb-js starts with a 128 KiB map and doubles it as the file grows,
+      // keeping every earlier map: a page touched through several maps counts once per map in the
+      // process's RSS, which then reads up to twice the file (docs/benchmarks.md, "State at scale").
+      mapSize: MAP_SIZE_BYTES,
     };
     assertLmdbFile(join(o.path, 'data.mdb'));
     this.root = open(options);

@@ -15,10 +15,16 @@
  *   npm run bench -- --no-large-messages  leave the simulator's >1 MB messages (delivered `.truncated`,
  *                                       expanded through the simulated API) out of the processor,
  *                                       end-to-end and soak traffic
+ *   npm run bench -- --only state --state-real 0 --state-sizes 10000000
+ *                                       the state scenario with other sizes (processed notifications;
+ *                                       dedupe ids preloaded through the changelog, comma-separated)
+ *   npm run bench -- --only memory --soak-minutes 60 --soak-rate 500 --soak-window 10m
+ *                                       the soak's length, rate and DEDUPE_WINDOW
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseDuration } from '../../lib/config/duration';
 import { createContext, repoRoot } from './lib/context';
 import { machineInfo, startInfra } from './lib/infra';
 import { loadAverage } from './lib/proc';
@@ -27,8 +33,9 @@ import { runEndToEnd } from './scenarios/end-to-end';
 import { runIngress } from './scenarios/ingress';
 import { runMemory } from './scenarios/memory';
 import { runProcessor } from './scenarios/processor';
+import { runState } from './scenarios/state';
 
-const SCENARIOS = ['ingress', 'processor', 'e2e', 'memory'] as const;
+const SCENARIOS = ['ingress', 'processor', 'e2e', 'memory', 'state'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Flags {
@@ -40,6 +47,16 @@ interface Flags {
   keepInfra: boolean;
   timeline: boolean;
   processorRecords: number | undefined;
+  stateReal: number | undefined;
+  stateSizes: number[] | undefined;
+  soak: { seconds?: number; rate?: number; windowMs?: number };
+}
+
+/** A whole number ≥ 0 given to `flag`, or an error naming it. */
+function count(flag: string, text: string): number {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: not a whole number: ${text}`);
+  return n;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -52,6 +69,9 @@ function parseFlags(argv: string[]): Flags {
     keepInfra: false,
     timeline: false,
     processorRecords: undefined,
+    stateReal: undefined,
+    stateSizes: undefined,
+    soak: {},
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -65,7 +85,24 @@ function parseFlags(argv: string[]): Flags {
     else if (a === '--timeline') flags.timeline = true;
     else if (a === '--processor-records') flags.processorRecords = Number(value());
     else if (a === '--no-large-messages') flags.largeMessages = false;
-    else if (a === '--only') {
+    else if (a === '--state-real') flags.stateReal = count(a, value());
+    else if (a === '--state-sizes')
+      flags.stateSizes = value()
+        .split(',')
+        .filter((v) => v !== '')
+        .map((v) => count(a, v));
+    else if (a === '--soak-minutes') {
+      const v = value();
+      const minutes = Number(v);
+      if (!(minutes > 0)) throw new Error(`--soak-minutes: not a positive number: ${v}`);
+      flags.soak.seconds = Math.round(minutes * 60);
+    } else if (a === '--soak-rate') flags.soak.rate = count(a, value());
+    else if (a === '--soak-window') {
+      const v = value();
+      const ms = parseDuration(v, 's');
+      if (ms === undefined || ms <= 0) throw new Error(`--soak-window: not a duration: ${v}`);
+      flags.soak.windowMs = ms;
+    } else if (a === '--only') {
       const names = value().split(',');
       for (const n of names)
         if (!SCENARIOS.includes(n as ScenarioName))
@@ -110,6 +147,10 @@ async function main(): Promise<void> {
     traceKafka: flags.traceKafka,
     timeline: flags.timeline,
     processorRecords: flags.processorRecords,
+    stateDir: join(work, 'state'),
+    stateReal: flags.stateReal,
+    stateSizes: flags.stateSizes,
+    soak: flags.soak,
     log,
   });
   let interrupted = false;
@@ -151,6 +192,10 @@ async function main(): Promise<void> {
     if (flags.only.has('memory')) {
       snapshot('memory');
       partial.memory = await runMemory(ctx);
+    }
+    if (flags.only.has('state')) {
+      snapshot('state');
+      partial.state = await runState(ctx);
     }
     snapshot('end');
   } finally {

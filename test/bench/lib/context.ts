@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ServiceOptions, ServiceProcess } from '../../../cli/up/supervisor';
 import { runningPid } from '../../../deploy/local/process';
+import { uniqueName } from '../../helpers/names';
 import type { Infra } from './infra';
 
 export interface BenchContext {
@@ -28,6 +29,16 @@ export interface BenchContext {
   timeline: boolean;
   /** Processor scenario: preload this many records instead of the default (--processor-records). */
   processorRecords: number | undefined;
+  /** Where the processors started by the bench keep their state stores (PROCESSOR_STATE_DIR of each is a
+   * directory of its own under it), so no run writes into the checkout. */
+  stateDir: string;
+  /** State scenario: distinct notifications processed (--state-real) and the changelog-preloaded sizes
+   * (--state-sizes), instead of the defaults. */
+  stateReal: number | undefined;
+  stateSizes: number[] | undefined;
+  /** Memory scenario: the soak's length, rate and DEDUPE_WINDOW (--soak-minutes, --soak-rate,
+   * --soak-window), instead of the defaults. */
+  soak: { seconds?: number; rate?: number; windowMs?: number };
   log: (line: string) => void;
   /** Stops `stop` at the end of the run (or on failure), last registered first. */
   defer(name: string, stop: () => Promise<unknown>): void;
@@ -138,6 +149,11 @@ export async function startScript(
     await sleep(100);
   }
   return { pid: child.pid ?? -1, stop };
+}
+
+/** A PROCESSOR_STATE_DIR of its own under the run's state directory (pass it again for "the same disk"). */
+export function newStateDir(ctx: Pick<BenchContext, 'stateDir'>, name: string): string {
+  return join(ctx.stateDir, uniqueName(name));
 }
 
 /** The checkout the bench was compiled from: dist/bench/test/bench → four levels up. */

@@ -5,7 +5,7 @@
  */
 import type { ServiceProcess } from '../../../cli/up/supervisor';
 import { loadTopicsConfig, type TopicsConfig } from '../../../lib/config';
-import { type BenchContext, freePort, startService } from './context';
+import { type BenchContext, freePort, newStateDir, startService } from './context';
 import { scenarioTopics, uniqueName } from './infra';
 
 /** What the load generator signs with and serves the Nylas API under (startTraffic), before the services start. */
@@ -23,6 +23,8 @@ export interface PipelineServices {
   webhookUrl: string;
   ingressMetricsUrl: string;
   processorMetricsUrl: string;
+  /** The processor's PROCESSOR_STATE_DIR. */
+  processorStateDir: string;
 }
 
 export async function startPipelineServices(
@@ -40,6 +42,7 @@ export async function startPipelineServices(
   const [ingressPort, metricsPort] = [await freePort(), await freePort()];
   const groupId = uniqueName(`${o.prefix}-processor`);
   const suffix = o.nameSuffix ?? '';
+  const processorStateDir = newStateDir(ctx, `processor${suffix}`);
   const ingress = await startService(ctx, 'ingress', {
     name: `ingress${suffix}`,
     args: ['ingress'],
@@ -58,6 +61,7 @@ export async function startPipelineServices(
       ...common,
       PROCESSOR_GROUP_ID: groupId,
       PROCESSOR_METRICS_PORT: String(metricsPort),
+      PROCESSOR_STATE_DIR: processorStateDir,
       NYLAS_API_KEY: PIPELINE_TRAFFIC.apiKey,
       NYLAS_API_URI: o.apiUrl,
       ...o.processorEnv,
@@ -73,5 +77,6 @@ export async function startPipelineServices(
     webhookUrl: `http://127.0.0.1:${ingressPort}/webhooks/nylas`,
     ingressMetricsUrl: `http://127.0.0.1:${ingressPort}/metrics`,
     processorMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    processorStateDir,
   };
 }

@@ -3,7 +3,8 @@
  * /proc/<pid>/stat, resident set size from /proc/<pid>/status. The bench samples the server under test
  * from outside, so the figures cost the measured process nothing.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 const CLOCK_TICKS = 100; // USER_HZ on every Linux the bench runs on (getconf CLK_TCK)
 
@@ -30,6 +31,51 @@ export function rssBytes(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+export interface MemoryStatus {
+  /** VmRSS = RssAnon + RssFile + RssShmem, MB. */
+  rssMb: number;
+  /** Anonymous memory (heap, native allocations), MB. */
+  anonMb: number;
+  /** File-backed pages resident (code, and memory-mapped files such as the LMDB state stores), MB. */
+  fileMb: number;
+}
+
+/** `pid`'s resident memory split as /proc/<pid>/status reports it (NaN fields when the process is gone). */
+export function memoryStatus(pid: number): MemoryStatus {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // gone: every field NaN
+  }
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : Number.NaN;
+  };
+  return { rssMb: field('VmRSS'), anonMb: field('RssAnon'), fileMb: field('RssFile') };
+}
+
+/** Bytes allocated on disk under `path` (files and directories, like `du -s --block-size=1`), and the
+ * files' apparent size; 0 when it does not exist. */
+export function diskUsage(path: string): { allocated: number; apparent: number } {
+  let allocated = 0;
+  let apparent = 0;
+  const walk = (p: string) => {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(p);
+    } catch {
+      return;
+    }
+    allocated += st.blocks * 512;
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p)) walk(join(p, name));
+    } else apparent += st.size;
+  };
+  walk(path);
+  return { allocated, apparent };
 }
 
 export interface ProcessUsage {

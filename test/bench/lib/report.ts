@@ -5,6 +5,7 @@ import type { EndToEndResult } from '../scenarios/end-to-end';
 import { type IngressResult, SERVER_LABELS, SERVERS } from '../scenarios/ingress';
 import type { MemoryResult } from '../scenarios/memory';
 import type { DrainSummary, ProcessorResult } from '../scenarios/processor';
+import type { ProcessorStart, StateResult } from '../scenarios/state';
 import type { MachineInfo } from './infra';
 import { median } from './stats';
 
@@ -27,6 +28,7 @@ export interface BenchResult {
   processorWithoutLarge?: ProcessorResult;
   endToEnd?: EndToEndResult;
   memory?: MemoryResult;
+  state?: StateResult;
   targets: TargetCheck[];
 }
 
@@ -82,7 +84,121 @@ export function targetChecks(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
       holds: r.endToEnd.latencyMs.p99 < 1000,
     });
   }
+  if (r.state) {
+    const st = r.state;
+    const largest = st.preloaded[st.preloaded.length - 1];
+    const rssFigures: Array<[string, number]> = [];
+    if (st.processed) {
+      const p = st.processed;
+      rssFigures.push(
+        [`${fmt(p.notifications)} processed, after the drain`, p.afterDrain.memory.rssMb],
+        ['its full restore', Math.max(p.full.rssPeakMb, p.full.memory.rssMb)],
+      );
+      out.push({
+        target: `re-sent notifications after ${fmt(p.notifications)} distinct ones all recognised as duplicates`,
+        measured: `${fmt(p.resend.duplicates)} of ${fmt(p.resend.sent)} duplicates, ${fmt(p.resend.emitted)} emitted, ${fmt(p.resend.domainRecordsAdded)} new on the domain topic`,
+        holds: p.resend.allRecognised,
+      });
+    }
+    for (const x of st.preloaded) {
+      rssFigures.push([`${fmt(x.entries)} preloaded, full restore peak`, x.full.rssPeakMb]);
+      rssFigures.push([
+        `${fmt(x.entries)} preloaded, after`,
+        Math.max(x.full.memory.rssMb, x.tail.memory.rssMb),
+      ]);
+    }
+    const worst = rssFigures.reduce<[string, number]>((a, b) => (b[1] > a[1] ? b : a), ['none', 0]);
+    out.push({
+      target: 'processor RSS ≤ 512 MB with every state size',
+      measured: `highest ${fmt(worst[1])} MB (${worst[0]})`,
+      holds: rssFigures.every(([, mb]) => mb <= 512),
+    });
+    if (largest) {
+      out.push({
+        target: `restart restore (tail, same disk) ≤ 10 s at ${fmt(largest.entries)} entries`,
+        measured: `${fmt(largest.tail.restore.seconds, 2)} s (ready ${fmt(largest.tail.readySeconds, 1)} s after the spawn)`,
+        holds: largest.tail.restore.seconds <= 10,
+      });
+      out.push({
+        target: 'restored state recognises the preloaded notification ids',
+        measured: st.preloaded
+          .map(
+            (x) =>
+              `${fmt(x.entries)}: ${fmt(x.probe.duplicates)}/${fmt(x.probe.preloadedSent)} duplicates, ${fmt(x.probe.emitted)}/${fmt(x.probe.newSent)} new emitted`,
+          )
+          .join('; '),
+        holds: st.preloaded.every((x) => x.probe.answered),
+      });
+    }
+  }
   return out;
+}
+
+/** One start's row cells: restore mode, seconds, entries/s, ready, RSS peak, RSS/anon/file after, heap. */
+function startCells(x: ProcessorStart): string {
+  const mode = x.restore.partitions.full > 0 ? 'full' : 'tail';
+  return [
+    mode,
+    fmt(x.restore.seconds, 2),
+    fmt(x.restore.entries),
+    fmt(x.restore.entriesPerSecond),
+    fmt(x.storeEntries),
+    fmt(x.storeEntriesPerSecond),
+    fmt(x.readySeconds, 1),
+    fmt(x.rssPeakMb),
+    `${fmt(x.memory.rssMb)} / ${fmt(x.memory.anonMb)} / ${fmt(x.memory.fileMb)}`,
+    fmt(x.heapUsedMb),
+  ].join(' | ');
+}
+
+function stateMarkdown(st: StateResult, lines: string[]): void {
+  lines.push(
+    `## State at scale: processor memory, disk and restore (${st.settings.partitions} partitions, DEDUPE_WINDOW ${fmt(st.settings.windowMs / 3_600_000)} h)`,
+  );
+  lines.push('');
+  const p = st.processed;
+  if (p) {
+    lines.push(
+      `Processed: ${fmt(p.notifications)} distinct \`message.created\` notifications (each a dedupe id and an object version) drained by one processor in ${fmt(p.drainSeconds)} s (${fmt(p.eventsPerSecond)}/s, RSS peak ${fmt(p.drainRssPeakMb)} MB). ` +
+        `After the drain: RSS ${fmt(p.afterDrain.memory.rssMb)} MB (anon ${fmt(p.afterDrain.memory.anonMb)}, file ${fmt(p.afterDrain.memory.fileMb)}), heap used ${fmt(p.afterDrain.heapUsedMb)} MB; ` +
+        `store ${fmt(p.afterDrain.store.entries.dedupe)} dedupe ids + ${fmt(p.afterDrain.store.entries.version)} versions, ${fmt(p.afterDrain.store.diskBytes / 1048576)} MB on disk, ${fmt(p.afterDrain.store.bytesPerEntry)} bytes per entry. ` +
+        `Re-sent ${fmt(p.resend.sent)} of them: ${fmt(p.resend.duplicates)} duplicates, ${fmt(p.resend.emitted)} emitted, ${fmt(p.resend.domainRecordsAdded)} records added to the domain topic (${p.resend.allRecognised ? 'all recognised' : '**not all recognised**'}).`,
+    );
+    lines.push('');
+  }
+  if (st.preloaded.length > 0) {
+    lines.push(
+      `Preloaded: ${st.preloaded.map((x) => fmt(x.entries)).join(' and ')} dedupe ids written straight into the state topic as the processor's own changelog bucket records (time-compressed: **restored, not processed**), then restored by a processor on an empty directory, killed and restarted on the same one; then ${fmt(st.settings.probePreloaded)} preloaded and ${fmt(st.settings.probeNew)} new notification ids sent through the raw topic.`,
+    );
+    lines.push('');
+    lines.push(
+      '| entries | disk MB | bytes/entry | preloaded ids answered as duplicates | new ids emitted |',
+    );
+    lines.push('|---:|---:|---:|---:|---:|');
+    for (const x of st.preloaded)
+      lines.push(
+        `| ${fmt(x.entries)} | ${fmt(x.store.diskBytes / 1048576)} | ${fmt(x.store.bytesPerEntry)} | ${fmt(x.probe.duplicates)} / ${fmt(x.probe.preloadedSent)} | ${fmt(x.probe.emitted)} / ${fmt(x.probe.newSent)} |`,
+      );
+    lines.push('');
+  }
+  lines.push(
+    '| state | start | restore | restore s | entries applied | applied/s | entries in the store | store entries/s | ready s (spawn → restored) | RSS peak MB | RSS / anon / file MB after | heap MB |',
+  );
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  if (p) {
+    lines.push(`| ${fmt(p.notifications)} processed | restart, same disk | ${startCells(p.tail)} |`);
+    lines.push(`| ${fmt(p.notifications)} processed | new, empty disk | ${startCells(p.full)} |`);
+  }
+  for (const x of st.preloaded) {
+    lines.push(`| ${fmt(x.entries)} preloaded | new, empty disk | ${startCells(x.full)} |`);
+    lines.push(`| ${fmt(x.entries)} preloaded | restart, same disk | ${startCells(x.tail)} |`);
+  }
+  lines.push('');
+  lines.push(
+    'Restarts follow a SIGKILL; "ready" includes waiting for the killed member\'s session to expire (PROCESSOR_SESSION_TIMEOUT_MS ' +
+      `${fmt(st.settings.sessionTimeoutMs / 1000)} s here), the restore figures do not. RSS anon is the heap and native memory, RSS file the pages of the memory-mapped stores (and code) the kernel keeps resident and may drop.`,
+  );
+  lines.push('');
 }
 
 export function markdown(r: BenchResult): string {
@@ -239,7 +355,16 @@ export function markdown(r: BenchResult): string {
       `| processor | ${fmt(so.processorRss.startMb)} | ${fmt(so.processorRss.endMb)} | ${fmt(so.processorRss.maxMb)} | ${fmt(so.processorRss.slopeMbPerMin, 2)} | ${fmt(so.processorHeap.slopeMbPerMin, 2)} |`,
     );
     lines.push('');
+    lines.push(
+      `Processor state on disk (du of its PROCESSOR_STATE_DIR): start ${fmt(so.processorDisk.startMb)} MB, end ${fmt(so.processorDisk.endMb)} MB, max ${fmt(so.processorDisk.maxMb)} MB, slope ${fmt(so.processorDisk.slopeMbPerMin, 2)} MB/min after ${so.warmupSeconds} s; sampled every ${mem.settings.sampleSeconds} s. Processor outcomes: ${Object.entries(
+        so.outcomes,
+      )
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}.`,
+    );
+    lines.push('');
   }
+  if (r.state) stateMarkdown(r.state, lines);
   if (r.targets.length > 0) {
     lines.push('## Targets');
     lines.push('');

@@ -69,11 +69,17 @@ export class MixSource implements PayloadSource {
     this.world = createWorld({ seed: o.seed, grants: o.grants });
     this.generator = new NotificationGenerator({
       world: this.world,
+      // Simulated time follows the wall clock (next()) instead of a mean second per notification: at
+      // hundreds a second that ran the envelope times hours ahead, and the processor refuses a
+      // notification further ahead than DEDUPE_WINDOW − ACCEPT_WINDOW (BEYOND_WINDOW): a soak with a
+      // short window dead-lettered everything and its state never grew.
+      meanGapSeconds: 0,
       ...(o.largeMessages ? {} : { bodySizes: { largeRate: 0 } }),
     });
   }
 
   next(): SignedPayload {
+    this.world.advance(Math.floor(Date.now() / 1000) - this.world.now());
     const n = this.generator.next();
     const body = Buffer.from(JSON.stringify(n.envelope));
     this.generated += 1;

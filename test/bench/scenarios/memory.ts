@@ -4,21 +4,27 @@
  * - State bytes per dedupe id: the on-disk PartitionStore holding 1M notification ids (and 200k object
  *   versions), heap and disk, measured in its own process with forced collections (memory/state-bytes.ts).
  * - Soak: the ingress and the processor (real CLI processes) under steady simulator traffic (the load
- *   generator's open-loop mix, as in the end-to-end scenario) for 10 minutes; RSS (from /proc) and V8 heap used (from each service's /metrics) sampled every 5 s. The
- *   dedupe window is shortened to 2 minutes so the state reaches its steady size within the soak: after
- *   that, any growth is a leak, not state. The slope is fitted over the samples after warm-up (window
- *   plus one minute).
+ *   generator's open-loop mix, as in the end-to-end scenario), 10 minutes at 500/s unless
+ *   --soak-minutes/--soak-rate say otherwise; RSS (from /proc), V8 heap used (from each service's
+ *   /metrics) and the processor's state on disk (du of its PROCESSOR_STATE_DIR) sampled every 10 s (30 s
+ *   in soaks of half an hour or more). The dedupe window is shortened (--soak-window, default 2 minutes)
+ *   so the state reaches its steady size within the soak: the store drops a time segment once all of it
+ *   has expired, so it holds up to a window and a segment (1 + 1/SEGMENTS_PER_WINDOW windows). After
+ *   that plus a minute, any growth of memory or disk is a leak, not state: the slopes are fitted there.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { SEGMENTS_PER_WINDOW } from '../../../processors/state/store';
 import { BenchChild } from '../lib/child';
 import type { BenchContext } from '../lib/context';
 import { PIPELINE_TRAFFIC, startPipelineServices } from '../lib/pipeline-services';
-import { rssBytes } from '../lib/proc';
+import { diskUsage, rssBytes } from '../lib/proc';
 import { counter, scrape } from '../lib/prom';
 import { linearFit, round } from '../lib/stats';
 import { startTraffic } from '../lib/traffic';
 import type { LoadSummary } from '../load/generator';
 import type { StateBytesResult } from '../memory/state-bytes';
+import { outcomesFrom } from './processor';
 
 export interface MemorySettings {
   dedupeIds: number;
@@ -29,24 +35,21 @@ export interface MemorySettings {
   dedupeWindowSeconds: number;
 }
 
-export function memorySettings(quick: boolean): MemorySettings {
-  return quick
-    ? {
-        dedupeIds: 200_000,
-        versions: 50_000,
-        soakSeconds: 120,
-        soakRate: 300,
-        sampleSeconds: 3,
-        dedupeWindowSeconds: 20,
-      }
-    : {
-        dedupeIds: 1_000_000,
-        versions: 200_000,
-        soakSeconds: 600,
-        soakRate: 500,
-        sampleSeconds: 5,
-        dedupeWindowSeconds: 120,
-      };
+export function memorySettings(
+  quick: boolean,
+  soak: { seconds?: number; rate?: number; windowMs?: number } = {},
+): MemorySettings {
+  const base = quick
+    ? { dedupeIds: 200_000, versions: 50_000, soakSeconds: 120, soakRate: 300, dedupeWindowSeconds: 20 }
+    : { dedupeIds: 1_000_000, versions: 200_000, soakSeconds: 600, soakRate: 500, dedupeWindowSeconds: 120 };
+  const soakSeconds = soak.seconds ?? base.soakSeconds;
+  return {
+    ...base,
+    soakSeconds,
+    soakRate: soak.rate ?? base.soakRate,
+    dedupeWindowSeconds: soak.windowMs !== undefined ? soak.windowMs / 1000 : base.dedupeWindowSeconds,
+    sampleSeconds: soakSeconds >= 1800 ? 30 : 10,
+  };
 }
 
 export interface SoakSample {
@@ -58,6 +61,8 @@ export interface SoakSample {
   /** The processor's state entries (dedupe ids + object versions + tombstones). */
   processorStateEntries: number;
   processorDedupeIds: number;
+  /** Allocated on disk under the processor's PROCESSOR_STATE_DIR, MB. */
+  processorDiskMb: number;
 }
 
 export interface SoakSeries {
@@ -78,7 +83,11 @@ export interface MemoryResult {
     processorRss: SoakSeries;
     ingressHeap: SoakSeries;
     processorHeap: SoakSeries;
+    processorDisk: SoakSeries;
     load: LoadSummary | undefined;
+    /** The processor's notifications by outcome at the end: a soak whose traffic is dead-lettered
+     * (BEYOND_WINDOW) never fills its state and proves nothing. */
+    outcomes: Record<string, number>;
   };
 }
 
@@ -121,7 +130,7 @@ async function stateBytes(ctx: BenchContext, s: MemorySettings): Promise<StateBy
 }
 
 export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
-  const s = memorySettings(ctx.quick);
+  const s = memorySettings(ctx.quick, ctx.soak);
   const state = await stateBytes(ctx, s);
 
   const traffic = await startTraffic(ctx, 'traffic-soak', { grants: 100, seed: 57, ...PIPELINE_TRAFFIC });
@@ -167,12 +176,13 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
       processorHeapMb: round(processorHeap / 1048576),
       processorStateEntries: entries,
       processorDedupeIds: dedupeIds,
+      processorDiskMb: round(diskUsage(services.processorStateDir).allocated / 1048576),
     });
     if (t - lastLog >= 60) {
       const last = samples[samples.length - 1] as SoakSample;
       ctx.log(
         `memory: soak ${Math.round(t)} s: ingress rss ${last.ingressRssMb} MB, processor rss ${last.processorRssMb} MB, ` +
-          `state entries ${last.processorStateEntries} (dedupe ids ${last.processorDedupeIds})`,
+          `state entries ${last.processorStateEntries} (dedupe ids ${last.processorDedupeIds}), state disk ${last.processorDiskMb} MB`,
       );
       lastLog = t;
     }
@@ -180,10 +190,13 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   }
   await sending;
   ctx.log(`memory: soak sent ${load?.sent} at ${load?.rps} req/s, non-200 ${load?.non200}`);
+  const outcomes = await outcomesFrom(services.processorMetricsUrl).catch(() => ({}));
+  ctx.log(`memory: soak processor outcomes ${JSON.stringify(outcomes)}`);
   await ctx.release('traffic-soak');
   await ctx.release('processor-soak');
+  rmSync(services.processorStateDir, { recursive: true, force: true });
   await ctx.release('ingress-soak');
-  const warmupSeconds = s.dedupeWindowSeconds + 60;
+  const warmupSeconds = Math.ceil(s.dedupeWindowSeconds * (1 + 1 / SEGMENTS_PER_WINDOW)) + 60;
   return {
     settings: s,
     state,
@@ -194,7 +207,9 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
       processorRss: series(samples, warmupSeconds, (x) => x.processorRssMb),
       ingressHeap: series(samples, warmupSeconds, (x) => x.ingressHeapMb),
       processorHeap: series(samples, warmupSeconds, (x) => x.processorHeapMb),
+      processorDisk: series(samples, warmupSeconds, (x) => x.processorDiskMb),
       load,
+      outcomes,
     },
   };
 }

@@ -7,10 +7,11 @@
  * group makes progress: from the first poll that sees a commit to the poll that sees none left, so
  * start-up (group join, fencing, state restore) is reported separately and not counted.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorld, startNylasApi } from '../../../simulator';
 import { BenchChild } from '../lib/child';
-import { type BenchContext, freePort, startService } from '../lib/context';
+import { type BenchContext, freePort, newStateDir, startService } from '../lib/context';
 import { createTopic, groupLag, scenarioTopics, uniqueName } from '../lib/infra';
 import { type ProcessUsage, UsageSampler } from '../lib/proc';
 import { median, round } from '../lib/stats';
@@ -134,7 +135,7 @@ async function drain(
 }
 
 /** nylas_stream_processor_notifications_total summed by outcome. */
-async function outcomesFrom(metricsUrl: string): Promise<Record<string, number>> {
+export async function outcomesFrom(metricsUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(metricsUrl)).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
@@ -189,6 +190,7 @@ export async function runProcessor(ctx: BenchContext, largeMessages: boolean): P
           'min.compaction.lag.ms': '0',
         });
         const port = await freePort();
+        const stateDir = newStateDir(ctx, 'processor');
         const service = await startService(ctx, 'processor', {
           args: ['processor'],
           env: {
@@ -197,6 +199,7 @@ export async function runProcessor(ctx: BenchContext, largeMessages: boolean): P
             TOPIC_STATE: state,
             PROCESSOR_GROUP_ID: groupId,
             PROCESSOR_METRICS_PORT: String(port),
+            PROCESSOR_STATE_DIR: stateDir,
             NYLAS_API_KEY: API_KEY,
             NYLAS_API_URI: api.url,
             LOG_LEVEL: 'warn',
@@ -227,6 +230,7 @@ export async function runProcessor(ctx: BenchContext, largeMessages: boolean): P
         };
         runs.processor.push(run);
         await ctx.release('processor');
+        rmSync(stateDir, { recursive: true, force: true });
       } else {
         const name = which === 'passthrough' ? 'passthrough' : 'passthrough-tuned';
         const child = new BenchChild({
