@@ -185,10 +185,6 @@ export class PartitionStore {
       // Lookups are random: read-ahead would only pull neighbouring pages into memory (MDB_NORDAHEAD;
       // lmdb-js reads the option but its types omit it).
       noReadAhead: true,
-      // Map the file in chunks as they are used, not the whole map at once: the pages resident in the
-      // process (RSS, file-backed) stay near the file's size instead of about twice it, for a slightly
-      // slower read (docs/decisions/0005-state-on-local-disk.md).
-      remapChunks: true,
       // A commit resolves once visible, not once flushed: the checkpoint is written in the same LMDB
       // transaction, so a crash that loses an unflushed commit loses its checkpoint too, and the restore
       // re-applies those records from the changelog. LMDB keeps the file consistent either way.
