@@ -5,8 +5,9 @@
  * back to the same disk restores only the tail past that offset ("tail"); a new disk, a store that was
  * damaged, or a checkpoint the topic can no longer vouch for (past its end: the topic was recreated;
  * before its start: records were deleted) starts empty and streams the whole partition ("full"). Either
- * way records are applied one at a time as they arrive, each with its offset as the new checkpoint, so
- * memory stays bounded by the fetch size and a restore that is interrupted resumes where it stopped.
+ * way records are applied batch by batch as they arrive, each batch with the offset after it as the new
+ * checkpoint, so memory stays bounded by the fetch size and a restore that is interrupted resumes where
+ * it stopped.
  *
  * kafkajs has no manual partition assignment, so the restore uses a short-lived consumer in a group of
  * its own whose assigner (lib/kafkajs/fixed-assigner.ts) hands it exactly the state partitions needed.
@@ -27,7 +28,7 @@ import type { Logger } from '../../lib/logger';
 import { withTimeout } from '../../lib/timeout';
 import { changesFromRecord, statePartitionFor } from './changelog';
 import type { StoreRegistry } from './registry';
-import type { PartitionStore } from './store';
+import type { PartitionStore, StateChange } from './store';
 
 export type RestoreMode = 'tail' | 'full';
 
@@ -170,18 +171,25 @@ export async function restoreStores(options: RestoreOptions): Promise<RestoreRes
       if (remaining.size === 0) done();
     }
   });
+  // One LMDB transaction per store per fetched batch, not per record: each transaction rewrites the
+  // pages its random keys land on, so a transaction per ~6,000-entry bucket record wrote hundreds of
+  // times the store's size during a full restore. A batch is at most maxBytesPerPartition of records.
   const applyBatch = async (list: Target[], messages: KafkaMessage[]): Promise<void> => {
-    for (const m of messages) {
-      const offset = BigInt(m.offset);
-      for (const t of list) {
+    for (const t of list) {
+      const changes: StateChange[] = [];
+      let through: bigint | undefined;
+      for (const m of messages) {
+        const offset = BigInt(m.offset);
         // A tail restore starts at its checkpoint; a store sharing the state partition may need less.
         if (offset < t.from) continue;
-        const changes = changesFromRecord(t.store.partition, m.key, m.value);
-        if (changes.length === 0) continue;
+        const decoded = changesFromRecord(t.store.partition, m.key, m.value);
+        if (decoded.length === 0) continue;
         records++;
-        entries += changes.length;
-        await t.store.apply(changes, offset + 1n);
+        entries += decoded.length;
+        for (const c of decoded) changes.push(c);
+        through = offset + 1n;
       }
+      if (through !== undefined) await t.store.apply(changes, through);
     }
   };
   try {
