@@ -209,6 +209,9 @@ describe('webhooks', () => {
     })();
 
     const stopFlow = async () => {
+      // Enough notifications, whatever the machine's speed: the rotation itself may take less time than
+      // 50 of them at 20 ms apart on an idle machine, or more under load.
+      await pollUntil(() => inFlight.length > 50, { description: 'more than 50 notifications sent' });
       flowing = false;
       await flow;
       await Promise.all(inFlight);
