@@ -223,14 +223,17 @@ export class PartitionStore {
     return db;
   }
 
-  /** Segments of a kind, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1), kept sorted so a
-   * lookup allocates nothing; lookups skip the ones that ended. */
-  private byAge: Record<Kind, Segment[]> = { d: [], v: [] };
+  /** Segments of a kind with their databases, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1),
+   * kept so a lookup neither sorts nor names a segment; lookups skip the ones that ended. */
+  private byAge: Record<Kind, Array<{ end: number; db: Database<Buffer, Buffer> }>> = { d: [], v: [] };
 
   private setState(next: Meta): void {
     this.state = next;
     const newestFirst = (kind: Kind) =>
-      next.segments.filter((s) => s.kind === kind).sort((a, b) => b.end - a.end);
+      next.segments
+        .filter((s) => s.kind === kind)
+        .sort((a, b) => b.end - a.end)
+        .map((s) => ({ end: s.end, db: this.db(s) }));
     this.byAge = { d: newestFirst('d'), v: newestFirst('v') };
   }
 
@@ -245,7 +248,7 @@ export class PartitionStore {
     if (cached !== undefined) return cached > now;
     for (const s of this.byAge.d) {
       if (s.end <= now) break;
-      const b = this.db(s).getBinary(key);
+      const b = s.db.getBinary(key);
       if (b !== undefined) {
         const expiresAt = b.readDoubleBE(0);
         this.seenCache.set(cacheKey, expiresAt);
@@ -269,7 +272,7 @@ export class PartitionStore {
     if (cached !== undefined) return cached;
     for (const s of this.byAge.v) {
       if (s.end <= now) break;
-      const b = this.db(s).getBinary(key);
+      const b = s.db.getBinary(key);
       if (b !== undefined) {
         const v = decodeVersion(b);
         this.versionCache.set(cacheKey, v);
