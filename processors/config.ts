@@ -252,7 +252,7 @@ export const PROCESSOR_VARIABLES = {
   stateDir: text('PROCESSOR_STATE_DIR', {
     default: DEFAULT_STATE_DIR,
     description:
-      "where the partitions' state stores live (`<dir>/<group>/<topic>-<partition>/`, LMDB). Keep it across restarts (a volume): a partition restored on the same disk reads only the changelog tail; on an empty disk it reads the whole changelog",
+      "where the processor's state database lives (`<dir>/<group>/<topic>/`, RocksDB, every assigned partition's store in it; one processor per directory). Keep it across restarts (a volume): a partition restored on the same disk reads only the changelog tail; on an empty disk it reads the whole changelog",
     readBy: PROCESSOR,
     accepts: 'directory',
   }),

@@ -340,7 +340,7 @@ export class PartitionWorker {
     const progress = this.lanes.progress(this.takenThrough, this.o.store.progress);
     const next = progress === null ? this.takenThrough : BigInt(progress.next);
     const stateChanges: StateChange[] = [
-      ...this.o.store.expiredBuckets(now, this.o.maxForgetPerTransaction),
+      ...(await this.o.store.expiredBuckets(now, this.o.maxForgetPerTransaction)),
       ...result.stateChanges,
     ];
     if (JSON.stringify(progress) !== JSON.stringify(this.o.store.progress)) {

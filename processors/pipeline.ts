@@ -25,6 +25,7 @@ import {
   type SetAside,
 } from './deferral/index';
 import type { NotificationOutcome } from './metrics';
+import { objectKeyString } from './object-identity';
 import { decodeBatch } from './stages/decode';
 import { dedupe, dedupeEntries } from './stages/dedupe';
 import { applyExpansion, type ExpandOutcome, isDeadLetter, needsExpansion } from './stages/expand';
@@ -117,6 +118,12 @@ export async function runPipeline(deps: PipelineDeps, input: RoundInput): Promis
   const { store, now } = input;
   const decoded = decodeWithinWindow(deps, input.records, now);
   const ready = outsideWaitingLanes(decoded.notifications, input.waitingLanes);
+  // Everything the round looks up, read from disk in one batch; the stages below answer from memory.
+  await store.prefetch(
+    ready.map((n) => n.envelope.id),
+    ready.map((n) => objectKeyString(n.object)),
+    now,
+  );
   const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
   const lookup = (key: string) => store.version(key, now);
   const pre = order(unique, lookup);

@@ -1,6 +1,6 @@
 /**
  * The state store's bounded in-heap cache of the hot set (PROCESSOR_STATE_CACHE_ENTRIES): recently
- * written and read entries, evicted least recently used first. It only saves LMDB reads (µs each): the
+ * written and read entries, evicted least recently used first. It only saves disk reads: the
  * store stays correct with any size, including zero, because every write goes through it.
  */
 export class HotCache<V> {

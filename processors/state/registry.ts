@@ -1,16 +1,18 @@
 /**
- * Where the partitions' state stores live on disk, and which are open. Like Kafka Streams' state
- * directory: `PROCESSOR_STATE_DIR/<group>/<raw topic>-<partition>/`, one LMDB environment each, so a
- * partition's store can be opened, closed or rebuilt without touching the others, and a partition that
- * comes back to the same disk restores only the changelog tail past its checkpoint.
+ * Where the processor's state lives on disk, and which partition stores are open. Like Kafka Streams'
+ * state directory: `PROCESSOR_STATE_DIR/<group>/<raw topic>/`, one RocksDB database (engine.ts) holding
+ * every partition's store in a key range of its own, so memory is bounded once per processor however
+ * many partitions it owns, and a partition that comes back to the same disk restores only the changelog
+ * tail past its checkpoint.
  *
- * A store stays open while its partition is assigned; it is closed when the partition is revoked (its
- * files stay for a later return). Opening waits for a close still in progress, so a partition revoked and
- * given back at once never has two handles on one environment.
+ * The database opens with the first store and closes with the last one (closeAll, at stop). A store is
+ * closed when its partition is revoked (its entries stay for a later return). Opening waits for a close
+ * still in progress, so a partition revoked and given back at once never has two live stores.
  */
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger';
-import { PartitionStore, removeStore } from './store';
+import { StateEngine } from './engine';
+import { PartitionStore } from './store';
 
 export interface StoreRegistryOptions {
   /** PROCESSOR_STATE_DIR. */
@@ -34,49 +36,63 @@ function safeSegment(s: string): string {
   return escaped === '.' || escaped === '..' ? escaped.replaceAll('.', '%2e') : escaped;
 }
 
-export function partitionStorePath(dir: string, groupId: string, topic: string, partition: number): string {
-  return join(dir, safeSegment(groupId), `${safeSegment(topic)}-${partition}`);
+/** The processor's database: one per state directory, consumer group and raw topic. */
+export function stateDatabasePath(dir: string, groupId: string, topic: string): string {
+  return join(dir, safeSegment(groupId), safeSegment(topic));
 }
 
 export class StoreRegistry {
   private readonly open = new Map<number, PartitionStore>();
   private readonly closing = new Map<number, Promise<void>>();
+  private engine: Promise<StateEngine> | undefined;
+  /** The database once open (diskBytes is read synchronously by a gauge). */
+  private opened: StateEngine | undefined;
 
   constructor(private readonly o: StoreRegistryOptions) {}
 
-  pathOf(partition: number): string {
-    return partitionStorePath(this.o.dir, this.o.groupId, this.o.topic, partition);
+  get path(): string {
+    return stateDatabasePath(this.o.dir, this.o.groupId, this.o.topic);
   }
 
-  /** The partition's store, opened if it is not. A store that cannot be opened (a damaged file) is
-   * removed and created empty: the restore then rebuilds it from the changelog. */
+  /** The database, opened on first use (engine.ts: a damaged one is removed and created empty, and the
+   * restore then rebuilds every store from the changelog). */
+  private database(): Promise<StateEngine> {
+    if (this.engine === undefined) {
+      const opening = StateEngine.open(this.path, this.o.logger);
+      // A failed open is tried again by the next takeover, not remembered.
+      opening.then(
+        (engine) => {
+          this.opened = engine;
+        },
+        () => {
+          if (this.engine === opening) this.engine = undefined;
+        },
+      );
+      this.engine = opening;
+    }
+    return this.engine;
+  }
+
+  /** The partition's store, opened if it is not. */
   async get(partition: number): Promise<PartitionStore> {
     await this.closing.get(partition);
     const existing = this.open.get(partition);
     if (existing !== undefined) return existing;
-    const options = {
+    const store = await PartitionStore.open({
       partition,
-      path: this.pathOf(partition),
+      engine: await this.database(),
       windowMs: this.o.windowMs,
       cacheEntries: this.o.cacheEntries,
       ...(this.o.now ? { now: this.o.now } : {}),
-    };
-    let store: PartitionStore;
-    try {
-      store = PartitionStore.open(options);
-    } catch (err) {
-      this.o.logger.error(
-        { err, partition, path: options.path },
-        'state store could not be opened; removing it (it is restored from the changelog)',
-      );
-      removeStore(options.path);
-      store = PartitionStore.open(options);
-    }
+    });
+    // Another get of the same partition may have finished first while this one waited.
+    const raced = this.open.get(partition);
+    if (raced !== undefined) return raced;
     this.open.set(partition, store);
     return store;
   }
 
-  /** Closes the partition's store if open (revoked; its files stay). */
+  /** Closes the partition's store if open (revoked; its entries stay). */
   close(partition: number): Promise<void> {
     const store = this.open.get(partition);
     if (store === undefined) return this.closing.get(partition) ?? Promise.resolve();
@@ -89,15 +105,18 @@ export class StoreRegistry {
     return closed;
   }
 
+  /** Closes every store, then the database (stop). */
   async closeAll(): Promise<void> {
     await Promise.all([...this.open.keys()].map((p) => this.close(p)));
     await Promise.all(this.closing.values());
+    const engine = this.engine;
+    this.engine = undefined;
+    this.opened = undefined;
+    if (engine) await (await engine).close();
   }
 
-  /** Bytes on disk of the open stores. */
+  /** Bytes the database takes on disk (every partition's store). */
   diskBytes(): number {
-    let total = 0;
-    for (const s of this.open.values()) total += s.diskBytes();
-    return total;
+    return this.opened?.diskBytes() ?? 0;
   }
 }

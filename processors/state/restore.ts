@@ -171,9 +171,9 @@ export async function restoreStores(options: RestoreOptions): Promise<RestoreRes
       if (remaining.size === 0) done();
     }
   });
-  // One LMDB transaction per store per fetched batch, not per record: each transaction rewrites the
-  // pages its random keys land on, so a transaction per ~6,000-entry bucket record wrote hundreds of
-  // times the store's size during a full restore. A batch is at most maxBytesPerPartition of records.
+  // One write per store per fetched batch, not per record: fewer, larger write batches (and one read
+  // batch for the entries they replace) instead of a round trip per ~6,000-entry bucket record. A batch
+  // is at most maxBytesPerPartition of records.
   const applyBatch = async (list: Target[], messages: KafkaMessage[]): Promise<void> => {
     for (const t of list) {
       const changes: StateChange[] = [];

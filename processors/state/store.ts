@@ -9,28 +9,33 @@
  *   in Kafka once everything in it has expired;
  * - the checkpoint: the changelog offset the store reflects (restore.ts reads only the tail past it).
  *
- * It lives on local disk (LMDB, one environment per input partition under PROCESSOR_STATE_DIR), so the
- * heap holds only a bounded cache of the hot set, whatever the traffic and the window: a lookup is a
- * synchronous read from the memory map (a few µs), which keeps the stages' interface synchronous.
- * docs/decisions/0005-state-on-disk.md has the measurements behind the engine.
+ * It lives on local disk, in the processor's RocksDB database (engine.ts), under a key range of its own
+ * (the partition number first), so the heap holds only a bounded cache of the hot set, whatever the
+ * traffic and the window. Disk reads are asynchronous, so a round reads everything it will look up in one
+ * batch first (prefetch, called by the pipeline after decode); the stages' lookups then stay synchronous
+ * and answer from memory. docs/decisions/0005-state-on-disk.md has the measurements behind the engine.
  *
  * Keys are fixed-size: the first 128 bits of SHA-256 of the id (keys.ts, stateKeyHash). Entries live in
  * time segments by expiry: a segment covers DEDUPE_WINDOW / SEGMENTS_PER_WINDOW of expiry times, and
- * once its end has passed every entry in it has expired, so it is dropped whole (no scan, no per-entry
- * delete). A lookup tries the live segments newest first; the first hit is the latest write because a
- * write never goes into a segment older than the newest one (see segmentFor).
+ * once its end has passed every entry in it has expired, so it is dropped whole with one range delete (no
+ * scan, no per-entry delete). A lookup reads the key in each live segment; the newest hit is the latest
+ * write because a write never goes into a segment older than the newest one (see segmentFor).
+ *
+ *   key                                            value
+ *   [partition u32][0]                             meta (JSON: segments, progress, checkpoint, counts)
+ *   [partition u32][1][segment u32][hash 16 B]     dedupe: expiresAt (f64) · version: encodeVersion
+ *   [partition u32][2][expiresAt f64][bucket id]   (empty): buckets in expiry order
+ *   [partition u32][3][bucket id]                  expiresAt (f64)
  *
  * The changelog topic stays the source of truth: the store changes only when apply() is given changes
- * whose transaction committed, and each apply writes the changes and the new checkpoint in one LMDB
- * transaction. A crash before that write leaves the old checkpoint, and the next restore re-applies the
+ * whose transaction committed, and each apply writes the changes and the new checkpoint in one atomic
+ * write batch. A crash before that write leaves the old checkpoint, and the next restore re-applies the
  * tail from there (re-applying changes in log order is idempotent).
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Database, open, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { objectKeyString } from '../object-identity';
 import type { VersionEntry } from '../stages/order';
 import type { ObjectKey } from '../types';
+import type { StateEngine } from './engine';
 import { HotCache } from './hot-cache';
 import { stateId, stateKeyHash } from './keys';
 
@@ -69,8 +74,8 @@ export interface Checkpoint {
 
 export interface PartitionStoreOptions {
   partition: number;
-  /** This partition's own directory (registry.ts names it). */
-  path: string;
+  /** The processor's database (registry.ts opens it); the store keeps to its own key range. */
+  engine: StateEngine;
   /** DEDUPE_WINDOW: sets the segment width. */
   windowMs: number;
   /** Entries of the hot-set cache (PROCESSOR_STATE_CACHE_ENTRIES). */
@@ -78,34 +83,42 @@ export interface PartitionStoreOptions {
   now?: () => number;
 }
 
-/** Segments per window: a lookup miss costs this many reads (+1), and the disk holds up to
+/** Segments per window: a lookup reads this many keys (+1) per id, and the disk holds up to
  * (1 + 1/SEGMENTS_PER_WINDOW) windows of entries before a segment can be dropped. */
 export const SEGMENTS_PER_WINDOW = 4;
-
-/** Far above any one partition's store; a larger store still works (lmdb-js grows the map). */
-const MAP_SIZE_BYTES = 64 * 1024 ** 3;
 
 type Kind = 'd' | 'v';
 
 interface Segment {
+  /** Its number within the partition (the key prefix of its entries); never reused. */
+  id: number;
   kind: Kind;
-  /** Segment number: expiry times in [index·width, (index+1)·width). */
+  /** Expiry times in [index·width, (index+1)·width). */
   index: number;
   width: number;
   /** When every entry it holds has expired. */
   end: number;
-  /** Tombstones written into it (versions with deleted set), for counts(). */
+  /** Distinct keys written into it, and how many of them are tombstones (versions with deleted set). */
+  entries: number;
   tombstones: number;
 }
 
 interface Meta {
   segments: Segment[];
+  nextSegment: number;
   progress: Progress | null;
   checkpoint: { offset: string; writtenAt: number } | null;
+  /** Changelog buckets remembered. */
+  buckets: number;
 }
 
-const META_KEY = 'meta';
-const EMPTY = Buffer.alloc(0);
+const emptyMeta = (nextSegment = 0): Meta => ({
+  segments: [],
+  nextSegment,
+  progress: null,
+  checkpoint: null,
+  buckets: 0,
+});
 
 interface StoredVersion {
   entry: VersionEntry;
@@ -136,28 +149,59 @@ function decodeVersion(b: Buffer): StoredVersion {
   };
 }
 
-function encodeExpiry(expiresAt: number): Buffer {
+function f64(n: number): Buffer {
   const out = Buffer.allocUnsafe(8);
-  out.writeDoubleBE(expiresAt, 0);
+  out.writeDoubleBE(n, 0);
   return out;
 }
+
+/** The key spaces of a partition (the byte after the partition number). */
+const META = 0;
+const ENTRY = 1;
+const BUCKET_BY_EXPIRY = 2;
+const BUCKET = 3;
+/** Past every key space: [p][1] … [p][END) is everything but the meta record. */
+const END = 4;
+
+function keyOf(partition: number, space: number, ...parts: Buffer[]): Buffer {
+  const head = Buffer.allocUnsafe(5);
+  head.writeUInt32BE(partition, 0);
+  head[4] = space;
+  return parts.length === 0 ? head : Buffer.concat([head, ...parts]);
+}
+
+function u32(n: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE(n, 0);
+  return out;
+}
+
+const entryKey = (p: number, segment: number, hash: Buffer) => keyOf(p, ENTRY, u32(segment), hash);
+const bucketKey = (p: number, id: string) => keyOf(p, BUCKET, Buffer.from(id, 'utf8'));
+/** Bucket ids are printable ASCII (changelog.ts newBucketId), so 0xff sorts after every id. */
+const AFTER_ANY_ID = Buffer.from([0xff]);
 
 /** The key of an id in the caches and pending maps: its hash as a 16-character string. */
 const cacheKeyOf = (id: string) => stateKeyHash(id).toString('latin1');
 
-const segmentName = (s: Pick<Segment, 'kind' | 'index' | 'width'>) => `${s.kind}:${s.width}:${s.index}`;
+/** A lookup that no prefetch of the round covered: a bug in the caller, never an answer to guess. */
+export class NotPrefetchedError extends Error {
+  constructor(what: string) {
+    super(`state lookup of ${what} that the round did not prefetch`);
+  }
+}
 
 export class PartitionStore {
   readonly partition: number;
-  private readonly root: RootDatabase;
-  private readonly meta: Database<Meta, string>;
-  /** Changelog buckets: id → expiresAt, and (expiresAt, id) in expiry order for expiredBuckets(). */
-  private readonly bucketsById: Database<number, string>;
-  private readonly bucketsByExpiry: Database<Buffer, [number, string]>;
-  private readonly segmentDbs = new Map<string, Database<Buffer, Buffer>>();
-  private state: Meta = { segments: [], progress: null, checkpoint: null };
+  private readonly engine: StateEngine;
+  private state: Meta = emptyMeta();
   private readonly seenCache: HotCache<number>;
   private readonly versionCache: HotCache<StoredVersion>;
+  /** What the round's prefetch read (null: absent), until the next prefetch. */
+  private readonly fetchedSeen = new Map<string, number | null>();
+  private readonly fetchedVersions = new Map<string, StoredVersion | null>();
+  /** Writes that landed while a prefetch was reading: they win over what it read. */
+  private landed: { seen: Map<string, number>; versions: Map<string, StoredVersion> } | undefined;
   private readonly width: number;
   private readonly now: () => number;
   private closed = false;
@@ -168,118 +212,155 @@ export class PartitionStore {
   private readonly pendingForgotten = new Map<string, number>();
   private pendingProgress: { progress: Progress | null; generation: number } | undefined;
   private pendingReset: number | undefined;
+  /** No bucket expires before this (Infinity: none known); expiredBuckets reads the disk only after it. */
+  private nextBucketExpiry = Number.POSITIVE_INFINITY;
   private writes: Promise<void> = Promise.resolve();
   private failure: unknown;
 
-  private constructor(private readonly o: PartitionStoreOptions) {
+  private constructor(o: PartitionStoreOptions) {
     this.partition = o.partition;
+    this.engine = o.engine;
     this.now = o.now ?? Date.now;
     this.width = Math.max(1, Math.ceil(o.windowMs / SEGMENTS_PER_WINDOW));
-    mkdirSync(o.path, { recursive: true });
-    const options: RootDatabaseOptionsWithPath & { noReadAhead: boolean } = {
-      path: o.path,
-      // A directory even when its name looks like a file name: lmdb-js takes `x.raw-1` for a file.
-      noSubdir: false,
-      // Segments come and go (2 kinds × ~SEGMENTS_PER_WINDOW live, more after a window change).
-      maxDbs: 256,
-      // Lookups are random: read-ahead would only pull neighbouring pages into memory (MDB_NORDAHEAD;
-      // lmdb-js reads the option but its types omit it).
-      noReadAhead: true,
-      // A commit resolves once visible, not once flushed: the checkpoint is written in the same LMDB
-      // transaction, so a crash that loses an unflushed commit loses its checkpoint too, and the restore
-      // re-applies those records from the changelog. LMDB keeps the file consistent either way.
-      separateFlushed: true,
-      // Address space for the file reserved up front (no disk or memory is used until pages are
-      // written). Without it lmdb-js starts with a 128 KiB map and doubles it as the file grows,
-      // keeping every earlier map: a page touched through several maps counts once per map in the
-      // process's RSS, which then reads up to twice the file (docs/benchmarks.md, "State at scale").
-      mapSize: MAP_SIZE_BYTES,
-    };
-    assertLmdbFile(join(o.path, 'data.mdb'));
-    this.root = open(options);
-    this.meta = this.root.openDB<Meta, string>('meta', { encoding: 'json' });
-    this.bucketsById = this.root.openDB<number, string>('buckets', { encoding: 'json' });
-    this.bucketsByExpiry = this.root.openDB<Buffer, [number, string]>('buckets-by-expiry', {
-      encoding: 'binary',
-    });
-    this.setState(this.meta.get(META_KEY) ?? { segments: [], progress: null, checkpoint: null });
     const half = Math.max(1, Math.floor(o.cacheEntries / 2));
     this.seenCache = new HotCache(half);
     this.versionCache = new HotCache(half);
   }
 
-  /** Opens (creating if needed) the store at `o.path`. */
-  static open(o: PartitionStoreOptions): PartitionStore {
-    return new PartitionStore(o);
+  /** Opens the partition's store in `o.engine` (empty if it has never been written). */
+  static async open(o: PartitionStoreOptions): Promise<PartitionStore> {
+    const store = new PartitionStore(o);
+    const [meta] = await o.engine.get([keyOf(o.partition, META)]);
+    if (meta) store.setState(parseMeta(meta));
+    await store.findNextBucketExpiry();
+    return store;
   }
 
-  private db(s: Segment): Database<Buffer, Buffer> {
-    const name = segmentName(s);
-    let db = this.segmentDbs.get(name);
-    if (db === undefined) {
-      db = this.root.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' });
-      this.segmentDbs.set(name, db);
-    }
-    return db;
-  }
-
-  /** Segments of a kind with their databases, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1),
-   * kept so a lookup neither sorts nor names a segment; lookups skip the ones that ended. */
-  private byAge: Record<Kind, Array<{ end: number; db: Database<Buffer, Buffer> }>> = { d: [], v: [] };
+  /** Segments of a kind, newest first (the list is short: ~SEGMENTS_PER_WINDOW + 1). */
+  private byAge: Record<Kind, Segment[]> = { d: [], v: [] };
 
   private setState(next: Meta): void {
     this.state = next;
     const newestFirst = (kind: Kind) =>
-      next.segments
-        .filter((s) => s.kind === kind)
-        .sort((a, b) => b.end - a.end)
-        .map((s) => ({ end: s.end, db: this.db(s) }));
+      next.segments.filter((s) => s.kind === kind).sort((a, b) => b.end - a.end);
     this.byAge = { d: newestFirst('d'), v: newestFirst('v') };
   }
 
-  /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. */
+  /**
+   * Reads from disk, in one batch, what the round will look up: the dedupe ids (as notifications carry
+   * them) and the object keys (objectKeyString). Until the next prefetch, seen() and version() answer
+   * for these from memory. Entries still pending or in the hot cache are not read.
+   */
+  async prefetch(ids: Iterable<string>, keyStrings: Iterable<string>, now: number): Promise<void> {
+    this.fetchedSeen.clear();
+    this.fetchedVersions.clear();
+    const reads: Buffer[] = [];
+    const seen = this.planReads(
+      'd',
+      [...ids].map((id) => cacheKeyOf(stateId(id))),
+      now,
+      reads,
+    );
+    const versions = this.planReads('v', [...keyStrings].map(cacheKeyOf), now, reads);
+    const landed = { seen: new Map<string, number>(), versions: new Map<string, StoredVersion>() };
+    this.landed = landed;
+    let values: Array<Buffer | null>;
+    try {
+      values = reads.length === 0 ? [] : await this.engine.get(reads);
+    } finally {
+      this.landed = undefined;
+    }
+    for (const [cacheKey, at] of seen) {
+      const found = newestHit(values, at);
+      const expiresAt = landed.seen.get(cacheKey) ?? (found === null ? null : found.readDoubleBE(0));
+      this.fetchedSeen.set(cacheKey, expiresAt);
+      if (expiresAt !== null) this.seenCache.set(cacheKey, expiresAt);
+    }
+    for (const [cacheKey, at] of versions) {
+      const found = newestHit(values, at);
+      const stored = landed.versions.get(cacheKey) ?? (found === null ? null : decodeVersion(found));
+      this.fetchedVersions.set(cacheKey, stored);
+      if (stored !== null) this.versionCache.set(cacheKey, stored);
+    }
+  }
+
+  /**
+   * Adds to `reads` the disk reads for the keys of one kind that memory cannot answer (one per live
+   * segment, newest first), and returns where each key's reads are; the others are answered at once.
+   */
+  private planReads(
+    kind: Kind,
+    cacheKeys: readonly string[],
+    now: number,
+    reads: Buffer[],
+  ): Map<string, { first: number; count: number }> {
+    const planned = new Map<string, { first: number; count: number }>();
+    const live = this.byAge[kind].filter((s) => s.end > now);
+    for (const cacheKey of cacheKeys) {
+      if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
+      if (kind === 'd') {
+        if (this.fetchedSeen.has(cacheKey) || this.pendingSeen.has(cacheKey)) continue;
+        const cached = this.seenCache.get(cacheKey);
+        if (cached !== undefined) {
+          this.fetchedSeen.set(cacheKey, cached);
+          continue;
+        }
+      } else {
+        if (this.fetchedVersions.has(cacheKey) || this.pendingVersions.has(cacheKey)) continue;
+        const cached = this.versionCache.get(cacheKey);
+        if (cached !== undefined) {
+          this.fetchedVersions.set(cacheKey, cached);
+          continue;
+        }
+      }
+      const hash = Buffer.from(cacheKey, 'latin1');
+      planned.set(cacheKey, { first: reads.length, count: live.length });
+      for (const s of live) reads.push(entryKey(this.partition, s.id, hash));
+    }
+    return planned;
+  }
+
+  /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. Answers
+   * from memory: the round's prefetch must have covered it. */
   seen(id: string, now: number): boolean {
-    const key = stateKeyHash(stateId(id));
-    const cacheKey = key.toString('latin1');
+    const cacheKey = cacheKeyOf(stateId(id));
     const pending = this.pendingSeen.get(cacheKey);
     if (pending !== undefined) return pending.expiresAt > now;
-    if (this.pendingReset) return false;
-    const cached = this.seenCache.get(cacheKey);
-    if (cached !== undefined) return cached > now;
-    for (const s of this.byAge.d) {
-      if (s.end <= now) break;
-      const b = s.db.getBinary(key);
-      if (b !== undefined) {
-        const expiresAt = b.readDoubleBE(0);
-        this.seenCache.set(cacheKey, expiresAt);
-        return expiresAt > now;
-      }
-    }
-    return false;
+    if (this.pendingReset !== undefined) return false;
+    const fetched = this.fetchedSeen.get(cacheKey);
+    const expiresAt = fetched !== undefined ? fetched : this.seenCache.get(cacheKey);
+    if (expiresAt === null) return false;
+    if (expiresAt === undefined) throw new NotPrefetchedError(`notification id ${id}`);
+    return expiresAt > now;
   }
 
+  /** The object's last version (keyString: objectKeyString), from memory like seen(). */
   version(keyString: string, now: number): VersionEntry | undefined {
-    const v = this.storedVersion(stateKeyHash(keyString), now);
-    return v !== undefined && v.expiresAt > now ? v.entry : undefined;
+    const cacheKey = cacheKeyOf(keyString);
+    const pending = this.pendingVersions.get(cacheKey);
+    const fetched = this.fetchedVersions.get(cacheKey);
+    const stored =
+      pending !== undefined
+        ? pending.stored
+        : this.pendingReset !== undefined
+          ? null
+          : fetched !== undefined
+            ? fetched
+            : this.versionCache.get(cacheKey);
+    if (stored === undefined) throw new NotPrefetchedError(`object ${keyString}`);
+    return stored !== null && stored.expiresAt > now ? stored.entry : undefined;
   }
 
-  private storedVersion(key: Buffer, now: number): StoredVersion | undefined {
-    const cacheKey = key.toString('latin1');
-    const pending = this.pendingVersions.get(cacheKey);
-    if (pending !== undefined) return pending.stored;
-    if (this.pendingReset) return undefined;
-    const cached = this.versionCache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    for (const s of this.byAge.v) {
-      if (s.end <= now) break;
-      const b = s.db.getBinary(key);
-      if (b !== undefined) {
-        const v = decodeVersion(b);
-        this.versionCache.set(cacheKey, v);
-        return v;
-      }
-    }
-    return undefined;
+  /** seen() for a caller outside a round (tools, tests): reads the disk if it must. */
+  async isSeen(id: string, now: number): Promise<boolean> {
+    await this.prefetch([id], [], now);
+    return this.seen(id, now);
+  }
+
+  /** version() for a caller outside a round (tools, tests). */
+  async versionOf(keyString: string, now: number): Promise<VersionEntry | undefined> {
+    await this.prefetch([], [keyString], now);
+    return this.version(keyString, now);
   }
 
   get progress(): Progress | null {
@@ -313,17 +394,25 @@ export class PartitionStore {
     }
     const end = (index + 1) * this.width;
     if (newest !== undefined && newest.end >= end) return newest;
-    const created: Segment = { kind, index, width: this.width, end, tombstones: 0 };
+    const created: Segment = {
+      id: state.nextSegment++,
+      kind,
+      index,
+      width: this.width,
+      end,
+      entries: 0,
+      tombstones: 0,
+    };
     state.segments.push(created);
     return created;
   }
 
   /**
    * Applies changes whose transaction committed, with the changelog offset the store then reflects
-   * (omitted: the checkpoint stays). Lookups answer with the changes at once; the disk write (one LMDB
-   * transaction holding the changes and the checkpoint) follows in the background, in call order, so a
-   * round does not wait for it. The promise settles when it is written. A write that fails makes every
-   * later apply fail: the owner must drop this store (restore.ts reopens it and restores the tail).
+   * (omitted: the checkpoint stays). Lookups answer with the changes at once; the disk write (one write
+   * batch holding the changes and the checkpoint) follows in the background, in call order, so a round
+   * does not wait for it. The promise settles when it is written. A write that fails makes every later
+   * apply fail: the owner must drop this store (restore.ts reopens it and restores the tail).
    */
   apply(changes: readonly StateChange[], checkpoint?: bigint): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`state store of partition ${this.partition} is closed`));
@@ -333,28 +422,23 @@ export class PartitionStore {
     // Each entry's key, hashed once here for the pending maps and the write.
     const keys: Array<string | undefined> = [];
     for (const c of changes) {
+      let key: string | undefined;
       switch (c.kind) {
-        case 'dedupe': {
-          const key = cacheKeyOf(c.id);
-          keys.push(key);
+        case 'dedupe':
+          key = cacheKeyOf(c.id);
           if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
           break;
-        }
-        case 'version': {
-          const key = cacheKeyOf(objectKeyString(c.key));
-          keys.push(key);
+        case 'version':
+          key = cacheKeyOf(objectKeyString(c.key));
           if (c.expiresAt > now) {
             const stored = { entry: c.entry, expiresAt: c.expiresAt };
             this.pendingVersions.set(key, { stored, generation });
           }
           break;
-        }
         case 'progress':
-          keys.push(undefined);
           this.pendingProgress = { progress: c.progress, generation };
           break;
         case 'forget-bucket':
-          keys.push(undefined);
           this.pendingForgotten.set(c.id, generation);
           break;
         case 'reset':
@@ -363,12 +447,12 @@ export class PartitionStore {
           this.pendingSeen.clear();
           this.pendingVersions.clear();
           this.pendingProgress = { progress: null, generation };
-          keys.push(undefined);
           break;
         case 'bucket':
-          keys.push(undefined);
+          this.nextBucketExpiry = Math.min(this.nextBucketExpiry, c.expiresAt);
           break;
       }
+      keys.push(key);
     }
     const written = this.writes.then(() => this.write(changes, keys, checkpoint, generation));
     this.writes = written.catch((err: unknown) => {
@@ -392,88 +476,137 @@ export class PartitionStore {
     keys: ReadonlyArray<string | undefined>,
     checkpoint: bigint | undefined,
     generation: number,
-  ) {
+  ): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new Error(`state store of partition ${this.partition} is closed`);
     const now = this.now();
+    const p = this.partition;
     const next: Meta = {
+      ...this.state,
       segments: this.state.segments.map((s) => ({ ...s })),
-      progress: this.state.progress,
-      checkpoint: this.state.checkpoint,
     };
+    const expired = next.segments.filter((s) => s.end <= now);
+    next.segments = next.segments.filter((s) => s.end > now);
+    // Only what follows the last reset matters: everything before it is forgotten.
+    let from = 0;
+    changes.forEach((c, i) => {
+      if (c.kind === 'reset') from = i + 1;
+    });
+    const reset = from > 0;
+    if (reset) {
+      next.segments = [];
+      next.progress = null;
+      next.buckets = 0;
+    }
+
+    // Where each entry goes, and what is there now (one read batch): segments count distinct keys, a
+    // rewritten tombstone stops counting as one, a bucket forgotten needs its expiry for its second key.
+    const plans: Array<{ change: StateChange; cacheKey: string; key?: Buffer; segment?: Segment }> = [];
+    const reads: Buffer[] = [];
+    for (let i = from; i < changes.length; i++) {
+      const change = changes[i] as StateChange;
+      const cacheKey = keys[i] ?? '';
+      let key: Buffer | undefined;
+      let segment: Segment | undefined;
+      if (change.kind === 'dedupe' || change.kind === 'version') {
+        // Already expired (a restore of old records): nothing to remember.
+        if (change.expiresAt <= now) continue;
+        segment = this.segmentFor(change.kind === 'dedupe' ? 'd' : 'v', change.expiresAt, next);
+        key = entryKey(p, segment.id, Buffer.from(cacheKey, 'latin1'));
+      } else if (change.kind === 'bucket' || change.kind === 'forget-bucket') {
+        key = bucketKey(p, change.id);
+      }
+      plans.push({ change, cacheKey, ...(key ? { key } : {}), ...(segment ? { segment } : {}) });
+      if (key) reads.push(key);
+    }
+    const before = reset ? reads.map(() => null) : await this.engine.get(reads);
+    const current = new Map<string, Buffer | null>();
+    reads.forEach((k, i) => {
+      current.set(k.toString('latin1'), before[i] ?? null);
+    });
+
     const seen: Array<[string, number]> = [];
     const versions: Array<[string, StoredVersion]> = [];
-    let reset = false;
-    const drop = (segments: Segment[]) => {
-      for (const s of segments) {
-        this.db(s).dropSync();
-        this.segmentDbs.delete(segmentName(s));
-      }
-    };
-    await this.root.transaction(() => {
-      drop(next.segments.filter((s) => s.end <= now));
-      next.segments = next.segments.filter((s) => s.end > now);
-      changes.forEach((c, i) => {
-        const cacheKey = keys[i] ?? '';
-        switch (c.kind) {
+    await this.engine.write((ops) => {
+      for (const s of expired) ops.deleteRange(entryKey(p, s.id, EMPTY), entryKey(p, s.id + 1, EMPTY));
+      if (reset) ops.deleteRange(keyOf(p, ENTRY), keyOf(p, END));
+      for (const { change, cacheKey, key, segment } of plans) {
+        const name = key?.toString('latin1') ?? '';
+        const old = current.get(name) ?? null;
+        switch (change.kind) {
           case 'dedupe': {
-            // Already expired (a restore of old records): nothing to remember.
-            if (c.expiresAt <= now) break;
-            const key = Buffer.from(cacheKey, 'latin1');
-            this.db(this.segmentFor('d', c.expiresAt, next)).putSync(key, encodeExpiry(c.expiresAt));
-            seen.push([cacheKey, c.expiresAt]);
+            if (!key || !segment) break;
+            if (old === null) segment.entries++;
+            const value = f64(change.expiresAt);
+            ops.put(key, value);
+            current.set(name, value);
+            seen.push([cacheKey, change.expiresAt]);
             break;
           }
           case 'version': {
-            if (c.expiresAt <= now) break;
-            const key = Buffer.from(cacheKey, 'latin1');
-            const segment = this.segmentFor('v', c.expiresAt, next);
-            const db = this.db(segment);
-            const before = db.getBinary(key);
-            if (before !== undefined && before[8] === 1) segment.tombstones--;
-            if (c.entry.deleted) segment.tombstones++;
-            const stored = { entry: c.entry, expiresAt: c.expiresAt };
-            db.putSync(key, encodeVersion(stored));
+            if (!key || !segment) break;
+            if (old === null) segment.entries++;
+            else if (old[8] === 1) segment.tombstones--;
+            if (change.entry.deleted) segment.tombstones++;
+            const stored = { entry: change.entry, expiresAt: change.expiresAt };
+            const value = encodeVersion(stored);
+            ops.put(key, value);
+            current.set(name, value);
             versions.push([cacheKey, stored]);
             break;
           }
           case 'progress':
-            next.progress = c.progress;
+            next.progress = change.progress;
             break;
-          case 'bucket':
-            this.bucketsById.putSync(c.id, c.expiresAt);
-            this.bucketsByExpiry.putSync([c.expiresAt, c.id], EMPTY);
+          case 'bucket': {
+            if (!key) break;
+            if (old !== null) ops.delete(keyOf(p, BUCKET_BY_EXPIRY, old, Buffer.from(change.id, 'utf8')));
+            else next.buckets++;
+            const value = f64(change.expiresAt);
+            ops.put(key, value);
+            ops.put(keyOf(p, BUCKET_BY_EXPIRY, value, Buffer.from(change.id, 'utf8')), EMPTY);
+            current.set(name, value);
             break;
+          }
           case 'forget-bucket': {
-            const expiresAt = this.bucketsById.get(c.id);
-            if (expiresAt === undefined) break;
-            this.bucketsById.removeSync(c.id);
-            this.bucketsByExpiry.removeSync([expiresAt, c.id]);
+            if (!key || old === null) break;
+            ops.delete(key);
+            ops.delete(keyOf(p, BUCKET_BY_EXPIRY, old, Buffer.from(change.id, 'utf8')));
+            next.buckets--;
+            current.set(name, null);
             break;
           }
           case 'reset':
-            reset = true;
-            // Dropped at once: a later change of this apply may reopen a segment of the same name.
-            drop(next.segments);
-            next.segments = [];
-            next.progress = null;
-            seen.length = 0;
-            versions.length = 0;
-            this.bucketsById.clearSync();
-            this.bucketsByExpiry.clearSync();
             break;
         }
-      });
+      }
       if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
-      this.meta.putSync(META_KEY, next);
+      ops.put(keyOf(p, META), Buffer.from(JSON.stringify(next)));
     });
+    this.landedAfterWrite(next, reset, seen, versions, generation);
+  }
+
+  /** The write is on disk: memory follows it (state, caches, the round's prefetched answers), and the
+   * pending copies of this write go, unless a later apply replaced them. */
+  private landedAfterWrite(
+    next: Meta,
+    reset: boolean,
+    seen: ReadonlyArray<[string, number]>,
+    versions: ReadonlyArray<[string, StoredVersion]>,
+    generation: number,
+  ): void {
     this.setState(next);
-    if (reset) {
-      this.seenCache.clear();
-      this.versionCache.clear();
+    if (reset) this.forgetMemory();
+    for (const [k, e] of seen) {
+      this.seenCache.set(k, e);
+      if (this.fetchedSeen.has(k)) this.fetchedSeen.set(k, e);
+      this.landed?.seen.set(k, e);
     }
-    for (const [k, e] of seen) this.seenCache.set(k, e);
-    for (const [k, v] of versions) this.versionCache.set(k, v);
-    // On disk and in the cache now: the pending copies of this write go, unless a later apply replaced them.
+    for (const [k, v] of versions) {
+      this.versionCache.set(k, v);
+      if (this.fetchedVersions.has(k)) this.fetchedVersions.set(k, v);
+      this.landed?.versions.set(k, v);
+    }
     for (const [k, e] of this.pendingSeen) if (e.generation <= generation) this.pendingSeen.delete(k);
     for (const [k, e] of this.pendingVersions) if (e.generation <= generation) this.pendingVersions.delete(k);
     for (const [id, g] of this.pendingForgotten) if (g <= generation) this.pendingForgotten.delete(id);
@@ -482,124 +615,149 @@ export class PartitionStore {
     if (this.pendingReset !== undefined && this.pendingReset <= generation) this.pendingReset = undefined;
   }
 
+  /** Caches and prefetched answers, forgotten (after a reset or clear, or before a restore). */
+  private forgetMemory(): void {
+    this.seenCache.clear();
+    this.versionCache.clear();
+    this.fetchedSeen.clear();
+    this.fetchedVersions.clear();
+  }
+
   /** Forgets everything, checkpoint included (a full restore starts from here). */
   async clear(): Promise<void> {
     await this.writes;
-    const all = this.state.segments;
-    await this.root.transaction(() => {
-      for (const s of all) this.db(s).dropSync();
-      this.bucketsById.clearSync();
-      this.bucketsByExpiry.clearSync();
-      this.meta.putSync(META_KEY, { segments: [], progress: null, checkpoint: null });
+    const p = this.partition;
+    const next = emptyMeta(this.state.nextSegment);
+    await this.engine.write((ops) => {
+      ops.deleteRange(keyOf(p, ENTRY), keyOf(p, END));
+      ops.put(keyOf(p, META), Buffer.from(JSON.stringify(next)));
     });
-    this.segmentDbs.clear();
-    this.setState({ segments: [], progress: null, checkpoint: null });
-    this.seenCache.clear();
-    this.versionCache.clear();
+    this.setState(next);
+    this.forgetMemory();
+    this.nextBucketExpiry = Number.POSITIVE_INFINITY;
   }
 
   /** Empties the hot-set cache (before a restore: another instance may have owned the partition since). */
   dropCache(): void {
-    this.seenCache.clear();
-    this.versionCache.clear();
+    this.forgetMemory();
   }
 
   /** Tombstones for up to `max` changelog buckets whose entries have all expired at `now`. */
-  expiredBuckets(now: number, max: number): StateChange[] {
+  async expiredBuckets(now: number, max: number): Promise<StateChange[]> {
+    if (now < this.nextBucketExpiry || max <= 0) return [];
+    const p = this.partition;
+    // Forgotten by an apply still being written: on disk still, skipped, so read past them.
+    const found = await this.engine.scan(
+      keyOf(p, BUCKET_BY_EXPIRY),
+      keyOf(p, BUCKET_BY_EXPIRY, f64(now), AFTER_ANY_ID),
+      max + this.pendingForgotten.size,
+    );
     const out: StateChange[] = [];
-    for (const key of this.bucketsByExpiry.getKeys({ end: [now, '\uffff'], limit: max })) {
-      const [expiresAt, id] = key;
-      if (expiresAt > now) break;
-      // Already forgotten by an apply still being written: not again.
+    for (const { key } of found) {
+      const id = key.toString('utf8', 13);
       if (this.pendingForgotten.has(id)) continue;
-      out.push({ kind: 'forget-bucket', id });
+      if (out.length < max) out.push({ kind: 'forget-bucket', id });
     }
+    if (out.length === 0) await this.findNextBucketExpiry();
     return out;
   }
 
+  /** Reads when the next bucket expires (the first in expiry order). */
+  private async findNextBucketExpiry(): Promise<void> {
+    const p = this.partition;
+    const [first] = await this.engine.scan(keyOf(p, BUCKET_BY_EXPIRY), keyOf(p, BUCKET), 1);
+    this.nextBucketExpiry = first ? first.key.readDoubleBE(5) : Number.POSITIVE_INFINITY;
+  }
+
   get bucketCount(): number {
-    return entryCount(this.bucketsById);
+    return this.state.buckets;
   }
 
   /**
-   * Entries stored, by kind. Counted per live segment, so an entry written again after its segment
-   * closed counts once per segment it is in until the older one is dropped.
+   * Entries stored, by kind (distinct keys per live segment: an entry written again after its segment
+   * closed counts once per segment it is in until the older one is dropped).
    */
   counts(): StoreCounts {
     const now = this.now();
     const out: StoreCounts = { dedupe: 0, version: 0, tombstone: 0 };
     for (const s of this.state.segments) {
       if (s.end <= now) continue;
-      const n = entryCount(this.db(s));
-      if (s.kind === 'd') out.dedupe += n;
+      if (s.kind === 'd') out.dedupe += s.entries;
       else {
-        out.version += n - s.tombstones;
+        out.version += s.entries - s.tombstones;
         out.tombstone += s.tombstones;
       }
     }
     return out;
   }
 
-  /** Bytes the store takes on disk (the LMDB data file; it grows, then pages are reused). */
-  diskBytes(): number {
-    return directoryBytes(this.o.path);
+  get isClosed(): boolean {
+    return this.closed;
   }
 
+  /** Stops accepting applies once those already asked for are written (the engine stays open). */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     await this.writes;
-    await this.root.close();
+    this.closed = true;
   }
 }
 
-/** Entries in one LMDB database (its B-tree's own count: no scan). */
-function entryCount(
-  db: Database<unknown, never> | Database<Buffer, Buffer> | Database<number, string>,
-): number {
-  return (db.getStats() as { entryCount: number }).entryCount;
+const EMPTY = Buffer.alloc(0);
+
+/** The first non-null value among a key's reads (newest segment first). */
+function newestHit(
+  values: ReadonlyArray<Buffer | null>,
+  at: { first: number; count: number },
+): Buffer | null {
+  for (let i = at.first; i < at.first + at.count; i++) {
+    const v = values[i];
+    if (v) return v;
+  }
+  return null;
 }
 
-/** LMDB's magic number (MDB_MAGIC), at the start of the meta record on the file's first page. */
-const LMDB_MAGIC = 0xbeefc0de;
-/** Where the meta record starts in lmdb-js's build of LMDB (after its 24-byte page header). */
-const LMDB_MAGIC_OFFSET = 24;
-
-/**
- * Throws when `file` exists but is not an LMDB data file, so the registry removes and rebuilds it. lmdb-js
- * does not refuse such a file: opening it crashes the process (SIGSEGV), and a processor restarted on the
- * same disk would crash again. LMDB keeps no checksums, so damage past the header is not detected here.
- */
-function assertLmdbFile(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return; // No file yet: LMDB creates it.
-  }
-  try {
-    const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
-    const read = readSync(fd, header, 0, header.length, 0);
-    // An empty file is what a crash right after creating it leaves; LMDB initialises it.
-    if (read === 0) return;
-    if (read < header.length || header.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC)
-      throw new Error(`${file} is not an LMDB data file`);
-  } finally {
-    closeSync(fd);
-  }
+function isSegment(v: unknown): v is Segment {
+  if (typeof v !== 'object' || v === null) return false;
+  const s: Record<string, unknown> = { ...v };
+  return (
+    (s.kind === 'd' || s.kind === 'v') &&
+    ['id', 'index', 'width', 'end', 'entries', 'tombstones'].every((f) => typeof s[f] === 'number')
+  );
 }
 
-function directoryBytes(path: string): number {
-  let total = 0;
-  try {
-    for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
-  } catch {
-    return 0;
+/** The meta record, checked: a record that is not one (another program's data, an older layout) is an
+ * error, so the registry rebuilds the database from the changelog instead of trusting it. */
+function parseMeta(b: Buffer): Meta {
+  const v: unknown = JSON.parse(b.toString('utf8'));
+  if (typeof v === 'object' && v !== null) {
+    const m: Record<string, unknown> = { ...v };
+    if (
+      Array.isArray(m.segments) &&
+      m.segments.every(isSegment) &&
+      typeof m.nextSegment === 'number' &&
+      typeof m.buckets === 'number'
+    ) {
+      return {
+        segments: m.segments,
+        nextSegment: m.nextSegment,
+        buckets: m.buckets,
+        progress: isProgress(m.progress) ? m.progress : null,
+        checkpoint: isCheckpoint(m.checkpoint) ? m.checkpoint : null,
+      };
+    }
   }
-  return total;
+  throw new Error('state meta record is not in the expected format');
 }
 
-/** Removes a partition's store from disk (a store that cannot be opened is rebuilt from the changelog). */
-export function removeStore(path: string): void {
-  rmSync(path, { recursive: true, force: true });
+function isProgress(v: unknown): v is Progress {
+  if (typeof v !== 'object' || v === null) return false;
+  const p: Record<string, unknown> = { ...v };
+  return typeof p.next === 'string' && typeof p.through === 'string' && Array.isArray(p.unprocessed);
+}
+
+function isCheckpoint(v: unknown): v is { offset: string; writtenAt: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const c: Record<string, unknown> = { ...v };
+  return typeof c.offset === 'string' && typeof c.writtenAt === 'number';
 }

@@ -4,7 +4,7 @@
  * ingress writes them, from the simulator's generator (no >1 MB messages: expansion is I/O, not CPU);
  * 5% are Nylas re-deliveries. Each stage runs over the whole set in rounds of `--round` records against
  * one store, like a partition worker; the kafkajs column encodes the produced messages into a record
- * batch the way the producer does (headers included). The store is the real on-disk one (LMDB in a
+ * batch the way the producer does (headers included). The store is the real on-disk one (RocksDB in a
  * temporary directory, the default hot-set cache): dedupe and order read it, and `state apply` is the
  * write the worker does after each commit.
  *
@@ -14,6 +14,7 @@
  */
 import type { Message } from 'kafkajs';
 import { loadTopicsConfig } from '../../lib/config';
+import { objectKeyString } from '../../processors/object-identity';
 import { stateChangesOf } from '../../processors/pipeline';
 import { decodeBatch } from '../../processors/stages/decode';
 import { dedupe } from '../../processors/stages/dedupe';
@@ -71,8 +72,25 @@ function rawRecords(count: number): RawRecord[] {
   return out;
 }
 
-type Stage = 'decode' | 'dedupe' | 'order' | 'normalize' | 'encode' | 'kafkajs batch' | 'state apply';
-const STAGES: Stage[] = ['decode', 'dedupe', 'order', 'normalize', 'encode', 'kafkajs batch', 'state apply'];
+type Stage =
+  | 'decode'
+  | 'state prefetch'
+  | 'dedupe'
+  | 'order'
+  | 'normalize'
+  | 'encode'
+  | 'kafkajs batch'
+  | 'state apply';
+const STAGES: Stage[] = [
+  'decode',
+  'state prefetch',
+  'dedupe',
+  'order',
+  'normalize',
+  'encode',
+  'kafkajs batch',
+  'state apply',
+];
 
 /** The window of the changes applied (stateChangesOf) and of the store's segments. */
 const WINDOW_MS = 3_600_000;
@@ -91,11 +109,18 @@ async function once(
     ns.set(stage, (ns.get(stage) ?? 0) + Number(process.hrtime.bigint() - t0));
     return r;
   };
-  const store = openTestStore(0, { windowMs: WINDOW_MS, cacheEntries: CACHE_ENTRIES, now: Date.now });
+  const store = await openTestStore(0, { windowMs: WINDOW_MS, cacheEntries: CACHE_ENTRIES, now: Date.now });
   const now = Date.now();
   for (let i = 0; i < records.length; i += roundSize) {
     const round = records.slice(i, i + roundSize);
     const decoded = time('decode', () => decodeBatch(round));
+    const p0 = process.hrtime.bigint();
+    await store.prefetch(
+      decoded.notifications.map((n) => n.envelope.id),
+      decoded.notifications.map((n) => objectKeyString(n.object)),
+      now,
+    );
+    ns.set('state prefetch', (ns.get('state prefetch') ?? 0) + Number(process.hrtime.bigint() - p0));
     const { unique } = time('dedupe', () => dedupe(decoded.notifications, (id) => store.seen(id, now)));
     const ordered = time('order', () => order(unique, (key) => store.version(key, now)));
     const events = time('normalize', () => {

@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import avro from 'avsc';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import { createLogger } from '../../lib/logger';
 import { domainTopicNames, topicPlan } from '../../lib/topics';
 import { loadProcessorConfig, type ProcessorConfig } from '../../processors/config';
 import { type RunningProcessor, type StartProcessorOptions, startProcessor } from '../../processors/index';
-import { partitionStorePath } from '../../processors/state/registry';
-import { PartitionStore } from '../../processors/state/store';
+import { StoreRegistry } from '../../processors/state/registry';
+import type { PartitionStore } from '../../processors/state/store';
 import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
 import {
   type CollectedRecord,
@@ -170,14 +171,20 @@ export class ProcessorHarness {
   }
 
   /** Opens the store a processor of this harness kept for `partition` in `stateDir` (the processor must
-   * be stopped or dead: one LMDB environment, one handle). */
-  openStore(stateDir: string, partition: number): PartitionStore {
-    return PartitionStore.open({
-      partition,
-      path: partitionStorePath(stateDir, this.config.groupId, this.topics.raw, partition),
+   * be stopped or dead: its database admits one process at a time). `close` closes it and the database. */
+  async openStore(
+    stateDir: string,
+    partition: number,
+  ): Promise<{ store: PartitionStore; close: () => Promise<void> }> {
+    const stores = new StoreRegistry({
+      dir: stateDir,
+      groupId: this.config.groupId,
+      topic: this.topics.raw,
       windowMs: this.config.dedupeWindowMs,
       cacheEntries: this.config.state.cacheEntries,
+      logger: createLogger({ name: 'processor', level: 'silent' }),
     });
+    return { store: await stores.get(partition), close: () => stores.closeAll() };
   }
 
   async produce(messages: Message[]): Promise<void> {

@@ -38,7 +38,7 @@ export interface MemoryStatus {
   rssMb: number;
   /** Anonymous memory (heap, native allocations), MB. */
   anonMb: number;
-  /** File-backed pages resident (code, and memory-mapped files such as the LMDB state stores), MB. */
+  /** File-backed pages resident (code, and memory-mapped files), MB. */
   fileMb: number;
 }
 

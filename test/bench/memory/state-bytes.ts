@@ -1,6 +1,6 @@
 /**
  * Bytes of processor state per entry, measured in a fresh process run with --expose-gc, for the on-disk
- * PartitionStore (LMDB in a temporary directory, the default hot-set cache) after applying N dedupe ids
+ * PartitionStore (RocksDB in a temporary directory, the default hot-set cache) after applying N dedupe ids
  * (notification ids: 36-character UUIDs, as Nylas sends) and M object versions:
  * - heap: the heap used minus the heap before, after full collections, divided by the count. The id
  *   strings count: once a round has committed, the store (its cache) is the only thing that keeps them.
@@ -9,8 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { changelogMessages } from '../../../processors/state/changelog';
+import { directoryBytes } from '../../../processors/state/engine';
 import type { StateChange } from '../../../processors/state/store';
-import { closeTestStores, openTestStore } from '../../helpers/state-store';
+import { closeTestStores, openTestStore, testStoreDir } from '../../helpers/state-store';
 import { serveParent } from '../lib/child';
 
 declare const gc: () => void;
@@ -56,10 +57,12 @@ const ROUND = 500;
  * the processor, where the notification (and its id string) is garbage once the round committed.
  */
 async function measure(dedupeIds: number, versions: number): Promise<StateBytesResult> {
-  const store = openTestStore(0, { cacheEntries: CACHE_ENTRIES, now: Date.now });
+  const path = testStoreDir();
+  const store = await openTestStore(0, { path, cacheEntries: CACHE_ENTRIES, now: Date.now });
+  const diskBytes = () => directoryBytes(path);
   const expiresAt = Date.now() + 72 * 3_600_000;
   const before = settledHeap();
-  const diskBefore = store.diskBytes();
+  const diskBefore = diskBytes();
   const commit = async (changes: StateChange[]) => {
     const { tracking } = changelogMessages(0, 0, changes);
     await store.apply([...changes, ...tracking]);
@@ -71,7 +74,7 @@ async function measure(dedupeIds: number, versions: number): Promise<StateBytesR
     await commit(changes);
   }
   const afterIds = settledHeap();
-  const diskAfterIds = store.diskBytes();
+  const diskAfterIds = diskBytes();
   for (let done = 0; done < versions; done += ROUND) {
     const changes: StateChange[] = [];
     for (let i = done; i < Math.min(versions, done + ROUND); i++)
@@ -84,7 +87,7 @@ async function measure(dedupeIds: number, versions: number): Promise<StateBytesR
     await commit(changes);
   }
   const afterVersions = settledHeap();
-  const diskAfterVersions = store.diskBytes();
+  const diskAfterVersions = diskBytes();
   const counts = store.counts();
   await closeTestStores();
   if (counts.dedupe !== dedupeIds || counts.version !== versions) throw new Error('unexpected store counts');

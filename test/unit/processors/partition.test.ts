@@ -62,7 +62,7 @@ function fakeProducer(failCommits = 0, commitDelayMs = 0) {
   return { producer: producer as unknown as Producer, txns };
 }
 
-function setup(
+async function setup(
   opts: {
     expand?: (grant: string) => Promise<ExpandOutcome>;
     failCommits?: number;
@@ -73,7 +73,7 @@ function setup(
 ) {
   const { producer, txns } = fakeProducer(opts.failCommits, opts.commitDelayMs);
   const metrics = new ProcessorMetrics(createMetricsRegistry({ service: 't', collectDefaults: false }));
-  const store = openTestStore(2);
+  const store = await openTestStore(2);
   const failures: unknown[] = [];
   const expand = opts.expand ?? (async () => ({ kind: 'gone' }) as ExpandOutcome);
   const worker = new PartitionWorker({
@@ -120,7 +120,7 @@ afterAll(closeTestStores);
 
 describe('partition worker', () => {
   it('commits events, state and the next offset in one transaction, then applies the state', async () => {
-    const { worker, txns, store } = setup();
+    const { worker, txns, store } = await setup();
     worker.start();
     expect(worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n)).toBe(true);
     await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
@@ -135,14 +135,14 @@ describe('partition worker', () => {
       d: ['a'],
       v: [['g', 'message', 'm', expect.any(String), '10', 0]],
     });
-    expect(store.seen('a', Date.now())).toBe(true);
+    expect(await store.isSeen('a', Date.now())).toBe(true);
     // The store reflects the changelog through this transaction's one state record (offset 0).
     expect(store.checkpoint?.offset).toBe(1n);
     expect(worker.committedNext).toBe(11n);
   });
 
   it('leaves no lag or state gauges behind when its partition is revoked during a round', async () => {
-    const { worker, txns, metrics } = setup({ commitDelayMs: 200 });
+    const { worker, txns, metrics } = await setup({ commitDelayMs: 200 });
     worker.start();
     worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n);
     await pollUntil(() => txns.length > 0); // the round is committing
@@ -162,7 +162,7 @@ describe('partition worker', () => {
       level: 'info',
       destination: { write: (line: string) => lines.push(JSON.parse(line)) },
     });
-    const { worker, txns } = setup({ logger });
+    const { worker, txns } = await setup({ logger });
     worker.start();
     const garbage: RawRecord = { ...(recs(10, [['g', { id: 'a', messageId: 'm' }]])[0] as RawRecord) };
     garbage.value = Buffer.from('{not json');
@@ -183,8 +183,8 @@ describe('partition worker', () => {
     });
   });
 
-  it('refuses a batch that starts before the expected position (the caller seeks instead)', () => {
-    const { worker } = setup();
+  it('refuses a batch that starts before the expected position (the caller seeks instead)', async () => {
+    const { worker } = await setup();
     expect(worker.enqueue(recs(5, [['g', { id: 'x', messageId: 'm' }]]), 5n, 5n)).toBe(false);
     expect(worker.expectedFetch).toBe(10n);
     // Beyond it is fine: only transaction markers / aborted records were skipped.
@@ -192,19 +192,19 @@ describe('partition worker', () => {
   });
 
   it('on a failed commit: aborts, leaves the store untouched and reports the failure', async () => {
-    const { worker, txns, store, failures } = setup({ failCommits: 1 });
+    const { worker, txns, store, failures } = await setup({ failCommits: 1 });
     worker.start();
     worker.enqueue(recs(10, [['g', { id: 'a', messageId: 'm' }]]), 10n, 10n);
     await pollUntil(() => failures.length > 0);
     expect(txns[0]?.outcome).toBe('aborted');
-    expect(store.seen('a', Date.now())).toBe(false);
+    expect(await store.isSeen('a', Date.now())).toBe(false);
     expect(store.checkpoint).toBeUndefined();
     expect(worker.committedNext).toBe(10n);
   });
 
   it('commits other grants while one waits for the API, keeping the offset at the waiting record', async () => {
     let release: (o: ExpandOutcome) => void = () => undefined;
-    const { worker, txns, store } = setup({
+    const { worker, txns, store } = await setup({
       expand: (g) =>
         g === 'slow'
           ? new Promise<ExpandOutcome>((r) => {
@@ -237,7 +237,7 @@ describe('partition worker', () => {
   });
 
   it('skips records a previous owner already handled past its committed offset', async () => {
-    const { worker, txns, store } = setup();
+    const { worker, txns, store } = await setup();
     await store.apply([{ kind: 'progress', progress: { next: '10', through: '12', unprocessed: ['10'] } }]);
     worker.start();
     worker.enqueue(
@@ -261,7 +261,7 @@ describe('partition worker', () => {
 
 describe('partition worker: REORDER_WINDOW_MS', () => {
   it('holds records until the oldest is old enough, so a late older state is ordered before the newer one', async () => {
-    const { worker, txns } = setup({ reorderWindowMs: 300 });
+    const { worker, txns } = await setup({ reorderWindowMs: 300 });
     worker.start();
     const now = Date.now();
     const rec = (offset: number, id: string, action: 'created' | 'updated', time: number) =>

@@ -52,7 +52,7 @@ afterAll(closeTestStores);
 describe('pipeline round', () => {
   it('emits, drops duplicates, suppresses stale, dead-letters malformed; remembers only what was handled', async () => {
     const p = pipeline(never);
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     const records = [
       rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200 }),
       rec('g', { id: 'n1', messageId: 'm', action: 'updated', time: 200, attempt: 2 }),
@@ -103,7 +103,7 @@ describe('pipeline round', () => {
         rec('g', { id: 'b', messageId: 'gone', truncated: true }),
         rec('g', { id: 'c', messageId: 'denied', truncated: true }),
       ],
-      openTestStore(0),
+      await openTestStore(0),
       NOW,
       new ExpansionCache(),
     );
@@ -137,7 +137,7 @@ describe('pipeline round', () => {
       rec('fast', { id: 'f2', messageId: 'w' }),
     ];
     const cache = new ExpansionCache();
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     const r = await p.run(records, store, NOW, cache);
     expect(r.domain.map((d) => String(d.message.headers?.['nylas-notification-id']))).toEqual([
       'f1',
@@ -155,7 +155,7 @@ describe('pipeline round', () => {
   it('sets aside, untouched, the new notifications of a lane still waiting from an earlier round', async () => {
     const p = pipeline(async (n) => ({ kind: 'expanded', object: { id: n.object.objectId } }));
     const cache = new ExpansionCache();
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     const waiting = rec('g', { id: 'w1', messageId: 'x', truncated: true });
     const first = await pipeline(never).run([waiting], store, NOW, cache);
     const lane = first.deferred[0]?.lane as string;
@@ -177,8 +177,8 @@ describe('pipeline round', () => {
     });
     const cache = new ExpansionCache();
     const records = [rec('g', { id: 'r1', messageId: 'x', truncated: true })];
-    await p.run(records, openTestStore(0), NOW, cache);
-    await p.run(records, openTestStore(0), NOW, cache);
+    await p.run(records, await openTestStore(0), NOW, cache);
+    await p.run(records, await openTestStore(0), NOW, cache);
     expect(calls).toBe(1);
   });
 
@@ -189,7 +189,7 @@ describe('pipeline round', () => {
       },
     });
     await expect(
-      p.run([rec('g', { id: 'q', messageId: 'q' })], openTestStore(0), NOW, new ExpansionCache()),
+      p.run([rec('g', { id: 'q', messageId: 'q' })], await openTestStore(0), NOW, new ExpansionCache()),
     ).rejects.toThrow('transient');
   });
 
@@ -199,7 +199,7 @@ describe('pipeline round', () => {
     (body.data as Record<string, unknown>).object = null;
     const r = await p.run(
       [rawRecord({ grantId: 'g', offset: offset++, body })],
-      openTestStore(0),
+      await openTestStore(0),
       NOW,
       new ExpansionCache(),
     );

@@ -63,7 +63,7 @@ function deepBody(type: string, id: string, depth: number): string {
 
 async function runPoison(poison: RawRecord, deps: Partial<PipelineDeps> = {}) {
   const after = normal(`after-${offset}`);
-  const r = await pipeline(deps).run([poison, after], openTestStore(0), NOW, new ExpansionCache());
+  const r = await pipeline(deps).run([poison, after], await openTestStore(0), NOW, new ExpansionCache());
   return { r, after };
 }
 
@@ -117,7 +117,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         object: { id: 'e', grant_id: 'g', updated_at: 1e300, sequence: 1 },
       }),
     );
-    const r = await pipeline().run([ok], openTestStore(0), NOW, new ExpansionCache());
+    const r = await pipeline().run([ok], await openTestStore(0), NOW, new ExpansionCache());
     expect(r.deadLetters).toEqual([]);
     const v = schemaByName('events').type.fromBuffer((r.domain[0]!.message.value as Buffer).subarray(5)) as {
       object_version: number;
@@ -192,7 +192,7 @@ describe('poison records: dead-lettered with a reason, the round goes on', () =>
         throw new TransientError('REGISTRY_UNAVAILABLE', 'registry down');
       },
     });
-    await expect(p.run([normal('t1')], openTestStore(0), NOW, new ExpansionCache())).rejects.toThrow(
+    await expect(p.run([normal('t1')], await openTestStore(0), NOW, new ExpansionCache())).rejects.toThrow(
       'registry down',
     );
   });
@@ -212,7 +212,7 @@ describe('oversized outputs (issue 13, item 2)', () => {
     const after = normal('after-big');
     const r = await pipeline({ topics: limited, expand }).run(
       [poison, after],
-      openTestStore(0),
+      await openTestStore(0),
       NOW,
       new ExpansionCache(),
     );
@@ -262,7 +262,7 @@ describe('state entries are bounded (issue 13, item 2)', () => {
   it('ids above the state limit are remembered by their SHA-256; a redelivery is still a duplicate', async () => {
     const longId = `n-${'x'.repeat(2000)}`;
     const longObject = `m-${'y'.repeat(2000)}`;
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     const p = pipeline();
     const first = await p.run(
       [

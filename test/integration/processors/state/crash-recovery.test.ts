@@ -71,13 +71,15 @@ describe('processor state: kill -9 between the commit and the store apply', () =
       },
       { description: "the killed round's changelog records, read_committed" },
     );
-    const store = h.openStore(children.stateDir, m.partition);
+    const { store, close } = await h.openStore(children.stateDir, m.partition);
     try {
       expect(store.checkpoint?.offset.toString() ?? null).toBe(m.storeCheckpoint);
       expect(BigInt(m.checkpoint)).toBeGreaterThan(BigInt(m.storeCheckpoint ?? '-1'));
-      expect(m.dedupeIds.filter((id) => store.seen(id, Date.now()))).toEqual([]);
+      const now = Date.now();
+      await store.prefetch(m.dedupeIds, [], now);
+      expect(m.dedupeIds.filter((id) => store.seen(id, now))).toEqual([]);
     } finally {
-      await store.close();
+      await close();
     }
 
     // Restart on the same disk; it takes both partitions over and drains what the first left.

@@ -101,15 +101,16 @@ describe('processor state: kill -9 during a restore', () => {
     // The lost apply held a whole batch: from the record at the partial checkpoint to a later one.
     expect(filler.indexOf(BigInt(m.checkpoint) - 1n)).toBeGreaterThanOrEqual(killedAt);
     expect(m.dedupeIds).toContain(fillerId(killedAt, 0));
-    const partial = h.openStore(children.stateDir, 0);
+    const { store: partial, close } = await h.openStore(children.stateDir, 0);
     try {
       expect(partial.checkpoint?.offset).toBe(cp);
       const now = Date.now();
       const probed = [0, killedAt - 1, killedAt, FILLER_RECORDS - 1];
+      await partial.prefetch([...probed.map((r) => fillerId(r, 0)), ...w.emitted], [], now);
       expect(probed.map((r) => partial.seen(fillerId(r, 0), now))).toEqual([true, true, false, false]);
       expect([...w.emitted].filter((id) => !partial.seen(id, now))).toEqual([]);
     } finally {
-      await partial.close();
+      await close();
     }
 
     // Restarted on the same disk: a tail restore of exactly the records not applied yet.
@@ -160,13 +161,14 @@ describe('processor state: kill -9 during a restore', () => {
 
     expect(await children.stop()).toBe(0);
     // The store the restarted processor left: the filler objects' versions as the changelog wrote them.
-    const restored = h.openStore(children.stateDir, 0);
+    const restored = await h.openStore(children.stateDir, 0);
     try {
-      expect(
-        probeRecords.map(
-          (r) => restored.version(messageKey(FILLER_GRANT, fillerObject(r, 0)), Date.now())?.version,
-        ),
-      ).toEqual(probeRecords.map(() => BigInt(FILLER_TIME) * 1000n));
+      const keys = probeRecords.map((r) => messageKey(FILLER_GRANT, fillerObject(r, 0)));
+      const now = Date.now();
+      await restored.store.prefetch([], keys, now);
+      expect(keys.map((k) => restored.store.version(k, now)?.version)).toEqual(
+        probeRecords.map(() => BigInt(FILLER_TIME) * 1000n),
+      );
     } finally {
       await restored.close();
     }

@@ -80,18 +80,21 @@ describe('processor state: a takeover by another instance', () => {
       messageKey(GRANTS[0] ?? '', 'to-never'),
     ];
     for (let p = 0; p < PARTITIONS; p++) {
-      const storeA = h.openStore(aDir, p);
-      const storeB = h.openStore(bDir, p);
+      const onA = await h.openStore(aDir, p);
+      const onB = await h.openStore(bDir, p);
       try {
         const now = Date.now();
-        const answers = (s: typeof storeA) => ({
-          seen: Object.fromEntries([...handled, ...neverSent].map((id) => [id, s.seen(id, now)])),
-          versions: Object.fromEntries(objects.map((k) => [k, s.version(k, now) ?? null])),
-          progress: s.progress,
-          buckets: s.bucketCount,
-        });
-        const fromA = answers(storeA);
-        expect(answers(storeB)).toEqual(fromA);
+        const answers = async (s: typeof onA.store) => {
+          await s.prefetch([...handled, ...neverSent], objects, now);
+          return {
+            seen: Object.fromEntries([...handled, ...neverSent].map((id) => [id, s.seen(id, now)])),
+            versions: Object.fromEntries(objects.map((k) => [k, s.version(k, now) ?? null])),
+            progress: s.progress,
+            buckets: s.bucketCount,
+          };
+        };
+        const fromA = await answers(onA.store);
+        expect(await answers(onB.store)).toEqual(fromA);
 
         // …and A's answers are the ones the workload calls for (the comparison is not of two empty stores).
         const here = (x: { partition?: number }) => x.partition === p;
@@ -108,8 +111,8 @@ describe('processor state: a takeover by another instance', () => {
           });
         }
       } finally {
-        await storeA.close();
-        await storeB.close();
+        await onA.close();
+        await onB.close();
       }
     }
     const deleted = w.objects.filter((o) => o.last.action === 'deleted');

@@ -271,7 +271,7 @@ describe('decode through the pipeline (property-based, hostile range)', () => {
 
   it('every record is accounted for, nothing throws, every state entry and output is bounded', async () => {
     // One empty store for every run: a round only reads it (nothing is applied), so the runs stay independent.
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     await fc.assert(
       fc.asyncProperty(
         fc.array(hostile, { minLength: 1, maxLength: 4 }),

@@ -104,7 +104,7 @@ describe('window in the pipeline: a notification is never emitted twice, however
   ])('delivered %i h late, back %i h after its time', async (lagH, againH) => {
     const time = NOW - 200 * H;
     const record = rec(time, { id: `again-${lagH}-${againH}` });
-    const store = openTestStore(0);
+    const store = await openTestStore(0);
     const first = await pipeline.run([record], store, time + lagH * H, new ExpansionCache());
     await store.apply(first.stateChanges);
     const second = await pipeline.run([record], store, time + againH * H, new ExpansionCache());

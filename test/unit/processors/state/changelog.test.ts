@@ -94,7 +94,7 @@ describe('state changelog', () => {
   // does not list them any more). It is written once they have expired, and the store drops them by time:
   // restored after B1 expired, its entries are not written at all.
   it('restoring the records in order rebuilds the store; a later write wins; expired entries are not kept', async () => {
-    const store = openTestStore(7, { now: () => 150 });
+    const store = await openTestStore(7, { now: () => 150 });
     const v = (version: bigint, deleted: boolean, expiresAt: number): StateChange => ({
       kind: 'version',
       key,
@@ -112,9 +112,9 @@ describe('state changelog', () => {
       ...changelogMessages(7, 0, [{ kind: 'forget-bucket', id: 'B1' }]).messages,
     ]);
     store.dropCache();
-    expect(store.seen('a', 0)).toBe(false);
-    expect(store.seen('b', 150)).toBe(true);
-    expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 150)).toEqual({
+    expect(await store.isSeen('a', 0)).toBe(false);
+    expect(await store.isSeen('b', 150)).toBe(true);
+    expect(await store.versionOf(JSON.stringify(['g:1', 'message', 'm"1']), 150)).toEqual({
       version: 3n,
       offset: '3',
       deleted: true,
@@ -122,7 +122,7 @@ describe('state changelog', () => {
     // One object, its latest write a tombstone.
     expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 1 });
     expect(store.bucketCount).toBe(2);
-    expect(store.expiredBuckets(250, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
+    expect(await store.expiredBuckets(250, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
   });
 
   it('maps input partitions onto the state topic', () => {
@@ -150,7 +150,7 @@ describe('state changelog: replay --reset-state', () => {
   });
 
   it('a restore forgets what came before the marker and keeps what was written after it', async () => {
-    const store = openTestStore(1);
+    const store = await openTestStore(1);
     await restore(store, [
       ...changelogMessages(
         1,
@@ -169,9 +169,9 @@ describe('state changelog: replay --reset-state', () => {
       ...changelogMessages(1, 0, [{ kind: 'dedupe', id: 'y', expiresAt: 10_000 }], { bucketId: () => 'L2' })
         .messages,
     ]);
-    expect(store.seen('x', 0)).toBe(false);
-    expect(store.version(JSON.stringify(['g:1', 'message', 'm"1']), 0)).toBeUndefined();
-    expect(store.seen('y', 0)).toBe(true);
+    expect(await store.isSeen('x', 0)).toBe(false);
+    expect(await store.versionOf(JSON.stringify(['g:1', 'message', 'm"1']), 0)).toBeUndefined();
+    expect(await store.isSeen('y', 0)).toBe(true);
     expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
     expect(store.bucketCount).toBe(1);
     expect(store.progress).toBeNull();

@@ -1,7 +1,7 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../../../lib/logger';
-import { partitionStorePath, StoreRegistry } from '../../../../processors/state/registry';
+import { StoreRegistry, stateDatabasePath } from '../../../../processors/state/registry';
 import { closeTestStores, TEST_WINDOW_MS, testStoreDir } from '../../../helpers/state-store';
 
 const registries: StoreRegistry[] = [];
@@ -31,39 +31,36 @@ afterAll(async () => {
   await closeTestStores();
 });
 
-describe('partitionStorePath', () => {
-  it('is <dir>/<group>/<topic>-<partition>, escaping what a path segment must not hold', () => {
-    expect(partitionStorePath('/s', 'nylas-stream-processor', 'nylas-stream.raw', 3)).toBe(
-      join('/s', 'nylas-stream-processor', 'nylas-stream.raw-3'),
+describe('stateDatabasePath', () => {
+  it('is <dir>/<group>/<topic>, escaping what a path segment must not hold', () => {
+    expect(stateDatabasePath('/s', 'nylas-stream-processor', 'nylas-stream.raw')).toBe(
+      join('/s', 'nylas-stream-processor', 'nylas-stream.raw'),
     );
-    expect(partitionStorePath('/s', 'team a/b\\c:d', 'raw', 0)).toBe(
-      join('/s', 'team%20a%2fb%5cc%3ad', 'raw-0'),
-    );
+    expect(stateDatabasePath('/s', 'team a/b\\c:d', 'raw')).toBe(join('/s', 'team%20a%2fb%5cc%3ad', 'raw'));
   });
 
   it('never leaves the state directory, whatever the group id', () => {
     for (const group of ['..', '.', '../..', '']) {
-      const path = partitionStorePath('/s', group, 'raw', 0);
+      const path = stateDatabasePath('/s', group, 'raw');
       expect(path.startsWith('/s/')).toBe(true);
       expect(path.split('/')).toHaveLength(4);
     }
-    expect(partitionStorePath('/s', '..', 'raw', 0)).toBe(join('/s', '%2e%2e', 'raw-0'));
-    expect(partitionStorePath('/s', '', 'raw', 0)).toBe(join('/s', '%', 'raw-0'));
+    expect(stateDatabasePath('/s', '..', 'raw')).toBe(join('/s', '%2e%2e', 'raw'));
+    expect(stateDatabasePath('/s', '', 'raw')).toBe(join('/s', '%', 'raw'));
     // A group id that is literally what an escape looks like stays apart from the escaped one.
-    expect(partitionStorePath('/s', '%2e', 'raw', 0)).toBe(join('/s', '%252e', 'raw-0'));
+    expect(stateDatabasePath('/s', '%2e', 'raw')).toBe(join('/s', '%252e', 'raw'));
   });
 });
 
 describe('StoreRegistry', () => {
-  it('opens a topic whose name has a dot as a directory (lmdb-js once took `<topic>.raw-1` for a file)', async () => {
+  it('keeps every partition in one database under <dir>/<group>/<topic>', async () => {
     const dir = testStoreDir();
     const { r } = registry(dir, 'nylas.raw');
-    const store = await r.get(1);
-    await store.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }], 1n);
-    const path = join(dir, 'nylas-stream-processor', 'nylas.raw-1');
-    expect(r.pathOf(1)).toBe(path);
-    expect(statSync(path).isDirectory()).toBe(true);
-    expect(existsSync(join(path, 'data.mdb'))).toBe(true);
+    await (await r.get(1)).apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }], 1n);
+    await (await r.get(2)).apply([{ kind: 'dedupe', id: 'm', expiresAt: 100 }], 1n);
+    const path = join(dir, 'nylas-stream-processor', 'nylas.raw');
+    expect(r.path).toBe(path);
+    expect(existsSync(join(path, 'CURRENT'))).toBe(true);
     expect(r.diskBytes()).toBeGreaterThan(0);
   });
 
@@ -82,36 +79,46 @@ describe('StoreRegistry', () => {
     await closing;
     expect(again).not.toBe(a);
     await expect(a.apply([])).rejects.toThrow('closed');
-    expect(again.seen('kept', 0)).toBe(true);
+    expect(await again.isSeen('kept', 0)).toBe(true);
     expect(again.checkpoint?.offset).toBe(5n);
-    expect(other.seen('kept', 0)).toBe(false);
+    // Partitions share the database, not their entries.
+    expect(await other.isSeen('kept', 0)).toBe(false);
 
     await r.closeAll();
     await expect(again.apply([])).rejects.toThrow('closed');
     await expect(other.apply([])).rejects.toThrow('closed');
-    expect((await r.get(0)).seen('kept', 0)).toBe(true);
+    expect(await (await r.get(0)).isSeen('kept', 0)).toBe(true);
   });
 
-  it('removes a damaged store and opens it empty, saying so (the restore rebuilds it)', async () => {
+  it('removes a damaged database and opens it empty, saying so (the restore rebuilds it)', async () => {
     const dir = testStoreDir();
     const { r, lines } = registry(dir);
     const store = await r.get(2);
     await store.apply([{ kind: 'dedupe', id: 'lost', expiresAt: 100 }], 9n);
-    await r.close(2);
-    writeFileSync(join(r.pathOf(2), 'data.mdb'), Buffer.alloc(64 * 1024, 'garbage '));
+    await r.closeAll();
+    writeFileSync(join(r.path, 'CURRENT'), 'garbage\n');
 
     const rebuilt = await r.get(2);
     expect(rebuilt.checkpoint).toBeUndefined();
-    expect(rebuilt.seen('lost', 0)).toBe(false);
+    expect(await rebuilt.isSeen('lost', 0)).toBe(false);
     await rebuilt.apply([{ kind: 'dedupe', id: 'new', expiresAt: 100 }], 1n);
-    expect(rebuilt.seen('new', 0)).toBe(true);
+    expect(await rebuilt.isSeen('new', 0)).toBe(true);
     expect(lines).toEqual([
       expect.objectContaining({
         level: 'error',
-        partition: 2,
-        path: r.pathOf(2),
-        msg: 'state store could not be opened; removing it (it is restored from the changelog)',
+        path: r.path,
+        msg: 'state database could not be opened; removing it (restored from the changelog)',
       }),
     ]);
+  });
+
+  it('refuses a database another processor has open, naming the variable, and removes nothing', async () => {
+    const dir = testStoreDir();
+    const { r: first } = registry(dir);
+    await (await first.get(0)).apply([{ kind: 'dedupe', id: 'mine', expiresAt: 100 }], 3n);
+    const { r: second, lines } = registry(dir);
+    await expect(second.get(0)).rejects.toThrow(/PROCESSOR_STATE_DIR: .* is in use by another processor/);
+    expect(lines).toEqual([]);
+    expect(await (await first.get(0)).isSeen('mine', 0)).toBe(true);
   });
 });

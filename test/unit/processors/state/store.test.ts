@@ -1,5 +1,5 @@
 /**
- * The state store's contract, against the real on-disk store (LMDB in a temporary directory): what the
+ * The state store's contract, against the real on-disk store (RocksDB in a temporary directory): what the
  * stages ask of it (dedupe, versions, tombstones, progress), what the restore relies on (the checkpoint
  * is persisted with the changes), and how entries expire (whole segments, by the store's own clock).
  */
@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { objectKeyString } from '../../../../processors/object-identity';
 import { MAX_STATE_ID_CHARS, stateId } from '../../../../processors/state/keys';
 import {
+  NotPrefetchedError,
   type PartitionStore,
   SEGMENTS_PER_WINDOW,
   type StateChange,
 } from '../../../../processors/state/store';
 import type { ObjectKey } from '../../../../processors/types';
-import { closeTestStores, openTestStore, testStoreDir } from '../../../helpers/state-store';
+import { closeTestStores, openTestStore, testDatabaseAt, testStoreDir } from '../../../helpers/state-store';
 
 const key = (id: string): ObjectKey => ({ grantId: 'g', objectType: 'message', objectId: id });
 const keyString = (id: string) => objectKeyString(key(id));
@@ -28,9 +29,9 @@ const bucket = (id: string, expiresAt: number): StateChange => ({ kind: 'bucket'
 const WINDOW = 1000 * SEGMENTS_PER_WINDOW;
 
 /** A store whose own clock the test moves. */
-function clocked(options: { path?: string; cacheEntries?: number } = {}) {
+async function clocked(options: { path?: string; cacheEntries?: number } = {}) {
   const clock = { now: 0 };
-  const store = openTestStore(0, { windowMs: WINDOW, now: () => clock.now, ...options });
+  const store = await openTestStore(0, { windowMs: WINDOW, now: () => clock.now, ...options });
   return { store, clock };
 }
 
@@ -38,37 +39,37 @@ afterAll(closeTestStores);
 
 describe('PartitionStore (on disk)', () => {
   it('remembers dedupe ids until they expire', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     await s.apply([{ kind: 'dedupe', id: 'n1', expiresAt: 100 }]);
-    expect(s.seen('n1', 99)).toBe(true);
-    expect(s.seen('n1', 100)).toBe(false);
-    expect(s.seen('n2', 0)).toBe(false);
+    expect(await s.isSeen('n1', 99)).toBe(true);
+    expect(await s.isSeen('n1', 100)).toBe(false);
+    expect(await s.isSeen('n2', 0)).toBe(false);
     // The same answers from disk, without the hot cache.
     s.dropCache();
-    expect(s.seen('n1', 99)).toBe(true);
-    expect(s.seen('n1', 100)).toBe(false);
+    expect(await s.isSeen('n1', 99)).toBe(true);
+    expect(await s.isSeen('n1', 100)).toBe(false);
   });
 
   it('keeps the last version per object, tombstones counted apart', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     await s.apply([
       version('a', 5n, 100),
       version('b', 6n, 100, true),
       { kind: 'dedupe', id: 'n', expiresAt: 100 },
     ]);
-    expect(s.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
-    expect(s.version(keyString('b'), 0)).toEqual({ version: 6n, offset: '6', deleted: true });
+    expect(await s.versionOf(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
+    expect(await s.versionOf(keyString('b'), 0)).toEqual({ version: 6n, offset: '6', deleted: true });
     expect(s.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 1 });
     await s.apply([version('b', 9n, 200)]);
     expect(s.counts()).toEqual({ dedupe: 1, version: 2, tombstone: 0 });
     s.dropCache();
-    expect(s.version(keyString('b'), 199)?.version).toBe(9n);
-    expect(s.version(keyString('b'), 200)).toBeUndefined();
-    expect(s.version(keyString('c'), 0)).toBeUndefined();
+    expect((await s.versionOf(keyString('b'), 199))?.version).toBe(9n);
+    expect(await s.versionOf(keyString('b'), 200)).toBeUndefined();
+    expect(await s.versionOf(keyString('c'), 0)).toBeUndefined();
   });
 
   it('knows which offsets past the committed one were already handled', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     expect(s.handledAhead('5')).toBe(false);
     await s.apply([{ kind: 'progress', progress: { next: '5', through: '10', unprocessed: ['5', '8'] } }]);
     expect(['4', '5', '6', '7', '8', '9', '10'].map((o) => s.handledAhead(o))).toEqual([
@@ -87,7 +88,7 @@ describe('PartitionStore (on disk)', () => {
 
   it('persists the checkpoint with the changes: reopened at the same path, everything is still there', async () => {
     const path = testStoreDir();
-    const s = openTestStore(3, { path });
+    const s = await openTestStore(3, { path });
     expect(s.checkpoint).toBeUndefined();
     await s.apply(
       [
@@ -104,21 +105,21 @@ describe('PartitionStore (on disk)', () => {
     expect(s.checkpoint?.offset).toBe(42n);
     await s.close();
 
-    const again = openTestStore(3, { path });
+    const again = await openTestStore(3, { path });
     expect(again.checkpoint?.offset).toBe(42n);
-    expect(again.seen('n1', 0)).toBe(true);
-    expect(again.seen('n2', 0)).toBe(true);
-    expect(again.version(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
+    expect(await again.isSeen('n1', 0)).toBe(true);
+    expect(await again.isSeen('n2', 0)).toBe(true);
+    expect(await again.versionOf(keyString('a'), 0)).toEqual({ version: 5n, offset: '5', deleted: false });
     expect(again.counts()).toEqual({ dedupe: 2, version: 1, tombstone: 1 });
     expect(again.progress).toEqual({ next: '5', through: '10', unprocessed: ['8'] });
     expect(again.handledAhead('9')).toBe(true);
     expect(again.bucketCount).toBe(1);
-    expect(again.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B1' }]);
+    expect(await again.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B1' }]);
   });
 
   it('drops a whole segment once its end has passed: the entries go without a delete each', async () => {
     const path = testStoreDir();
-    const { store: s, clock } = clocked({ path });
+    const { store: s, clock } = await clocked({ path });
     await s.apply([
       { kind: 'dedupe', id: 'early-1', expiresAt: 300 },
       { kind: 'dedupe', id: 'early-2', expiresAt: 900 },
@@ -137,46 +138,46 @@ describe('PartitionStore (on disk)', () => {
     // Dropped from disk, not only hidden by the clock: a store reopened with its clock back at 0 (where
     // the entries would still be valid) no longer has them.
     await s.close();
-    const reopened = openTestStore(0, { path, windowMs: WINDOW, now: () => 0 });
+    const reopened = await openTestStore(0, { path, windowMs: WINDOW, now: () => 0 });
     expect(reopened.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 0 });
-    expect(reopened.seen('early-1', 0)).toBe(false);
-    expect(reopened.seen('late', 0)).toBe(true);
-    expect(reopened.version(keyString('v-early'), 0)).toBeUndefined();
-    expect(reopened.version(keyString('v-late'), 0)?.version).toBe(2n);
+    expect(await reopened.isSeen('early-1', 0)).toBe(false);
+    expect(await reopened.isSeen('late', 0)).toBe(true);
+    expect(await reopened.versionOf(keyString('v-early'), 0)).toBeUndefined();
+    expect((await reopened.versionOf(keyString('v-late'), 0))?.version).toBe(2n);
   });
 
   it('does not write entries that have already expired by its clock (a restore of old records)', async () => {
-    const { store: s, clock } = clocked();
+    const { store: s, clock } = await clocked();
     clock.now = 5000;
     await s.apply([{ kind: 'dedupe', id: 'old', expiresAt: 4000 }, version('old', 1n, 5000)], 7n);
     expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
     s.dropCache();
-    expect(s.seen('old', 0)).toBe(false);
-    expect(s.version(keyString('old'), 0)).toBeUndefined();
+    expect(await s.isSeen('old', 0)).toBe(false);
+    expect(await s.versionOf(keyString('old'), 0)).toBeUndefined();
     expect(s.checkpoint?.offset).toBe(7n);
   });
 
   it('returns the latest write of a key even when it expires earlier than the first (clock skew)', async () => {
     const path = testStoreDir();
-    const { store: s } = clocked({ path });
+    const { store: s } = await clocked({ path });
     // The second instance's clock is behind: its writes expire in an older segment than the first's.
     await s.apply([version('k', 1n, 2500), { kind: 'dedupe', id: 'd', expiresAt: 2500 }]);
     await s.apply([version('k', 2n, 1500, true), { kind: 'dedupe', id: 'd', expiresAt: 1200 }]);
-    const check = (store: PartitionStore) => {
+    const check = async (store: PartitionStore) => {
       store.dropCache();
-      expect(store.version(keyString('k'), 0)).toEqual({ version: 2n, offset: '2', deleted: true });
-      expect(store.version(keyString('k'), 1500)).toBeUndefined();
-      expect(store.seen('d', 1100)).toBe(true);
-      expect(store.seen('d', 1200)).toBe(false);
+      expect(await store.versionOf(keyString('k'), 0)).toEqual({ version: 2n, offset: '2', deleted: true });
+      expect(await store.versionOf(keyString('k'), 1500)).toBeUndefined();
+      expect(await store.isSeen('d', 1100)).toBe(true);
+      expect(await store.isSeen('d', 1200)).toBe(false);
     };
-    check(s);
+    await check(s);
     await s.close();
-    check(openTestStore(0, { path, windowMs: WINDOW, now: () => 0 }));
+    await check(await openTestStore(0, { path, windowMs: WINDOW, now: () => 0 }));
   });
 
   it('reset forgets everything; what the same apply writes after it stays', async () => {
     const path = testStoreDir();
-    const s = openTestStore(0, { path });
+    const s = await openTestStore(0, { path });
     await s.apply(
       [
         { kind: 'dedupe', id: 'before', expiresAt: 100 },
@@ -186,7 +187,7 @@ describe('PartitionStore (on disk)', () => {
       ],
       5n,
     );
-    expect(s.seen('before', 0)).toBe(true);
+    expect(await s.isSeen('before', 0)).toBe(true);
     await s.apply(
       [
         { kind: 'dedupe', id: 'doomed', expiresAt: 100 },
@@ -197,35 +198,35 @@ describe('PartitionStore (on disk)', () => {
       ],
       9n,
     );
-    const check = (store: PartitionStore) => {
-      expect(store.seen('before', 0)).toBe(false);
-      expect(store.seen('doomed', 0)).toBe(false);
-      expect(store.seen('after', 0)).toBe(true);
-      expect(store.version(keyString('x'), 0)).toBeUndefined();
+    const check = async (store: PartitionStore) => {
+      expect(await store.isSeen('before', 0)).toBe(false);
+      expect(await store.isSeen('doomed', 0)).toBe(false);
+      expect(await store.isSeen('after', 0)).toBe(true);
+      expect(await store.versionOf(keyString('x'), 0)).toBeUndefined();
       expect(store.progress).toBeNull();
       expect(store.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 0 });
-      expect(store.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
+      expect(await store.expiredBuckets(100, 10)).toEqual([{ kind: 'forget-bucket', id: 'B2' }]);
       expect(store.checkpoint?.offset).toBe(9n);
     };
-    check(s);
+    await check(s);
     await s.close();
-    check(openTestStore(0, { path }));
+    await check(await openTestStore(0, { path }));
   });
 
   it('lists changelog buckets to tombstone once expired, in expiry order, bounded', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     // Written out of expiry order (another instance's clock, a window change).
     await s.apply([bucket('b3', 30), bucket('b1', 10), bucket('b2', 20), bucket('b0', 20)]);
-    expect(s.expiredBuckets(5, 10)).toEqual([]);
-    expect(s.expiredBuckets(25, 10)).toEqual([
+    expect(await s.expiredBuckets(5, 10)).toEqual([]);
+    expect(await s.expiredBuckets(25, 10)).toEqual([
       { kind: 'forget-bucket', id: 'b1' },
       { kind: 'forget-bucket', id: 'b0' },
       { kind: 'forget-bucket', id: 'b2' },
     ]);
-    expect(s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b1' }]);
+    expect(await s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b1' }]);
     await s.apply([{ kind: 'forget-bucket', id: 'b1' }]);
     expect(s.bucketCount).toBe(3);
-    expect(s.expiredBuckets(100, 2)).toEqual([
+    expect(await s.expiredBuckets(100, 2)).toEqual([
       { kind: 'forget-bucket', id: 'b0' },
       { kind: 'forget-bucket', id: 'b2' },
     ]);
@@ -234,7 +235,7 @@ describe('PartitionStore (on disk)', () => {
   // Changed on purpose (issue 15): a bucket no longer lists its entries, and tombstoning it forgets only
   // the bucket's bookkeeping. Its entries have expired by then anyway, and they go with their segment.
   it('forget-bucket removes only the bucket bookkeeping; the entries expire with their segment', async () => {
-    const { store: s, clock } = clocked();
+    const { store: s, clock } = await clocked();
     await s.apply([
       { kind: 'dedupe', id: 'a', expiresAt: 500 },
       version('x', 1n, 500, true),
@@ -245,17 +246,17 @@ describe('PartitionStore (on disk)', () => {
       { kind: 'forget-bucket', id: 'unknown' },
     ]);
     expect(s.bucketCount).toBe(0);
-    expect(s.expiredBuckets(1000, 10)).toEqual([]);
+    expect(await s.expiredBuckets(1000, 10)).toEqual([]);
     expect(s.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 1 });
     s.dropCache();
-    expect(s.seen('a', 0)).toBe(true);
+    expect(await s.isSeen('a', 0)).toBe(true);
     clock.now = 1000;
     await s.apply([]);
     expect(s.counts()).toEqual({ dedupe: 0, version: 0, tombstone: 0 });
   });
 
   it(`remembers ids longer than MAX_STATE_ID_CHARS (${MAX_STATE_ID_CHARS}) by their digest`, async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     const long = `n-${'x'.repeat(MAX_STATE_ID_CHARS * 4)}`;
     const sibling = `${long.slice(0, MAX_STATE_ID_CHARS)}-other`.padEnd(long.length, 'y');
     const longKey: ObjectKey = {
@@ -274,14 +275,16 @@ describe('PartitionStore (on disk)', () => {
       },
     ]);
     s.dropCache();
-    expect(s.seen(long, 0)).toBe(true);
-    expect(s.seen(sibling, 0)).toBe(false);
-    expect(s.version(objectKeyString(longKey), 0)?.version).toBe(3n);
-    expect(s.version(objectKeyString({ ...longKey, objectId: `${longKey.objectId}z` }), 0)).toBeUndefined();
+    expect(await s.isSeen(long, 0)).toBe(true);
+    expect(await s.isSeen(sibling, 0)).toBe(false);
+    expect((await s.versionOf(objectKeyString(longKey), 0))?.version).toBe(3n);
+    expect(
+      await s.versionOf(objectKeyString({ ...longKey, objectId: `${longKey.objectId}z` }), 0),
+    ).toBeUndefined();
   });
 
   it('answers with applied changes at once, before their disk write lands (the round does not wait)', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     await s.apply([{ kind: 'dedupe', id: 'old', expiresAt: 100 }], 5n);
     const written = s.apply(
       [
@@ -293,22 +296,21 @@ describe('PartitionStore (on disk)', () => {
     );
     // Not yet on disk: the checkpoint still says 5, but every lookup already has the changes.
     expect(s.checkpoint?.offset).toBe(5n);
-    expect(s.seen('n', 0)).toBe(true);
-    expect(s.version(keyString('a'), 0)).toEqual({ version: 7n, offset: '7', deleted: true });
+    expect(await s.isSeen('n', 0)).toBe(true);
+    expect(await s.versionOf(keyString('a'), 0)).toEqual({ version: 7n, offset: '7', deleted: true });
     expect(s.handledAhead('6')).toBe(true);
     await written;
     expect(s.checkpoint?.offset).toBe(9n);
-    expect(s.seen('n', 0)).toBe(true);
-    expect(s.version(keyString('a'), 0)?.version).toBe(7n);
+    expect(await s.isSeen('n', 0)).toBe(true);
+    expect((await s.versionOf(keyString('a'), 0))?.version).toBe(7n);
   });
 
   it('a failed disk write fails every later apply and marks the store failed; lookups keep the changes', async () => {
-    const s = openTestStore();
-    // A bucket id longer than LMDB's largest key: the write's transaction throws.
-    const failing = s.apply(
-      [{ kind: 'dedupe', id: 'kept', expiresAt: 100 }, bucket('x'.repeat(4000), 100)],
-      3n,
-    );
+    const path = testStoreDir();
+    const s = await openTestStore(0, { path });
+    // The database goes away under the store (as a disk that fails would): its next write throws.
+    await testDatabaseAt(path).close();
+    const failing = s.apply([{ kind: 'dedupe', id: 'kept', expiresAt: 100 }], 3n);
     await expect(failing).rejects.toThrow();
     await s.settled();
     expect(s.failed).toBe(true);
@@ -320,20 +322,45 @@ describe('PartitionStore (on disk)', () => {
   });
 
   it('reset forgets changes of earlier applies still being written', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     const first = s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
     const second = s.apply([{ kind: 'reset' }, { kind: 'dedupe', id: 'b', expiresAt: 100 }]);
-    expect(s.seen('a', 0)).toBe(false);
-    expect(s.version(keyString('o'), 0)).toBeUndefined();
-    expect(s.seen('b', 0)).toBe(true);
+    expect(await s.isSeen('a', 0)).toBe(false);
+    expect(await s.versionOf(keyString('o'), 0)).toBeUndefined();
+    expect(await s.isSeen('b', 0)).toBe(true);
     await Promise.all([first, second]);
-    expect(s.seen('a', 0)).toBe(false);
-    expect(s.version(keyString('o'), 0)).toBeUndefined();
-    expect(s.seen('b', 0)).toBe(true);
+    expect(await s.isSeen('a', 0)).toBe(false);
+    expect(await s.versionOf(keyString('o'), 0)).toBeUndefined();
+    expect(await s.isSeen('b', 0)).toBe(true);
+  });
+
+  it('answers a round only for what it prefetched: any other lookup is an error, not a guess', async () => {
+    const s = await openTestStore();
+    await s.apply([{ kind: 'dedupe', id: 'on-disk', expiresAt: 100 }, version('o', 1n, 100)]);
+    s.dropCache();
+    await s.prefetch(['on-disk', 'never'], [keyString('o')], 0);
+    expect([s.seen('on-disk', 0), s.seen('never', 0)]).toEqual([true, false]);
+    expect(s.version(keyString('o'), 0)?.version).toBe(1n);
+    expect(() => s.seen('other', 0)).toThrow(NotPrefetchedError);
+    expect(() => s.version(keyString('p'), 0)).toThrow(NotPrefetchedError);
+  });
+
+  it('a write landing while a round reads the disk leaves no stale answer behind', async () => {
+    const s = await openTestStore();
+    for (let i = 0; i < 20; i++) {
+      // The read of `k` may finish before or after the write of it lands; either way, once both are
+      // done, the round sees the write.
+      const id = `k${i}`;
+      const read = s.prefetch([id], [keyString(id)], 0);
+      const write = s.apply([{ kind: 'dedupe', id, expiresAt: 100 }, version(id, 7n, 100)]);
+      await Promise.all([read, write]);
+      expect(s.seen(id, 0)).toBe(true);
+      expect(s.version(keyString(id), 0)?.version).toBe(7n);
+    }
   });
 
   it('refuses to apply after close', async () => {
-    const s = openTestStore();
+    const s = await openTestStore();
     await s.close();
     await expect(s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }])).rejects.toThrow(
       'state store of partition 0 is closed',
@@ -413,8 +440,10 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
         const clock = { now: 0 };
-        const stores = [0, 3, 10_000].map((cacheEntries) =>
-          openTestStore(0, { windowMs: WINDOW, cacheEntries, now: () => clock.now }),
+        const stores = await Promise.all(
+          [0, 3, 10_000].map((cacheEntries) =>
+            openTestStore(0, { windowMs: WINDOW, cacheEntries, now: () => clock.now }),
+          ),
         );
         const model = new Model();
         try {
@@ -434,17 +463,23 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
                 break;
               case 'seen': {
                 const expected = (model.seen.get(o.id) ?? 0) > at;
-                expect(stores.map((s) => s.seen(o.id, at))).toEqual([expected, expected, expected]);
+                expect(await Promise.all(stores.map((s) => s.isSeen(o.id, at)))).toEqual([
+                  expected,
+                  expected,
+                  expected,
+                ]);
                 break;
               }
               case 'version': {
                 const m = model.versions.get(o.id);
                 const expected =
                   m !== undefined && m.expiresAt > at ? { v: m.v, deleted: m.deleted } : undefined;
-                const got = stores.map((s) => {
-                  const e = s.version(keyString(o.id), at);
-                  return e === undefined ? undefined : { v: e.version, deleted: e.deleted };
-                });
+                const got = await Promise.all(
+                  stores.map(async (s) => {
+                    const e = await s.versionOf(keyString(o.id), at);
+                    return e === undefined ? undefined : { v: e.version, deleted: e.deleted };
+                  }),
+                );
                 expect(got).toEqual([expected, expected, expected]);
                 break;
               }
