@@ -22,7 +22,7 @@ COPY --from=build /app/dist dist
 # The Avro contracts are read at run time (schemas register/check, the processor's encoder).
 COPY --from=build /app/schemas schemas
 COPY bin bin
-# The processor's state stores (LMDB, one directory per partition). Mount a volume here: on the same disk
+# The processor's state (one RocksDB database, a key range per partition). Mount a volume here: on the same disk
 # a restart restores only the changelog past the store's checkpoint; on an empty one, the whole changelog.
 ENV PROCESSOR_STATE_DIR=/var/lib/nylas-stream/state
 RUN mkdir -p /var/lib/nylas-stream/state && chown -R node:node /var/lib/nylas-stream

@@ -1,7 +1,7 @@
 /**
  * The embedded engine under the processor's state stores: one RocksDB database per processor (per
  * PROCESSOR_STATE_DIR, consumer group and raw topic), shared by the partition stores, each of which keeps
- * to its own key range (store.ts). docs/decisions/0005-state-on-disk.md has the measurements behind the
+ * to its own key range (store.ts). docs/decisions/0005-state-on-local-disk.md has the measurements behind the
  * choice (RocksDB over LMDB: an LSM tree writes random 16-byte keys sequentially, a B-tree rewrites a page
  * per key; reads go through a bounded block cache instead of a memory map that counts in the RSS).
  *

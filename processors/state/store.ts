@@ -13,7 +13,7 @@
  * (the partition number first), so the heap holds only a bounded cache of the hot set, whatever the
  * traffic and the window. Disk reads are asynchronous, so a round reads everything it will look up in one
  * batch first (prefetch, called by the pipeline after decode); the stages' lookups then stay synchronous
- * and answer from memory. docs/decisions/0005-state-on-disk.md has the measurements behind the engine.
+ * and answer from memory. docs/decisions/0005-state-on-local-disk.md has the measurements behind the engine.
  *
  * Keys are fixed-size: the first 128 bits of SHA-256 of the id (keys.ts, stateKeyHash). Entries live in
  * time segments by expiry: a segment covers DEDUPE_WINDOW / SEGMENTS_PER_WINDOW of expiry times, and
