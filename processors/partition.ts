@@ -115,7 +115,7 @@ interface QueuedBatch {
  * What a queued record costs in memory, close enough to bound it: its key, value and headers (views of
  * the fetched batch, which they keep alive) and the JS objects around them (the record, a Buffer view
  * per header, key and value, the offset and timestamp strings), which cost more than the key and value
- * of a typical notification (measured: docs/operations.md, "Memory").
+ * of a typical notification (measured: docs/operations.md, "Processor memory: queued records").
  */
 export const RECORD_OVERHEAD_BYTES = 1200;
 

@@ -1,7 +1,7 @@
 /**
  * The process-wide budget of bytes queued in the partition workers (PROCESSOR_MAX_QUEUED_BYTES_TOTAL),
  * beside each partition's own bounds, so the memory the queues take does not grow with the number of
- * partitions this process is assigned (docs/operations.md, "Memory").
+ * partitions this process is assigned (docs/operations.md, "Processor memory: queued records").
  *
  * Each worker holds a share and reports the bytes it holds. A partition's fetching pauses when the whole
  * process is at the budget and the partition holds at least its fair share (budget / partitions); it
