@@ -158,6 +158,18 @@ export const METRICS = {
     type: 'histogram',
     labels: ['phase'],
   },
+  processorQueuedBytes: {
+    name: 'nylas_stream_processor_queued_bytes',
+    help: "Bytes of fetched records queued in the process's partition workers, as counted against PROCESSOR_MAX_QUEUED_BYTES_TOTAL (the records' bytes and their objects' estimated overhead).",
+    type: 'gauge',
+    labels: [],
+  },
+  processorFetchPauses: {
+    name: 'nylas_stream_processor_fetch_pauses_total',
+    help: "Times a partition's fetching was paused because queued records reached a bound, by reason: partition_queue (its own PROCESSOR_MAX_QUEUED_RECORDS or _BYTES) or process_budget (PROCESSOR_MAX_QUEUED_BYTES_TOTAL).",
+    type: 'counter',
+    labels: ['reason'],
+  },
 } as const;
 
 export type MetricSpec = (typeof METRICS)[keyof typeof METRICS];

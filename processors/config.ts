@@ -50,8 +50,12 @@ export interface ProcessorConfig extends CommonConfig {
   metricsPort: number;
   /** Records queued per partition before fetching pauses (backpressure). */
   maxQueuedRecords: number;
-  /** Bytes (keys and values) queued per partition before fetching pauses, whichever bound comes first. */
+  /** Bytes queued per partition before fetching pauses, whichever bound comes first (counted as
+   * processors/partition.ts queuedBytesOf does: the record's bytes and its objects' overhead). */
   maxQueuedBytes: number;
+  /** Bytes queued over all partitions of the process: the partitions holding the most pause beyond it
+   * (processors/queue-budget.ts). */
+  maxQueuedBytesTotal: number;
   /** Upper bound of records in one transaction. */
   maxRecordsPerTransaction: number;
   /** kafkajs fetch size per partition. */
@@ -175,7 +179,16 @@ export const PROCESSOR_VARIABLES = {
     default: 64 * 1024 * 1024,
     min: 1024,
     unit: 'bytes',
-    description: 'per partition (keys and values); fetching also pauses beyond it',
+    description:
+      'per partition (keys, values, headers and about 1.2 KB of objects per record); fetching also pauses beyond it',
+    readBy: PROCESSOR,
+  }),
+  maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
+    default: 128 * 1024 * 1024,
+    min: 1024 * 1024,
+    unit: 'bytes',
+    description:
+      'all partitions of the process together, counted as for `PROCESSOR_MAX_QUEUED_BYTES`: beyond it, the partitions holding at least an equal share pause fetching until the process is under half of it or the partition under half its share (a partition holding less can always fetch)',
     readBy: PROCESSOR,
   }),
   maxRecordsPerTransaction: integer('PROCESSOR_MAX_RECORDS_PER_TRANSACTION', {
@@ -335,6 +348,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     metricsPort: v.metricsPort.read(env),
     maxQueuedRecords: v.maxQueuedRecords.read(env),
     maxQueuedBytes: v.maxQueuedBytes.read(env),
+    maxQueuedBytesTotal: v.maxQueuedBytesTotal.read(env),
     maxRecordsPerTransaction: v.maxRecordsPerTransaction.read(env),
     maxBytesPerPartition: v.maxBytesPerPartition.read(env),
     sessionTimeoutMs: v.sessionTimeout.read(env),

@@ -37,6 +37,9 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly consumerReplacements: Counter<string>;
   readonly partitionStalled: Gauge<'partition'>;
   readonly roundFailures: Counter<'kind'>;
+  readonly queuedBytes: Gauge<string>;
+  private queued: () => number = () => 0;
+  readonly fetchPauses: Counter<'reason'>;
   private readonly countsByPartition = new Map<number, StoreCounts>();
 
   constructor(readonly registry: Registry) {
@@ -143,6 +146,21 @@ export class ProcessorMetrics implements ExpansionObserver {
       registers: [registry],
     });
     for (const kind of ['transient', 'countable']) this.roundFailures.inc({ kind }, 0);
+    this.queuedBytes = new Gauge({
+      name: m.processorQueuedBytes.name,
+      help: m.processorQueuedBytes.help,
+      registers: [registry],
+      collect() {
+        this.set(metrics.queued());
+      },
+    });
+    this.fetchPauses = new Counter({
+      name: m.processorFetchPauses.name,
+      help: m.processorFetchPauses.help,
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    for (const reason of ['partition_queue', 'process_budget']) this.fetchPauses.inc({ reason }, 0);
     this.roundPhase = new Histogram({
       name: m.processorRoundPhase.name,
       help: m.processorRoundPhase.help,
@@ -201,6 +219,11 @@ export class ProcessorMetrics implements ExpansionObserver {
   /** Where the disk gauge reads from (the processor's store registry). */
   watchStateDisk(read: () => number): void {
     this.stateDisk = read;
+  }
+
+  /** Where the queued-bytes gauge reads from (the processor's queue budget). */
+  watchQueuedBytes(read: () => number): void {
+    this.queued = read;
   }
 
   /** One restore's figures: its duration, and per partition its mode and the entries it applied. */

@@ -21,6 +21,7 @@ import type { ProcessorMetrics } from './metrics';
 import type { Pipeline, RoundResult } from './pipeline';
 import { RoundFailure } from './poison/classify';
 import type { RecoveryPlan } from './poison/round-failures';
+import type { BudgetShare } from './queue-budget';
 import { changelogMessages } from './state/changelog';
 import type { PartitionStore, StateChange } from './state/store';
 import type { DeadLetter, RawRecord } from './types';
@@ -41,8 +42,10 @@ export interface PartitionWorkerOptions {
   committed: bigint;
   maxRecordsPerTransaction: number;
   maxQueuedRecords: number;
-  /** Bytes (keys and values) queued per partition before fetching pauses, beside maxQueuedRecords. */
+  /** Bytes queued per partition before fetching pauses, beside maxQueuedRecords (as queuedBytesOf counts). */
   maxQueuedBytes: number;
+  /** This partition's share of the process-wide budget (processors/queue-budget.ts). */
+  budget: BudgetShare;
   reorderWindowMs: number;
   /** How often an idle partition wakes to expire state. */
   sweepIntervalMs: number;
@@ -108,8 +111,20 @@ interface QueuedBatch {
   end: bigint;
 }
 
-function bytesOf(r: RawRecord): number {
-  return (r.key?.length ?? 0) + (r.value?.length ?? 0);
+/**
+ * What a queued record costs in memory, close enough to bound it: its key, value and headers (views of
+ * the fetched batch, which they keep alive) and the JS objects around them (the record, a Buffer view
+ * per header, key and value, the offset and timestamp strings), which cost more than the key and value
+ * of a typical notification (measured: docs/operations.md, "Processor memory: queued records").
+ */
+export const RECORD_OVERHEAD_BYTES = 1200;
+
+export function queuedBytesOf(r: RawRecord): number {
+  let headers = 0;
+  for (const [name, value] of Object.entries(r.headers)) {
+    headers += name.length + (Buffer.isBuffer(value) ? value.length : 0);
+  }
+  return RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headers;
 }
 
 /** A record the recovery plan quarantined: dead-lettered as it is, without running the pipeline. */
@@ -177,6 +192,8 @@ export class PartitionWorker {
 
   start(): void {
     this.loop = this.run().catch((err: unknown) => {
+      // A failed worker's queue is dropped with it (the takeover re-fetches from the committed offset).
+      this.o.budget.release();
       if (!this.stopped) this.o.onFailure(err);
     });
   }
@@ -184,6 +201,9 @@ export class PartitionWorker {
   /** Stops taking rounds; resolves when the round in flight (if any) and its store write have ended. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // At once, not after the round in flight: from now on the partition may belong to a new worker, and
+    // a pause sent on behalf of this one would be nobody's to resume.
+    this.o.budget.release();
     this.wake();
     await this.loop;
     await this.storeWrite.catch(() => undefined);
@@ -202,7 +222,8 @@ export class PartitionWorker {
       : records;
     this.queue.push({ records: fresh, end: lastOffset + 1n });
     this.queuedRecords += fresh.length;
-    for (const r of fresh) this.queuedBytes += bytesOf(r);
+    for (const r of fresh) this.queuedBytes += queuedBytesOf(r);
+    this.o.budget.update(this.queuedBytes);
     this.expectedFetch = lastOffset + 1n;
     if (!this.paused && this.overQueueBound(1)) {
       this.paused = true;
@@ -256,6 +277,8 @@ export class PartitionWorker {
       }
       if (sweepDue) lastSweep = this.now();
       await this.round(ready);
+      // Only now is the round's input free (it was held until the round ended, committed or not).
+      this.o.budget.update(this.queuedBytes);
     }
   }
 
@@ -301,7 +324,7 @@ export class PartitionWorker {
   private take(into: RawRecord[], records: RawRecord[]): void {
     this.queuedRecords -= records.length;
     for (const r of records) {
-      this.queuedBytes -= bytesOf(r);
+      this.queuedBytes -= queuedBytesOf(r);
       into.push(r);
     }
   }

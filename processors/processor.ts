@@ -44,6 +44,7 @@ import { PartitionWorker } from './partition';
 import type { Pipeline } from './pipeline';
 import { planRetake } from './poison/retake';
 import { RoundFailures } from './poison/round-failures';
+import { QueueBudget } from './queue-budget';
 import { statePartitionFor } from './state/changelog';
 import { StoreRegistry } from './state/registry';
 import type { PartitionStore } from './state/store';
@@ -76,6 +77,8 @@ export class Processor {
   private readonly stores: StoreRegistry;
   private readonly lag: LagSampler;
   private readonly roundFailures: RoundFailures;
+  /** Bytes queued over all partitions (PROCESSOR_MAX_QUEUED_BYTES_TOTAL), shared by the workers. */
+  private readonly queueBudget: QueueBudget;
   private stopping = false;
   private running = false;
 
@@ -116,6 +119,10 @@ export class Processor {
       log,
     });
     this.assignment = new Assignment(this.consumer);
+    this.queueBudget = new QueueBudget(config.maxQueuedBytesTotal, () =>
+      metrics.fetchPauses.inc({ reason: 'process_budget' }),
+    );
+    metrics.watchQueuedBytes(() => this.queueBudget.queuedBytes);
     this.stores = new StoreRegistry({
       dir: config.state.dir,
       groupId: config.groupId,
@@ -294,10 +301,17 @@ export class Processor {
       maxRecordsPerTransaction: config.maxRecordsPerTransaction,
       maxQueuedRecords: config.maxQueuedRecords,
       maxQueuedBytes: config.maxQueuedBytes,
+      budget: this.queueBudget.join({
+        pause: () => this.assignment.pause(p, 'budget'),
+        resume: () => this.assignment.unpause(p, 'budget'),
+      }),
       reorderWindowMs: config.reorderWindowMs,
       sweepIntervalMs: Math.min(60_000, Math.max(1000, Math.floor(config.dedupeWindowMs / 10))),
       maxForgetPerTransaction: 5000,
-      pauseFetch: () => this.assignment.pause(p, 'backpressure'),
+      pauseFetch: () => {
+        this.d.metrics.fetchPauses.inc({ reason: 'partition_queue' });
+        this.assignment.pause(p, 'backpressure');
+      },
       resumeFetch: () => this.assignment.unpause(p, 'backpressure'),
       onFailure: (err) => this.onWorkerFailure(p, worker, err),
       onCommitted: (next) => this.roundFailures.committed(p, next),

@@ -6,10 +6,11 @@
  * Every (re)assignment and revocation bumps its epoch: a takeover applies only to the epoch it started
  * in, so one that finishes after the partition was revoked, or revoked and given back, is abandoned
  * instead of starting a second worker. Fetching is paused for as long as any reason holds: 'takeover'
- * (not active yet: the takeover seeks it) and 'backpressure' (its worker's queue is full).
+ * (not active yet: the takeover seeks it), 'backpressure' (its worker's queue is full) and 'budget' (the
+ * process-wide queue budget, processors/queue-budget.ts).
  */
 
-export type PauseReason = 'takeover' | 'backpressure';
+export type PauseReason = 'takeover' | 'backpressure' | 'budget';
 
 /** The consumer calls the state machine makes, by partition of the raw topic. */
 export interface PartitionConsumer {
@@ -141,10 +142,11 @@ export class Assignment<W> {
   workerFailed(p: number, worker: W): WorkerFailure {
     if (this.workers.get(p) !== worker) return 'stale';
     this.workers.delete(p);
-    // The dead worker's backpressure pause dies with it: left in place, it kept the partition paused
+    // The dead worker's queue pauses (backpressure, budget) die with it: left in place, one kept the partition paused
     // after the next takeover (whose new, empty worker never asks to resume), silently and for ever.
     // Seen as a processor that stopped consuming after a broker outage (round-failures.test.ts).
     this.pauses.get(p)?.delete('backpressure');
+    this.pauses.get(p)?.delete('budget');
     if (!this.assigned.has(p) || this.closed) return 'gone';
     this.pause(p, 'takeover');
     this.bumpEpoch(p);

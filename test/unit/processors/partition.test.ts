@@ -3,8 +3,9 @@ import { loadTopicsConfig } from '../../../lib/config';
 import { createLogger, type Logger, silentLogger } from '../../../lib/logger';
 import { createMetricsRegistry } from '../../../lib/metrics';
 import { ProcessorMetrics } from '../../../processors/metrics';
-import { chunksOf, PartitionWorker } from '../../../processors/partition';
+import { chunksOf, PartitionWorker, queuedBytesOf } from '../../../processors/partition';
 import { Pipeline } from '../../../processors/pipeline';
+import { QueueBudget } from '../../../processors/queue-budget';
 import type { ExpandOutcome } from '../../../processors/stages/expand';
 import { normalize } from '../../../processors/stages/normalize';
 import { DomainEventEncoder } from '../../../processors/stages/publish';
@@ -69,6 +70,8 @@ async function setup(
     commitDelayMs?: number;
     reorderWindowMs?: number;
     logger?: Logger;
+    budget?: QueueBudget;
+    budgetFetch?: { pause(): void; resume(): void };
   } = {},
 ) {
   const { producer, txns } = fakeProducer(opts.failCommits, opts.commitDelayMs);
@@ -100,6 +103,9 @@ async function setup(
     maxRecordsPerTransaction: 100,
     maxQueuedRecords: 1000,
     maxQueuedBytes: 1024 * 1024,
+    budget: (opts.budget ?? new QueueBudget(64 * 1024 * 1024)).join(
+      opts.budgetFetch ?? { pause: () => undefined, resume: () => undefined },
+    ),
     reorderWindowMs: opts.reorderWindowMs ?? 0,
     sweepIntervalMs: 60_000,
     maxForgetPerTransaction: 100,
@@ -153,6 +159,48 @@ describe('partition worker', () => {
     expect((await metrics.consumerLag.get()).values).toEqual([]);
     const entries = (await metrics.stateEntries.get()).values;
     expect(entries.every((v) => v.value === 0)).toBe(true);
+  });
+
+  it('holds its queued bytes against the process budget until its rounds end, pausing and resuming', async () => {
+    const budget = new QueueBudget(200_000);
+    const fetch: string[] = [];
+    const { worker, txns } = setup({
+      commitDelayMs: 300,
+      budget,
+      budgetFetch: { pause: () => fetch.push('pause'), resume: () => fetch.push('resume') },
+    });
+    // Another partition of the process holds half the budget (its share) and does not drain.
+    budget.join({ pause: () => undefined, resume: () => undefined }).update(100_000);
+    worker.start();
+    const records = recs(
+      10,
+      Array.from({ length: 150 }, (_, i): [string, { id: string; messageId: string }] => [
+        'g',
+        { id: `b${i}`, messageId: `m${i}` },
+      ]),
+    );
+    const bytes = records.reduce((n, r) => n + queuedBytesOf(r), 0);
+    worker.enqueue(records.slice(0, 100), 10n, 109n);
+    worker.enqueue(records.slice(100), 110n, 159n);
+    expect(budget.queuedBytes).toBe(100_000 + bytes);
+    expect(fetch).toEqual(['pause']);
+    await pollUntil(() => txns.length > 0); // the first round (the first batch) is committing
+    expect(budget.queuedBytes).toBe(100_000 + bytes);
+    await pollUntil(() => txns.filter((t) => t.outcome === 'committed').length >= 2);
+    await pollUntil(() => budget.queuedBytes === 100_000);
+    expect(fetch).toEqual(['pause', 'resume']);
+    await worker.stop();
+  });
+
+  it('gives its queued bytes back to the process budget when stopped with records still queued', async () => {
+    const budget = new QueueBudget(200_000);
+    const { worker, txns } = setup({ commitDelayMs: 300, budget });
+    worker.start();
+    worker.enqueue(recs(10, [['g', { id: 'r0', messageId: 'm0' }]]), 10n, 10n);
+    await pollUntil(() => txns.length > 0);
+    worker.enqueue(recs(11, [['g', { id: 'r1', messageId: 'm1' }]]), 11n, 11n);
+    await worker.stop(); // revoked: the second batch is never taken
+    expect(budget.queuedBytes).toBe(0);
   });
 
   it('logs each dead letter once committed: reason, code, stage, source position', async () => {

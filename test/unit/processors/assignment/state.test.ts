@@ -77,13 +77,14 @@ describe('assignment state machine', () => {
     expect(state.describe(0).pauses).toEqual(['takeover']);
   });
 
-  it('retakes the partition of a failed worker under a new epoch, dropping its backpressure pause', () => {
+  it('retakes the partition of a failed worker under a new epoch, dropping its queue pauses', () => {
     const { consumer, state } = setUp();
     state.assign([0]);
     state.request(0, state.epochOf(0));
     const [w] = takeOverAll(state);
     if (!w) throw new Error('no worker');
     state.pause(0, 'backpressure');
+    state.pause(0, 'budget');
     const before = state.epochOf(0);
     expect(state.workerFailed(0, { name: 'someone else' })).toBe('stale');
     expect(state.workerFailed(0, w)).toBe('retake');
