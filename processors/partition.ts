@@ -425,12 +425,18 @@ export class PartitionWorker {
     // A crash before the write leaves the store's checkpoint behind these records, and the next restore
     // applies them from the changelog.
     this.storeWrite = this.o.store.apply([...stateChanges, ...changelog.tracking], checkpoint);
-    this.storeWrite.catch(() => undefined);
+    // The counts are the store's on disk: read once this write landed, or the gauge would lag a round
+    // behind until the next one (forever, on a partition that goes quiet). A round that commits after
+    // stop() (the partition was revoked meanwhile, and its gauges removed) must not bring them back:
+    // this process no longer owns the partition. (Lag is read from the broker by the processor's stall
+    // monitor, not here: a stuck worker would never update it.)
+    this.storeWrite.then(
+      () => {
+        if (!this.stopped) m.storeCounts(this.o.partition, this.o.store.counts());
+      },
+      () => undefined,
+    );
     this.lanes.handled(result.handledOffsets);
-    // A round that commits after stop() (the partition was revoked meanwhile, and its gauges removed)
-    // must not bring them back: this process no longer owns the partition. (Lag is read from the broker
-    // by the processor's stall monitor, not here: a stuck worker would never update it.)
-    if (!this.stopped) m.storeCounts(this.o.partition, this.o.store.counts());
     if (this.paused && !this.overQueueBound(0.5)) {
       this.paused = false;
       this.o.resumeFetch();

@@ -147,6 +147,28 @@ describe('partition worker', () => {
     expect(worker.committedNext).toBe(11n);
   });
 
+  it('shows the entries of its last round once they are on disk, with no later round to update the gauge', async () => {
+    const { worker, txns, store, metrics } = await setup();
+    worker.start();
+    worker.enqueue(
+      recs(10, [
+        ['g', { id: 'a', messageId: 'm1' }],
+        ['g', { id: 'b', messageId: 'm2' }],
+      ]),
+      10n,
+      10n,
+    );
+    await pollUntil(() => txns.find((t) => t.outcome === 'committed'));
+    await store.settled();
+    const dedupe = async () =>
+      (await metrics.stateEntries.get()).values.find((v) => v.labels.kind === 'dedupe')?.value;
+    try {
+      await pollUntil(async () => (await dedupe()) === 2, { description: 'the dedupe gauge at 2' });
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('leaves no lag or state gauges behind when its partition is revoked during a round', async () => {
     const { worker, txns, metrics } = await setup({ commitDelayMs: 200 });
     worker.start();
@@ -164,7 +186,7 @@ describe('partition worker', () => {
   it('holds its queued bytes against the process budget until its rounds end, pausing and resuming', async () => {
     const budget = new QueueBudget(200_000);
     const fetch: string[] = [];
-    const { worker, txns } = setup({
+    const { worker, txns } = await setup({
       commitDelayMs: 300,
       budget,
       budgetFetch: { pause: () => fetch.push('pause'), resume: () => fetch.push('resume') },
@@ -194,7 +216,7 @@ describe('partition worker', () => {
 
   it('gives its queued bytes back to the process budget when stopped with records still queued', async () => {
     const budget = new QueueBudget(200_000);
-    const { worker, txns } = setup({ commitDelayMs: 300, budget });
+    const { worker, txns } = await setup({ commitDelayMs: 300, budget });
     worker.start();
     worker.enqueue(recs(10, [['g', { id: 'r0', messageId: 'm0' }]]), 10n, 10n);
     await pollUntil(() => txns.length > 0);
