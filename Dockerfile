@@ -25,6 +25,9 @@ COPY bin bin
 # The processor's state (one RocksDB database, a key range per partition). Mount a volume here: on the same disk
 # a restart restores only the changelog past the store's checkpoint; on an empty one, the whole changelog.
 ENV PROCESSOR_STATE_DIR=/var/lib/nylas-stream/state
+# Two malloc arenas instead of glibc's 8 per core: memory freed by the processor's many threads (RocksDB,
+# libuv) otherwise stays mapped per arena (docs/operations.md, "Processor memory: queued records").
+ENV MALLOC_ARENA_MAX=2
 RUN mkdir -p /var/lib/nylas-stream/state && chown -R node:node /var/lib/nylas-stream
 VOLUME /var/lib/nylas-stream/state
 USER node

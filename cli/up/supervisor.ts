@@ -13,6 +13,14 @@ export const CLI = __filename.endsWith('.js')
   ? join(__dirname, '..', 'index.js')
   : join(__dirname, '..', '..', 'dist', 'cli', 'index.js');
 
+/**
+ * glibc's malloc arenas for a service unless the environment sets MALLOC_ARENA_MAX (the image sets the
+ * same). glibc gives threads up to 8 arenas per core, and the processor has many threads (RocksDB's,
+ * libuv's, the expansion worker); memory freed in an arena stays mapped in it, so the RSS after a burst
+ * stayed ~150 MB higher with the default at the same drain speed (docs/operations.md, "Processor memory").
+ */
+const DEFAULT_MALLOC_ARENAS = '2';
+
 export interface ServiceOptions {
   /** Name for logs: "ingress", "processor-1". */
   name: string;
@@ -53,7 +61,7 @@ export class ServiceProcess {
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n==== start ${new Date().toISOString()} ====\n`);
     const child = spawn(process.execPath, [CLI, ...this.options.args], {
-      env: { ...process.env, ...this.options.env },
+      env: { MALLOC_ARENA_MAX: DEFAULT_MALLOC_ARENAS, ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(this.log, { end: false });

@@ -200,6 +200,9 @@ export class PartitionStore {
   /** What the round's prefetch read (null: absent), until the next prefetch. */
   private readonly fetchedSeen = new Map<string, number | null>();
   private readonly fetchedVersions = new Map<string, StoredVersion | null>();
+  /** The round's ids and keys hashed (the stages and the round's apply look each up again; SHA-256 was a
+   * notable share of the processor's CPU when each lookup hashed anew). Cleared by each prefetch. */
+  private readonly roundKeys = new Map<string, string>();
   /** Writes that landed while a prefetch was reading: they win over what it read. */
   private landed: { seen: Map<string, number>; versions: Map<string, StoredVersion> } | undefined;
   private readonly width: number;
@@ -252,16 +255,22 @@ export class PartitionStore {
    * for these from memory. Entries still pending or in the hot cache are not read.
    */
   async prefetch(ids: Iterable<string>, keyStrings: Iterable<string>, now: number): Promise<void> {
+    this.roundKeys.clear();
     this.fetchedSeen.clear();
     this.fetchedVersions.clear();
     const reads: Buffer[] = [];
     const seen = this.planReads(
       'd',
-      [...ids].map((id) => cacheKeyOf(stateId(id))),
+      [...ids].map((id) => this.roundKey(stateId(id))),
       now,
       reads,
     );
-    const versions = this.planReads('v', [...keyStrings].map(cacheKeyOf), now, reads);
+    const versions = this.planReads(
+      'v',
+      [...keyStrings].map((k) => this.roundKey(k)),
+      now,
+      reads,
+    );
     const landed = { seen: new Map<string, number>(), versions: new Map<string, StoredVersion>() };
     this.landed = landed;
     let values: Array<Buffer | null>;
@@ -320,10 +329,20 @@ export class PartitionStore {
     return planned;
   }
 
+  /** The cache key of `s`, hashed once per round. */
+  private roundKey(s: string): string {
+    let key = this.roundKeys.get(s);
+    if (key === undefined) {
+      key = cacheKeyOf(s);
+      this.roundKeys.set(s, key);
+    }
+    return key;
+  }
+
   /** `id` as the notification carries it; it is looked up bounded, as dedupeEntries wrote it. Answers
    * from memory: the round's prefetch must have covered it. */
   seen(id: string, now: number): boolean {
-    const cacheKey = cacheKeyOf(stateId(id));
+    const cacheKey = this.roundKey(stateId(id));
     const pending = this.pendingSeen.get(cacheKey);
     if (pending !== undefined) return pending.expiresAt > now;
     if (this.pendingReset !== undefined) return false;
@@ -336,7 +355,7 @@ export class PartitionStore {
 
   /** The object's last version (keyString: objectKeyString), from memory like seen(). */
   version(keyString: string, now: number): VersionEntry | undefined {
-    const cacheKey = cacheKeyOf(keyString);
+    const cacheKey = this.roundKey(keyString);
     const pending = this.pendingVersions.get(cacheKey);
     const fetched = this.fetchedVersions.get(cacheKey);
     const stored =
@@ -425,11 +444,11 @@ export class PartitionStore {
       let key: string | undefined;
       switch (c.kind) {
         case 'dedupe':
-          key = cacheKeyOf(c.id);
+          key = this.roundKeys.get(c.id) ?? cacheKeyOf(c.id);
           if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
           break;
         case 'version':
-          key = cacheKeyOf(objectKeyString(c.key));
+          key = this.roundKeys.get(objectKeyString(c.key)) ?? cacheKeyOf(objectKeyString(c.key));
           if (c.expiresAt > now) {
             const stored = { entry: c.entry, expiresAt: c.expiresAt };
             this.pendingVersions.set(key, { stored, generation });
@@ -583,7 +602,7 @@ export class PartitionStore {
       if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
       ops.put(keyOf(p, META), Buffer.from(JSON.stringify(next)));
     });
-    this.landedAfterWrite(next, reset, seen, versions, generation);
+    this.landedAfterWrite(next, reset, seen, versions, keys, generation);
   }
 
   /** The write is on disk: memory follows it (state, caches, the round's prefetched answers), and the
@@ -593,6 +612,7 @@ export class PartitionStore {
     reset: boolean,
     seen: ReadonlyArray<[string, number]>,
     versions: ReadonlyArray<[string, StoredVersion]>,
+    keys: ReadonlyArray<string | undefined>,
     generation: number,
   ): void {
     this.setState(next);
@@ -607,8 +627,15 @@ export class PartitionStore {
       if (this.fetchedVersions.has(k)) this.fetchedVersions.set(k, v);
       this.landed?.versions.set(k, v);
     }
-    for (const [k, e] of this.pendingSeen) if (e.generation <= generation) this.pendingSeen.delete(k);
-    for (const [k, e] of this.pendingVersions) if (e.generation <= generation) this.pendingVersions.delete(k);
+    // Only this write's keys can be its pending copies (a walk over every pending entry per write was a
+    // visible share of the processor's CPU).
+    for (const k of keys) {
+      if (k === undefined) continue;
+      const seenEntry = this.pendingSeen.get(k);
+      if (seenEntry !== undefined && seenEntry.generation <= generation) this.pendingSeen.delete(k);
+      const versionEntry = this.pendingVersions.get(k);
+      if (versionEntry !== undefined && versionEntry.generation <= generation) this.pendingVersions.delete(k);
+    }
     for (const [id, g] of this.pendingForgotten) if (g <= generation) this.pendingForgotten.delete(id);
     if (this.pendingProgress !== undefined && this.pendingProgress.generation <= generation)
       this.pendingProgress = undefined;
