@@ -123,10 +123,13 @@ function template(valueFiles: string[] = [], set: string[] = []): Rendered {
   for (const f of valueFiles) args.push('-f', f);
   for (const s of set) args.push('--set', s);
   const text = helm(args);
-  const objects = parseAllDocuments(text)
+  return { text, objects: parseManifests(text) };
+}
+
+function parseManifests(text: string): K8sObject[] {
+  return parseAllDocuments(text)
     .map((d) => d.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);
-  return { text, objects };
 }
 
 function validate(text: string): Validation {
@@ -515,6 +518,15 @@ describe('Helm chart deploy/helm/nylas-stream', () => {
     expect(execFileSync('readlink', [join(CHART, 'rules')], { encoding: 'utf8' }).trim()).toBe(
       '../../prometheus/rules',
     );
+  });
+
+  it('a packaged chart carries the rule files themselves and renders the same PrometheusRule', () => {
+    const out = join(helmHome, 'package');
+    helm(['package', CHART, '--destination', out]);
+    const [archive] = readdirSync(out);
+    const text = helm(['template', RELEASE, join(out, archive!), '--namespace', NAMESPACE, '-f', PRODUCTION]);
+    const rule = parseManifests(text).find((o) => o.kind === 'PrometheusRule');
+    expect(rule?.spec?.groups).toEqual(ruleGroupsOnDisk());
   });
 
   it('the ServiceMonitors scrape /metrics of both Services with the job names the alerts expect', () => {
