@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { loadIngressConfig } from '../../../ingress/config';
 import { DEFAULTS, loadCommonConfig } from '../../../lib/config';
 import { loadProcessorConfig } from '../../../processors/config';
+import { variablesReadBy } from '../../helpers/config-env';
 
 interface Service {
   image?: string;
@@ -26,23 +27,6 @@ const compose = parse(readFileSync(join(__dirname, '../../../docker-compose.yml'
   services: Record<string, Service>;
 };
 const services = compose.services;
-
-/** Runs a config loader against an env that records which variables it reads. */
-function variablesReadBy(
-  load: (env: Record<string, string | undefined>) => unknown,
-  required: Record<string, string> = {},
-): Set<string> {
-  const read = new Set<string>();
-  const env = new Proxy({} as Record<string, string | undefined>, {
-    get: (_t, key) => {
-      if (typeof key !== 'string') return undefined;
-      read.add(key);
-      return required[key];
-    },
-  });
-  load(env);
-  return read;
-}
 
 function hostPort(service: Service, containerPort: number): number | undefined {
   for (const p of service.ports ?? []) {

@@ -1,5 +1,5 @@
 /**
- * Every relative link in README.md, CHANGELOG.md and docs/ lands on a file that exists and, when it
+ * Every relative link in README.md, CHANGELOG.md, docs/ and the Helm chart's README lands on a file that exists and, when it
  * names an anchor, on a heading that exists: the docs are the operators' manual, and a link that
  * silently dangles after a file or heading is renamed is found by an on-call engineer at the worst time.
  */
@@ -47,7 +47,12 @@ function onDisk(path: string): 'file' | 'dir' | undefined {
 }
 
 describe('links in the documentation', () => {
-  const files = [join(root, 'README.md'), join(root, 'CHANGELOG.md'), ...markdownFiles(join(root, 'docs'))];
+  const files = [
+    join(root, 'README.md'),
+    join(root, 'CHANGELOG.md'),
+    ...markdownFiles(join(root, 'docs')),
+    join(root, 'deploy', 'helm', 'nylas-stream', 'README.md'),
+  ];
 
   it.each(files.map((f) => [relative(root, f), f]))('%s: every relative link resolves', (_name, file) => {
     expect(brokenLinks(file, readFileSync(file, 'utf8'), onDisk)).toEqual([]);
