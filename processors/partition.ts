@@ -109,6 +109,8 @@ interface QueuedBatch {
   records: RawRecord[];
   /** Offset after the batch (control records included). */
   end: bigint;
+  /** queuedBytesOf of each record, in step with `records` (computed once: it walks the headers). */
+  bytes: number[];
 }
 
 /**
@@ -220,9 +222,10 @@ export class PartitionWorker {
     const fresh = this.o.store.progress
       ? records.filter((r) => !this.o.store.handledAhead(r.offset))
       : records;
-    this.queue.push({ records: fresh, end: lastOffset + 1n });
+    const bytes = fresh.map(queuedBytesOf);
+    this.queue.push({ records: fresh, bytes, end: lastOffset + 1n });
     this.queuedRecords += fresh.length;
-    for (const r of fresh) this.queuedBytes += queuedBytesOf(r);
+    for (const b of bytes) this.queuedBytes += b;
     this.o.budget.update(this.queuedBytes);
     this.expectedFetch = lastOffset + 1n;
     if (!this.paused && this.overQueueBound(1)) {
@@ -308,25 +311,24 @@ export class PartitionWorker {
     for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
       if (records.length + next.records.length > limit && (split || records.length > 0)) {
         if (!split || records.length >= limit) break;
-        const taken = next.records.splice(0, limit - records.length);
-        this.take(records, taken);
+        const count = limit - records.length;
+        const taken = next.records.splice(0, count);
+        this.take(records, taken, next.bytes.splice(0, count));
         const last = taken.at(-1);
         if (last !== undefined) end = BigInt(last.offset) + 1n;
         break;
       }
       this.queue.shift();
-      this.take(records, next.records);
+      this.take(records, next.records, next.bytes);
       end = next.end;
     }
     return { records, end };
   }
 
-  private take(into: RawRecord[], records: RawRecord[]): void {
+  private take(into: RawRecord[], records: RawRecord[], bytes: readonly number[]): void {
     this.queuedRecords -= records.length;
-    for (const r of records) {
-      this.queuedBytes -= queuedBytesOf(r);
-      into.push(r);
-    }
+    for (const b of bytes) this.queuedBytes -= b;
+    for (const r of records) into.push(r);
   }
 
   private async round(readyLanes: string[]): Promise<void> {
