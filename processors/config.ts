@@ -60,6 +60,8 @@ export interface ProcessorConfig extends CommonConfig {
   maxRecordsPerTransaction: number;
   /** kafkajs fetch size per partition. */
   maxBytesPerPartition: number;
+  /** kafkajs fetch size over all partitions led by one broker. */
+  maxBytesPerFetch: number;
   sessionTimeoutMs: number;
   /** A consumer that crashed and has not joined the group again after this long is replaced
    * (processors/rejoin-watchdog.ts). */
@@ -183,8 +185,10 @@ export const PROCESSOR_VARIABLES = {
       'per partition (keys, values, headers and about 1.2 KB of objects per record); fetching also pauses beyond it',
     readBy: PROCESSOR,
   }),
+  // 16 MiB: a 300,000-record drain peaked at 508-518 MB RSS with it and 583-618 MB with 32 MiB, at
+  // the same CPU per record (rounds still take thousands of records; benchmarks.md, "State at scale").
   maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
-    default: 128 * 1024 * 1024,
+    default: 16 * 1024 * 1024,
     min: 1024 * 1024,
     unit: 'bytes',
     description:
@@ -198,11 +202,22 @@ export const PROCESSOR_VARIABLES = {
     description: 'upper bound of one round',
     readBy: PROCESSOR,
   }),
+  // The fetch sizes bound what arrives at once, before any queue limit can pause a partition: with
+  // 4 MiB per partition and kafkajs's 10 MiB per fetch, a drain kept ~85 MB of records queued against a
+  // 16-32 MiB budget, and V8 grew its heap around them (docs/operations.md, "Processor memory").
+  // A record larger than either still arrives (brokers return the first batch whole).
   maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
-    default: 4 * 1024 * 1024,
+    default: 1024 * 1024,
     min: 1024,
     unit: 'bytes',
     description: 'kafkajs fetch size per partition',
+    readBy: PROCESSOR,
+  }),
+  maxBytesPerFetch: integer('PROCESSOR_MAX_BYTES_PER_FETCH', {
+    default: 2 * 1024 * 1024,
+    min: 1024,
+    unit: 'bytes',
+    description: 'kafkajs fetch size over all partitions of one broker',
     readBy: PROCESSOR,
   }),
   sessionTimeout: durationVariable('PROCESSOR_SESSION_TIMEOUT_MS', {
@@ -351,6 +366,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     maxQueuedBytesTotal: v.maxQueuedBytesTotal.read(env),
     maxRecordsPerTransaction: v.maxRecordsPerTransaction.read(env),
     maxBytesPerPartition: v.maxBytesPerPartition.read(env),
+    maxBytesPerFetch: v.maxBytesPerFetch.read(env),
     sessionTimeoutMs: v.sessionTimeout.read(env),
     rejoinTimeoutMs: v.rejoinTimeout.read(env),
     transactionTimeoutMs: v.transactionTimeout.read(env),

@@ -100,6 +100,7 @@ export class Processor {
             groupId: config.groupId,
             topic: this.topic,
             maxBytesPerPartition: config.maxBytesPerPartition,
+            maxBytesPerFetch: config.maxBytesPerFetch,
             sessionTimeoutMs: config.sessionTimeoutMs,
           },
           events,

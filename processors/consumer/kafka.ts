@@ -11,6 +11,7 @@ export interface RawConsumerOptions {
   groupId: string;
   topic: string;
   maxBytesPerPartition: number;
+  maxBytesPerFetch: number;
   sessionTimeoutMs: number;
 }
 
@@ -24,6 +25,7 @@ export function kafkaRawConsumer(
     groupId: o.groupId,
     readUncommitted: false,
     maxBytesPerPartition: o.maxBytesPerPartition,
+    maxBytes: o.maxBytesPerFetch,
     maxWaitTimeInMs: 500,
     sessionTimeout: o.sessionTimeoutMs,
     heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
