@@ -1,7 +1,7 @@
 # One image for every nylas-stream role (ingress, processor, CLI); the compose file picks the command.
 # The production build (tsconfig.prod.json) leaves out the simulator and the no-Docker local runtime:
 # `up`, `stop`, `infra` and `simulate` answer "not in this image" here and run from a clone (npm start).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -13,7 +13,7 @@ COPY processors processors
 COPY schemas schemas
 RUN npm run build:production && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./

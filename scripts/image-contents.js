@@ -4,7 +4,7 @@
 // copies (dist/, schemas/, bin/, package.json), by top-level folder of dist/. With --node-modules it
 // also installs the production dependencies (`npm ci --omit=dev --ignore-scripts`, as the build stage's
 // `npm prune --omit=dev` leaves them) from package.json and package-lock.json into a temporary folder
-// and counts them; that needs the npm registry. The base image (node:20-bookworm-slim) is not counted.
+// and counts them; that needs the npm registry. The base image (node:24-bookworm-slim) is not counted.
 //
 //   node scripts/image-contents.js tsconfig.build.json tsconfig.prod.json   the image before and after
 //   node scripts/image-contents.js --node-modules tsconfig.prod.json        plus the production dependencies

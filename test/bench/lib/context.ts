@@ -88,7 +88,8 @@ export async function startService(
   const name = options.name ?? role;
   const env = { ...options.env };
   if (ctx.profile.has(name) || ctx.profile.has(role)) {
-    // Node 20 refuses --cpu-prof in NODE_OPTIONS; this preload runs the same profiler (lib/cpu-profile.ts).
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS (24 accepts it); this preload runs the same profiler on
+    // both (lib/cpu-profile.ts), kept while 20 is supported.
     env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--require ${join(ctx.scriptDir, 'lib', 'cpu-profile.js')}`]
       .filter(Boolean)
       .join(' ');

@@ -1,6 +1,7 @@
 /**
  * `node --cpu-prof` for processes the bench cannot give node flags to: Node 20 refuses --cpu-prof in
- * NODE_OPTIONS, and the services run as `node dist/cli/index.js <role>` (cli/up/supervisor.ts). So
+ * NODE_OPTIONS (Node 24 accepts it; this stays while 20 is supported, and writes the same profile on 24),
+ * and the services run as `node dist/cli/index.js <role>` (cli/up/supervisor.ts). So
  * NODE_OPTIONS=--require <this file> starts the same V8 sampling profiler through node:inspector and
  * writes the same .cpuprofile format to $BENCH_CPU_PROF_DIR when the process exits.
  */
