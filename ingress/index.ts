@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { type Env, warnUnknownVariables } from '../lib/config';
@@ -25,6 +26,9 @@ import { RejectedRecorder } from './rejected';
 import { SecretStore } from './secrets';
 import { createIngressApp, type IngressApp } from './server';
 import { fetchNylasIpAddresses, SourceAllowlist } from './source';
+
+/** How long a stopping ingress still reads requests already on its connections (answered 503). */
+const SHUTDOWN_GRACE_MS = 300;
 
 export interface StartIngressOptions {
   logger?: Logger;
@@ -185,10 +189,15 @@ export async function startIngress(
       const started = Date.now();
       logger.info({ inFlight: app.activeRequests() }, 'shutting down: no new notifications accepted');
       app.beginShutdown();
+      const budget = section.shutdownTimeoutMs;
+      // A request a client wrote on an idle keep-alive connection just before the signal may not be
+      // read yet; node counts that connection idle, and closing it resets the request ("other side
+      // closed" in the shutdown test, for requests started before SIGTERM). So the listener and the
+      // connections stay open briefly: what arrives meanwhile is answered 503 with Connection: close.
+      await sleep(Math.min(SHUTDOWN_GRACE_MS, budget));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const budget = section.shutdownTimeoutMs;
-      if ((await withTimeout(app.whenIdle(), budget)) === 'timeout') {
+      if ((await withTimeout(app.whenIdle(), Math.max(0, budget - (Date.now() - started)))) === 'timeout') {
         logger.warn({ inFlight: app.activeRequests() }, 'shutdown timeout: in-flight requests cut off');
       }
       const idle = Promise.all([batcher.idle(), rejectedBatcher.idle()]);
