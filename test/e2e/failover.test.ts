@@ -245,7 +245,14 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
     await waitUntilDrained(pipeline);
     clearInterval(sampler);
     log('drained; reading the domain topics, the DLQ and the raw topic (read_committed)');
-    const { verdict } = await judgeRun(pipeline, run);
+    const { verdict, outputs } = await judgeRun(pipeline, run);
+    // When the extra copies of duplicated domain events were produced (their record timestamps): which
+    // fault they follow tells where exactly-once broke.
+    const copies = new Map<string, number[]>();
+    for (const e of outputs.events) copies.set(e.eventId, [...(copies.get(e.eventId) ?? []), e.timestamp]);
+    const extraCopyTimes = [...copies.values()]
+      .filter((t) => t.length > 1)
+      .flatMap((t) => t.sort((a, b) => a - b).slice(1));
 
     // ---- per-fault figures, from the sender's attempt log and the lag samples ---------------------
     const wall = (simulatedMs: number) =>
@@ -281,7 +288,9 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
       const high = (s: LagSample) => s.lag === undefined || s.lag > lagThreshold;
       const lastHigh = samples.filter(high).reduce((m, s) => Math.max(m, s.at), 0);
       const recovered = lastHigh === 0 ? f.began : lag.find((s) => s.at > lastHigh && !high(s))?.at;
+      const duplicates = extraCopyTimes.filter((t) => t >= f.began && t < until).length;
       return {
+        duplicates,
         what: f.what,
         seconds: (f.ended - f.began) / 1000,
         answers: inWindow.length,
@@ -308,12 +317,13 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
       `ingress answers: ${Object.entries(byStatus)
         .map(([k, v]) => `${k} × ${v}`)
         .join(', ')}; retries (attempts 2 and 3) ${retries}`,
+      `duplicated domain events produced before the first fault: ${extraCopyTimes.filter((t) => t < (faults[0]?.began ?? Infinity)).length}`,
       `lag before the first fault: median ${baselineLag}; "back to normal" = at most ${lagThreshold}`,
       'faults (503s and retries counted from the fault until the next one; times from the fault):',
       ...rows.map(
         (r) =>
           `  ${r.what} [${r.seconds.toFixed(1)} s]\n` +
-          `      ${r.answers} answers, ${r.s503} × 503, ${r.retries} retries; last 503 at ${r.last503 === undefined ? '-' : `+${r.last503.toFixed(1)} s`}, first 200 after it at ${r.first200After === undefined ? '-' : `+${r.first200After.toFixed(1)} s`}; raw lag peak ${r.peakLag}, back to normal at ${r.lagBack === undefined ? 'never' : `+${r.lagBack.toFixed(1)} s${r.lagBackAfterWindow ? ' (after the next fault began)' : ''}`}\n` +
+          `      ${r.answers} answers, ${r.s503} × 503, ${r.retries} retries; last 503 at ${r.last503 === undefined ? '-' : `+${r.last503.toFixed(1)} s`}, first 200 after it at ${r.first200After === undefined ? '-' : `+${r.first200After.toFixed(1)} s`}; raw lag peak ${r.peakLag}, back to normal at ${r.lagBack === undefined ? 'never' : `+${r.lagBack.toFixed(1)} s${r.lagBackAfterWindow ? ' (after the next fault began)' : ''}`}; ${r.duplicates} duplicated domain events produced in this window\n` +
           `      ${r.detail}`,
       ),
       ...pipeline.events

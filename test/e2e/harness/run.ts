@@ -4,7 +4,7 @@
  * the committed outputs and judging them against the oracle (verdict.ts), and the figures that must be 0.
  */
 import { pollUntil } from '../../helpers/kafka';
-import { readOutputs } from './outputs';
+import { type PipelineOutputs, readOutputs } from './outputs';
 import { E2E_SECRET, type E2ePipeline } from './pipeline';
 import type { TrafficRun } from './traffic';
 import { judge, type Verdict } from './verdict';
@@ -42,7 +42,7 @@ export async function waitUntilDrained(p: E2ePipeline, timeoutMs = 900_000): Pro
 export async function judgeRun(
   p: E2ePipeline,
   run: TrafficRun,
-): Promise<{ verdict: Verdict; notFoundServed: Map<string, number> }> {
+): Promise<{ verdict: Verdict; notFoundServed: Map<string, number>; outputs: PipelineOutputs }> {
   const outputs = await readOutputs(p.kafka, p.admin, p.config.topics, p.runtime.registryUrl, E2E_SECRET);
   const notFoundServed = new Map<string, number>();
   for (const r of p.api.requests) {
@@ -61,7 +61,7 @@ export async function judgeRun(
     injected: run.injected,
     notFoundServed,
   });
-  return { verdict, notFoundServed };
+  return { verdict, notFoundServed, outputs };
 }
 
 /** The figures a correct run has at 0, by name (what the tests compare with NO_LOSS). */
