@@ -17,6 +17,8 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+      // Three more JVMs and 500/s for minutes: `npm run test:failover` runs it on its own.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/failover\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/helpers/matchers.ts'],

@@ -3,7 +3,14 @@
  * (deploy/local); later issues add the services and the demo to `up`.
  */
 import type { Command } from 'commander';
-import { LocalRuntime, type RuntimeStatus, runtimeOptionsFromEnv } from '../../deploy/local/runtime';
+import { MAX_BROKERS } from '../../deploy/local/config';
+import {
+  LocalRuntime,
+  type LocalRuntimeOptions,
+  type RuntimeStatus,
+  runtimeEnv,
+  runtimeOptionsFromEnv,
+} from '../../deploy/local/runtime';
 import { INGRESS_VARIABLES } from '../../ingress/config';
 import { loadCommonConfig, type Variable } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
@@ -16,23 +23,27 @@ import { up } from '../up/up';
 function printStatus(s: RuntimeStatus): void {
   const mark = (b: boolean) => (b ? 'up  ' : 'down');
   console.log(`local runtime "${s.instance}"`);
-  console.log(
-    `  kafka     ${mark(s.kafka.running)} Apache Kafka ${s.kafka.version}  KAFKA_BROKERS=${s.kafka.brokers}  pid=${s.kafka.pid ?? '-'}  log=${s.kafka.log}`,
-  );
+  if (s.nodes.length === 1)
+    console.log(
+      `  kafka     ${mark(s.kafka.running)} Apache Kafka ${s.kafka.version}  KAFKA_BROKERS=${s.kafka.brokers}  pid=${s.kafka.pid ?? '-'}  log=${s.kafka.log}`,
+    );
+  else {
+    console.log(
+      `  kafka     ${mark(s.kafka.running)} Apache Kafka ${s.kafka.version}, ${s.nodes.length} brokers  KAFKA_BROKERS=${s.kafka.brokers}`,
+    );
+    for (const n of s.nodes)
+      console.log(`    broker ${n.id}  ${mark(n.running)} ${n.address}  pid=${n.pid ?? '-'}  log=${n.log}`);
+  }
   console.log(
     `  registry  ${mark(s.registry.running)} Apicurio Registry ${s.registry.version}  SCHEMA_REGISTRY_URL=${s.registry.url}  pid=${s.registry.pid ?? '-'}  log=${s.registry.log}`,
   );
 }
 
-async function infraOnly(): Promise<void> {
+async function infraOnly(runtimeOptions: LocalRuntimeOptions): Promise<void> {
   const started = Date.now();
-  const runtime = new LocalRuntime(runtimeOptionsFromEnv());
+  const runtime = new LocalRuntime(runtimeOptions);
   const status = await runtime.start();
-  const config = loadCommonConfig({
-    ...process.env,
-    KAFKA_BROKERS: runtime.brokers,
-    SCHEMA_REGISTRY_URL: runtime.registryUrl,
-  });
+  const config = loadCommonConfig({ ...process.env, ...runtimeEnv(runtime) });
   const admin = createKafka(config.kafka, createLogger({ name: 'cli', level: 'warn' })).admin();
   await admin.connect();
   try {
@@ -68,24 +79,43 @@ export function registerInfraCommands(program: Command): void {
       'exit once everything is up (after the demo, with --demo) instead of waiting for Ctrl-C',
     )
     .option('--infra-only', 'start only Kafka and the registry, create topics, and exit')
-    .action(async (flags: { demo?: boolean; demoCount: string; once?: boolean; infraOnly?: boolean }) => {
-      if (flags.infraOnly) {
-        await infraOnly();
-        return;
-      }
-      const demoCount = Number(flags.demoCount);
-      if (!Number.isInteger(demoCount) || demoCount < 1)
-        throw new ConfigError('--demo-count', 'expected a positive integer');
-      await up({
-        runtime: runtimeOptionsFromEnv(),
-        demo: flags.demo === true,
-        demoCount,
-        once: flags.once === true,
-        ingressPort: fixedPort(INGRESS_VARIABLES.port),
-        processorMetricsPort: fixedPort(PROCESSOR_VARIABLES.metricsPort),
-        print: (line) => console.log(line),
-      });
-    });
+    .option(
+      '--brokers <n>',
+      `Kafka brokers: 1, or 3 for a local cluster (replication 3, min.insync.replicas 2); default LOCAL_KAFKA_BROKER_COUNT, else what the instance last ran with, else 1`,
+    )
+    .action(
+      async (flags: {
+        demo?: boolean;
+        demoCount: string;
+        once?: boolean;
+        infraOnly?: boolean;
+        brokers?: string;
+      }) => {
+        const runtime = runtimeOptionsFromEnv();
+        if (flags.brokers !== undefined) {
+          const n = Number(flags.brokers);
+          if (!Number.isInteger(n) || n < 1 || n > MAX_BROKERS)
+            throw new ConfigError('--brokers', `expected an integer from 1 to ${MAX_BROKERS}`);
+          runtime.brokerCount = n;
+        }
+        if (flags.infraOnly) {
+          await infraOnly(runtime);
+          return;
+        }
+        const demoCount = Number(flags.demoCount);
+        if (!Number.isInteger(demoCount) || demoCount < 1)
+          throw new ConfigError('--demo-count', 'expected a positive integer');
+        await up({
+          runtime,
+          demo: flags.demo === true,
+          demoCount,
+          once: flags.once === true,
+          ingressPort: fixedPort(INGRESS_VARIABLES.port),
+          processorMetricsPort: fixedPort(PROCESSOR_VARIABLES.metricsPort),
+          print: (line) => console.log(line),
+        });
+      },
+    );
 
   program
     .command('stop')

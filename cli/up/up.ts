@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalRuntime, type LocalRuntimeOptions } from '../../deploy/local/runtime';
+import { LocalRuntime, type LocalRuntimeOptions, runtimeEnv } from '../../deploy/local/runtime';
 import { DEFAULT_DESTINATION, parseSecretsText } from '../../ingress/secrets';
 import { loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
@@ -70,7 +70,7 @@ export async function up(options: UpOptions): Promise<void> {
     throw err;
   }
 
-  const env = { ...process.env, KAFKA_BROKERS: runtime.brokers, SCHEMA_REGISTRY_URL: runtime.registryUrl };
+  const env = { ...process.env, ...runtimeEnv(runtime) };
   const config = loadCommonConfig(env);
   const kafkaClient = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up');
   const admin = kafkaClient.admin();
@@ -134,8 +134,7 @@ export async function up(options: UpOptions): Promise<void> {
       );
     const logDir = join(runtime.dir, 'logs');
     const serviceEnv: Record<string, string> = {
-      KAFKA_BROKERS: runtime.brokers,
-      SCHEMA_REGISTRY_URL: runtime.registryUrl,
+      ...runtimeEnv(runtime),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     };
     const ingress = new ServiceProcess({
@@ -172,7 +171,9 @@ export async function up(options: UpOptions): Promise<void> {
     }
     const webhookUrl = `http://127.0.0.1:${options.ingressPort}/webhooks/nylas`;
     print(`\nnylas-stream is up (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    print(`  Kafka      ${runtime.brokers} (Apache Kafka ${runtime.options.kafkaVersion})`);
+    print(
+      `  Kafka      ${runtime.brokers} (Apache Kafka ${runtime.options.kafkaVersion}${runtime.nodes.length > 1 ? `, ${runtime.nodes.length} brokers, topics with replication ${config.topics.replicationFactor}` : ''})`,
+    );
     print(`  registry   ${runtime.registryUrl} (Apicurio Registry ${runtime.options.apicurioVersion})`);
     print(
       `  ingress    ${webhookUrl}  (metrics http://127.0.0.1:${options.ingressPort}/metrics, secret in ${secretsFile})`,

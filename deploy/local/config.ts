@@ -15,6 +15,12 @@ export const INSTANCE_PORTS = {
   other: { kafka: 29092, controller: 29093, registry: 28081, management: 29000 },
 } as const;
 
+/** A cluster's broker i (1-based) listens on the instance's Kafka and controller ports + PORT_STEP·(i−1). */
+export const BROKER_PORT_STEP = 10;
+/** A development machine has no use for more JVMs than this; it also keeps every broker's ports inside
+ * the instance's own +0…+49 range. */
+export const MAX_BROKERS = 5;
+
 type PortName = keyof (typeof INSTANCE_PORTS)['default'];
 
 function port(name: string, which: PortName, what: string) {
@@ -59,8 +65,21 @@ export const LOCAL_RUNTIME_VARIABLES = {
     readBy: LOCAL,
     accepts: 'file path',
   }),
-  kafkaPort: port('LOCAL_KAFKA_PORT', 'kafka', 'the Kafka broker'),
-  controllerPort: port('LOCAL_KAFKA_CONTROLLER_PORT', 'controller', 'the KRaft controller'),
+  brokerCount: integer('LOCAL_KAFKA_BROKER_COUNT', {
+    default: undefined,
+    defaultText: '`1`, or what the instance was last started with',
+    min: 1,
+    max: MAX_BROKERS,
+    description:
+      'Kafka brokers of the instance: `1`, or `3` for a cluster with replication 3 and `min.insync.replicas=2` (`up --brokers 3`); broker i listens on the Kafka and controller ports + 10·(i−1)',
+    readBy: LOCAL,
+  }),
+  kafkaPort: port('LOCAL_KAFKA_PORT', 'kafka', 'the Kafka broker (the first one of a cluster)'),
+  controllerPort: port(
+    'LOCAL_KAFKA_CONTROLLER_PORT',
+    'controller',
+    'the KRaft controller (the first one of a cluster)',
+  ),
   registryPort: port('LOCAL_REGISTRY_PORT', 'registry', 'the schema registry'),
   registryManagementPort: port(
     'LOCAL_REGISTRY_MANAGEMENT_PORT',
@@ -70,7 +89,11 @@ export const LOCAL_RUNTIME_VARIABLES = {
   kafkaVersion: version('LOCAL_KAFKA_VERSION', RUNTIME_VERSIONS.kafka, 'Apache Kafka'),
   log4j2Version: version('LOCAL_LOG4J2_VERSION', RUNTIME_VERSIONS.log4j2, 'Log4j 2'),
   apicurioVersion: version('LOCAL_APICURIO_VERSION', RUNTIME_VERSIONS.apicurio, 'Apicurio Registry'),
-  kafkaHeap: text('LOCAL_KAFKA_HEAP', { default: '512m', description: "Kafka's JVM heap", readBy: LOCAL }),
+  kafkaHeap: text('LOCAL_KAFKA_HEAP', {
+    default: '512m',
+    description: "Kafka's JVM heap (each broker's, in a cluster)",
+    readBy: LOCAL,
+  }),
   registryHeap: text('LOCAL_REGISTRY_HEAP', {
     default: '384m',
     description: "the registry's JVM heap",

@@ -10,13 +10,12 @@
  */
 
 import { createWorld } from '../../simulator';
-import { pollUntil } from '../helpers/kafka';
 import { FaultSchedule, type FaultStep } from './harness/faults';
-import { readOutputs } from './harness/outputs';
-import { E2E_SECRET, E2ePipeline } from './harness/pipeline';
+import { E2ePipeline } from './harness/pipeline';
 import { e2eProfile } from './harness/profile';
-import { sendTraffic, type TrafficRun } from './harness/traffic';
-import { judge, summaryTable, type Verdict } from './harness/verdict';
+import { judgeRun, lossFigures, NO_LOSS, waitUntilDrained } from './harness/run';
+import type { TrafficRun } from './harness/traffic';
+import { summaryTable, type Verdict } from './harness/verdict';
 
 const profile = e2eProfile();
 // Generous: a 2-core machine shared with other test runs; the JVMs alone take a minute to start.
@@ -55,11 +54,8 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
     await pipeline.start(pipeline.processors[0]!);
 
     let generated = 0;
-    const traffic = sendTraffic({
+    const traffic = pipeline.send({
       world,
-      api: pipeline.api,
-      url: pipeline.webhookUrl,
-      secret: E2E_SECRET,
       seed: profile.seed,
       count: profile.count,
       ratePerSecond: profile.ratePerSecond,
@@ -85,52 +81,11 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
     }
     log(`traffic sent in ${((run.finishedAt - run.startedAt) / 1000).toFixed(0)} s`);
 
-    // Drained: every raw record processed and committed (group offsets at the raw topic's end).
-    const raw = pipeline.config.topics.raw;
-    let stableSince = 0;
-    await pollUntil(
-      async () => {
-        const [ends, committed] = await Promise.all([
-          pipeline.admin.fetchTopicOffsets(raw),
-          pipeline.admin.fetchOffsets({ groupId: pipeline.groupId, topics: [raw] }),
-        ]);
-        const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-        const drained = ends.every((e) => at.get(e.partition) === e.high);
-        if (!drained) {
-          stableSince = 0;
-          return false;
-        }
-        stableSince ||= Date.now();
-        return Date.now() - stableSince > 3000;
-      },
-      { timeoutMs: 900_000, intervalMs: 1000, description: 'the processors to drain the raw topic' },
-    );
+    await waitUntilDrained(pipeline);
     log('drained; reading the domain topics, the DLQ and the raw topic (read_committed)');
-
-    const outputs = await readOutputs(
-      pipeline.kafka,
-      pipeline.admin,
-      pipeline.config.topics,
-      pipeline.runtime.registryUrl,
-      E2E_SECRET,
-    );
-    const notFoundServed = new Map<string, number>();
-    for (const r of pipeline.api.requests) {
-      const m = /\/messages\/([^/]+)$/.exec(r.path);
-      if (r.method === 'GET' && r.status === 404 && m?.[1]) {
-        const id = decodeURIComponent(m[1]);
-        notFoundServed.set(id, (notFoundServed.get(id) ?? 0) + 1);
-      }
-    }
-    verdict = judge({
-      report: run.report,
-      expectations: run.expectations,
-      attempts: run.attempts,
-      retryDelaysMs: run.retryDelaysMs,
-      outputs,
-      injected: run.injected,
-      notFoundServed,
-    });
+    const judged = await judgeRun(pipeline, run);
+    verdict = judged.verdict;
+    const notFoundServed = judged.notFoundServed;
 
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
     const timeline = [
@@ -150,23 +105,7 @@ describe(`end to end under faults (${profile.name} profile: ${profile.count} not
     );
 
     expect(steps.map((s) => s.what)).toHaveLength(5);
-    expect({
-      lost: verdict.lost,
-      duplicated: verdict.duplicated,
-      nonMonotone: verdict.nonMonotone,
-      finalStateMismatches: verdict.finalMismatches,
-      retryRuleViolations: verdict.retryRuleViolations,
-      unsignedRawWrites: verdict.unsignedRawWrites,
-      unpredictedDeadLetters: verdict.unpredictedDeadLetters,
-    }).toEqual({
-      lost: 0,
-      duplicated: 0,
-      nonMonotone: 0,
-      finalStateMismatches: 0,
-      retryRuleViolations: 0,
-      unsignedRawWrites: 0,
-      unpredictedDeadLetters: 0,
-    });
+    expect(lossFigures(verdict)).toEqual(NO_LOSS);
     // The run exercised what it claims to: retries, truncation, the DLQ, and final-state comparisons.
     expect(verdict.retried).toBeGreaterThan(0);
     expect(verdict.expanded).toBeGreaterThan(0);

@@ -60,6 +60,7 @@ function event(
     stateless: false,
     digest: digest ?? `subject=${notificationId}|unread=true|folders=inbox`,
     goneOnExpand: false,
+    timestamp: 0,
   };
 }
 

@@ -32,6 +32,8 @@ export interface EmittedEvent {
   digest: string | undefined;
   /** Emitted as deleted because the API answered 404 when expanding (`message.deleted` from a `.truncated`). */
   goneOnExpand: boolean;
+  /** The record's timestamp (epoch ms; the processor's clock when it produced it). */
+  timestamp: number;
 }
 
 export interface DeadLetterRecord {
@@ -148,6 +150,7 @@ export async function readOutputs(
         stateless: isStatelessEvent(topic, topics, v),
         digest: stateDigest(objectType, deleted, avroObject(objectType, v)),
         goneOnExpand: deleted && nylasType.split('.').includes('truncated'),
+        timestamp: Number(m.timestamp),
       });
     });
   }

@@ -25,16 +25,37 @@ import { registerDomainSchemas } from '../../../schemas';
 import { type NylasApiServer, startNylasApi, type World } from '../../../simulator';
 import { pollUntil } from '../../helpers/kafka';
 import { TOPIC_VARIABLES } from '../../helpers/topic-env';
+import { sendTraffic, type TrafficOptions, type TrafficRun } from './traffic';
 
 /** Ports of the private instance (never the shared 'test'/'default' ones). Below the kernel's ephemeral
  * range (32768–60999): a fixed port in it can be taken, while its server is stopped for a fault, as the
  * local port of any outgoing connection; the registry's restart once failed so (Address already in use). */
-export const E2E_PORTS = {
+export const E2E_PORTS: RuntimePorts = {
   kafka: 30092,
   controller: 30093,
   registry: 30081,
   registryManagement: 30000,
-} as const;
+};
+
+/** The private instance's ports (a cluster's broker i adds 10·(i−1) to the Kafka and controller ones). */
+export interface RuntimePorts {
+  kafka: number;
+  controller: number;
+  registry: number;
+  registryManagement: number;
+}
+
+export interface PipelineOptions {
+  partitions: number;
+  log?: (line: string) => void;
+  /** The private runtime instance: "e2e" (one broker on E2E_PORTS) unless given. */
+  instance?: string;
+  ports?: RuntimePorts;
+  /** Kafka brokers (3: a cluster; topics then get replication 3 and min.insync.replicas 2). */
+  brokers?: number;
+  /** Each broker's heap (LOCAL_KAFKA_HEAP's default unless given). */
+  kafkaHeap?: string;
+}
 
 /** Where the services listen: free ports in 50000–50999, chosen at start (the 5xxxx range is also the
  * kernel's ephemeral range, so a fixed port can be taken by any other process's listen(0)). */
@@ -137,21 +158,24 @@ export class E2ePipeline {
   unexpectedExits = 0;
   failedStartups = 0;
 
-  constructor(options: { partitions: number; log?: (line: string) => void }) {
+  constructor(options: PipelineOptions) {
     requireBuild();
     const log = options.log ?? ((line: string) => console.log(`[e2e] ${line}`));
+    const ports = options.ports ?? E2E_PORTS;
     this.runtime = new LocalRuntime(
       runtimeOptionsFromEnv(
         {},
         {
-          instance: 'e2e',
-          kafkaPort: E2E_PORTS.kafka,
-          controllerPort: E2E_PORTS.controller,
-          registryPort: E2E_PORTS.registry,
-          registryManagementPort: E2E_PORTS.registryManagement,
+          instance: options.instance ?? 'e2e',
+          brokerCount: options.brokers ?? 1,
+          kafkaPort: ports.kafka,
+          controllerPort: ports.controller,
+          registryPort: ports.registry,
+          registryManagementPort: ports.registryManagement,
           cacheDir: runtimeOptionsFromEnv(process.env).cacheDir,
           java: process.env.NYLAS_STREAM_JAVA,
           log: (line) => log(`runtime: ${line}`),
+          ...(options.kafkaHeap ? { kafkaHeap: options.kafkaHeap } : {}),
         },
       ),
     );
@@ -173,7 +197,8 @@ export class E2ePipeline {
       LOG_LEVEL: process.env.NYLAS_STREAM_E2E_LOG_LEVEL ?? 'info',
       ...topicEnv,
       TOPIC_PARTITIONS: String(options.partitions),
-      TOPIC_REPLICATION_FACTOR: '1',
+      // 1 on one broker; 3 on a cluster (topicPlan then sets min.insync.replicas=2).
+      TOPIC_REPLICATION_FACTOR: String(this.runtime.replicationFactor),
     };
     this.config = loadCommonConfig({ ...this.env, LOG_LEVEL: 'silent' });
   }
@@ -194,7 +219,13 @@ export class E2ePipeline {
   async startInfrastructure(): Promise<void> {
     await this.runtime.destroy();
     // A JVM of an earlier run may still be releasing its ports; starting now would fail with EADDRINUSE.
-    for (const port of Object.values(E2E_PORTS)) {
+    const o = this.runtime.options;
+    const ports = [
+      ...this.runtime.nodes.flatMap((n) => [n.port, n.controllerPort]),
+      o.registryPort,
+      o.registryManagementPort,
+    ];
+    for (const port of ports) {
       await pollUntil(async () => !(await portAnswers(port)), {
         timeoutMs: 90_000,
         intervalMs: 500,
@@ -216,6 +247,11 @@ export class E2ePipeline {
 
   async startApi(world: World): Promise<void> {
     this.api = await startNylasApi({ world, apiKey: E2E_API_KEY, port: this.ports.api });
+  }
+
+  /** The simulator sends through this pipeline's ingress, with its Nylas API and secret. */
+  send(o: Omit<TrafficOptions, 'api' | 'url' | 'secret'>): Promise<TrafficRun> {
+    return sendTraffic({ ...o, api: this.api, url: this.webhookUrl, secret: E2E_SECRET });
   }
 
   /** Creates (does not start) the ingress and the two processors. */

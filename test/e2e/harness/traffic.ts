@@ -67,6 +67,8 @@ export interface TrafficOptions {
   timeScale: number;
   notFoundEvery: number;
   rateLimitedEvery: number;
+  /** Requests in flight at once (default 16). */
+  concurrency?: number;
   /** Called for every generated notification (progress for the fault schedule). */
   onGenerated?: (generated: number) => void;
 }
@@ -81,6 +83,10 @@ export interface TrafficRun {
   scenario: string;
   startedAt: number;
   finishedAt: number;
+  /** The scaled clock's start (wall and simulated ms at once): an attempt's `startedAt` happened at wall
+   * time clockStartedAt + (startedAt − clockStartedAt) / timeScale. */
+  clockStartedAt: number;
+  timeScale: number;
 }
 
 /** The scenario: mixed traffic with duplicates and reordering (§1 at-least-once, §5 no ordering). */
@@ -124,14 +130,15 @@ export async function sendTraffic(o: TrafficOptions): Promise<TrafficRun> {
   const scenario = SCENARIOS[E2E_SCENARIO];
   if (!scenario) throw new Error(`no scenario ${E2E_SCENARIO}`);
   const generator = new NotificationGenerator({ world: o.world, bodySizes: { largeRate: o.largeRate } });
-  const clock = scaledClock(o.timeScale);
+  const clockStartedAt = Date.now();
+  const clock = scaledClock(o.timeScale, clockStartedAt);
   const sender = new Sender({
     ...scenario.senderDefaults,
     url: o.url,
     secret: o.secret,
     clock,
     seed: o.seed,
-    concurrency: 16,
+    concurrency: o.concurrency ?? 16,
     ratePerSecond: o.ratePerSecond,
     retryDelaysMs: RETRY_DELAYS_MS,
   });
@@ -199,6 +206,8 @@ export async function sendTraffic(o: TrafficOptions): Promise<TrafficRun> {
       scenario: E2E_SCENARIO,
       startedAt,
       finishedAt: Date.now(),
+      clockStartedAt,
+      timeScale: o.timeScale,
     };
   } finally {
     sender.close();
