@@ -53,11 +53,19 @@ export function domainTopicNames(t: TopicsConfig): string[] {
   ];
 }
 
+/**
+ * min.insync.replicas for a replication factor: 2 from 3 copies on (one broker may be away, and acks=all
+ * still means "more than one disk has it"); below that, undefined: the broker's default (1). The local
+ * cluster (deploy/local) configures its brokers with the same rule.
+ */
+export function minInsyncReplicas(replicationFactor: number): number | undefined {
+  return replicationFactor >= 3 ? 2 : undefined;
+}
+
 export function topicPlan(t: TopicsConfig): TopicSpec[] {
   const base = { partitions: t.partitions, replicationFactor: t.replicationFactor, coPartitioned: true };
-  // min.insync.replicas only makes sense below the replication factor; with acks=all it is what
-  // makes "Kafka has it" mean "more than one disk has it" in production.
-  const isr: Record<string, string> = t.replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {};
+  const minIsr = minInsyncReplicas(t.replicationFactor);
+  const isr: Record<string, string> = minIsr === undefined ? {} : { 'min.insync.replicas': String(minIsr) };
   // Every topic says how large a record it takes, rather than inheriting the broker's default.
   const maxBytes = (n: number) => ({ 'max.message.bytes': String(n) });
   return [

@@ -203,8 +203,8 @@ export const PROCESSOR_VARIABLES = {
     readBy: PROCESSOR,
   }),
   // The fetch sizes bound what arrives at once, before any queue limit can pause a partition: with
-  // 4 MiB per partition and kafkajs's 10 MiB per fetch, a drain kept ~85 MB of records queued against a
-  // 16-32 MiB budget, and V8 grew its heap around them (docs/operations.md, "Processor memory").
+  // 4 MiB per partition and kafkajs's 10 MiB per fetch, drains of 300,000 peaked at 72-74 MB of records
+  // queued against a 16-32 MiB budget (72-117 MB at 128 MiB), and V8 grew its heap around them (docs/operations.md, "Processor memory").
   // A record larger than either still arrives (brokers return the first batch whole).
   maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
     default: 1024 * 1024,

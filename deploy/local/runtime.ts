@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Env, optionalStr } from '../../lib/config';
+import { minInsyncReplicas } from '../../lib/topics';
 import { BROKER_PORT_STEP, INSTANCE_PORTS, LOCAL_RUNTIME_VARIABLES, MAX_BROKERS } from './config';
 import { ensureApicurio, ensureKafkaLibs } from './fetch';
 import { findJava, findMaven, type JavaInstall } from './java';
@@ -220,9 +221,9 @@ export class LocalRuntime {
     return Math.min(3, this.nodes.length);
   }
 
-  /** min.insync.replicas that goes with it: 2 of 3 (one broker may be away), else all of them. */
+  /** min.insync.replicas that goes with it (lib/topics.ts's rule, which our topics are created with). */
   get minInsyncReplicas(): number {
-    return this.replicationFactor >= 3 ? 2 : this.replicationFactor;
+    return minInsyncReplicas(this.replicationFactor) ?? 1;
   }
 
   node(id: number): KafkaNode {
@@ -513,32 +514,24 @@ export class LocalRuntime {
       'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
       `log.dirs=${join(node.dir, 'kafka-data')}`,
       'num.partitions=1',
+      // Kafka's internal topics, on as many brokers as our own topics (1 on a single broker).
+      `offsets.topic.replication.factor=${rf}`,
+      'offsets.topic.num.partitions=3',
+      `transaction.state.log.replication.factor=${rf}`,
+      `transaction.state.log.min.isr=${isr}`,
+      'transaction.state.log.num.partitions=3',
+      `share.coordinator.state.topic.replication.factor=${rf}`,
+      `share.coordinator.state.topic.min.isr=${isr}`,
       ...(cluster
         ? [
-            // As in production: every topic, internal ones included, on 3 brokers, and acks=all needs 2
-            // of them, so one broker can die or restart without losing an acknowledged write.
+            // As in production: every topic on 3 brokers, and acks=all needs 2 of them, so one broker can
+            // die or restart without losing an acknowledged write.
             `default.replication.factor=${rf}`,
             `min.insync.replicas=${isr}`,
-            `offsets.topic.replication.factor=${rf}`,
-            'offsets.topic.num.partitions=3',
-            `transaction.state.log.replication.factor=${rf}`,
-            `transaction.state.log.min.isr=${isr}`,
-            'transaction.state.log.num.partitions=3',
-            `share.coordinator.state.topic.replication.factor=${rf}`,
-            `share.coordinator.state.topic.min.isr=${isr}`,
             // Never elect a replica that is not in sync: that would drop acknowledged writes.
             'unclean.leader.election.enable=false',
           ]
-        : [
-            // A single broker: every internal topic must accept replication factor 1.
-            'offsets.topic.replication.factor=1',
-            'offsets.topic.num.partitions=3',
-            'transaction.state.log.replication.factor=1',
-            'transaction.state.log.min.isr=1',
-            'transaction.state.log.num.partitions=3',
-            'share.coordinator.state.topic.replication.factor=1',
-            'share.coordinator.state.topic.min.isr=1',
-          ]),
+        : []),
       // Tests and demos join groups constantly; the default 3 s delay would dominate their run time.
       'group.initial.rebalance.delay.ms=0',
       // Our own topics are created explicitly (`nylas-stream topics create`); Apicurio creates its journal.

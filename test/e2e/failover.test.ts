@@ -99,6 +99,16 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
     return by;
   }
 
+  /** The broker leading the most raw partitions (lowest id on a tie), leaving out `except`. */
+  function busiestLeader(
+    leaders: Map<number, number[]>,
+    except?: number,
+  ): [id: number, partitions: number[]] | undefined {
+    return [...leaders]
+      .filter(([b]) => b !== except)
+      .sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0];
+  }
+
   /** Every partition of every topic (internal ones included) has its full replica set in sync. */
   async function fullyReplicated(): Promise<boolean> {
     const md = await pipeline.admin.fetchTopicMetadata();
@@ -192,8 +202,7 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
     const schedule = async () => {
       await at(0.12);
       const killed = await (async () => {
-        const leaders = await rawLeaders();
-        const [id, parts] = [...leaders].sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0] ?? [];
+        const [id, parts] = busiestLeader(await rawLeaders()) ?? [];
         if (id === undefined || !parts) throw new Error('no leader of the raw topic');
         await fault(`(a) SIGKILL broker ${id}, leader of raw partitions [${parts}]`, async () => {
           const t0 = Date.now();
@@ -213,15 +222,12 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
       })();
 
       await at(0.42);
-      const leaders = await rawLeaders();
-      const [other] = [...leaders]
-        .filter(([b]) => b !== killed)
-        .sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0] ?? [(killed % 3) + 1];
+      const [other] = busiestLeader(await rawLeaders(), killed) ?? [(killed % 3) + 1];
       await fault(`(b) stop broker ${other} (SIGTERM) and start it again`, async () => {
         const t0 = Date.now();
-        const how = await pipeline.runtime.stopBroker(other as number);
+        const how = await pipeline.runtime.stopBroker(other);
         const stoppedIn = Date.now() - t0;
-        return `${how} in ${seconds(stoppedIn)}; ${await restartBrokerAfter(other as number, t0)}`;
+        return `${how} in ${seconds(stoppedIn)}; ${await restartBrokerAfter(other, t0)}`;
       });
 
       await at(0.72);
