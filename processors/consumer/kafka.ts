@@ -2,6 +2,9 @@
  * The kafkajs consumer of the raw topic, as the supervisor sees it (supervisor.ts): kafkajs never
  * restarts it (restartOnFailure answers false, after noting that the crash was one it would have
  * restarted), offsets are committed by the partitions' transactions, never by the consumer.
+ *
+ * A crash is reported restartable when kafkajs would have restarted from it, and also when kafkajs calls
+ * it final but it only says the cluster could not be reached yet (TRANSIENT_CRASH_CAUSES).
  */
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import type { RawRecord } from '../types';
@@ -38,7 +41,9 @@ export function kafkaRawConsumer(
     },
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => events.joined(e.payload.memberAssignment[o.topic] ?? []));
-  consumer.on(consumer.events.CRASH, (e) => events.crashed(e.payload.error, e.payload.error === restartable));
+  consumer.on(consumer.events.CRASH, (e) =>
+    events.crashed(e.payload.error, e.payload.error === restartable || transientCrash(e.payload.error)),
+  );
   return {
     async start() {
       await consumer.connect();
@@ -57,6 +62,33 @@ export function kafkaRawConsumer(
     resume: (partitions) => consumer.resume([{ topic: o.topic, partitions }]),
     seek: (partition, offset) => consumer.seek({ topic: o.topic, partition, offset }),
   };
+}
+
+/**
+ * Causes kafkajs marks non-retriable although they only mean "not now": it gives up on them, and a crash it
+ * does not restart from ended the processor (exit 1). Seen on a broker restart (CI, 2026-12-06, Node 24):
+ * the rejoin asked the only broker, still loading the group coordinator, until kafkajs's retries ran out
+ * and threw KafkaJSGroupCoordinatorNotFound. A replacement consumer (after the supervisor's growing
+ * backoff) simply joins once the coordinator is back. What stays final: authorization, unsupported
+ * versions, invalid configuration, anything we do not know to be transient (exit 1, loudly).
+ */
+export const TRANSIENT_CRASH_CAUSES: ReadonlySet<string> = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  // A broker lock (metadata, a connection's request queue) not released in time: the broker is slow.
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+]);
+
+/** True when the crash's innermost cause is one of TRANSIENT_CRASH_CAUSES. */
+export function transientCrash(err: unknown): boolean {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 10; depth++) {
+    const next = cause instanceof Error ? cause.cause : undefined;
+    if (next === undefined || next === cause) break;
+    cause = next;
+  }
+  return cause instanceof Error && TRANSIENT_CRASH_CAUSES.has(cause.name);
 }
 
 function rawBatch(batch: Batch): RawBatch {

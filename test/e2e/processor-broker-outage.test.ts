@@ -16,7 +16,7 @@
  * The registry is the suite's real one (global-setup): the outage is of this test's private broker only.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +34,17 @@ import { requireBuild } from './harness/pipeline';
 jest.setTimeout(600_000);
 
 const OUTAGE_MS = 20_000;
+
+/** The messages and errors of the fatal and error lines of a pino log, for a failure message. */
+function fatalLines(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"level":"fatal"') || l.includes('crashed for good'))
+    .map((l) => {
+      const { msg, err } = JSON.parse(l) as { msg?: string; err?: { stack?: string } };
+      return `${msg}: ${err?.stack ?? ''}`.slice(0, 1500);
+    });
+}
 
 describe('processor process through a broker outage (private broker)', () => {
   const runtime = new LocalRuntime(
@@ -232,7 +243,9 @@ describe('processor process through a broker outage (private broker)', () => {
       );
     });
 
-    expect({ exit, log: logFile }).toEqual({ exit: undefined, log: logFile });
+    // An exit says why in the failure itself (CI keeps no /tmp): the fatal lines of the processor's log.
+    const fatal = exit === undefined ? [] : fatalLines(logFile);
+    expect({ exit, fatal, log: logFile }).toEqual({ exit: undefined, fatal: [], log: logFile });
     expect(all.length - new Set(all).size).toBe(0);
     expect(mustHave.filter((id) => !all.includes(id))).toEqual([]);
     // A send cut by the outage may or may not have been written; nothing else may appear.

@@ -1,0 +1,55 @@
+import {
+  KafkaJSConnectionError,
+  KafkaJSGroupCoordinatorNotFound,
+  KafkaJSLockTimeout,
+  KafkaJSProtocolError,
+} from 'kafkajs';
+import { transientCrash } from '../../../../processors/consumer/kafka';
+
+type Retrier = (fn: () => Promise<unknown>) => Promise<unknown>;
+/** kafkajs's own retrier, so the errors below are wrapped exactly as a consumer's crash carries them. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const createRetry = require('kafkajs/src/retry') as (o: {
+  retries: number;
+  initialRetryTime: number;
+}) => Retrier;
+
+/** kafkajs's declarations give these no constructor argument; at run time they take the message. */
+const named = (Class: abstract new () => Error, message: string): Error =>
+  new (Class as unknown as new (m: string) => Error)(message);
+
+async function crashOf(cause: Error): Promise<unknown> {
+  return createRetry({ retries: 0, initialRetryTime: 1 })(() => Promise.reject(cause)).then(
+    () => new Error('the retrier did not fail'),
+    (err: unknown) => err,
+  );
+}
+
+describe('which consumer crashes are only "not now" (processors/consumer/kafka.ts)', () => {
+  it('the group coordinator not found while a broker restarts (the CI crash of 2026-12-06)', async () => {
+    const crash = await crashOf(named(KafkaJSGroupCoordinatorNotFound, 'Failed to find group coordinator'));
+    // As logged then: KafkaJSNonRetriableError, not retriable, caused by KafkaJSGroupCoordinatorNotFound.
+    expect(crash).toMatchObject({ name: 'KafkaJSNonRetriableError', retriable: false });
+    expect(transientCrash(crash)).toBe(true);
+  });
+
+  it('a lock not released in time', async () => {
+    expect(transientCrash(await crashOf(named(KafkaJSLockTimeout, 'Timeout while acquiring lock')))).toBe(
+      true,
+    );
+  });
+
+  it('not authorization, nor an error of our own handler', async () => {
+    const denied = new KafkaJSProtocolError('Not authorized to access group');
+    expect(transientCrash(await crashOf(denied))).toBe(false);
+    expect(transientCrash(new TypeError('x is undefined'))).toBe(false);
+    expect(transientCrash(undefined)).toBe(false);
+  });
+
+  it('follows the cause chain to its end', () => {
+    const inner = named(KafkaJSGroupCoordinatorNotFound, 'Failed to find group coordinator');
+    const middle = new Error('wrapped', { cause: inner });
+    expect(transientCrash(new KafkaJSConnectionError(new Error('outer', { cause: middle })))).toBe(false);
+    expect(transientCrash(new Error('outer', { cause: middle }))).toBe(true);
+  });
+});
