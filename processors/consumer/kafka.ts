@@ -4,9 +4,10 @@
  * restarted), offsets are committed by the partitions' transactions, never by the consumer.
  *
  * A crash is reported restartable when kafkajs would have restarted from it, and also when kafkajs calls
- * it final but it only says the cluster could not be reached yet (TRANSIENT_CRASH_CAUSES).
+ * it final but it only says the cluster could not be reached yet (transientCrash).
  */
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
+import { classifyKafkajsError } from '../../lib/kafkajs/errors';
 import type { RawRecord } from '../types';
 import type { ConsumerEvents, RawBatch, SupervisedConsumer } from './supervisor';
 
@@ -65,30 +66,16 @@ export function kafkaRawConsumer(
 }
 
 /**
- * Causes kafkajs marks non-retriable although they only mean "not now": it gives up on them, and a crash it
- * does not restart from ended the processor (exit 1). Seen on a broker restart (CI, 2026-12-06, Node 24):
- * the rejoin asked the only broker, still loading the group coordinator, until kafkajs's retries ran out
- * and threw KafkaJSGroupCoordinatorNotFound. A replacement consumer (after the supervisor's growing
- * backoff) simply joins once the coordinator is back. What stays final: authorization, unsupported
- * versions, invalid configuration, anything we do not know to be transient (exit 1, loudly).
+ * A crash kafkajs calls final whose cause only means "not now": the broker is away or a coordinator is not
+ * found yet (lib/kafkajs/errors.ts). It ended the processor (exit 1) until CI of 2026-12-06 (Node 24):
+ * on a broker restart the rejoin asked the only broker, still loading its group coordinator, until
+ * kafkajs's retries ran out and threw KafkaJSGroupCoordinatorNotFound, a KafkaJSNonRetriableError. A
+ * replacement consumer (after the supervisor's growing backoff) joins once the coordinator is back. What
+ * stays final: authorization, unsupported versions, anything not known to be transient (exit 1, loudly).
  */
-export const TRANSIENT_CRASH_CAUSES: ReadonlySet<string> = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  // A broker lock (metadata, a connection's request queue) not released in time: the broker is slow.
-  'KafkaJSLockTimeout',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSTopicMetadataNotLoaded',
-]);
-
-/** True when the crash's innermost cause is one of TRANSIENT_CRASH_CAUSES. */
 export function transientCrash(err: unknown): boolean {
-  let cause: unknown = err;
-  for (let depth = 0; depth < 10; depth++) {
-    const next = cause instanceof Error ? cause.cause : undefined;
-    if (next === undefined || next === cause) break;
-    cause = next;
-  }
-  return cause instanceof Error && TRANSIENT_CRASH_CAUSES.has(cause.name);
+  const c = classifyKafkajsError(err);
+  return c.transient || c.coordinator;
 }
 
 function rawBatch(batch: Batch): RawBatch {
