@@ -14,7 +14,8 @@ export type AdaptationName =
   | 'encoder-buffers'
   | 'produce-encoder'
   | 'native-crc32c'
-  | 'key-hash-partitioner';
+  | 'key-hash-partitioner'
+  | 'read-committed';
 
 export interface AdaptationStatus {
   readonly name: AdaptationName;

@@ -13,6 +13,7 @@ import { installEncoderBuffers } from './encoder-buffers';
 import { installNativeCrc32c } from './native-crc32c';
 import { installKeyHashPartitioner } from './partitioner';
 import { installProduceEncoder } from './produce-encoder';
+import { installReadCommitted } from './read-committed';
 
 export type { AdaptationName, AdaptationStatus } from './adaptation';
 
@@ -24,6 +25,7 @@ export function installKafkajsAdaptations(): AdaptationStatus[] {
     installProduceEncoder(),
     installNativeCrc32c(),
     installKeyHashPartitioner(),
+    installReadCommitted(),
   ];
 }
 

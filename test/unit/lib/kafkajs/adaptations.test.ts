@@ -11,6 +11,7 @@ import { applyKafkajsAdaptations, installKafkajsAdaptations } from '../../../../
 import { installNativeCrc32c } from '../../../../lib/kafkajs/native-crc32c';
 import { installKeyHashPartitioner } from '../../../../lib/kafkajs/partitioner';
 import { installProduceEncoder } from '../../../../lib/kafkajs/produce-encoder';
+import { installReadCommitted } from '../../../../lib/kafkajs/read-committed';
 import { PINNED_KAFKAJS_VERSION } from '../../../../lib/kafkajs/version';
 import { createLogger } from '../../../../lib/logger';
 import { METRICS } from '../../../../lib/metric-names';
@@ -22,6 +23,7 @@ const ALL = [
   'produce-encoder',
   'native-crc32c',
   'key-hash-partitioner',
+  'read-committed',
 ];
 
 function clusterLookup(): unknown {
@@ -73,8 +75,15 @@ describe('kafkajs adaptations that cannot apply', () => {
       installEncoderBuffers(other),
       installProduceEncoder(other),
       installKeyHashPartitioner(other),
+      installReadCommitted(other),
     ]).toEqual(
-      ['coordinator-cache', 'encoder-buffers', 'produce-encoder', 'key-hash-partitioner'].map((name) => ({
+      [
+        'coordinator-cache',
+        'encoder-buffers',
+        'produce-encoder',
+        'key-hash-partitioner',
+        'read-committed',
+      ].map((name) => ({
         name,
         active: false,
         reason,
@@ -86,7 +95,9 @@ describe('kafkajs adaptations that cannot apply', () => {
     const coordinator = installCoordinatorCache({ clusterPrototype: { findCoordinator() {} } });
     const encoder = installEncoderBuffers({ encoder: class {} });
     const produce = installProduceEncoder({ v3Module: { exports: {} } });
-    for (const s of [coordinator, encoder, produce]) expect(s.active).toBe(false);
+    const readCommitted = installReadCommitted({ brokerPrototype: { produce() {} } });
+    for (const s of [coordinator, encoder, produce, readCommitted]) expect(s.active).toBe(false);
+    expect(readCommitted.reason).toContain('fetch()');
     expect(coordinator.reason).toContain('findGroupCoordinatorMetadata');
     expect(encoder.reason).toContain('ensureAvailable');
     expect(produce.reason).toContain('request factory');
