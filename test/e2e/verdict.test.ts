@@ -64,6 +64,17 @@ function event(
   };
 }
 
+/** One signed raw write per notification id, on partition 0 in order. */
+function rawWrites(ids: string[]): PipelineOutputs['raw'] {
+  return ids.map((notificationId, i) => ({
+    notificationId,
+    attempt: 1,
+    partition: 0,
+    offset: BigInt(i),
+    signatureValid: true,
+  }));
+}
+
 function verdictFor(ids: string[]) {
   return ids.map((id, i) => ({
     seq: i + 1,
@@ -138,7 +149,7 @@ describe('the e2e verdict', () => {
       deadLetters: [
         { notificationId: 'n9', reason: 'NYLAS_API_DEADLINE', stage: 'expand', partition: 0, offset: 1n },
       ],
-      raw: x.map((e) => ({ notificationId: e.id, attempt: 1, partition: 0, signatureValid: true })),
+      raw: rawWrites(x.map((e) => e.id)),
     };
     const final = (id: string, digestOf: string) => ({
       grantId: G,
@@ -221,12 +232,7 @@ describe('the e2e verdict', () => {
         outputs: {
           events: [gone],
           deadLetters: [],
-          raw: ['n11', 'n12'].map((id) => ({
-            notificationId: id,
-            attempt: 1,
-            partition: 0,
-            signatureValid: true,
-          })),
+          raw: rawWrites(['n11', 'n12']),
         },
         injected: { notFound: new Set(['m7']), rateLimited: new Set(), beyondDeadline: new Set() },
         notFoundServed: new Map([['m7', served]]),
@@ -269,7 +275,7 @@ describe('the e2e verdict', () => {
           dead(undefined, 'MALFORMED_JSON'),
           dead('n23', 'NYLAS_API_DEADLINE'),
         ],
-        raw: x.map((e) => ({ notificationId: e.id, attempt: 1, partition: 0, signatureValid: true })),
+        raw: rawWrites(x.map((e) => e.id)),
       },
       injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set(['m22', 'm23']) },
       notFoundServed: new Map(),

@@ -48,6 +48,7 @@ export interface RawWrite {
   notificationId: string | undefined;
   attempt: number | undefined;
   partition: number;
+  offset: bigint;
   signatureValid: boolean;
 }
 
@@ -171,6 +172,7 @@ export async function readOutputs(
       notificationId: header(m.headers, 'nylas-notification-id'),
       attempt: Number.isInteger(attempt) ? attempt : undefined,
       partition,
+      offset: BigInt(m.offset),
       signatureValid: verifySignature(m.value ?? Buffer.alloc(0), header(m.headers, 'nylas-signature'), [
         secret,
       ]).ok,

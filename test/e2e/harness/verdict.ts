@@ -167,10 +167,30 @@ export function judge(input: VerdictInput): Verdict {
 
   // ---- duplicated and non-monotone --------------------------------------------------------------
   let duplicated = 0;
+  // Where each copy is, and where its notification is in the raw topic: enough to find the rounds that
+  // wrote them in the processors' logs (a failure in CI leaves nothing else behind).
+  const rawAt = new Map<string, string[]>();
+  for (const r of outputs.raw) {
+    if (r.notificationId === undefined) continue;
+    const list = rawAt.get(r.notificationId) ?? [];
+    list.push(`${r.partition}@${r.offset}`);
+    rawAt.set(r.notificationId, list);
+  }
+  const copiesOf = (id: string) =>
+    outputs.events
+      .filter((e) => e.eventId === id)
+      .map(
+        (e) =>
+          `${e.topic} ${e.partition}@${e.offset} at ${new Date(e.timestamp).toISOString().slice(11, 23)}`,
+      );
   for (const [id, n] of eventIds) {
     if (n > 1) {
       duplicated += n - 1;
-      example('duplicated', `event_id ${id} × ${n}`);
+      const notification = outputs.events.find((e) => e.eventId === id)?.notificationId ?? '?';
+      example(
+        'duplicated',
+        `event_id ${id} × ${n} (${copiesOf(id).join('; ')}), notification ${notification} raw ${(rawAt.get(notification) ?? []).join(',')}`,
+      );
     }
   }
   let nonMonotone = 0;
