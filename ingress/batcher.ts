@@ -12,6 +12,7 @@
  */
 import type { Message, TopicMessages } from 'kafkajs';
 import { ErrorCodes, NylasStreamError, TransientError } from '../lib/errors';
+import { checkedSendBatch } from '../lib/kafkajs/send-coverage';
 import type { Logger } from '../lib/logger';
 import type { ProducerSource } from './producer';
 import { messageBytes } from './record';
@@ -245,7 +246,12 @@ export class ProduceBatcher {
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     const started = Date.now();
-    const sending = producer.sendBatch({ acks: -1, timeout: this.options.ackTimeoutMs, topicMessages });
+    // Checked: kafkajs can answer a send that skipped a partition whose leader moved (send-coverage.ts).
+    const sending = checkedSendBatch(producer, {
+      acks: -1,
+      timeout: this.options.ackTimeoutMs,
+      topicMessages,
+    });
     let timer: NodeJS.Timeout | undefined;
     const abandoned = new Promise<never>((_, reject) => {
       timer = setTimeout(

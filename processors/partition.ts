@@ -13,6 +13,7 @@
  * committed offset and seeks there. Nothing is skipped; nothing is applied twice.
  */
 import type { Message, Producer } from 'kafkajs';
+import { checkedSendBatch } from '../lib/kafkajs/send-coverage';
 import type { Logger } from '../lib/logger';
 import { receivedAtOf } from '../lib/raw-record';
 import { deadLetterMessage, deadLetterOf } from './dead-letter';
@@ -477,7 +478,8 @@ export class PartitionWorker {
         // kafkajs puts everything for one partition of one request into one record batch, which the
         // broker refuses above message.max.bytes (1 MiB by default): send in chunks, in order.
         for (const chunk of chunksOf(byTopic, MAX_REQUEST_BYTES)) {
-          const written = await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+          // Checked: kafkajs can answer a send that skipped a partition whose leader moved (send-coverage.ts).
+          const written = await checkedSendBatch(txn, { topicMessages: chunk, acks: -1 });
           const state = chunk.find((c) => c.topic === this.o.stateTopic)?.messages.length ?? 0;
           if (state === 0) continue;
           const meta = written.find(

@@ -10,12 +10,15 @@
  * is exactly kafkajs's (test/unit/lib/kafkajs/partitioner.test.ts compares them), and domain topics stay
  * co-partitioned with the raw topic by grant.
  *
+ * Where it put each message is remembered for checkedSendBatch (send-coverage.ts).
+ *
  * Messages with an explicit partition, without a key, or with a Buffer key go to kafkajs's own. Used
  * only when kafkajs's murmur2 loads and picks the same partitions as its DefaultPartitioner (checked
  * once); otherwise every message goes to DefaultPartitioner.
  */
 import { type ICustomPartitioner, type PartitionerArgs, Partitioners, type PartitionMetadata } from 'kafkajs';
 import { type AdaptationStatus, installOnce } from './adaptation';
+import { rememberingPlacement } from './send-coverage';
 
 type Murmur2 = (key: string) => number;
 
@@ -86,9 +89,10 @@ export const KeyHashPartitioner: ICustomPartitioner = () => {
   const fallback = Partitioners.DefaultPartitioner();
   if (!checked) installKeyHashPartitioner();
   const murmur2 = verified;
-  if (!murmur2) return fallback;
+  // Either way each message's partition is remembered: checkedSendBatch (send-coverage.ts) needs it.
+  if (!murmur2) return rememberingPlacement(fallback);
   const hashes = new Map<string, number>();
-  return (args: PartitionerArgs) => {
+  return rememberingPlacement((args: PartitionerArgs) => {
     const { message, partitionMetadata } = args;
     const key = message.key;
     if (message.partition !== undefined && message.partition !== null) return fallback(args);
@@ -100,5 +104,5 @@ export const KeyHashPartitioner: ICustomPartitioner = () => {
       hashes.set(key, hash);
     }
     return hash % partitionMetadata.length;
-  };
+  });
 };
