@@ -15,7 +15,8 @@ export type AdaptationName =
   | 'produce-encoder'
   | 'native-crc32c'
   | 'key-hash-partitioner'
-  | 'read-committed';
+  | 'read-committed'
+  | 'send-retry';
 
 export interface AdaptationStatus {
   readonly name: AdaptationName;

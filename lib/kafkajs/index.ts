@@ -14,6 +14,7 @@ import { installNativeCrc32c } from './native-crc32c';
 import { installKeyHashPartitioner } from './partitioner';
 import { installProduceEncoder } from './produce-encoder';
 import { installReadCommitted } from './read-committed';
+import { installSendRetry } from './send-retry';
 
 export type { AdaptationName, AdaptationStatus } from './adaptation';
 
@@ -26,6 +27,7 @@ export function installKafkajsAdaptations(): AdaptationStatus[] {
     installNativeCrc32c(),
     installKeyHashPartitioner(),
     installReadCommitted(),
+    installSendRetry(),
   ];
 }
 

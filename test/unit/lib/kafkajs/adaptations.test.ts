@@ -24,6 +24,7 @@ const ALL = [
   'native-crc32c',
   'key-hash-partitioner',
   'read-committed',
+  'send-retry',
 ];
 
 function clusterLookup(): unknown {
