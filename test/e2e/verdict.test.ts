@@ -285,4 +285,40 @@ describe('the e2e verdict', () => {
     expect(v.examples.lost).toEqual([expect.stringContaining('n21'), expect.stringContaining('n22')]);
     expect(v.examples['unpredicted dead letter']).toHaveLength(3);
   });
+  it('accepts NYLAS_API_UNAUTHORIZED for a truncated message only when the API really answered its fetch 401', () => {
+    // The grant expired between the notification and the fetch (a processor far behind): re-drivable,
+    // not lost, but only if the simulator's API did answer 401 for that message.
+    const x = [expectation('n24', 1, 'm24', 10n, { truncated: true })];
+    const run = (unauthorizedServed: Map<string, number>) =>
+      judge({
+        report: {
+          summary: { generated: 1, deliveries: 1, duplicateDeliveries: 0, attempts: 1 },
+          notifications: verdictFor(['n24']),
+          finalState: [],
+        } as unknown as OracleReport,
+        expectations: new Map(x.map((e) => [e.id, e])),
+        attempts: [],
+        retryDelaysMs: [90_000, 900_000],
+        outputs: {
+          events: [],
+          deadLetters: [
+            {
+              notificationId: 'n24',
+              reason: 'NYLAS_API_UNAUTHORIZED',
+              stage: 'expand',
+              partition: 0,
+              offset: 1n,
+            },
+          ],
+          raw: rawWrites(['n24']),
+        },
+        injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set() },
+        notFoundServed: new Map(),
+        unauthorizedServed,
+      });
+    expect([run(new Map([['m24', 1]])).unpredictedDeadLetters, run(new Map([['m24', 1]])).lost]).toEqual([
+      0, 0,
+    ]);
+    expect([run(new Map()).unpredictedDeadLetters, run(new Map()).lost]).toEqual([1, 1]);
+  });
 });

@@ -45,12 +45,13 @@ export async function judgeRun(
 ): Promise<{ verdict: Verdict; notFoundServed: Map<string, number>; outputs: PipelineOutputs }> {
   const outputs = await readOutputs(p.kafka, p.admin, p.config.topics, p.runtime.registryUrl, E2E_SECRET);
   const notFoundServed = new Map<string, number>();
+  const unauthorizedServed = new Map<string, number>();
   for (const r of p.api.requests) {
     const m = /\/messages\/([^/]+)$/.exec(r.path);
-    if (r.method === 'GET' && r.status === 404 && m?.[1]) {
-      const id = decodeURIComponent(m[1]);
-      notFoundServed.set(id, (notFoundServed.get(id) ?? 0) + 1);
-    }
+    if (r.method !== 'GET' || !m?.[1]) continue;
+    const served = r.status === 404 ? notFoundServed : r.status === 401 ? unauthorizedServed : undefined;
+    const id = decodeURIComponent(m[1]);
+    served?.set(id, (served.get(id) ?? 0) + 1);
   }
   const verdict = judge({
     report: run.report,
@@ -60,6 +61,7 @@ export async function judgeRun(
     outputs,
     injected: run.injected,
     notFoundServed,
+    unauthorizedServed,
   });
   return { verdict, notFoundServed, outputs };
 }

@@ -6,7 +6,8 @@
  *  - emitted:    a committed domain event whose nylas_notification_id is n.
  *  - dead-lettered: a committed DLQ record whose nylas-notification-id header is n, with the dlq-reason
  *                the run predicts for n (predictedDeadLetter: a truncated message whose fetch was answered
- *                429 beyond the expansion deadline → NYLAS_API_DEADLINE). Any other DLQ record is
+ *                429 beyond the expansion deadline → NYLAS_API_DEADLINE, or 401 because its grant had
+ *                expired by the time of the fetch → NYLAS_API_UNAUTHORIZED). Any other DLQ record is
  *                "unpredicted": counted, and it excuses nothing, so a loss cannot hide in the DLQ.
  *  - superseded: n is not emitted because the pipeline's ordering rules made it stale, and what it said is
  *                represented downstream. Precisely: n carries version state (not a delivery result or a
@@ -88,15 +89,22 @@ export interface VerdictInput {
   injected: InjectedFaults;
   /** How many 404s the API answered per message id (from its request log). */
   notFoundServed: ReadonlyMap<string, number>;
+  /** Per message id, how many times the API answered its fetch 401 (the grant had expired by then). */
+  unauthorizedServed?: ReadonlyMap<string, number>;
 }
 
 /** The DLQ reason the run's injected faults predict for a notification, or undefined (none expected). */
 export function predictedDeadLetter(
   x: Expectation | undefined,
   injected: InjectedFaults,
+  unauthorizedServed: ReadonlyMap<string, number> = new Map(),
 ): string | undefined {
-  if (x?.truncated && !x.isDelete && injected.beyondDeadline.has(x.object.objectId))
-    return 'NYLAS_API_DEADLINE';
+  if (!x?.truncated || x.isDelete) return undefined;
+  if (injected.beyondDeadline.has(x.object.objectId)) return 'NYLAS_API_DEADLINE';
+  // The grant expired between the notification and the fetch (a processor far behind, as on three brokers
+  // under faults): the API really answered 401, and the pipeline dead-letters it, re-drivable once the
+  // grant is re-authenticated.
+  if ((unauthorizedServed.get(x.object.objectId) ?? 0) > 0) return 'NYLAS_API_UNAUTHORIZED';
   return undefined;
 }
 
@@ -142,7 +150,7 @@ export function judge(input: VerdictInput): Verdict {
     const predicted =
       d.notificationId === undefined
         ? undefined
-        : predictedDeadLetter(expectations.get(d.notificationId), input.injected);
+        : predictedDeadLetter(expectations.get(d.notificationId), input.injected, input.unauthorizedServed);
     if (d.notificationId === undefined || predicted !== d.reason) {
       unpredictedDeadLetters += 1;
       example(
