@@ -92,3 +92,17 @@ export function hasMethod<K extends string>(
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
   return typeof Reflect.get(value, key) === 'function';
 }
+
+/** Options of the adaptations that change kafkajs's Broker (read-committed, send-retry). */
+export interface BrokerAdaptationOptions {
+  /** kafkajs's Broker prototype, or a test's stand-in. */
+  brokerPrototype?: unknown;
+  kafkajsVersion?: string;
+}
+
+/** The Broker prototype to change: the test's stand-in, else kafkajs's own. */
+export function loadBrokerPrototype(options: BrokerAdaptationOptions): unknown {
+  if (options.brokerPrototype !== undefined) return options.brokerPrototype;
+  const Broker: unknown = require('kafkajs/src/broker');
+  return typeof Broker === 'function' ? Broker.prototype : undefined;
+}

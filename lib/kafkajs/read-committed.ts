@@ -23,7 +23,13 @@
  * and then empties the list, so kafkajs's own filter has nothing left to do. Applied only to the pinned
  * kafkajs version (lib/kafkajs/version.ts).
  */
-import { type AdaptationStatus, hasMethod, installOnce } from './adaptation';
+import {
+  type AdaptationStatus,
+  type BrokerAdaptationOptions,
+  hasMethod,
+  installOnce,
+  loadBrokerPrototype,
+} from './adaptation';
 
 /** A record as kafkajs's fetch decoder gives it (the fields read or changed here). */
 export interface FetchedRecord {
@@ -86,22 +92,14 @@ function isBrokerPrototype(value: unknown): value is BrokerPrototype {
   return hasMethod(value, 'fetch');
 }
 
-export interface ReadCommittedOptions {
-  /** kafkajs's Broker prototype, or a test's stand-in. */
-  brokerPrototype?: unknown;
-  kafkajsVersion?: string;
-}
+export type ReadCommittedOptions = BrokerAdaptationOptions;
 
 /** Installs the filter (once per Broker prototype) and says whether it is active. */
 export function installReadCommitted(options: ReadCommittedOptions = {}): AdaptationStatus {
   return installOnce({
     name: 'read-committed',
     kafkajsVersion: options.kafkajsVersion,
-    load: () => {
-      if (options.brokerPrototype !== undefined) return options.brokerPrototype;
-      const Broker: unknown = require('kafkajs/src/broker');
-      return typeof Broker === 'function' ? Broker.prototype : undefined;
-    },
+    load: () => loadBrokerPrototype(options),
     check: isBrokerPrototype,
     refused: "kafkajs's Broker has no fetch()",
     apply: (proto) => {

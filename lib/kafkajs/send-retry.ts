@@ -20,7 +20,13 @@
  * answered is skipped) is caught by send-coverage.ts. Applied only to the pinned kafkajs version.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type AdaptationStatus, hasMethod, installOnce } from './adaptation';
+import {
+  type AdaptationStatus,
+  type BrokerAdaptationOptions,
+  hasMethod,
+  installOnce,
+  loadBrokerPrototype,
+} from './adaptation';
 
 interface BrokerPrototype {
   produce(this: unknown, request: { producerId?: unknown }): Promise<unknown>;
@@ -80,22 +86,14 @@ function tracked(key: string | undefined, request: () => Promise<unknown>): Prom
   });
 }
 
-export interface SendRetryOptions {
-  /** kafkajs's Broker prototype, or a test's stand-in. */
-  brokerPrototype?: unknown;
-  kafkajsVersion?: string;
-}
+export type SendRetryOptions = BrokerAdaptationOptions;
 
 /** Installs the tracking (once per Broker prototype) and says whether it is active. */
 export function installSendRetry(options: SendRetryOptions = {}): AdaptationStatus {
   return installOnce({
     name: 'send-retry',
     kafkajsVersion: options.kafkajsVersion,
-    load: () => {
-      if (options.brokerPrototype !== undefined) return options.brokerPrototype;
-      const Broker: unknown = require('kafkajs/src/broker');
-      return typeof Broker === 'function' ? Broker.prototype : undefined;
-    },
+    load: () => loadBrokerPrototype(options),
     check: isBrokerPrototype,
     refused: "kafkajs's Broker has no produce() or addPartitionsToTxn()",
     apply: (proto) => {

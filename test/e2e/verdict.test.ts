@@ -75,6 +75,39 @@ function rawWrites(ids: string[]): PipelineOutputs['raw'] {
   }));
 }
 
+/** A run of the notifications `x` whose only outputs are `deadLetters` (and their raw writes). */
+function judgeDeadLetters(
+  x: Expectation[],
+  deadLetters: PipelineOutputs['deadLetters'],
+  injected: { beyondDeadline?: Set<string> } = {},
+  unauthorizedServed: Map<string, number> = new Map(),
+) {
+  const ids = x.map((e) => e.id);
+  return judge({
+    report: {
+      summary: {
+        generated: ids.length,
+        deliveries: ids.length,
+        duplicateDeliveries: 0,
+        attempts: ids.length,
+      },
+      notifications: verdictFor(ids),
+      finalState: [],
+    } as unknown as OracleReport,
+    expectations: new Map(x.map((e) => [e.id, e])),
+    attempts: [],
+    retryDelaysMs: [90_000, 900_000],
+    outputs: { events: [], deadLetters, raw: rawWrites(ids) },
+    injected: {
+      notFound: new Set(),
+      rateLimited: new Set(),
+      beyondDeadline: injected.beyondDeadline ?? new Set(),
+    },
+    notFoundServed: new Map(),
+    unauthorizedServed,
+  });
+}
+
 function verdictFor(ids: string[]) {
   return ids.map((id, i) => ({
     seq: i + 1,
@@ -258,28 +291,16 @@ describe('the e2e verdict', () => {
       partition: 0,
       offset: 1n,
     });
-    const v = judge({
-      report: {
-        summary: { generated: 3, deliveries: 3, duplicateDeliveries: 0, attempts: 3 },
-        notifications: verdictFor(['n21', 'n22', 'n23']),
-        finalState: [],
-      } as unknown as OracleReport,
-      expectations: new Map(x.map((e) => [e.id, e])),
-      attempts: [],
-      retryDelaysMs: [90_000, 900_000],
-      outputs: {
-        events: [],
-        deadLetters: [
-          dead('n21', 'NORMALIZE_FAILED'),
-          dead('n22', 'BEYOND_WINDOW'),
-          dead(undefined, 'MALFORMED_JSON'),
-          dead('n23', 'NYLAS_API_DEADLINE'),
-        ],
-        raw: rawWrites(x.map((e) => e.id)),
-      },
-      injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set(['m22', 'm23']) },
-      notFoundServed: new Map(),
-    });
+    const v = judgeDeadLetters(
+      x,
+      [
+        dead('n21', 'NORMALIZE_FAILED'),
+        dead('n22', 'BEYOND_WINDOW'),
+        dead(undefined, 'MALFORMED_JSON'),
+        dead('n23', 'NYLAS_API_DEADLINE'),
+      ],
+      { beyondDeadline: new Set(['m22', 'm23']) },
+    );
     expect(v.unpredictedDeadLetters).toBe(3);
     expect(v.lost).toBe(2);
     expect(v.examples.lost).toEqual([expect.stringContaining('n21'), expect.stringContaining('n22')]);
@@ -289,33 +310,15 @@ describe('the e2e verdict', () => {
     // The grant expired between the notification and the fetch (a processor far behind): re-drivable,
     // not lost, but only if the simulator's API did answer 401 for that message.
     const x = [expectation('n24', 1, 'm24', 10n, { truncated: true })];
+    const dl = {
+      notificationId: 'n24',
+      reason: 'NYLAS_API_UNAUTHORIZED',
+      stage: 'expand',
+      partition: 0,
+      offset: 1n,
+    };
     const run = (unauthorizedServed: Map<string, number>) =>
-      judge({
-        report: {
-          summary: { generated: 1, deliveries: 1, duplicateDeliveries: 0, attempts: 1 },
-          notifications: verdictFor(['n24']),
-          finalState: [],
-        } as unknown as OracleReport,
-        expectations: new Map(x.map((e) => [e.id, e])),
-        attempts: [],
-        retryDelaysMs: [90_000, 900_000],
-        outputs: {
-          events: [],
-          deadLetters: [
-            {
-              notificationId: 'n24',
-              reason: 'NYLAS_API_UNAUTHORIZED',
-              stage: 'expand',
-              partition: 0,
-              offset: 1n,
-            },
-          ],
-          raw: rawWrites(['n24']),
-        },
-        injected: { notFound: new Set(), rateLimited: new Set(), beyondDeadline: new Set() },
-        notFoundServed: new Map(),
-        unauthorizedServed,
-      });
+      judgeDeadLetters(x, [dl], {}, unauthorizedServed);
     expect([run(new Map([['m24', 1]])).unpredictedDeadLetters, run(new Map([['m24', 1]])).lost]).toEqual([
       0, 0,
     ]);
