@@ -48,6 +48,8 @@ export interface RegistryConfig {
   url: string;
   username: string | undefined;
   password: string | undefined;
+  /** Each registry request fails after this long instead of waiting forever. */
+  requestTimeoutMs: number;
 }
 
 /** Topic names are part of the public contract; TOPIC_* variables override them per deployment. */
@@ -161,6 +163,13 @@ export const REGISTRY_VARIABLES = {
   }),
   password: secret('SCHEMA_REGISTRY_PASSWORD', {
     description: 'basic auth (set both or neither)',
+    readBy: EVERYONE,
+  }),
+  requestTimeout: durationVariable('SCHEMA_REGISTRY_TIMEOUT_MS', {
+    default: 10000,
+    min: 100,
+    description:
+      'registry request timeout (a registry that stops answering fails the call, which is retried)',
     readBy: EVERYONE,
   }),
 };
@@ -314,7 +323,12 @@ export function loadRegistryConfig(env: Env): RegistryConfig {
       'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD must be set together',
     );
   }
-  return { url: REGISTRY_VARIABLES.url.read(env), username, password };
+  return {
+    url: REGISTRY_VARIABLES.url.read(env),
+    username,
+    password,
+    requestTimeoutMs: REGISTRY_VARIABLES.requestTimeout.read(env),
+  };
 }
 
 export function loadTopicsConfig(env: Env): TopicsConfig {

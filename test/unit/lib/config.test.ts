@@ -22,6 +22,7 @@ describe('loadCommonConfig', () => {
       SCHEMA_REGISTRY_URL: 'https://sr.example.com/',
       SCHEMA_REGISTRY_USERNAME: 'key',
       SCHEMA_REGISTRY_PASSWORD: 'secret',
+      SCHEMA_REGISTRY_TIMEOUT_MS: '2500',
       TOPIC_RAW: 'custom.raw',
       TOPIC_PARTITIONS: '24',
       LOG_LEVEL: 'debug',
@@ -29,7 +30,12 @@ describe('loadCommonConfig', () => {
     expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(c.kafka.ssl).toBe(true);
     expect(c.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
-    expect(c.registry).toEqual({ url: 'https://sr.example.com', username: 'key', password: 'secret' });
+    expect(c.registry).toEqual({
+      url: 'https://sr.example.com',
+      username: 'key',
+      password: 'secret',
+      requestTimeoutMs: 2500,
+    });
     expect(c.topics.raw).toBe('custom.raw');
     expect(c.topics.partitions).toBe(24);
     expect(c.logLevel).toBe('debug');
