@@ -16,9 +16,9 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
+      // The failover test (three more JVMs, 30,000 notifications: 4-6 min on a quiet 2-core machine) is
+      // part of it since it passes (issue 17); `npm run test:failover` runs it alone.
       testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
-      // Three more JVMs and 500/s for minutes: `npm run test:failover` runs it on its own.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/failover\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/helpers/matchers.ts'],
