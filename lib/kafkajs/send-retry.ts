@@ -38,7 +38,8 @@ function isBrokerPrototype(value: unknown): value is BrokerPrototype {
 }
 
 /** Produce and AddPartitionsToTxn requests in flight (the requests, not the promises handed to kafkajs),
- * per producer id. */
+ * per producer id. Ids are unique per cluster; two clusters in one process sharing an id only make a
+ * failure wait a little longer. */
 const inFlight = new Map<string, Set<Promise<unknown>>>();
 
 function producerKey(request: { producerId?: unknown }): string | undefined {
