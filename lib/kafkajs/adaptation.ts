@@ -100,9 +100,27 @@ export interface BrokerAdaptationOptions {
   kafkajsVersion?: string;
 }
 
-/** The Broker prototype to change: the test's stand-in, else kafkajs's own. */
-export function loadBrokerPrototype(options: BrokerAdaptationOptions): unknown {
-  if (options.brokerPrototype !== undefined) return options.brokerPrototype;
-  const Broker: unknown = require('kafkajs/src/broker');
-  return typeof Broker === 'function' ? Broker.prototype : undefined;
+/**
+ * Installs an adaptation that wraps methods of kafkajs's Broker prototype (or a test's stand-in): active
+ * only when every one of `methods` is there.
+ */
+export function installBrokerAdaptation<T extends object>(spec: {
+  name: AdaptationName;
+  options: BrokerAdaptationOptions;
+  methods: readonly string[];
+  apply: (proto: T) => void;
+}): AdaptationStatus {
+  const { options, methods } = spec;
+  return installOnce({
+    name: spec.name,
+    kafkajsVersion: options.kafkajsVersion,
+    load: () => {
+      if (options.brokerPrototype !== undefined) return options.brokerPrototype;
+      const Broker: unknown = require('kafkajs/src/broker');
+      return typeof Broker === 'function' ? Broker.prototype : undefined;
+    },
+    check: (value: unknown): value is T => methods.every((m) => hasMethod(value, m)),
+    refused: `kafkajs's Broker has no ${methods.map((m) => `${m}()`).join(' or ')}`,
+    apply: spec.apply,
+  });
 }

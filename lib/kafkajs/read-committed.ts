@@ -23,13 +23,7 @@
  * and then empties the list, so kafkajs's own filter has nothing left to do. Applied only to the pinned
  * kafkajs version (lib/kafkajs/version.ts).
  */
-import {
-  type AdaptationStatus,
-  type BrokerAdaptationOptions,
-  hasMethod,
-  installOnce,
-  loadBrokerPrototype,
-} from './adaptation';
+import { type AdaptationStatus, type BrokerAdaptationOptions, installBrokerAdaptation } from './adaptation';
 
 /** A record as kafkajs's fetch decoder gives it (the fields read or changed here). */
 export interface FetchedRecord {
@@ -88,20 +82,12 @@ interface BrokerPrototype {
   fetch(this: unknown, request: unknown): Promise<FetchResponse>;
 }
 
-function isBrokerPrototype(value: unknown): value is BrokerPrototype {
-  return hasMethod(value, 'fetch');
-}
-
-export type ReadCommittedOptions = BrokerAdaptationOptions;
-
 /** Installs the filter (once per Broker prototype) and says whether it is active. */
-export function installReadCommitted(options: ReadCommittedOptions = {}): AdaptationStatus {
-  return installOnce({
+export function installReadCommitted(options: BrokerAdaptationOptions = {}): AdaptationStatus {
+  return installBrokerAdaptation<BrokerPrototype>({
     name: 'read-committed',
-    kafkajsVersion: options.kafkajsVersion,
-    load: () => loadBrokerPrototype(options),
-    check: isBrokerPrototype,
-    refused: "kafkajs's Broker has no fetch()",
+    options,
+    methods: ['fetch'],
     apply: (proto) => {
       const original = proto.fetch;
       proto.fetch = async function (this: unknown, request: unknown) {

@@ -8,7 +8,7 @@
  * are still being written), Promise.all rejects at once and kafkajs retries while the others are still in
  * flight: they have no answer yet, so the retry sends their records again, and when the first request
  * then succeeds its sequence numbers are taken, the copy gets the next ones and the broker writes both.
- * Found on the three-broker cluster (test/e2e/failover.test.ts): 140–390 domain events per run written
+ * Found on the three-broker cluster (test/e2e/failover.test.ts): 143–387 domain events per run written
  * twice inside one committed transaction, most of them without any fault injected.
  *
  * What: Broker#produce and Broker#addPartitionsToTxn are tracked per producer id while in flight; when
@@ -20,21 +20,11 @@
  * answered is skipped) is caught by send-coverage.ts. Applied only to the pinned kafkajs version.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import {
-  type AdaptationStatus,
-  type BrokerAdaptationOptions,
-  hasMethod,
-  installOnce,
-  loadBrokerPrototype,
-} from './adaptation';
+import { type AdaptationStatus, type BrokerAdaptationOptions, installBrokerAdaptation } from './adaptation';
 
 interface BrokerPrototype {
   produce(this: unknown, request: { producerId?: unknown }): Promise<unknown>;
   addPartitionsToTxn(this: unknown, request: { producerId?: unknown }): Promise<unknown>;
-}
-
-function isBrokerPrototype(value: unknown): value is BrokerPrototype {
-  return hasMethod(value, 'produce') && hasMethod(value, 'addPartitionsToTxn');
 }
 
 /** Produce and AddPartitionsToTxn requests in flight (the requests, not the promises handed to kafkajs),
@@ -87,16 +77,12 @@ function tracked(key: string | undefined, request: () => Promise<unknown>): Prom
   });
 }
 
-export type SendRetryOptions = BrokerAdaptationOptions;
-
 /** Installs the tracking (once per Broker prototype) and says whether it is active. */
-export function installSendRetry(options: SendRetryOptions = {}): AdaptationStatus {
-  return installOnce({
+export function installSendRetry(options: BrokerAdaptationOptions = {}): AdaptationStatus {
+  return installBrokerAdaptation<BrokerPrototype>({
     name: 'send-retry',
-    kafkajsVersion: options.kafkajsVersion,
-    load: () => loadBrokerPrototype(options),
-    check: isBrokerPrototype,
-    refused: "kafkajs's Broker has no produce() or addPartitionsToTxn()",
+    options,
+    methods: ['produce', 'addPartitionsToTxn'],
     apply: (proto) => {
       const produce = proto.produce;
       const addPartitions = proto.addPartitionsToTxn;

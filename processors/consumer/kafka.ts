@@ -1,10 +1,8 @@
 /**
  * The kafkajs consumer of the raw topic, as the supervisor sees it (supervisor.ts): kafkajs never
- * restarts it (restartOnFailure answers false, after noting that the crash was one it would have
- * restarted), offsets are committed by the partitions' transactions, never by the consumer.
- *
- * A crash is reported restartable when kafkajs would have restarted from it, and also when kafkajs calls
- * it final but it only says the cluster could not be reached yet (transientCrash).
+ * restarts it (restartOnFailure answers false), offsets are committed by the partitions' transactions,
+ * never by the consumer. A crash is reported restartable when its cause is transient (transientCrash):
+ * every crash kafkajs would have restarted from, and those it calls final that only say "not now".
  */
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import { classifyKafkajsError } from '../../lib/kafkajs/errors';
@@ -24,7 +22,6 @@ export function kafkaRawConsumer(
   o: RawConsumerOptions,
   events: ConsumerEvents,
 ): SupervisedConsumer {
-  let restartable: unknown;
   const consumer = kafka.consumer({
     groupId: o.groupId,
     readUncommitted: false,
@@ -33,18 +30,10 @@ export function kafkaRawConsumer(
     maxWaitTimeInMs: 500,
     sessionTimeout: o.sessionTimeoutMs,
     heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
-    retry: {
-      retries: 5,
-      restartOnFailure: async (err: Error) => {
-        restartable = err;
-        return false;
-      },
-    },
+    retry: { retries: 5, restartOnFailure: async () => false },
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => events.joined(e.payload.memberAssignment[o.topic] ?? []));
-  consumer.on(consumer.events.CRASH, (e) =>
-    events.crashed(e.payload.error, e.payload.error === restartable || transientCrash(e.payload.error)),
-  );
+  consumer.on(consumer.events.CRASH, (e) => events.crashed(e.payload.error, transientCrash(e.payload.error)));
   return {
     async start() {
       await consumer.connect();
@@ -66,8 +55,9 @@ export function kafkaRawConsumer(
 }
 
 /**
- * A crash kafkajs calls final whose cause only means "not now": the broker is away or a coordinator is not
- * found yet (lib/kafkajs/errors.ts). It ended the processor (exit 1) until CI of 2026-12-06 (Node 24):
+ * A crash whose cause is transient (lib/kafkajs/errors.ts: a retriable error anywhere in the chain, which
+ * is kafkajs's own restart rule, or the broker away, or a coordinator not found yet). The last two kafkajs
+ * calls final. It ended the processor (exit 1) until CI of 2026-12-06 (Node 24):
  * on a broker restart the rejoin asked the only broker, still loading its group coordinator, until
  * kafkajs's retries ran out and threw KafkaJSGroupCoordinatorNotFound, a KafkaJSNonRetriableError. A
  * replacement consumer (after the supervisor's growing backoff) joins once the coordinator is back. What

@@ -33,7 +33,7 @@ export interface RawBatch {
 export interface ConsumerEvents {
   /** Joined the group with these partitions of the raw topic. */
   joined(partitions: number[]): void;
-  /** Crashed; `restartable` when kafkajs would have restarted it, or the cause is transient (kafka.ts). */
+  /** Crashed; `restartable` when its cause is transient (kafka.ts transientCrash). */
   crashed(err: unknown, restartable: boolean): void;
   /** A fetched batch; `accept` marks it consumed. */
   batch(batch: RawBatch, accept: () => void): Promise<void>;

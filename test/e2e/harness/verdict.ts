@@ -124,13 +124,16 @@ export function judge(input: VerdictInput): Verdict {
   // ---- what the pipeline produced, indexed ------------------------------------------------------
   const byNotification = new Map<string, EmittedEvent[]>();
   const byObject = new Map<string, EmittedEvent[]>();
-  const eventIds = new Map<string, number>();
+  /** Each event id's copies, in read order. */
+  const eventIds = new Map<string, EmittedEvent[]>();
   const objectKeyOfEvent = (e: EmittedEvent) => JSON.stringify([e.grantId, e.objectType, e.objectId]);
   for (const e of outputs.events) {
     const list = byNotification.get(e.notificationId) ?? [];
     list.push(e);
     byNotification.set(e.notificationId, list);
-    eventIds.set(e.eventId, (eventIds.get(e.eventId) ?? 0) + 1);
+    const copies = eventIds.get(e.eventId);
+    if (copies) copies.push(e);
+    else eventIds.set(e.eventId, [e]);
     if (e.stateless) continue;
     const k = objectKeyOfEvent(e);
     const o = byObject.get(k) ?? [];
@@ -175,31 +178,35 @@ export function judge(input: VerdictInput): Verdict {
 
   // ---- duplicated and non-monotone --------------------------------------------------------------
   let duplicated = 0;
-  // Where each copy is, and where its notification is in the raw topic: enough to find the rounds that
-  // wrote them in the processors' logs (a failure in CI leaves nothing else behind).
+  const duplicates: EmittedEvent[][] = [];
+  for (const copies of eventIds.values()) {
+    if (copies.length < 2) continue;
+    duplicated += copies.length - 1;
+    duplicates.push(copies);
+  }
+  // The examples say where each copy is, and where its notification is in the raw topic: enough to find
+  // the rounds that wrote them in the processors' logs (a failure in CI leaves nothing else behind).
+  const shown = duplicates.slice(0, 8);
+  const wanted = new Set(shown.map((copies) => (copies[0] as EmittedEvent).notificationId));
   const rawAt = new Map<string, string[]>();
   for (const r of outputs.raw) {
-    if (r.notificationId === undefined) continue;
+    if (r.notificationId === undefined || !wanted.has(r.notificationId)) continue;
     const list = rawAt.get(r.notificationId) ?? [];
     list.push(`${r.partition}@${r.offset}`);
     rawAt.set(r.notificationId, list);
   }
-  const copiesOf = (id: string) =>
-    outputs.events
-      .filter((e) => e.eventId === id)
+  for (const copies of shown) {
+    const first = copies[0] as EmittedEvent;
+    const where = copies
       .map(
         (e) =>
           `${e.topic} ${e.partition}@${e.offset} at ${new Date(e.timestamp).toISOString().slice(11, 23)}`,
-      );
-  for (const [id, n] of eventIds) {
-    if (n > 1) {
-      duplicated += n - 1;
-      const notification = outputs.events.find((e) => e.eventId === id)?.notificationId ?? '?';
-      example(
-        'duplicated',
-        `event_id ${id} × ${n} (${copiesOf(id).join('; ')}), notification ${notification} raw ${(rawAt.get(notification) ?? []).join(',')}`,
-      );
-    }
+      )
+      .join('; ');
+    example(
+      'duplicated',
+      `event_id ${first.eventId} × ${copies.length} (${where}), notification ${first.notificationId} raw ${(rawAt.get(first.notificationId) ?? []).join(',')}`,
+    );
   }
   let nonMonotone = 0;
   for (const [k, list] of byObject) {

@@ -1,4 +1,9 @@
-import { KafkaJSGroupCoordinatorNotFound, KafkaJSLockTimeout, KafkaJSProtocolError } from 'kafkajs';
+import {
+  KafkaJSConnectionError,
+  KafkaJSGroupCoordinatorNotFound,
+  KafkaJSLockTimeout,
+  KafkaJSProtocolError,
+} from 'kafkajs';
 import { transientCrash } from '../../../../processors/consumer/kafka';
 
 type Retrier = (fn: () => Promise<unknown>) => Promise<unknown>;
@@ -30,6 +35,16 @@ describe('which consumer crashes are only "not now" (processors/consumer/kafka.t
     const crash = await crashOf(named(KafkaJSGroupCoordinatorNotFound, 'Failed to find group coordinator'));
     // As logged then: KafkaJSNonRetriableError, not retriable, caused by KafkaJSGroupCoordinatorNotFound.
     expect(crash).toMatchObject({ name: 'KafkaJSNonRetriableError', retriable: false });
+    expect(transientCrash(crash)).toBe(true);
+  });
+
+  it('what kafkajs itself restarts from: retries run out on a connection error', async () => {
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+    const crash = await createRetry({ retries: 1, initialRetryTime: 1 })(() => Promise.reject(refused)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(crash).toMatchObject({ name: 'KafkaJSNumberOfRetriesExceeded' });
     expect(transientCrash(crash)).toBe(true);
   });
 
