@@ -333,8 +333,12 @@ export class PartitionWorker {
   }
 
   private async round(readyLanes: string[]): Promise<void> {
-    // The store's last write failed: this worker ends, the takeover reopens the store and restores it.
-    if (this.o.store.failed) await this.storeWrite;
+    // The store failed (a write or a read): this worker ends, and the takeover reopens the store and
+    // restores it. Never a round failure: the records are not at fault.
+    if (this.o.store.failed) {
+      await this.storeWrite;
+      throw new Error(`state store of partition ${this.o.partition} failed; reopening it`);
+    }
     const now = this.now();
     const { records: fresh, end } = this.takeBatches(this.roundLimit());
     // Resubmitted lanes first (they are older), then new records. The lane of a new record is its
@@ -350,6 +354,9 @@ export class PartitionWorker {
     const waiting = this.lanes.waiting();
     const offsets = [...input, ...isolated.map((d) => d.record)].map((r) => BigInt(r.offset));
     const failed = (phase: 'pipeline' | 'commit') => (err: unknown) => {
+      // A lookup the store could not answer (its disk failed) is the store's fault, not the records':
+      // it ends the worker as above instead of counting towards their dead-lettering.
+      if (this.o.store.failed) throw err;
       throw new RoundFailure(phase, offsets, end ?? this.takenThrough, err);
     };
 

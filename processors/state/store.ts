@@ -170,13 +170,16 @@ function keyOf(partition: number, space: number, ...parts: Buffer[]): Buffer {
   return parts.length === 0 ? head : Buffer.concat([head, ...parts]);
 }
 
-function u32(n: number): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32BE(n, 0);
+/** [partition][ENTRY][segment][hash], built in one buffer: a prefetch builds one per key and live
+ * segment, and the pieces keyOf would concatenate were a visible share of the store's garbage. */
+function entryKey(p: number, segment: number, hash: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(9 + hash.length);
+  out.writeUInt32BE(p, 0);
+  out[4] = ENTRY;
+  out.writeUInt32BE(segment, 5);
+  hash.copy(out, 9);
   return out;
 }
-
-const entryKey = (p: number, segment: number, hash: Buffer) => keyOf(p, ENTRY, u32(segment), hash);
 const bucketKey = (p: number, id: string) => keyOf(p, BUCKET, Buffer.from(id, 'utf8'));
 /** Bucket ids are printable ASCII (changelog.ts newBucketId), so 0xff sorts after every id. */
 const AFTER_ANY_ID = Buffer.from([0xff]);
@@ -197,6 +200,9 @@ export class PartitionStore {
   private state: Meta = emptyMeta();
   private readonly seenCache: HotCache<number>;
   private readonly versionCache: HotCache<StoredVersion>;
+  /** Where each recently read or written key is on disk (see Location): a write that knows it need not
+   * read the key again to keep the segments' counts exact. Bounded like the caches. */
+  private readonly located: Record<Kind, HotCache<Location>>;
   /** What the round's prefetch read (null: absent), until the next prefetch. */
   private readonly fetchedSeen = new Map<string, number | null>();
   private readonly fetchedVersions = new Map<string, StoredVersion | null>();
@@ -228,6 +234,7 @@ export class PartitionStore {
     const half = Math.max(1, Math.floor(o.cacheEntries / 2));
     this.seenCache = new HotCache(half);
     this.versionCache = new HotCache(half);
+    this.located = { d: new HotCache(half), v: new HotCache(half) };
   }
 
   /** Opens the partition's store in `o.engine` (empty if it has never been written). */
@@ -271,23 +278,36 @@ export class PartitionStore {
       now,
       reads,
     );
+    const live = { d: this.liveSegments('d', now), v: this.liveSegments('v', now) };
     const landed = { seen: new Map<string, number>(), versions: new Map<string, StoredVersion>() };
     this.landed = landed;
     let values: Array<Buffer | null>;
     try {
       values = reads.length === 0 ? [] : await this.engine.get(reads);
+    } catch (err) {
+      // A read that failed (the disk): the store is failed until reopened, as after a failed write, so
+      // the partition's worker ends instead of blaming the round's records (partition.ts).
+      this.failure ??= err;
+      throw err;
     } finally {
       this.landed = undefined;
     }
     for (const [cacheKey, at] of seen) {
-      const found = newestHit(values, at);
-      const expiresAt = landed.seen.get(cacheKey) ?? (found === null ? null : found.readDoubleBE(0));
+      const hit = newestHit(values, at);
+      const found = hit < 0 ? null : (values[hit] as Buffer);
+      const written = landed.seen.get(cacheKey);
+      // A write that landed meanwhile filed its own location; else the read tells where the key is.
+      if (written === undefined) this.located.d.set(cacheKey, locationOf(live.d, at, hit, found, 'd'));
+      const expiresAt = written ?? (found === null ? null : found.readDoubleBE(0));
       this.fetchedSeen.set(cacheKey, expiresAt);
       if (expiresAt !== null) this.seenCache.set(cacheKey, expiresAt);
     }
     for (const [cacheKey, at] of versions) {
-      const found = newestHit(values, at);
-      const stored = landed.versions.get(cacheKey) ?? (found === null ? null : decodeVersion(found));
+      const hit = newestHit(values, at);
+      const found = hit < 0 ? null : (values[hit] as Buffer);
+      const written = landed.versions.get(cacheKey);
+      if (written === undefined) this.located.v.set(cacheKey, locationOf(live.v, at, hit, found, 'v'));
+      const stored = written ?? (found === null ? null : decodeVersion(found));
       this.fetchedVersions.set(cacheKey, stored);
       if (stored !== null) this.versionCache.set(cacheKey, stored);
     }
@@ -304,7 +324,7 @@ export class PartitionStore {
     reads: Buffer[],
   ): Map<string, { first: number; count: number }> {
     const planned = new Map<string, { first: number; count: number }>();
-    const live = this.byAge[kind].filter((s) => s.end > now);
+    const live = this.liveSegments(kind, now);
     for (const cacheKey of cacheKeys) {
       if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
       if (kind === 'd') {
@@ -327,6 +347,11 @@ export class PartitionStore {
       for (const s of live) reads.push(entryKey(this.partition, s.id, hash));
     }
     return planned;
+  }
+
+  /** The segments of a kind a lookup at `now` reads, newest first (planReads reads them in this order). */
+  private liveSegments(kind: Kind, now: number): Segment[] {
+    return this.byAge[kind].filter((s) => s.end > now);
   }
 
   /** The cache key of `s`, hashed once per round. */
@@ -447,13 +472,15 @@ export class PartitionStore {
           key = this.roundKeys.get(c.id) ?? cacheKeyOf(c.id);
           if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
           break;
-        case 'version':
-          key = this.roundKeys.get(objectKeyString(c.key)) ?? cacheKeyOf(objectKeyString(c.key));
+        case 'version': {
+          const keyString = objectKeyString(c.key);
+          key = this.roundKeys.get(keyString) ?? cacheKeyOf(keyString);
           if (c.expiresAt > now) {
             const stored = { entry: c.entry, expiresAt: c.expiresAt };
             this.pendingVersions.set(key, { stored, generation });
           }
           break;
+        }
         case 'progress':
           this.pendingProgress = { progress: c.progress, generation };
           break;
@@ -473,7 +500,9 @@ export class PartitionStore {
       }
       keys.push(key);
     }
-    const written = this.writes.then(() => this.write(changes, keys, checkpoint, generation));
+    // The write judges expiry by the clock of this call, not of the moment it runs: the same answer
+    // however long the disk takes to get to it.
+    const written = this.writes.then(() => this.write(changes, keys, checkpoint, generation, now));
     this.writes = written.catch((err: unknown) => {
       this.failure = err;
     });
@@ -495,10 +524,10 @@ export class PartitionStore {
     keys: ReadonlyArray<string | undefined>,
     checkpoint: bigint | undefined,
     generation: number,
+    now: number,
   ): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.closed) throw new Error(`state store of partition ${this.partition} is closed`);
-    const now = this.now();
     const p = this.partition;
     const next: Meta = {
       ...this.state,
@@ -518,60 +547,83 @@ export class PartitionStore {
       next.buckets = 0;
     }
 
-    // Where each entry goes, and what is there now (one read batch): segments count distinct keys, a
-    // rewritten tombstone stops counting as one, a bucket forgotten needs its expiry for its second key.
-    const plans: Array<{ change: StateChange; cacheKey: string; key?: Buffer; segment?: Segment }> = [];
+    // Where each entry goes, and what is there now: segments count distinct keys, and a rewritten
+    // tombstone stops counting as one. A key this store read or wrote lately has its location remembered
+    // (every key of a round was prefetched); any other (a restore's) is read, in one batch, as is each
+    // bucket a change names (a bucket forgotten needs its expiry for its second key).
+    const plans: Array<{
+      change: StateChange;
+      cacheKey: string;
+      key?: Buffer;
+      segment?: Segment;
+      /** Index of the key's read in `reads`, or its remembered location. */
+      read?: number;
+      known?: Location;
+    }> = [];
     const reads: Buffer[] = [];
     for (let i = from; i < changes.length; i++) {
       const change = changes[i] as StateChange;
       const cacheKey = keys[i] ?? '';
-      let key: Buffer | undefined;
-      let segment: Segment | undefined;
       if (change.kind === 'dedupe' || change.kind === 'version') {
         // Already expired (a restore of old records): nothing to remember.
         if (change.expiresAt <= now) continue;
-        segment = this.segmentFor(change.kind === 'dedupe' ? 'd' : 'v', change.expiresAt, next);
-        key = entryKey(p, segment.id, Buffer.from(cacheKey, 'latin1'));
+        const kind = change.kind === 'dedupe' ? 'd' : 'v';
+        const segment = this.segmentFor(kind, change.expiresAt, next);
+        const key = entryKey(p, segment.id, Buffer.from(cacheKey, 'latin1'));
+        // After a reset nothing is anywhere: everything before it was deleted.
+        const known = reset ? NOWHERE : this.located[kind].get(cacheKey);
+        if (known !== undefined) plans.push({ change, cacheKey, key, segment, known });
+        else plans.push({ change, cacheKey, key, segment, read: reads.push(key) - 1 });
       } else if (change.kind === 'bucket' || change.kind === 'forget-bucket') {
-        key = bucketKey(p, change.id);
+        const key = bucketKey(p, change.id);
+        plans.push({ change, cacheKey, key, read: reads.push(key) - 1 });
+      } else {
+        plans.push({ change, cacheKey });
       }
-      plans.push({ change, cacheKey, ...(key ? { key } : {}), ...(segment ? { segment } : {}) });
-      if (key) reads.push(key);
     }
-    const before = reset ? reads.map(() => null) : await this.engine.get(reads);
-    const current = new Map<string, Buffer | null>();
-    reads.forEach((k, i) => {
-      current.set(k.toString('latin1'), before[i] ?? null);
-    });
+    const before = reset || reads.length === 0 ? reads.map(() => null) : await this.engine.get(reads);
+    // What this write has put so far (a key can come twice in one write): its location, or a bucket's
+    // expiry (null once forgotten).
+    const placed: Record<Kind, Map<string, Location>> = { d: new Map(), v: new Map() };
+    const buckets = new Map<string, Buffer | null>();
+    /** Where the entry's key is before this put, as far as its segment is concerned. */
+    const locationBefore = (plan: (typeof plans)[number], kind: Kind, segment: Segment): Location => {
+      const own = placed[kind].get(plan.cacheKey);
+      if (own !== undefined) return own;
+      if (plan.known !== undefined) return plan.known;
+      const value = plan.read === undefined ? null : (before[plan.read] ?? null);
+      // Read in the entry's own segment: found there, or (for counting) as good as nowhere.
+      return value === null ? NOWHERE : location(segment.id, kind === 'v' && value[8] === 1);
+    };
 
-    const seen: Array<[string, number]> = [];
-    const versions: Array<[string, StoredVersion]> = [];
+    const seen: Array<[string, number, Location]> = [];
+    const versions: Array<[string, StoredVersion, Location]> = [];
     await this.engine.write((ops) => {
       for (const s of expired) ops.deleteRange(entryKey(p, s.id, EMPTY), entryKey(p, s.id + 1, EMPTY));
       if (reset) ops.deleteRange(keyOf(p, ENTRY), keyOf(p, END));
-      for (const { change, cacheKey, key, segment } of plans) {
-        const name = key?.toString('latin1') ?? '';
-        const old = current.get(name) ?? null;
+      for (const plan of plans) {
+        const { change, cacheKey, key, segment } = plan;
         switch (change.kind) {
           case 'dedupe': {
             if (!key || !segment) break;
-            if (old === null) segment.entries++;
-            const value = f64(change.expiresAt);
-            ops.put(key, value);
-            current.set(name, value);
-            seen.push([cacheKey, change.expiresAt]);
+            if (!inSegment(locationBefore(plan, 'd', segment), segment)) segment.entries++;
+            ops.put(key, f64(change.expiresAt));
+            const at = location(segment.id, false);
+            placed.d.set(cacheKey, at);
+            seen.push([cacheKey, change.expiresAt, at]);
             break;
           }
           case 'version': {
             if (!key || !segment) break;
-            if (old === null) segment.entries++;
-            else if (old[8] === 1) segment.tombstones--;
+            const was = locationBefore(plan, 'v', segment);
+            if (!inSegment(was, segment)) segment.entries++;
+            else if (isTombstone(was)) segment.tombstones--;
             if (change.entry.deleted) segment.tombstones++;
             const stored = { entry: change.entry, expiresAt: change.expiresAt };
-            const value = encodeVersion(stored);
-            ops.put(key, value);
-            current.set(name, value);
-            versions.push([cacheKey, stored]);
+            ops.put(key, encodeVersion(stored));
+            const at = location(segment.id, change.entry.deleted);
+            placed.v.set(cacheKey, at);
+            versions.push([cacheKey, stored, at]);
             break;
           }
           case 'progress':
@@ -579,20 +631,22 @@ export class PartitionStore {
             break;
           case 'bucket': {
             if (!key) break;
-            if (old !== null) ops.delete(keyOf(p, BUCKET_BY_EXPIRY, old, Buffer.from(change.id, 'utf8')));
+            const old = buckets.has(change.id) ? buckets.get(change.id) : (before[plan.read ?? -1] ?? null);
+            if (old) ops.delete(keyOf(p, BUCKET_BY_EXPIRY, old, Buffer.from(change.id, 'utf8')));
             else next.buckets++;
             const value = f64(change.expiresAt);
             ops.put(key, value);
             ops.put(keyOf(p, BUCKET_BY_EXPIRY, value, Buffer.from(change.id, 'utf8')), EMPTY);
-            current.set(name, value);
+            buckets.set(change.id, value);
             break;
           }
           case 'forget-bucket': {
-            if (!key || old === null) break;
+            const old = buckets.has(change.id) ? buckets.get(change.id) : (before[plan.read ?? -1] ?? null);
+            if (!key || !old) break;
             ops.delete(key);
             ops.delete(keyOf(p, BUCKET_BY_EXPIRY, old, Buffer.from(change.id, 'utf8')));
             next.buckets--;
-            current.set(name, null);
+            buckets.set(change.id, null);
             break;
           }
           case 'reset':
@@ -610,20 +664,22 @@ export class PartitionStore {
   private landedAfterWrite(
     next: Meta,
     reset: boolean,
-    seen: ReadonlyArray<[string, number]>,
-    versions: ReadonlyArray<[string, StoredVersion]>,
+    seen: ReadonlyArray<[string, number, Location]>,
+    versions: ReadonlyArray<[string, StoredVersion, Location]>,
     keys: ReadonlyArray<string | undefined>,
     generation: number,
   ): void {
     this.setState(next);
     if (reset) this.forgetMemory();
-    for (const [k, e] of seen) {
+    for (const [k, e, at] of seen) {
       this.seenCache.set(k, e);
+      this.located.d.set(k, at);
       if (this.fetchedSeen.has(k)) this.fetchedSeen.set(k, e);
       this.landed?.seen.set(k, e);
     }
-    for (const [k, v] of versions) {
+    for (const [k, v, at] of versions) {
       this.versionCache.set(k, v);
+      this.located.v.set(k, at);
       if (this.fetchedVersions.has(k)) this.fetchedVersions.set(k, v);
       this.landed?.versions.set(k, v);
     }
@@ -644,6 +700,8 @@ export class PartitionStore {
 
   /** Caches and prefetched answers, forgotten (after a reset or clear, or before a restore). */
   private forgetMemory(): void {
+    this.located.d.clear();
+    this.located.v.clear();
     this.seenCache.clear();
     this.versionCache.clear();
     this.fetchedSeen.clear();
@@ -732,16 +790,37 @@ export class PartitionStore {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The first non-null value among a key's reads (newest segment first). */
-function newestHit(
-  values: ReadonlyArray<Buffer | null>,
-  at: { first: number; count: number },
-): Buffer | null {
+/** The index of the first non-null value among a key's reads (newest segment first); -1: none. */
+function newestHit(values: ReadonlyArray<Buffer | null>, at: { first: number; count: number }): number {
   for (let i = at.first; i < at.first + at.count; i++) {
-    const v = values[i];
-    if (v) return v;
+    if (values[i]) return i;
   }
-  return null;
+  return -1;
+}
+
+/**
+ * Where a key's newest copy is on disk, as one number: its segment's id × 2, + 1 when that copy is a
+ * tombstone; NOWHERE when no live segment holds it. A write goes into the kind's newest segment (or a
+ * newer one: segmentFor), so "is the key in the segment written to" — all the counts need — is "is its
+ * newest copy there".
+ */
+type Location = number;
+const NOWHERE: Location = -1;
+const location = (segment: number, tombstone: boolean): Location => segment * 2 + (tombstone ? 1 : 0);
+const inSegment = (l: Location, s: Segment): boolean => l !== NOWHERE && Math.floor(l / 2) === s.id;
+const isTombstone = (l: Location): boolean => l !== NOWHERE && l % 2 === 1;
+
+/** The location a prefetch's reads of one key found (`hit`: newestHit's index, `found` its value). */
+function locationOf(
+  live: readonly Segment[],
+  at: { first: number },
+  hit: number,
+  found: Buffer | null,
+  kind: Kind,
+): Location {
+  const segment = hit < 0 ? undefined : live[hit - at.first];
+  if (segment === undefined || found === null) return NOWHERE;
+  return location(segment.id, kind === 'v' && found[8] === 1);
 }
 
 function isSegment(v: unknown): v is Segment {

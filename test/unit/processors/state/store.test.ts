@@ -68,6 +68,19 @@ describe('PartitionStore (on disk)', () => {
     expect(await s.versionOf(keyString('c'), 0)).toBeUndefined();
   });
 
+  it('counts a key rewritten after a round read it from disk once (its location is known, not read again)', async () => {
+    const s = await openTestStore();
+    await s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }, version('a', 1n, 100)]);
+    s.dropCache();
+    // The round's prefetch reads both from disk; the write then knows they are in its segment.
+    await s.prefetch(['n'], [keyString('a')], 0);
+    await s.apply([{ kind: 'dedupe', id: 'n', expiresAt: 100 }, version('a', 2n, 100, true)]);
+    expect(s.counts()).toEqual({ dedupe: 1, version: 0, tombstone: 1 });
+    // And from a location its own write left (no read in between), the tombstone is replaced.
+    await s.apply([version('a', 3n, 100)]);
+    expect(s.counts()).toEqual({ dedupe: 1, version: 1, tombstone: 0 });
+  });
+
   it('knows which offsets past the committed one were already handled', async () => {
     const s = await openTestStore();
     expect(s.handledAhead('5')).toBe(false);
@@ -321,6 +334,17 @@ describe('PartitionStore (on disk)', () => {
     await expect(s.apply([{ kind: 'dedupe', id: 'later', expiresAt: 100 }], 4n)).rejects.toThrow();
   });
 
+  it('a failed disk read marks the store failed, as a failed write does (its worker ends; no record is blamed)', async () => {
+    const path = testStoreDir();
+    const s = await openTestStore(0, { path });
+    await s.apply([{ kind: 'dedupe', id: 'kept', expiresAt: 100 }], 3n);
+    s.dropCache();
+    await testDatabaseAt(path).close();
+    await expect(s.prefetch(['kept'], [], 0)).rejects.toThrow();
+    expect(s.failed).toBe(true);
+    await expect(s.apply([{ kind: 'dedupe', id: 'later', expiresAt: 100 }], 4n)).rejects.toThrow();
+  });
+
   it('reset forgets changes of earlier applies still being written', async () => {
     const s = await openTestStore();
     const first = s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
@@ -451,10 +475,15 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
             // Lookups happen at the store's clock or later (a round's clock is never behind the store's).
             const at = o.op === 'seen' || o.op === 'version' ? clock.now + o.ahead : clock.now;
             switch (o.op) {
-              case 'apply':
+              case 'apply': {
                 for (const s of stores) await s.apply(o.changes);
                 model.apply(o.changes, clock.now);
+                // The counts too: a store that knows where a key is writes without reading it (a large
+                // cache mostly knows, the smallest mostly reads), and both must count alike.
+                const counts = stores.map((s) => s.counts());
+                expect(counts).toEqual(counts.map(() => counts[0]));
                 break;
+              }
               case 'tick':
                 clock.now += o.by;
                 break;
