@@ -289,7 +289,7 @@ export const PROCESSOR_VARIABLES = {
     min: 0,
     unit: 'entries',
     description:
-      'per assigned partition: the in-heap cache of recently used dedupe ids and versions in front of the on-disk store (about 200 bytes each)',
+      'per assigned partition: the in-heap cache of recently read or written dedupe ids and versions, absent ones too, each with where it is on disk, in front of the on-disk store (about 200 bytes each)',
     readBy: PROCESSOR,
   }),
   stallTimeout: durationVariable('PROCESSOR_STALL_TIMEOUT', {

@@ -198,11 +198,11 @@ export class PartitionStore {
   readonly partition: number;
   private readonly engine: StateEngine;
   private state: Meta = emptyMeta();
-  private readonly seenCache: HotCache<number>;
-  private readonly versionCache: HotCache<StoredVersion>;
-  /** Where each recently read or written key is on disk (see Location): a write that knows it need not
-   * read the key again to keep the segments' counts exact. Bounded like the caches. */
-  private readonly located: Record<Kind, HotCache<Location>>;
+  /** The hot set: each recently read or written key's answer (null: no entry) and where it is on disk
+   * (see Location), so a lookup need not read it and a write need not read it to keep the segments'
+   * counts exact. */
+  private readonly seenCache: HotCache<Cached<number>>;
+  private readonly versionCache: HotCache<Cached<StoredVersion>>;
   /** What the round's prefetch read (null: absent), until the next prefetch. */
   private readonly fetchedSeen = new Map<string, number | null>();
   private readonly fetchedVersions = new Map<string, StoredVersion | null>();
@@ -234,7 +234,6 @@ export class PartitionStore {
     const half = Math.max(1, Math.floor(o.cacheEntries / 2));
     this.seenCache = new HotCache(half);
     this.versionCache = new HotCache(half);
-    this.located = { d: new HotCache(half), v: new HotCache(half) };
   }
 
   /** Opens the partition's store in `o.engine` (empty if it has never been written). */
@@ -278,7 +277,6 @@ export class PartitionStore {
       now,
       reads,
     );
-    const live = { d: this.liveSegments('d', now), v: this.liveSegments('v', now) };
     const landed = { seen: new Map<string, number>(), versions: new Map<string, StoredVersion>() };
     this.landed = landed;
     let values: Array<Buffer | null>;
@@ -292,53 +290,58 @@ export class PartitionStore {
     } finally {
       this.landed = undefined;
     }
-    for (const [cacheKey, at] of seen) {
+    // A write that landed meanwhile put its answer and location in the cache itself; else the read
+    // tells both.
+    for (const [cacheKey, at] of seen.planned) {
       const hit = newestHit(values, at);
       const found = hit < 0 ? null : (values[hit] as Buffer);
       const written = landed.seen.get(cacheKey);
-      // A write that landed meanwhile filed its own location; else the read tells where the key is.
-      if (written === undefined) this.located.d.set(cacheKey, locationOf(live.d, at, hit, found, 'd'));
       const expiresAt = written ?? (found === null ? null : found.readDoubleBE(0));
       this.fetchedSeen.set(cacheKey, expiresAt);
-      if (expiresAt !== null) this.seenCache.set(cacheKey, expiresAt);
+      if (written === undefined)
+        this.seenCache.set(cacheKey, { value: expiresAt, at: locationOf(seen.live, at, hit, found, 'd') });
     }
-    for (const [cacheKey, at] of versions) {
+    for (const [cacheKey, at] of versions.planned) {
       const hit = newestHit(values, at);
       const found = hit < 0 ? null : (values[hit] as Buffer);
       const written = landed.versions.get(cacheKey);
-      if (written === undefined) this.located.v.set(cacheKey, locationOf(live.v, at, hit, found, 'v'));
       const stored = written ?? (found === null ? null : decodeVersion(found));
       this.fetchedVersions.set(cacheKey, stored);
-      if (stored !== null) this.versionCache.set(cacheKey, stored);
+      if (written === undefined)
+        this.versionCache.set(cacheKey, {
+          value: stored,
+          at: locationOf(versions.live, at, hit, found, 'v'),
+        });
     }
   }
 
   /**
    * Adds to `reads` the disk reads for the keys of one kind that memory cannot answer (one per live
-   * segment, newest first), and returns where each key's reads are; the others are answered at once.
+   * segment, newest first), and returns where each key's reads are and the segments read; the others
+   * are answered at once.
    */
   private planReads(
     kind: Kind,
     cacheKeys: readonly string[],
     now: number,
     reads: Buffer[],
-  ): Map<string, { first: number; count: number }> {
+  ): { planned: Map<string, { first: number; count: number }>; live: Segment[] } {
     const planned = new Map<string, { first: number; count: number }>();
-    const live = this.liveSegments(kind, now);
+    const live = this.byAge[kind].filter((s) => s.end > now);
     for (const cacheKey of cacheKeys) {
       if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
       if (kind === 'd') {
         if (this.fetchedSeen.has(cacheKey) || this.pendingSeen.has(cacheKey)) continue;
         const cached = this.seenCache.get(cacheKey);
         if (cached !== undefined) {
-          this.fetchedSeen.set(cacheKey, cached);
+          this.fetchedSeen.set(cacheKey, cached.value);
           continue;
         }
       } else {
         if (this.fetchedVersions.has(cacheKey) || this.pendingVersions.has(cacheKey)) continue;
         const cached = this.versionCache.get(cacheKey);
         if (cached !== undefined) {
-          this.fetchedVersions.set(cacheKey, cached);
+          this.fetchedVersions.set(cacheKey, cached.value);
           continue;
         }
       }
@@ -346,12 +349,7 @@ export class PartitionStore {
       planned.set(cacheKey, { first: reads.length, count: live.length });
       for (const s of live) reads.push(entryKey(this.partition, s.id, hash));
     }
-    return planned;
-  }
-
-  /** The segments of a kind a lookup at `now` reads, newest first (planReads reads them in this order). */
-  private liveSegments(kind: Kind, now: number): Segment[] {
-    return this.byAge[kind].filter((s) => s.end > now);
+    return { planned, live };
   }
 
   /** The cache key of `s`, hashed once per round. */
@@ -372,7 +370,7 @@ export class PartitionStore {
     if (pending !== undefined) return pending.expiresAt > now;
     if (this.pendingReset !== undefined) return false;
     const fetched = this.fetchedSeen.get(cacheKey);
-    const expiresAt = fetched !== undefined ? fetched : this.seenCache.get(cacheKey);
+    const expiresAt = fetched !== undefined ? fetched : this.seenCache.get(cacheKey)?.value;
     if (expiresAt === null) return false;
     if (expiresAt === undefined) throw new NotPrefetchedError(`notification id ${id}`);
     return expiresAt > now;
@@ -390,7 +388,7 @@ export class PartitionStore {
           ? null
           : fetched !== undefined
             ? fetched
-            : this.versionCache.get(cacheKey);
+            : this.versionCache.get(cacheKey)?.value;
     if (stored === undefined) throw new NotPrefetchedError(`object ${keyString}`);
     return stored !== null && stored.expiresAt > now ? stored.entry : undefined;
   }
@@ -571,7 +569,7 @@ export class PartitionStore {
         const segment = this.segmentFor(kind, change.expiresAt, next);
         const key = entryKey(p, segment.id, Buffer.from(cacheKey, 'latin1'));
         // After a reset nothing is anywhere: everything before it was deleted.
-        const known = reset ? NOWHERE : this.located[kind].get(cacheKey);
+        const known = reset ? NOWHERE : (kind === 'd' ? this.seenCache : this.versionCache).get(cacheKey)?.at;
         if (known !== undefined) plans.push({ change, cacheKey, key, segment, known });
         else plans.push({ change, cacheKey, key, segment, read: reads.push(key) - 1 });
       } else if (change.kind === 'bucket' || change.kind === 'forget-bucket') {
@@ -672,14 +670,12 @@ export class PartitionStore {
     this.setState(next);
     if (reset) this.forgetMemory();
     for (const [k, e, at] of seen) {
-      this.seenCache.set(k, e);
-      this.located.d.set(k, at);
+      this.seenCache.set(k, { value: e, at });
       if (this.fetchedSeen.has(k)) this.fetchedSeen.set(k, e);
       this.landed?.seen.set(k, e);
     }
     for (const [k, v, at] of versions) {
-      this.versionCache.set(k, v);
-      this.located.v.set(k, at);
+      this.versionCache.set(k, { value: v, at });
       if (this.fetchedVersions.has(k)) this.fetchedVersions.set(k, v);
       this.landed?.versions.set(k, v);
     }
@@ -700,8 +696,6 @@ export class PartitionStore {
 
   /** Caches and prefetched answers, forgotten (after a reset or clear, or before a restore). */
   private forgetMemory(): void {
-    this.located.d.clear();
-    this.located.v.clear();
     this.seenCache.clear();
     this.versionCache.clear();
     this.fetchedSeen.clear();
@@ -805,6 +799,13 @@ function newestHit(values: ReadonlyArray<Buffer | null>, at: { first: number; co
  * newest copy there".
  */
 type Location = number;
+
+/** A key as the hot cache holds it. */
+interface Cached<V> {
+  /** Its answer; null: no entry (also remembered, so a new key is not read twice). */
+  value: V | null;
+  at: Location;
+}
 const NOWHERE: Location = -1;
 const location = (segment: number, tombstone: boolean): Location => segment * 2 + (tombstone ? 1 : 0);
 const inSegment = (l: Location, s: Segment): boolean => l !== NOWHERE && Math.floor(l / 2) === s.id;
