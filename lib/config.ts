@@ -58,6 +58,9 @@ export interface TopicsConfig {
   rejected: string;
   dlq: string;
   state: string;
+  /** The backfill coordinator's compacted topic: grant lifecycle facts, requests and each grant's
+   * backfill state (processors/backfill/records.ts). */
+  backfill: string;
   emailMessages: string;
   emailFolders: string;
   emailTracking: string;
@@ -193,6 +196,11 @@ export const TOPIC_VARIABLES = {
   ),
   dlq: topicName('TOPIC_DLQ', 'nylas.webhooks.dlq', 'dead-lettered notifications'),
   state: topicName('TOPIC_STATE', 'nylas-stream-processor.state', "the processor's state (compacted)"),
+  backfill: topicName(
+    'TOPIC_BACKFILL',
+    'nylas-stream.backfill',
+    'grant lifecycle facts, backfill requests and their progress (compacted)',
+  ),
   emailMessages: topicName('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages', '`message.*` domain events'),
   emailFolders: topicName('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders', '`folder.*` domain events'),
   emailTracking: topicName(
@@ -338,6 +346,7 @@ export function loadTopicsConfig(env: Env): TopicsConfig {
     rejected: t.rejected.read(env),
     dlq: t.dlq.read(env),
     state: t.state.read(env),
+    backfill: t.backfill.read(env),
     emailMessages: t.emailMessages.read(env),
     emailFolders: t.emailFolders.read(env),
     emailTracking: t.emailTracking.read(env),

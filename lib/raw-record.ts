@@ -19,7 +19,19 @@ export const RAW_HEADERS = {
   deliveryAttempt: 'nylas-delivery-attempt',
   destination: 'nylas-destination',
   receivedAt: 'received-at',
+  /** Set only by the backfill coordinator (processors/backfill/): `backfill` on a notification it built
+   * from a list call. The ingress never copies request headers, so a client cannot set it. */
+  origin: 'nylas-stream-origin',
+  /** The backfill request a backfilled notification belongs to. */
+  backfillId: 'nylas-stream-backfill-id',
 } as const;
+
+/** Where a raw record came from: a Nylas delivery through the ingress, or a backfill's list call. */
+export type RecordOrigin = 'live' | 'backfill';
+
+export function originOf(r: RawRecordFields): RecordOrigin {
+  return headerText(r.headers, RAW_HEADERS.origin) === 'backfill' ? 'backfill' : 'live';
+}
 
 /** Content encodings the ingress accepts (anything else is 415). */
 export type ContentEncoding = 'identity' | 'gzip';

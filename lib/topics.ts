@@ -106,6 +106,21 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
       },
       purpose: 'processor state changelog (compacted)',
     },
+    {
+      name: t.backfill,
+      ...base,
+      // Compacted: per grant its backfill state, plus facts and requests the coordinator tombstones once
+      // applied (processors/backfill/records.ts). A grant's lifecycle must outlive any retention: a
+      // grant can stay expired for weeks, and its re-authentication decides the backfill.
+      configs: {
+        'cleanup.policy': 'compact',
+        'min.compaction.lag.ms': '0',
+        'segment.ms': String(DAY_MS),
+        ...maxBytes(SMALL_RECORD_TOPIC_BYTES),
+        ...isr,
+      },
+      purpose: 'backfill coordinator: grant lifecycle facts, requests, progress (compacted)',
+    },
     ...domainTopicNames(t).map((name) => ({
       name,
       ...base,

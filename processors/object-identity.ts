@@ -5,6 +5,7 @@
  * version = the object's own clock where it has one, else the envelope `time`, on one scale per object.
  */
 import { type Obj, obj } from '../lib/json';
+import type { RecordOrigin } from '../lib/raw-record';
 import { stateId } from './state/keys';
 import type { TriggerInfo } from './triggers';
 import type { NylasEnvelope, ObjectKey } from './types';
@@ -91,8 +92,17 @@ export function trackingCounter(info: TriggerInfo, o: Obj): bigint | undefined {
  * The version used for ordering (see the module comment). Always a safe integer: normalize publishes it
  * as the domain event's `object_version` (an Avro long read as a JS number). `env.time` must be what
  * decode accepts (finite, within [0, MAX_UNIX_SECONDS]); an event clock outside that range is ignored.
+ *
+ * A backfilled notification (processors/backfill/) carries the object's state as the list call read it,
+ * and its `time` is when that call was answered (Nylas's clock). Where the version is an object's own
+ * clock (an event's `updated_at`) nothing changes. Where it is the envelope `time` (messages, contacts,
+ * calendars, folders have no change clock) it is one millisecond below the second of the call: a live
+ * notification of any earlier second describes a state the list already showed, so it stays stale; a
+ * live one of the same second or later may describe a change the list did not see, so it wins. A
+ * backfilled state therefore never overtakes a live one that could be newer
+ * (docs/processor-internals.md, "Backfill versions").
  */
-export function versionOf(info: TriggerInfo, env: NylasEnvelope): bigint {
+export function versionOf(info: TriggerInfo, env: NylasEnvelope, origin: RecordOrigin = 'live'): bigint {
   const o = obj(env.data.object) ?? {};
   const time = BigInt(Math.max(0, Math.floor(env.time)));
   if (info.family === 'tracking') return trackingCounter(info, o) ?? time * MS;
@@ -103,5 +113,6 @@ export function versionOf(info: TriggerInfo, env: NylasEnvelope): bigint {
       return BigInt(updatedAt) * MS + BigInt(Math.min(seq, 999));
     }
   }
+  if (origin === 'backfill' && time > 0n) return time * MS - 1n;
   return time * MS;
 }

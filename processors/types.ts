@@ -7,6 +7,7 @@
  */
 import type { IHeaders } from 'kafkajs';
 import type { DeadLetterReason } from '../lib/errors';
+import type { RecordOrigin } from '../lib/raw-record';
 
 /** One record of nylas.webhooks.raw, as consumed. `value` is the exact request body the ingress received. */
 export interface RawRecord {
@@ -76,6 +77,8 @@ export interface Notification {
   object: ObjectKey;
   /** The object's version for ordering (see processors/stages/order.ts for the rules per family). */
   version: bigint;
+  /** `backfill` when the backfill coordinator built it from a list call (raw header nylas-stream-origin). */
+  origin: RecordOrigin;
   /** When the ingress received it (header received-at, epoch ms). */
   receivedAt: number;
   /** Set by the expand stage when the full object was fetched from the Nylas API. */

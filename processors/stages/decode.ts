@@ -8,7 +8,7 @@
 import { gunzipSync } from 'node:zlib';
 import { type DeadLetterReason, errorCodeOf, thrownText } from '../../lib/errors';
 import { isObj, nonEmptyText } from '../../lib/json';
-import { bodyEncodingOf, grantKeyOf, receivedAtOf } from '../../lib/raw-record';
+import { bodyEncodingOf, grantKeyOf, originOf, receivedAtOf } from '../../lib/raw-record';
 import { deadLetterOf } from '../dead-letter';
 import { MAX_UNIX_SECONDS, objectKeyOf, versionOf } from '../object-identity';
 import { classifyTrigger } from '../triggers';
@@ -158,6 +158,7 @@ function decodeRecord(record: RawRecord): DecodeResult {
   });
   if (overlong !== undefined) return fail(record, 'ID_TOO_LONG', overlong);
   const receivedAt = receivedAtOf(record);
+  const origin = originOf(record);
   return {
     ok: true,
     notification: {
@@ -167,7 +168,8 @@ function decodeRecord(record: RawRecord): DecodeResult {
       grantId,
       applicationId: data.application_id,
       object,
-      version: versionOf(info, envelope),
+      version: versionOf(info, envelope, origin),
+      origin,
       receivedAt,
       expanded: false,
       goneOnExpand: false,

@@ -76,6 +76,7 @@ export class ProcessorHarness {
       TOPIC_REJECTED: `${prefix}.rejected`,
       TOPIC_DLQ: `${prefix}.dlq`,
       TOPIC_STATE: `${prefix}.state`,
+      TOPIC_BACKFILL: `${prefix}.backfill`,
       TOPIC_EMAIL_MESSAGES: `${prefix}.email.messages`,
       TOPIC_EMAIL_FOLDERS: `${prefix}.email.folders`,
       TOPIC_EMAIL_TRACKING: `${prefix}.email.tracking`,

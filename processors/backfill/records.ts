@@ -1,0 +1,241 @@
+/**
+ * The records of the backfill topic (TOPIC_BACKFILL, compacted, co-partitioned with the raw topic by
+ * grant): the public contract between the processor, the CLI and the backfill coordinator
+ * (processors/backfill/coordinator.ts).
+ *
+ *   key (JSON array)                  value (JSON)                       written by
+ *   ["fact", grantId, notificationId] LifecycleFact                      the processor, in the transaction of the grant's domain event
+ *   ["request", grantId, requestId]   BackfillRequest                    `nylas-stream backfill --execute`
+ *   ["grant", grantId]                GrantBackfillState (null: forgot)  the coordinator
+ *
+ * Facts and requests are inputs: the coordinator folds each into its grant's state and, in the same
+ * transaction, writes the new state and a tombstone for the input's key, so compaction removes applied
+ * inputs and an input without a tombstone is one not yet applied. The grant's state is the only record
+ * that stays: one per grant, for as long as the grant exists (a grant can stay expired for weeks, far
+ * beyond any retention a time-based topic could have).
+ *
+ * Every record goes to the partition of its grant (the raw topic's partitioner over the grant id), so
+ * whoever owns raw partition p owns every fact, request and state of its grants on backfill partition p.
+ */
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { isObj, type Obj } from '../../lib/json';
+
+/** What a backfill lists (docs/nylas-contract.md §7). */
+export const BACKFILL_FAMILIES = ['messages', 'events', 'contacts', 'calendars', 'folders'] as const;
+export type BackfillFamily = (typeof BACKFILL_FAMILIES)[number];
+
+export type BackfillReason = 'reauthentication' | 'first_auth' | 'manual';
+
+/** A grant.* notification the processor emitted, reduced to what the lifecycle needs. */
+export interface LifecycleFact {
+  kind: 'fact';
+  /** The notification id (exactly-once: the processor emits each grant event once). */
+  id: string;
+  grantId: string;
+  applicationId: string;
+  action: 'created' | 'updated' | 'expired' | 'deleted';
+  /** Envelope `time`, Unix seconds (Nylas's clock). */
+  at: number;
+  /** `grant_updated_at` of a grant.expired: the last successful sync, Unix seconds. */
+  grantUpdatedAt?: number;
+  /** grant.updated with `reauthentication_flag` or code 25027. */
+  reauthenticated: boolean;
+}
+
+export interface BackfillRequest {
+  kind: 'request';
+  id: string;
+  grantId: string;
+  applicationId?: string;
+  reason: BackfillReason;
+  /** The window, Unix seconds (Nylas's clock): messages received and events updated in [since, until]. */
+  since: number;
+  until: number;
+  families: BackfillFamily[];
+  /** Wall-clock epoch ms when it was requested. */
+  requestedAt: number;
+}
+
+/** Where a running backfill is: the listing it is in and the cursor of its next page. */
+export interface BackfillPosition {
+  /** Index into the request's listings (listing.ts: listingsOf). */
+  listing: number;
+  /** Calendars of the grant, listed once when the events family begins (their events are listed per
+   * calendar); kept so a resumed backfill lists the same ones. */
+  calendarIds?: string[];
+  /** `page_token` of the next page (null: the listing's first page). */
+  cursor: string | null;
+}
+
+export interface RunningBackfill {
+  request: BackfillRequest;
+  position: BackfillPosition;
+  /** Objects written to the raw topic so far, pages read, API calls made (retries included). */
+  objects: number;
+  pages: number;
+  calls: number;
+  /** Wall-clock epoch ms. */
+  startedAt: number;
+}
+
+export interface FinishedBackfill {
+  id: string;
+  reason: BackfillReason;
+  outcome: 'completed' | 'failed' | 'cancelled';
+  /** Why it failed or was cancelled (e.g. "401: the grant expired again"). */
+  detail?: string;
+  objects: number;
+  calls: number;
+  finishedAt: number;
+}
+
+/** Everything the coordinator remembers about one grant. */
+export interface GrantBackfillState {
+  kind: 'grant';
+  grantId: string;
+  applicationId?: string;
+  /** Unix seconds (Nylas's clock) of the lifecycle's facts. */
+  createdAt?: number;
+  /** Set while the grant is expired (cleared by its re-authentication). */
+  expiredAt?: number;
+  lastSyncAt?: number;
+  reauthenticatedAt?: number;
+  running?: RunningBackfill;
+  /** Requests waiting behind the running one, oldest first. */
+  queued: BackfillRequest[];
+  last?: FinishedBackfill;
+}
+
+export type BackfillRecord = LifecycleFact | BackfillRequest | GrantBackfillState;
+
+export function factKey(grantId: string, id: string): string {
+  return JSON.stringify(['fact', grantId, id]);
+}
+
+export function requestKey(grantId: string, id: string): string {
+  return JSON.stringify(['request', grantId, id]);
+}
+
+export function grantKey(grantId: string): string {
+  return JSON.stringify(['grant', grantId]);
+}
+
+export type ParsedKey =
+  | { kind: 'fact' | 'request'; grantId: string; id: string }
+  | { kind: 'grant'; grantId: string };
+
+export function parseKey(key: Buffer | string | null): ParsedKey | undefined {
+  if (key === null) return undefined;
+  let k: unknown;
+  try {
+    k = JSON.parse(key.toString());
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(k) || typeof k[1] !== 'string' || k[1] === '') return undefined;
+  if (k[0] === 'grant' && k.length === 2) return { kind: 'grant', grantId: k[1] };
+  if ((k[0] === 'fact' || k[0] === 'request') && k.length === 3 && typeof k[2] === 'string')
+    return { kind: k[0], grantId: k[1], id: k[2] };
+  return undefined;
+}
+
+function int(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function families(v: unknown): BackfillFamily[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const out: BackfillFamily[] = [];
+  for (const f of v) {
+    if (!(BACKFILL_FAMILIES as readonly unknown[]).includes(f)) return undefined;
+    if (!out.includes(f as BackfillFamily)) out.push(f as BackfillFamily);
+  }
+  return out;
+}
+
+/** A request as written, or why it is not one (a request a human typed must fail loudly, not vanish). */
+export function parseRequest(v: unknown): BackfillRequest | string {
+  if (!isObj(v) || v.kind !== 'request') return 'not a backfill request';
+  const id = text(v.id);
+  const grantId = text(v.grantId);
+  const since = int(v.since);
+  const until = int(v.until);
+  const fams = families(v.families);
+  const reason = v.reason;
+  if (id === undefined || grantId === undefined) return 'id and grantId must be non-empty strings';
+  if (since === undefined || until === undefined || since > until)
+    return 'since and until must be Unix seconds with since <= until';
+  if (fams === undefined) return `families must be a non-empty list of ${BACKFILL_FAMILIES.join(', ')}`;
+  if (reason !== 'reauthentication' && reason !== 'first_auth' && reason !== 'manual')
+    return 'reason must be reauthentication, first_auth or manual';
+  const applicationId = text(v.applicationId);
+  return {
+    kind: 'request',
+    id,
+    grantId,
+    ...(applicationId === undefined ? {} : { applicationId }),
+    reason,
+    since,
+    until,
+    families: fams,
+    requestedAt: int(v.requestedAt) ?? 0,
+  };
+}
+
+export function parseFact(v: unknown): LifecycleFact | string {
+  if (!isObj(v) || v.kind !== 'fact') return 'not a lifecycle fact';
+  const id = text(v.id);
+  const grantId = text(v.grantId);
+  const at = int(v.at);
+  const action = v.action;
+  if (id === undefined || grantId === undefined || at === undefined) return 'id, grantId and at are required';
+  if (action !== 'created' && action !== 'updated' && action !== 'expired' && action !== 'deleted')
+    return `unknown action ${String(action)}`;
+  const grantUpdatedAt = int(v.grantUpdatedAt);
+  return {
+    kind: 'fact',
+    id,
+    grantId,
+    applicationId: text(v.applicationId) ?? '',
+    action,
+    at,
+    ...(grantUpdatedAt === undefined ? {} : { grantUpdatedAt }),
+    reauthenticated: v.reauthenticated === true,
+  };
+}
+
+/** The coordinator's own record: trusted as written (it wrote it), only its shape checked. */
+export function parseGrantState(v: unknown): GrantBackfillState | undefined {
+  if (!isObj(v) || v.kind !== 'grant' || text(v.grantId) === undefined || !Array.isArray(v.queued))
+    return undefined;
+  return v as unknown as GrantBackfillState;
+}
+
+export function parseValue(value: Buffer | string | null): Obj | null | undefined {
+  if (value === null) return null;
+  try {
+    const v: unknown = JSON.parse(value.toString());
+    return isObj(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** kafkajs's default partitioner (murmur2 of the key, as the ingress and processor produce with). */
+const defaultPartitioner = Partitioners.DefaultPartitioner();
+
+/** The partition of `grantId` among `partitions`: where its raw records, and so its backfill records, go. */
+export function grantPartition(grantId: string, partitions: number): number {
+  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, i) => ({
+    partitionErrorCode: 0,
+    partitionId: i,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return defaultPartitioner({ topic: 'backfill', partitionMetadata, message: { key: grantId, value: null } });
+}
