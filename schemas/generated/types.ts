@@ -81,6 +81,9 @@ export interface Message {
   cleaning_status: CleaningStatus | null;
 }
 
+/** Where a domain event came from: a Nylas webhook delivery (LIVE) or a backfill by nylas-stream (BACKFILL). */
+export type EventOrigin = 'LIVE' | 'BACKFILL';
+
 /** A change to an email message (nylas.email.messages). */
 export interface MessageDomainEvent {
   /** Deterministic id of this domain event, derived from the Nylas notification id: a replay or a reprocessing re-emits the same id, so consumers can deduplicate on it. */
@@ -121,6 +124,8 @@ export interface MessageDomainEvent {
   message: Message | null;
   /** Set when message.body was left out because the event with it would exceed the topic's max.message.bytes: the UTF-8 size of the body left out (fetch it from the Nylas API by grant_id and object_id). Null when nothing was left out. */
   body_omitted_bytes: number | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Change kind of a folder. */
@@ -180,6 +185,8 @@ export interface FolderDomainEvent {
   action: FolderAction;
   /** The folder as Nylas sent it. Null when the notification carried no object. */
   folder: Folder | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Tracking signal kind. */
@@ -291,6 +298,8 @@ export interface TrackingDomainEvent {
   from_self: boolean | null;
   /** The deltas of a .legacy notification. */
   legacy_deltas: LegacyTrackingDelta[] | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Delivery outcome kind. */
@@ -423,6 +432,8 @@ export interface DeliveryDomainEvent {
   bounce: Bounce | null;
   /** The object of a deliverability trigger without a typed model here (agent-account and transactional delivered/bounced/complaint/rejected) as JSON text. */
   details_json: string | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Change kind of an event. */
@@ -610,6 +621,8 @@ export interface EventDomainEvent {
   transformed: boolean;
   /** The event as Nylas sent it (on event.deleted only the ids). */
   event: CalendarEvent | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Change kind of a calendar. */
@@ -673,6 +686,8 @@ export interface CalendarDomainEvent {
   action: CalendarAction;
   /** The calendar as Nylas sent it. */
   calendar: Calendar | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Change kind of a contact. Nylas reports creation as an update. */
@@ -803,6 +818,8 @@ export interface ContactDomainEvent {
   action: ContactAction;
   /** The contact as Nylas sent it (on contact.deleted only the id). */
   contact: Contact | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** Grant lifecycle change. */
@@ -873,6 +890,8 @@ export interface GrantDomainEvent {
   action: GrantAction;
   /** The grant status record. */
   grant: GrantStatus | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** A notification of a trigger nylas-stream has no typed model for yet, carried unchanged as JSON so nothing is lost (nylas.unmodeled). */
@@ -905,6 +924,8 @@ export interface UnmodeledDomainEvent {
   object_json: string | null;
   /** The other fields of data (besides object and application_id), as a JSON object text; null when there are none. */
   data_json: string | null;
+  /** Where the event came from. LIVE: a notification Nylas delivered to the webhook (including those Nylas sends itself to catch up when a grant is re-authenticated within 72 h). BACKFILL: built by nylas-stream from a Nylas list call, to recover changes Nylas never sent (a grant re-authenticated after more than 72 h out of service, the history from before a grant's first authentication, an outage); it carries the object's state when the list call read it, which may be later than the change itself. Events written before this field existed read as LIVE: there was no backfill then. */
+  origin: EventOrigin;
 }
 
 /** The value type of each domain schema, by file name (schemas/<name>.avsc). */

@@ -16,6 +16,8 @@
 import { hash } from 'node:crypto';
 import type { TopicsConfig } from '../../../lib/config';
 import { secondsToMs } from '../../../lib/json';
+import type { RecordOrigin } from '../../../lib/raw-record';
+import type { EventOrigin } from '../../../schemas/generated/types';
 import { DOMAIN_SCHEMA_TOPICS, type DomainSchemaName } from '../../../schemas/index';
 import type { DomainEvent, Notification, TriggerFamily } from '../../types';
 import { calendarFields } from './calendars';
@@ -70,6 +72,13 @@ const FAMILY_FIELDS: { [F in TriggerFamily]: (n: Notification) => Specific<(type
   unmodeled: unmodeledFields,
 };
 
+/** Exhaustive over RecordOrigin: a new kind of raw record does not compile here until the schemas get a
+ * symbol for it (a new schema version), rather than reaching consumers labelled LIVE. */
+const EVENT_ORIGIN: Record<RecordOrigin, EventOrigin> = {
+  live: 'LIVE',
+  backfill: 'BACKFILL',
+};
+
 /**
  * The domain event id: a UUID-shaped digest of the notification id and type, so reprocessing or
  * replaying the same notification re-emits the same id (Nylas keeps `id` across its retries).
@@ -111,6 +120,7 @@ function commonFields(n: Notification): Common {
     nylas_notification_id: n.envelope.id,
     nylas_source: typeof n.envelope.source === 'string' ? n.envelope.source : '',
     expanded: n.expanded,
+    origin: EVENT_ORIGIN[n.origin],
   };
 }
 

@@ -40,7 +40,8 @@ function expectNormalizeFailure(n: Notification, message: RegExp): void {
 }
 
 describe('common fields, key, topic and headers', () => {
-  const n = fx.notificationFrom(fx.messageCreated(), { version: 1723821985n, receivedAt: 1723821986123 });
+  const overrides = { version: 1723821985n, receivedAt: 1723821986123 };
+  const n = fx.notificationFrom(fx.messageCreated(), overrides);
   const e = run(n);
 
   it('routes to the topic of the family, keyed by grant id', () => {
@@ -62,7 +63,16 @@ describe('common fields, key, topic and headers', () => {
       nylas_notification_id: '3f9a2c10-5d1e-4b8a-9f0e-2b7c4d6e8a01',
       nylas_source: '/google/emails/realtime',
       expanded: false,
+      origin: 'LIVE',
     });
+  });
+
+  it('says where the event came from: LIVE from a webhook delivery, BACKFILL from a backfill list call', () => {
+    expect(e.value.origin).toBe('LIVE');
+    const backfilled = run(fx.notificationFrom(fx.messageCreated(), { ...overrides, origin: 'backfill' }));
+    expect(backfilled.value.origin).toBe('BACKFILL');
+    // Only the origin tells them apart: the id, version, key and headers come from the notification alone.
+    expect({ ...backfilled, value: { ...backfilled.value, origin: 'LIVE' } }).toEqual(e);
   });
 
   it('derives the event id from the notification: a replay re-emits the same id; another notification differs', () => {
@@ -745,12 +755,14 @@ describe('unmodeled', () => {
   });
 });
 
-describe('every contract example passes its schema', () => {
+describe('every contract example passes its schema, live and backfilled', () => {
   const builders = Object.entries(fx).filter(
     ([name, fn]) => typeof fn === 'function' && !['notificationFrom', 'messageObject'].includes(name),
   ) as Array<[string, () => NylasEnvelope]>;
   it.each(builders)('%s', (_name, build) => {
     const e = run(fx.notificationFrom(build()));
     expect(e.value.event_id).toEqual(expect.any(String));
+    expect(e.value.origin).toBe('LIVE');
+    expect(run(fx.notificationFrom(build(), { origin: 'backfill' })).value.origin).toBe('BACKFILL');
   });
 });
