@@ -170,6 +170,61 @@ export const METRICS = {
     type: 'counter',
     labels: ['reason'],
   },
+  // ---- backfill coordinator (in the processor) ----
+  backfillRequests: {
+    name: 'nylas_stream_backfill_requests_total',
+    help: 'Backfills requested, by reason: reauthentication (a grant re-authenticated beyond BACKFILL_HORIZON), first_auth (BACKFILL_HISTORY_DAYS), manual (`nylas-stream backfill --execute`).',
+    type: 'counter',
+    labels: ['reason'],
+  },
+  backfillNotRequested: {
+    name: 'nylas_stream_backfill_not_requested_total',
+    help: 'Re-authentications that requested no backfill, by why: within_horizon (Nylas backfills by itself; no list call made) or unknown_gap (no grant.expired was seen for the grant).',
+    type: 'counter',
+    labels: ['why'],
+  },
+  backfillFinished: {
+    name: 'nylas_stream_backfill_finished_total',
+    help: 'Backfills ended, by reason and outcome: completed, failed (the API refused a list call: see the grant state with `nylas-stream backfill --status`), cancelled (grant deleted).',
+    type: 'counter',
+    labels: ['reason', 'outcome'],
+  },
+  backfillPages: {
+    name: 'nylas_stream_backfill_pages_total',
+    help: 'List pages read and committed by backfills, by listing (messages, calendars, events, contacts, folders).',
+    type: 'counter',
+    labels: ['listing'],
+  },
+  backfillObjects: {
+    name: 'nylas_stream_backfill_objects_total',
+    help: 'Objects backfills wrote to the raw topic as notifications, by family.',
+    type: 'counter',
+    labels: ['family'],
+  },
+  backfillApiCalls: {
+    name: 'nylas_stream_backfill_api_calls_total',
+    help: 'Nylas list calls made by backfills, by listing and outcome (ok, rate_limited, unavailable, unauthorized, not_found, rejected).',
+    type: 'counter',
+    labels: ['listing', 'outcome'],
+  },
+  backfillRunning: {
+    name: 'nylas_stream_backfill_running',
+    help: "Backfills running in this instance's partitions, by state: active, or blocked (the API answered 401: waiting for the grant's re-authentication).",
+    type: 'gauge',
+    labels: ['state'],
+  },
+  backfillOldestRunning: {
+    name: 'nylas_stream_backfill_oldest_running_seconds',
+    help: 'Age of the oldest running backfill in this instance (0 when none runs); the NylasStreamBackfillStuck alert fires when it passes an hour.',
+    type: 'gauge',
+    labels: [],
+  },
+  backfillInputsRejected: {
+    name: 'nylas_stream_backfill_inputs_rejected_total',
+    help: 'Records of the backfill topic the coordinator could not use (malformed fact or request), by kind; each is logged with its key and why, and tombstoned.',
+    type: 'counter',
+    labels: ['kind'],
+  },
 } as const;
 
 export type MetricSpec = (typeof METRICS)[keyof typeof METRICS];

@@ -35,6 +35,20 @@ export interface ExpansionConfig {
   deferAfterMs: number;
 }
 
+/** The backfill coordinator (processors/backfill/), run by every processor. */
+export interface BackfillConfig {
+  /** Nylas backfills a grant re-authenticated within this long of its last sync by itself (72 h, §7);
+   * beyond it the coordinator lists what changed in the gap. */
+  horizonMs: number;
+  /** `grant.created` requests the history of this many days (0: off). */
+  historyDays: number;
+  /** Of EXPANSION_CONCURRENCY's slots, how many backfill list calls may hold at once: truncated messages
+   * keep the rest. */
+  concurrency: number;
+  /** Objects per list page (Nylas's maximum is 200). */
+  pageSize: number;
+}
+
 export interface ProcessorConfig extends CommonConfig {
   groupId: string;
   nylas: { apiKey: string; apiUri: string };
@@ -47,6 +61,7 @@ export interface ProcessorConfig extends CommonConfig {
    * by version together (0 = off). */
   reorderWindowMs: number;
   expansion: ExpansionConfig;
+  backfill: BackfillConfig;
   metricsPort: number;
   /** Records queued per partition before fetching pauses (backpressure). */
   maxQueuedRecords: number;
@@ -161,6 +176,39 @@ export const PROCESSOR_VARIABLES = {
     min: 0,
     description:
       'set an object waiting for the API aside after this long, so the partition commits (0: at once)',
+    readBy: PROCESSOR,
+  }),
+  backfillHorizon: durationVariable('BACKFILL_HORIZON', {
+    default: 72 * 3_600_000,
+    min: 60_000,
+    description:
+      'a grant re-authenticated longer than this after its last sync (`grant_updated_at` of its grant.expired) is backfilled through the list endpoints; within it Nylas backfills by itself and no list call is made',
+    readBy: PROCESSOR,
+  }),
+  backfillHistoryDays: integer('BACKFILL_HISTORY_DAYS', {
+    default: 0,
+    min: 0,
+    max: 3650,
+    unit: 'days',
+    description:
+      '`grant.created` requests a backfill of this many days of history (messages received, events updated; contacts, calendars, folders whole); `0`: off',
+    readBy: PROCESSOR,
+  }),
+  backfillConcurrency: integer('BACKFILL_CONCURRENCY', {
+    default: 2,
+    min: 1,
+    max: 1000,
+    unit: 'requests',
+    description:
+      'backfill list calls in flight per instance, taken from `EXPANSION_CONCURRENCY` (must be smaller, so truncated messages always have slots)',
+    readBy: PROCESSOR,
+  }),
+  backfillPageSize: integer('BACKFILL_PAGE_SIZE', {
+    default: 200,
+    min: 1,
+    max: 200,
+    unit: 'objects',
+    description: '`limit` of each list call (Nylas allows at most 200)',
     readBy: PROCESSOR,
   }),
   metricsPort: integer('PROCESSOR_METRICS_PORT', {
@@ -304,7 +352,7 @@ export const PROCESSOR_VARIABLES = {
 export const PROCESSOR_SECTION: ConfigSection = {
   title: 'Processor',
   intro: '`nylas-stream processor`, besides the shared variables (it requires `NYLAS_API_KEY`).',
-  prefixes: ['PROCESSOR_', 'EXPANSION_'],
+  prefixes: ['PROCESSOR_', 'EXPANSION_', 'BACKFILL_'],
   variables: Object.values(PROCESSOR_VARIABLES),
 };
 
@@ -337,6 +385,23 @@ function backoff(env: Env, base: Variable<number>, max: Variable<number>): { bas
   return { baseMs, maxMs };
 }
 
+function loadBackfillConfig(env: Env): BackfillConfig {
+  const v = PROCESSOR_VARIABLES;
+  const concurrency = v.backfillConcurrency.read(env);
+  const expansion = v.expansionConcurrency.read(env);
+  if (concurrency >= expansion && expansion > 1)
+    throw new ConfigError(
+      'BACKFILL_CONCURRENCY',
+      `must be smaller than EXPANSION_CONCURRENCY (${expansion}): backfill list calls share its slots, and truncated messages must keep some`,
+    );
+  return {
+    horizonMs: v.backfillHorizon.read(env),
+    historyDays: v.backfillHistoryDays.read(env),
+    concurrency: Math.min(concurrency, expansion),
+    pageSize: v.backfillPageSize.read(env),
+  };
+}
+
 export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorConfig> {
   const v = PROCESSOR_VARIABLES;
   const common = loadCommonConfig(env);
@@ -360,6 +425,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
       backoffMaxMs: expansionBackoff.maxMs,
       deferAfterMs: v.expansionDeferAfter.read(env),
     },
+    backfill: loadBackfillConfig(env),
     metricsPort: v.metricsPort.read(env),
     maxQueuedRecords: v.maxQueuedRecords.read(env),
     maxQueuedBytes: v.maxQueuedBytes.read(env),

@@ -17,6 +17,8 @@ import type { ProcessorConfig } from './config';
 import type { ProcessorMetrics } from './metrics';
 import { Pipeline } from './pipeline';
 import type { ProcessorDeps } from './processor';
+import { type ApiBudget, apiBudget } from './api-budget';
+import type { PageFetcher } from './backfill/list-client';
 import { Expander, type MessageFetcher } from './stages/expand';
 import { threadedMessageFetcher } from './stages/expand-thread';
 import { normalize as defaultNormalize } from './stages/normalize';
@@ -28,11 +30,16 @@ export interface DependencyOptions {
   schemaRegistry?: SchemaRegistry;
   /** Replaces the SDK fetcher and its worker thread (tests). */
   fetchMessage?: MessageFetcher;
+  /** Replaces the backfill coordinator's HTTP list client (tests). */
+  fetchPage?: PageFetcher;
   /** Replaces the normalize stage (tests that inject a failing stage). */
   normalize?: (n: Notification, topics: TopicsConfig) => DomainEvent;
 }
 
-type Built = Pick<ProcessorDeps, 'kafka' | 'admin' | 'statePartitions' | 'pipeline' | 'expansion'>;
+type Built = Pick<ProcessorDeps, 'kafka' | 'admin' | 'statePartitions' | 'pipeline' | 'expansion'> & {
+  /** The instance's Nylas API budget: the expander's, shared with the backfill coordinator. */
+  budget: ApiBudget;
+};
 
 export async function processorDependencies(
   config: ProcessorConfig,
@@ -71,8 +78,10 @@ export async function processorDependencies(
       });
       fetch = thread;
     }
+    const budget = apiBudget(config.expansion.concurrency);
     const expander = new Expander({
       fetch,
+      budget,
       concurrency: config.expansion.concurrency,
       deadlineMs: config.expansion.deadlineMs,
       requestTimeoutMs: config.expansion.requestTimeoutMs,
@@ -95,17 +104,19 @@ export async function processorDependencies(
         await closeThread();
       },
     };
-    return { kafka, admin, statePartitions, pipeline, expansion };
+    return { kafka, admin, statePartitions, pipeline, expansion, budget };
   } catch (err) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw err;
   }
 }
 
-/** The raw, state and DLQ topics must exist; returns the state topic's partition count. */
+/** The raw, state, DLQ and backfill topics must exist; returns the state topic's partition count. */
 async function checkTopics(config: ProcessorConfig, admin: ProcessorDeps['admin']): Promise<number> {
   const existing = new Set(await admin.listTopics());
-  const missing = [config.topics.raw, config.topics.state, config.topics.dlq].filter((t) => !existing.has(t));
+  const missing = [config.topics.raw, config.topics.state, config.topics.dlq, config.topics.backfill].filter(
+    (t) => !existing.has(t),
+  );
   if (missing.length > 0) {
     throw new NylasStreamError(
       ErrorCodes.CONFIG_INVALID,

@@ -12,6 +12,8 @@ import { type Env, warnUnknownVariables } from '../lib/config';
 import { applyKafkajsAdaptations } from '../lib/kafkajs';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMetricsRegistry } from '../lib/metrics';
+import { BackfillCoordinator } from './backfill/coordinator';
+import { BackfillMetrics } from './backfill/metrics';
 import { PROCESSOR_SECTIONS, type ProcessorConfig } from './config';
 import { type DependencyOptions, processorDependencies } from './dependencies';
 import { ProcessorMetrics } from './metrics';
@@ -94,8 +96,19 @@ export async function startProcessor(
     url = `http://127.0.0.1:${address.port}`;
   }
   let started: Processor;
+  let coordinator: BackfillCoordinator;
   try {
-    const deps = await processorDependencies(config, logger, metrics, options);
+    const { budget, ...deps } = await processorDependencies(config, logger, metrics, options);
+    coordinator = new BackfillCoordinator({
+      config,
+      kafka: deps.kafka,
+      admin: deps.admin,
+      logger,
+      metrics: new BackfillMetrics(registry, options.now),
+      budget,
+      ...(options.fetchPage ? { fetchPage: options.fetchPage } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
     started = new Processor({
       config,
       logger,
@@ -111,7 +124,10 @@ export async function startProcessor(
   }
   try {
     await started.start();
+    // Beside the processor, on its own consumer group (backfill/coordinator.ts).
+    await coordinator.start();
   } catch (err) {
+    await coordinator.stop().catch(() => undefined);
     await started.stop().catch(() => undefined);
     server?.close();
     throw err;
@@ -123,6 +139,8 @@ export async function startProcessor(
     url,
     stop() {
       stopped ??= (async () => {
+        // First: its list calls share the expander's budget, which the processor's stop closes.
+        await coordinator.stop();
         await started.stop();
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       })();

@@ -34,6 +34,8 @@ export interface PartitionWorkerOptions {
   stateTopic: string;
   statePartition: number;
   dlqTopic: string;
+  /** Where the round's lifecycle facts go (processors/backfill/facts.ts). */
+  backfillTopic: string;
   producer: Producer;
   store: PartitionStore;
   pipeline: Pipeline;
@@ -382,6 +384,7 @@ export class PartitionWorker {
     const offsetChanged = next !== this.committedNext && next >= 0n;
     if (
       result.domain.length === 0 &&
+      result.facts.length === 0 &&
       result.deadLetters.length === 0 &&
       stateChanges.length === 0 &&
       !offsetChanged
@@ -398,6 +401,7 @@ export class PartitionWorker {
       else byTopic.set(topic, [m]);
     };
     for (const d of result.domain) add(d.topic, d.message);
+    for (const f of result.facts) add(this.o.backfillTopic, f);
     for (const dl of result.deadLetters) add(this.o.dlqTopic, deadLetterMessage(dl, now));
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);

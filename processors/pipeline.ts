@@ -16,6 +16,7 @@
  */
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
+import { lifecycleFactMessage } from './backfill/facts';
 import { deadLetterForThrown, deadLetterOf } from './dead-letter';
 import {
   type DeferredRecord,
@@ -70,6 +71,9 @@ export interface RoundResult {
   handledOffsets: string[];
   /** Counts for nylas_stream_processor_notifications_total, recorded after commit. */
   outcomes: Array<{ family: TriggerFamily | 'unknown'; outcome: NotificationOutcome }>;
+  /** Lifecycle facts of the grant events emitted, for the backfill coordinator (backfill/facts.ts):
+   * written to the backfill topic in the round's transaction. */
+  facts: Message[];
 }
 
 /** What a round remembers: the ids it handled and each changed object's new last version. */
@@ -106,6 +110,7 @@ interface Tally {
   outcomes: RoundResult['outcomes'];
   /** Notifications the store remembers after the commit (emitted or stale). */
   handled: Notification[];
+  facts: Message[];
 }
 
 type Ordered = ReturnType<typeof order>;
@@ -150,6 +155,7 @@ export async function runPipeline(deps: PipelineDeps, input: RoundInput): Promis
     deferred: aside.deferred(input.records),
     handledOffsets: input.records.filter((r) => aside.active(r)).map((r) => r.offset),
     outcomes: tally.outcomes,
+    facts: tally.facts,
   };
 }
 
@@ -168,7 +174,7 @@ function tallySkipped(
   aside: SetAside,
 ): Tally {
   const deadLetters = undecodable.filter((d) => aside.active(d.record));
-  const tally: Tally = { deadLetters, outcomes: [], handled: [] };
+  const tally: Tally = { deadLetters, outcomes: [], handled: [], facts: [] };
   for (let i = 0; i < deadLetters.length; i++)
     tally.outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
   for (const n of duplicates)
@@ -237,6 +243,10 @@ function emitFinal(
     const out = prepared.get(n);
     if (out === undefined) continue; // order only returns what it was given
     domain.push(out);
+    if (n.family === 'grant') {
+      const fact = lifecycleFactMessage(n);
+      if (fact !== undefined) tally.facts.push(fact);
+    }
     tally.handled.push(n);
     tally.outcomes.push({ family: n.family, outcome: 'emitted' });
     // Counted beside 'emitted', so an operator sees how often a downstream team gets no body.

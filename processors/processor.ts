@@ -293,6 +293,7 @@ export class Processor {
       stateTopic: config.topics.state,
       statePartition: statePartitionFor(p, this.d.statePartitions),
       dlqTopic: config.topics.dlq,
+      backfillTopic: config.topics.backfill,
       producer,
       store,
       pipeline: this.d.pipeline,

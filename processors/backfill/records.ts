@@ -60,9 +60,11 @@ export interface BackfillRequest {
 export interface BackfillPosition {
   /** Index into the request's listings (listing.ts: listingsOf). */
   listing: number;
-  /** Calendars of the grant, listed once when the events family begins (their events are listed per
-   * calendar); kept so a resumed backfill lists the same ones. */
+  /** Calendars of the grant, kept when the calendars listing ends (events are listed per calendar), so
+   * a resumed backfill lists the events of the same ones. */
   calendarIds?: string[];
+  /** Within the events listing: the index into calendarIds. */
+  calendar?: number;
   /** `page_token` of the next page (null: the listing's first page). */
   cursor: string | null;
 }
@@ -76,6 +78,9 @@ export interface RunningBackfill {
   calls: number;
   /** Wall-clock epoch ms. */
   startedAt: number;
+  /** Set when the API answered 401 (the grant expired again): the backfill waits for the grant's next
+   * re-authentication (or a new request) instead of retrying a call that cannot succeed. */
+  blocked?: { at: number; detail: string };
 }
 
 export interface FinishedBackfill {

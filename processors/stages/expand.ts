@@ -25,6 +25,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
 import { ErrorCodes } from '../../lib/errors';
+import { type ApiBudget, apiBudget, type GrantCooldowns, type Slots } from '../api-budget';
 import { isObj, type Obj } from '../../lib/json';
 import type { DeadLetter, DeadLetterReason, Notification } from '../types';
 
@@ -170,33 +171,15 @@ export interface ExpanderOptions {
   observer?: ExpansionObserver;
   now?: () => number;
   random?: () => number;
+  /** The instance's API budget, shared with the backfill coordinator (api-budget.ts); its own when
+   * omitted (`concurrency` slots). */
+  budget?: ApiBudget;
 }
 
 class AbortedError extends Error {
   constructor() {
     super('expander closed');
     this.name = 'AbortedError';
-  }
-}
-
-/** A counting semaphore, FIFO. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
   }
 }
 
@@ -211,7 +194,7 @@ function classify(status: number | undefined): ExpansionErrorReason {
 
 export class Expander {
   private readonly slots: Slots;
-  private readonly grantNotBefore = new Map<string, { until: number; timer: NodeJS.Timeout }>();
+  private readonly cooldowns: GrantCooldowns;
   private readonly timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
   /** Calls in flight, aborted by close(). */
   private readonly calls = new Set<AbortController>();
@@ -220,8 +203,10 @@ export class Expander {
   private readonly random: () => number;
 
   constructor(private readonly options: ExpanderOptions) {
-    this.slots = new Slots(options.concurrency);
     this.now = options.now ?? Date.now;
+    const budget = options.budget ?? apiBudget(options.concurrency, this.now);
+    this.slots = budget.slots;
+    this.cooldowns = budget.cooldowns;
     this.random = options.random ?? Math.random;
   }
 
@@ -229,8 +214,7 @@ export class Expander {
   close(): void {
     this.closed = true;
     for (const c of this.calls) c.abort();
-    for (const { timer } of this.grantNotBefore.values()) clearTimeout(timer);
-    this.grantNotBefore.clear();
+    this.cooldowns.clear();
     for (const t of this.timers) {
       clearTimeout(t.timer);
       t.reject(new AbortedError());
@@ -254,21 +238,16 @@ export class Expander {
 
   /** Grants cooling down now (a 429 with Retry-After); for tests and diagnostics. */
   get coolingGrants(): number {
-    return this.grantNotBefore.size;
+    return this.cooldowns.size;
   }
 
   private cooldownLeft(grantId: string): number {
-    return (this.grantNotBefore.get(grantId)?.until ?? 0) - this.now();
+    return this.cooldowns.left(grantId);
   }
 
   /** Extends the grant's cool-down to `until`; the entry removes itself when it expires. */
   private coolDown(grantId: string, until: number): void {
-    const before = this.grantNotBefore.get(grantId);
-    if (before !== undefined && before.until >= until) return;
-    if (before !== undefined) clearTimeout(before.timer);
-    const timer = setTimeout(() => this.grantNotBefore.delete(grantId), Math.max(0, until - this.now()));
-    timer.unref();
-    this.grantNotBefore.set(grantId, { until, timer });
+    this.cooldowns.coolDown(grantId, until);
   }
 
   private async call(grantId: string, messageId: string, timeoutMs: number): Promise<Obj> {

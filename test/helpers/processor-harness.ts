@@ -113,7 +113,7 @@ export class ProcessorHarness {
     await this.admin.connect();
     const t = this.topics;
     const n = this.options.partitions ?? 1;
-    const all = [t.raw, t.dlq, t.state, ...domainTopicNames(t)];
+    const all = [t.raw, t.dlq, t.state, t.backfill, ...domainTopicNames(t)];
     // Record size limits as `topics create` sets them: the processor keeps its outputs under them.
     const maxBytes = new Map(topicPlan(t).map((s) => [s.name, s.configs['max.message.bytes'] as string]));
     // Created without waitForLeaders: kafkajs only retries LEADER_NOT_AVAILABLE there, while a KRaft
@@ -126,7 +126,7 @@ export class ProcessorHarness {
         replicationFactor: 1,
         configEntries: [
           { name: 'max.message.bytes', value: maxBytes.get(topic) as string },
-          ...(topic === t.state
+          ...(topic === t.state || topic === t.backfill
             ? [
                 { name: 'cleanup.policy', value: 'compact' },
                 { name: 'min.compaction.lag.ms', value: '0' },

@@ -86,6 +86,7 @@ async function setup(
     stateTopic: topics.state,
     statePartition: 2,
     dlqTopic: topics.dlq,
+    backfillTopic: topics.backfill,
     producer,
     store,
     pipeline: new Pipeline({
@@ -250,6 +251,7 @@ describe('partition worker', () => {
       redrivable: false,
       source: { topic: garbage.topic, partition: 2, offset: '10' },
       dlqTopic: topics.dlq,
+      backfillTopic: topics.backfill,
     });
   });
 
