@@ -2,7 +2,13 @@
  * The simulator's public API: a faithful local Nylas (docs/nylas-contract.md) for tests,
  * end-to-end fault runs and benchmarks. See docs/development.md, "Simulator".
  */
-export { ApiFaults, type FaultMatch, type FaultSpec } from './api/faults';
+export {
+  ApiFaults,
+  type FaultMatch,
+  type FaultSpec,
+  type GrantCall,
+  grantCallOf,
+} from './api/faults';
 export { type NylasApiOptions, type NylasApiServer, type RecordedRequest, startNylasApi } from './api/server';
 export { type Clock, realClock, scaledClock } from './clock';
 export {
@@ -15,6 +21,9 @@ export {
 export {
   buildOracleReport,
   type ExpectedLatest,
+  type ListableState,
+  type ListWindow,
+  listableState,
   type NotificationRecord,
   type NotificationVerdict,
   type OracleInput,
@@ -54,7 +63,16 @@ export {
   mustTruncate,
 } from './payloads/truncation';
 export { type RunScenarioOptions, runScenario, type ScenarioRun } from './scenarios/runner';
-export { SCENARIOS, type Scenario, type ScenarioContext, scenarioNames } from './scenarios/scenarios';
+export {
+  type GrantExpiryLongOptions,
+  type GrantExpiryLongRun,
+  type GrantOutage,
+  grantExpiryLong,
+  SCENARIOS,
+  type Scenario,
+  type ScenarioContext,
+  scenarioNames,
+} from './scenarios/scenarios';
 export { type DispatchedOutcome, Dispatcher, type DispatcherOptions } from './sender/dispatcher';
 export { DestinationHealth, type HealthOptions, type HealthStatus } from './sender/health';
 export {

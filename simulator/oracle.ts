@@ -8,11 +8,14 @@
  *    grant was invalid beyond 72 hours, §7) or notified but dropped after 3 attempts (§2.3);
  *  - `expectedLatest`: the newest *acknowledged* notification about the object, i.e. the latest state a
  *    correct pipeline can have emitted from the webhooks alone (without re-fetching).
+ *
+ * `listableState` is a third view, for a receiver that recovers a grant's outage through the list
+ * endpoints (§7): what those endpoints can reveal of the world's current state for a time window.
  */
 import { writeFile } from 'node:fs/promises';
 import type { GeneratedNotification } from './payloads/generator';
 import type { DeliveryOutcome, OutcomeReason } from './sender/sender';
-import type { GrantRecord, ObjectKind } from './world/types';
+import type { GrantRecord, NylasObject, ObjectKind } from './world/types';
 import type { FinalObjectState, World } from './world/world';
 
 /** What the oracle keeps of a generated notification (no envelope, so 200 000 of them stay small). */
@@ -172,4 +175,52 @@ export function buildOracleReport(input: OracleInput): OracleReport {
 
 export async function writeOracleReport(path: string, report: OracleReport): Promise<void> {
   await writeFile(path, `${JSON.stringify(report, null, 1)}\n`, 'utf8');
+}
+
+/** A §7 recovery window in Unix seconds, both ends inclusive as the list filters are
+ * (`received_after`/`received_before`, `updated_after`/`updated_before`). */
+export interface ListWindow {
+  /** Usually `grant_updated_at` of the grant.expired (the last successful sync). */
+  after: number;
+  /** Usually the re-authentication (the grant.updated's `time`, or the list responses' `Date`). */
+  before: number;
+}
+
+/** Live objects of one grant the list endpoints serve for a window, without message bodies, by id. */
+export interface ListableState {
+  /** Received (`date`) in the window and still existing. */
+  messages: NylasObject[];
+  /** Updated in the window, cancelled ones included (`show_cancelled=true`), in a live calendar
+   * (events are listed per calendar, after listing the calendars). */
+  events: NylasObject[];
+  /** The filters-less collections: every live object. */
+  calendars: NylasObject[];
+  contacts: NylasObject[];
+  folders: NylasObject[];
+}
+
+/**
+ * What the Nylas list endpoints can reveal of a grant's current state for a window (§7): messages
+ * received in it that still exist, events updated in it (cancelled included) per live calendar, and
+ * every live contact, calendar and folder. Changes the lists cannot show are absent by design: an old
+ * message moved or deleted during the window (messages filter on receipt time), and deleted objects.
+ * It reads the world now, so call it when the state to compare with was read (e.g. right after the
+ * backfill, before later traffic changes the grant). It mirrors the filters of api/grants-routes.ts.
+ */
+export function listableState(world: World, grantId: string, window: ListWindow): ListableState {
+  if (!world.peekGrant(grantId)) throw new RangeError(`unknown grant ${grantId}`);
+  const inWindow = (v: unknown): boolean => typeof v === 'number' && v >= window.after && v <= window.before;
+  const live = (kind: ObjectKind): NylasObject[] =>
+    world
+      .listObjects(grantId, kind, { withBodies: false })
+      .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const calendars = live('calendars');
+  const calendarIds = new Set(calendars.map((c) => c.id));
+  return {
+    messages: live('messages').filter((m) => inWindow(m.date)),
+    events: live('events').filter((e) => calendarIds.has(e.calendar_id) && inWindow(e.updated_at)),
+    calendars,
+    contacts: live('contacts'),
+    folders: live('folders'),
+  };
 }

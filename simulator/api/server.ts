@@ -2,8 +2,9 @@
  * The local Nylas API: the REST endpoints a receiver calls (§4.2, §7) and the webhooks management API
  * (§6), on one HTTP server bound to 127.0.0.1. Its URL works as NYLAS_API_URI for the official SDK.
  *
- * Every request passes, in order: recording → injected latency → Bearer API key → injected fault →
- * the route. Errors are answered with the Nylas error envelope in one place (the last middleware).
+ * Every request passes, in order: Nylas's clock (`Date`) → recording → injected latency → Bearer API
+ * key → injected fault → the route. Errors are answered with the Nylas error envelope in one place (the
+ * last middleware).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,10 @@ export interface RecordedRequest {
   method: string;
   /** Path without the query string. */
   path: string;
+  /** The query string as sent, without `?` ('' when none). */
+  rawQuery: string;
+  /** The query parameters, decoded; a repeated parameter keeps its first value, as the routes read it. */
+  query: Readonly<Record<string, string>>;
   status: number;
   /** Wall-clock epoch ms when the response finished. */
   at: number;
@@ -56,6 +61,21 @@ export interface NylasApiServer {
   world: World;
 }
 
+/** The query of a request target: raw (without `?`) and decoded, first value per name. */
+function queryOf(url: string): { rawQuery: string; query: Record<string, string> } {
+  const i = url.indexOf('?');
+  if (i === -1) return { rawQuery: '', query: {} };
+  const rawQuery = url.slice(i + 1);
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(rawQuery)) if (!(k in query)) query[k] = v;
+  return { rawQuery, query };
+}
+
+/** RFC 7231 IMF-fixdate of Unix seconds, e.g. `Fri, 16 Aug 2024 15:26:25 GMT`. */
+function httpDate(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toUTCString();
+}
+
 function bearerMatches(header: string | undefined, apiKey: string): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
   if (!m) return false;
@@ -81,13 +101,36 @@ export async function startNylasApi(options: NylasApiOptions): Promise<NylasApiS
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // Every response carries Nylas's clock, the world's simulated time (the clock of envelope `time`), not
+  // the wall clock: a receiver reads a list response's `Date` as "when Nylas read this state". It is
+  // stamped when the head is written, not when the request arrives, because the injected latency and
+  // body parsing are asynchronous and the world's clock can move meanwhile; the route handlers read the
+  // world and answer synchronously, so the head is written at the moment the state was read.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: unknown[]) {
+      this.setHeader('Date', httpDate(options.world.now()));
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as Response['writeHead'];
+    next();
+  });
+
   app.use((req: Request, res: Response, next: NextFunction) => {
     const path = req.path;
+    const { rawQuery, query } = queryOf(req.originalUrl);
     const started = performance.now();
     res.on('finish', () => {
       if (requests.length >= maxRecorded) requests.splice(0, Math.ceil(maxRecorded / 10));
       const durationMs = performance.now() - started;
-      requests.push({ method: req.method, path, status: res.statusCode, at: Date.now(), durationMs });
+      requests.push({
+        method: req.method,
+        path,
+        rawQuery,
+        query,
+        status: res.statusCode,
+        at: Date.now(),
+        durationMs,
+      });
     });
     next();
   });
@@ -107,7 +150,11 @@ export async function startNylasApi(options: NylasApiOptions): Promise<NylasApiS
   });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    const fault = faults.take(req.method, req.path);
+    const fault = faults.take(
+      req.method,
+      req.path,
+      (identifier) => options.world.getGrant(identifier)?.id ?? identifier,
+    );
     if (!fault) {
       next();
       return;

@@ -129,6 +129,7 @@ export class WorldChanges {
   private readonly tracking = new Map<string, TrackingState>();
   private readonly notetakers = new Map<string, NylasObject>();
   private readonly held = new Map<string, WorldChange[]>();
+  /** grant → its last successful sync (= when it expired), the start of the §7 72-hour window. */
   private readonly expiredAt = new Map<string, number>();
 
   constructor(
@@ -199,6 +200,11 @@ export class WorldChanges {
 
   invalidGrants(): string[] {
     return this.world.grantIds.filter((g) => !this.isValid(g));
+  }
+
+  /** The changes held for an invalid grant so far, oldest first (none once it re-authenticated). */
+  heldFor(grantId: string): readonly WorldChange[] {
+    return [...(this.held.get(grantId) ?? [])];
   }
 
   /**
@@ -742,8 +748,12 @@ export class WorldChanges {
   grantExpired(grantId: string): WorldChange | undefined {
     const grant = this.grant(grantId);
     if (grant.grant_status !== 'valid') return this.grantUpdated(grantId);
+    // §7: `grant_updated_at` is the last successful sync, not Grant `updated_at` (the last
+    // authentication, possibly months ago). A grant valid until now was syncing until now. The same
+    // instant starts the 72-hour clock of the backfill rule, so the payload and the rule agree.
+    const lastSync = this.world.now();
     this.world.setGrantStatus(grantId, 'invalid');
-    this.expiredAt.set(grantId, this.world.now());
+    this.expiredAt.set(grantId, lastSync);
     return {
       type: 'grant.expired',
       grantId,
@@ -753,7 +763,7 @@ export class WorldChanges {
         integration_id: grant.integration_id,
         provider: grant.provider,
         email: grant.email,
-        grant_updated_at: grant.updated_at,
+        grant_updated_at: lastSync,
       },
     };
   }

@@ -155,6 +155,37 @@ describe('NotificationGenerator', () => {
     expect(backfill.filter((n) => n.envelope.type.startsWith('message.created'))).toHaveLength(5);
   });
 
+  it('grant.expired carries the last successful sync (the expiry time), not the last authentication (§7)', () => {
+    const g = generator(13, { weights: { 'grant.updated': 0, 'grant.expired': 0 } });
+    const grant = g.world.grantIds[0] as string;
+    const authenticatedAt = g.world.getGrant(grant)?.updated_at as number;
+    g.advance(90 * 86_400); // authenticated three months ago, syncing ever since
+    const [expired] = g.force('grant.expired', grant);
+    expect(expired?.envelope.data.object?.grant_updated_at).toBe(g.world.now());
+    expect(expired?.envelope.data.object?.grant_updated_at).toBe(expired?.envelope.time);
+    expect(expired?.envelope.data.object?.grant_updated_at).not.toBe(authenticatedAt);
+    // the Grant's updated_at stays the last authentication until the re-auth stamps it
+    expect(g.world.getGrant(grant)?.updated_at).toBe(authenticatedAt);
+  });
+
+  it('the 72 hours run from grant_updated_at: one second short backfills, exactly 72 h does not (§7)', () => {
+    const reauthAfter = (seconds: number): string[] => {
+      const g = generator(14, { weights: { 'grant.updated': 0, 'grant.expired': 0 } });
+      const grant = g.world.grantIds[0] as string;
+      g.advance(30 * 86_400);
+      const [expired] = g.force('grant.expired', grant);
+      const lastSync = Number(expired?.envelope.data.object?.grant_updated_at);
+      g.force('message.created', grant);
+      g.advance(lastSync + seconds - g.world.now());
+      const reauth = g.force('grant.updated', grant);
+      expect(reauth[0]?.envelope.time).toBe(lastSync + seconds);
+      expect(g.world.getGrant(grant)?.updated_at).toBe(lastSync + seconds);
+      return reauth.map((n) => (n.backfill ? `backfill:${n.baseType}` : n.baseType));
+    };
+    expect(reauthAfter(72 * 3600 - 1)).toEqual(['grant.updated', 'backfill:message.created']);
+    expect(reauthAfter(72 * 3600)).toEqual(['grant.updated']);
+  });
+
   it('after more than 72 hours there is no backfill (§7)', () => {
     const g = generator(10);
     const grant = g.world.grantIds[1] as string;
