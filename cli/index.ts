@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { NylasStreamError } from '../lib/errors';
+import { registerBackfillCommand } from './commands/backfill';
 import { registerIngressCommand } from './commands/ingress';
 import { registerProcessorCommand } from './commands/processor';
 import { registerRedriveCommand } from './commands/redrive';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerTailCommand(program);
   registerReplayCommand(program);
   registerRedriveCommand(program);
+  registerBackfillCommand(program);
   registerWebhooksCommands(program);
   registerSchemasCommands(program);
   registerDevelopmentCommands(program, SIMULATE_COMMANDS);

@@ -7,6 +7,7 @@
  * test/unit/cli/program.test.ts checks that cli/index.ts registers them.
  */
 import { Command } from 'commander';
+import { registerBackfillCommand } from '../../cli/commands/backfill';
 import { registerRedriveCommand } from '../../cli/commands/redrive';
 import { registerReplayCommand } from '../../cli/commands/replay';
 import { registerTailCommand } from '../../cli/commands/tail';
@@ -14,7 +15,7 @@ import { registerTopicsCommands } from '../../cli/commands/topics';
 import { registerWebhooksCommands } from '../../cli/commands/webhooks';
 import { NylasStreamError } from '../../lib/errors';
 
-export const OPERATIONS_COMMANDS = ['topics', 'tail', 'replay', 'redrive', 'webhooks'] as const;
+export const OPERATIONS_COMMANDS = ['topics', 'tail', 'replay', 'redrive', 'backfill', 'webhooks'] as const;
 
 function operationsProgram(): Command {
   const program = new Command('nylas-stream');
@@ -22,6 +23,7 @@ function operationsProgram(): Command {
   registerTailCommand(program);
   registerReplayCommand(program);
   registerRedriveCommand(program);
+  registerBackfillCommand(program);
   registerWebhooksCommands(program);
   return program;
 }

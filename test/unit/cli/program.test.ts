@@ -9,7 +9,7 @@ describe('nylas-stream program', () => {
   const program = buildProgram();
   const command = (name: string) => program.commands.find((c) => c.name() === name);
 
-  it('registers topics, tail, replay, redrive and webhooks', () => {
+  it('registers topics, tail, replay, redrive, backfill and webhooks', () => {
     for (const name of OPERATIONS_COMMANDS) expect([name, command(name) !== undefined]).toEqual([name, true]);
     expect(command('topics')?.commands.map((c) => c.name())).toEqual(['create']);
     expect(command('webhooks')?.commands.map((c) => c.name())).toEqual([
@@ -66,5 +66,15 @@ describe('nylas-stream program', () => {
         '--execute',
       ]),
     );
+    expect(command('backfill')?.options.map((o) => o.long)).toEqual([
+      '--grant',
+      '--all-grants',
+      '--since',
+      '--until',
+      '--objects',
+      '--execute',
+      '--status',
+      '--json',
+    ]);
   });
 });
