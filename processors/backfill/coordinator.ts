@@ -93,7 +93,9 @@ export class BackfillCoordinator {
 
   async start(): Promise<void> {
     const topic = this.o.config.topics.backfill;
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.assign(e.payload.memberAssignment[topic] ?? []));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) =>
+      this.assign(e.payload.memberAssignment[topic] ?? []),
+    );
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [topic], fromBeginning: true });
     await this.consumer.run({
@@ -110,7 +112,10 @@ export class BackfillCoordinator {
             await owner.input({ offset: m.offset, key, rawKey: String(m.key), value: m.value });
           } else {
             this.o.metrics.inputsRejected.inc({ kind: 'key' });
-            this.log.error({ partition: batch.partition, offset: m.offset, key: String(m.key) }, 'backfill record with an unknown key skipped');
+            this.log.error(
+              { partition: batch.partition, offset: m.offset, key: String(m.key) },
+              'backfill record with an unknown key skipped',
+            );
           }
           resolveOffset(m.offset);
           await heartbeat();
@@ -158,7 +163,10 @@ export class BackfillCoordinator {
           const r = restored.get(p);
           if (r === undefined) continue;
           if (!mine().includes(p)) {
-            await producers.get(p)?.disconnect().catch(() => undefined);
+            await producers
+              .get(p)
+              ?.disconnect()
+              .catch(() => undefined);
             continue;
           }
           r.owner.resumeAt = BigInt(r.end);
@@ -222,7 +230,10 @@ export class BackfillCoordinator {
           producer,
           backfillTopic: c.topics.backfill,
           rawTopic: c.topics.raw,
-          policy: { horizonSeconds: Math.floor(c.backfill.horizonMs / 1000), historyDays: c.backfill.historyDays },
+          policy: {
+            horizonSeconds: Math.floor(c.backfill.horizonMs / 1000),
+            historyDays: c.backfill.historyDays,
+          },
           runner: this.runner,
           metrics: this.o.metrics,
           log: this.log,
@@ -260,7 +271,9 @@ export class BackfillCoordinator {
     );
     const out = new Map<number, { owner: BackfillPartition; pending: InputRecord[]; end: number }>();
     for (const [p, owner] of owners) {
-      const pending = [...(inputs.get(p)?.values() ?? [])].sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
+      const pending = [...(inputs.get(p)?.values() ?? [])].sort((a, b) =>
+        Number(BigInt(a.offset) - BigInt(b.offset)),
+      );
       out.set(p, { owner, pending, end: ends.get(p) ?? 0 });
     }
     return out;

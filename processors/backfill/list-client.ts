@@ -26,7 +26,11 @@ export type PageFetcher = (
   signal?: AbortSignal,
 ) => Promise<ListPage>;
 
-export function httpPageFetcher(options: { apiKey: string; apiUri: string; now?: () => number }): PageFetcher {
+export function httpPageFetcher(options: {
+  apiKey: string;
+  apiUri: string;
+  now?: () => number;
+}): PageFetcher {
   const now = options.now ?? Date.now;
   const base = options.apiUri.replace(/\/+$/, '');
   return async (path, query, timeoutMs, signal) => {

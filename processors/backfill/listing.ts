@@ -86,7 +86,9 @@ function callFor(
       break;
   }
   const emits =
-    listing === 'calendars' && !request.families.includes('calendars') ? undefined : (listing as BackfillFamily);
+    listing === 'calendars' && !request.families.includes('calendars')
+      ? undefined
+      : (listing as BackfillFamily);
   return { listing, path: `/v3/grants/${g}/${listing}`, query, emits };
 }
 

@@ -20,8 +20,16 @@ export class BackfillMetrics {
 
   constructor(registry: Registry, now: () => number = Date.now) {
     const m = METRICS;
-    this.requests = new Counter({ ...spec(m.backfillRequests), labelNames: ['reason'], registers: [registry] });
-    this.notRequested = new Counter({ ...spec(m.backfillNotRequested), labelNames: ['why'], registers: [registry] });
+    this.requests = new Counter({
+      ...spec(m.backfillRequests),
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.notRequested = new Counter({
+      ...spec(m.backfillNotRequested),
+      labelNames: ['why'],
+      registers: [registry],
+    });
     this.finished = new Counter({
       ...spec(m.backfillFinished),
       labelNames: ['reason', 'outcome'],

@@ -19,7 +19,7 @@ import { cappedBackoff } from '../../lib/backoff';
 import type { ApiBudget, Slots } from '../api-budget';
 import { ApiCallError } from '../stages/expand';
 import type { ListPage, PageFetcher } from './list-client';
-import { type PageCall, nextCall } from './listing';
+import { nextCall, type PageCall } from './listing';
 import type { RunningBackfill } from './records';
 
 export type CallOutcome = 'ok' | 'rate_limited' | 'unavailable' | 'unauthorized' | 'not_found' | 'rejected';
@@ -108,9 +108,12 @@ export class PageRunner {
         this.o.observe?.(call.listing, outcome);
         const detail = `${call.path}: ${e.message}`;
         if (outcome === 'unauthorized') return { kind: 'unauthorized', calls, detail };
-        if (outcome === 'not_found' && call.listing === 'events') return { kind: 'skipped', call, calls, detail };
+        if (outcome === 'not_found' && call.listing === 'events')
+          return { kind: 'skipped', call, calls, detail };
         if (outcome === 'not_found' || outcome === 'rejected') return { kind: 'rejected', calls, detail };
-        const jittered = Math.floor(this.random() * cappedBackoff(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs));
+        const jittered = Math.floor(
+          this.random() * cappedBackoff(attempt, this.o.backoffBaseMs, this.o.backoffMaxMs),
+        );
         const wait = Math.max(jittered, e.retryAfterMs ?? 0);
         if (outcome === 'rate_limited' && e.retryAfterMs !== undefined) {
           this.o.budget.cooldowns.coolDown(grantId, this.now() + wait);

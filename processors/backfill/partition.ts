@@ -85,7 +85,8 @@ export class BackfillPartition {
 
   /** Applies the inputs the restore found unapplied, then runs the backfills. */
   async start(pending: readonly InputRecord[]): Promise<void> {
-    for (const input of pending) if (input.key.kind !== 'grant' && input.value !== null) await this.apply(input);
+    for (const input of pending)
+      if (input.key.kind !== 'grant' && input.value !== null) await this.apply(input);
     this.loopDone = this.loop();
   }
 
@@ -186,7 +187,10 @@ export class BackfillPartition {
           break;
         case 'cancelled':
           for (const id of e.ids) {
-            const reason = id === before?.running?.request.id ? before.running.request.reason : before?.queued.find((q) => q.id === id)?.reason;
+            const reason =
+              id === before?.running?.request.id
+                ? before.running.request.reason
+                : before?.queued.find((q) => q.id === id)?.reason;
             m.finished.inc({ reason: reason ?? 'manual', outcome: 'cancelled' });
           }
           break;
@@ -229,7 +233,9 @@ export class BackfillPartition {
   }
 
   private runnable(): string | undefined {
-    const ready = [...this.states.values()].filter((s) => s.running !== undefined && s.running.blocked === undefined);
+    const ready = [...this.states.values()].filter(
+      (s) => s.running !== undefined && s.running.blocked === undefined,
+    );
     if (ready.length === 0) return undefined;
     this.turn = (this.turn + 1) % ready.length;
     return ready[this.turn]?.grantId;
@@ -252,14 +258,20 @@ export class BackfillPartition {
       } catch (err) {
         if (err instanceof AbortedError || this.stopped) return;
         if (isFencingError(err)) {
-          this.o.log.warn({ partition: this.o.partition, err }, 'backfill partition fenced: another instance owns it');
+          this.o.log.warn(
+            { partition: this.o.partition, err },
+            'backfill partition fenced: another instance owns it',
+          );
           this.abort.abort();
           this.o.onLost?.(err);
           return;
         }
         // A broker error: nothing moved (memory follows commits); the page is fetched again.
         const wait = cappedBackoff(failures++, this.o.retryBaseMs, this.o.retryMaxMs);
-        this.o.log.warn({ partition: this.o.partition, grantId, err, retryInMs: wait }, 'backfill step failed');
+        this.o.log.warn(
+          { partition: this.o.partition, grantId, err, retryInMs: wait },
+          'backfill step failed',
+        );
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -284,14 +296,20 @@ export class BackfillPartition {
     });
   }
 
-  private async settle(state: GrantBackfillState, running: RunningBackfill, result: PageResult): Promise<void> {
+  private async settle(
+    state: GrantBackfillState,
+    running: RunningBackfill,
+    result: PageResult,
+  ): Promise<void> {
     const now = this.now();
     const m = this.o.metrics;
     const reason = running.request.reason;
     switch (result.kind) {
       case 'done': {
         const next = finish(state, 'completed', now);
-        await this.commit([{ topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] }]);
+        await this.commit([
+          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+        ]);
         this.remember(state.grantId, next);
         m.finished.inc({ reason, outcome: 'completed' });
         this.o.log.info(
@@ -308,8 +326,15 @@ export class BackfillPartition {
         return;
       }
       case 'rejected': {
-        const next = finish({ ...state, running: { ...running, calls: running.calls + result.calls } }, 'failed', now, result.detail);
-        await this.commit([{ topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] }]);
+        const next = finish(
+          { ...state, running: { ...running, calls: running.calls + result.calls } },
+          'failed',
+          now,
+          result.detail,
+        );
+        await this.commit([
+          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+        ]);
         this.remember(state.grantId, next);
         m.finished.inc({ reason, outcome: 'failed' });
         this.o.log.error(
@@ -321,9 +346,15 @@ export class BackfillPartition {
       case 'unauthorized': {
         const next: GrantBackfillState = {
           ...state,
-          running: { ...running, calls: running.calls + result.calls, blocked: { at: now, detail: result.detail } },
+          running: {
+            ...running,
+            calls: running.calls + result.calls,
+            blocked: { at: now, detail: result.detail },
+          },
         };
-        await this.commit([{ topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] }]);
+        await this.commit([
+          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+        ]);
         this.remember(state.grantId, next);
         this.o.log.warn(
           { grantId: state.grantId, request: running.request.id, detail: result.detail },

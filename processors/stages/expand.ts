@@ -25,8 +25,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
 import { ErrorCodes } from '../../lib/errors';
-import { type ApiBudget, apiBudget, type GrantCooldowns, type Slots } from '../api-budget';
 import { isObj, type Obj } from '../../lib/json';
+import { type ApiBudget, apiBudget, type GrantCooldowns, type Slots } from '../api-budget';
 import type { DeadLetter, DeadLetterReason, Notification } from '../types';
 
 export function needsExpansion(n: Notification): boolean {

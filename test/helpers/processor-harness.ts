@@ -54,6 +54,8 @@ export async function decodeDomainEvent(record: CollectedRecord): Promise<Decode
 export interface HarnessOptions {
   partitions?: number;
   grants?: number;
+  /** The simulated world's start, Unix seconds (default now): backfill tests start it days ago. */
+  worldStart?: number;
   env?: Record<string, string>;
 }
 
@@ -70,7 +72,11 @@ export class ProcessorHarness {
 
   constructor(readonly options: HarnessOptions = {}) {
     const prefix = uniqueName('proc');
-    this.world = createWorld({ seed: 11, grants: options.grants ?? 4 });
+    this.world = createWorld({
+      seed: 11,
+      grants: options.grants ?? 4,
+      ...(options.worldStart !== undefined ? { startTime: options.worldStart } : {}),
+    });
     this.env = {
       TOPIC_RAW: `${prefix}.raw`,
       TOPIC_REJECTED: `${prefix}.rejected`,

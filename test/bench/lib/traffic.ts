@@ -19,8 +19,9 @@ export async function startTraffic(
   const generator = new BenchChild({
     name,
     script: join(ctx.scriptDir, 'load', 'generator.js'),
-    // Long soaks keep every world object; give the generator room.
-    execArgv: ['--max-old-space-size=2048'],
+    // Long soaks keep every world object (the world is the oracle): the hour at 500/s (1.8 M
+    // notifications) ran out of a 2 GiB heap after 20 minutes (2026-12-06), so give it room.
+    execArgv: ['--max-old-space-size=6144'],
     logDir: ctx.logDir,
   });
   ctx.defer(name, () => generator.stop());

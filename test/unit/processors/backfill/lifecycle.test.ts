@@ -1,16 +1,38 @@
 import { applyFact, enqueue, finish } from '../../../../processors/backfill/lifecycle';
-import type { BackfillRequest, GrantBackfillState, LifecycleFact } from '../../../../processors/backfill/records';
+import type {
+  BackfillRequest,
+  GrantBackfillState,
+  LifecycleFact,
+} from '../../../../processors/backfill/records';
 
 const H = 3600;
 const policy = { horizonSeconds: 72 * H, historyDays: 0 };
 const T0 = 1_800_000_000;
 
-function fact(action: LifecycleFact['action'], at: number, extra: Partial<LifecycleFact> = {}): LifecycleFact {
-  return { kind: 'fact', id: `n-${action}-${at}`, grantId: 'g1', applicationId: 'app', action, at, reauthenticated: false, ...extra };
+function fact(
+  action: LifecycleFact['action'],
+  at: number,
+  extra: Partial<LifecycleFact> = {},
+): LifecycleFact {
+  return {
+    kind: 'fact',
+    id: `n-${action}-${at}`,
+    grantId: 'g1',
+    applicationId: 'app',
+    action,
+    at,
+    reauthenticated: false,
+    ...extra,
+  };
 }
 
 function expired(at: number, lastSync?: number): GrantBackfillState {
-  const t = applyFact(undefined, fact('expired', at, lastSync === undefined ? {} : { grantUpdatedAt: lastSync }), policy, 0);
+  const t = applyFact(
+    undefined,
+    fact('expired', at, lastSync === undefined ? {} : { grantUpdatedAt: lastSync }),
+    policy,
+    0,
+  );
   return t.state as GrantBackfillState;
 }
 
@@ -18,7 +40,9 @@ describe('grant lifecycle → backfill requests', () => {
   it('a re-authentication beyond the horizon after the last sync requests a backfill of exactly that gap', () => {
     const state = expired(T0, T0 - 600);
     const t = applyFact(state, fact('updated', T0 + 5 * 24 * H, { reauthenticated: true }), policy, 42);
-    expect(t.events).toEqual([{ kind: 'requested', request: expect.objectContaining({ reason: 'reauthentication' }) }]);
+    expect(t.events).toEqual([
+      { kind: 'requested', request: expect.objectContaining({ reason: 'reauthentication' }) },
+    ]);
     const running = t.state?.running;
     expect(running?.request).toMatchObject({
       grantId: 'g1',
@@ -64,7 +88,7 @@ describe('grant lifecycle → backfill requests', () => {
     expect(t.state?.running).toBeUndefined();
   });
 
-  it('a second grant.expired keeps the first one\'s gap start', () => {
+  it("a second grant.expired keeps the first one's gap start", () => {
     const state = expired(T0, T0 - 60);
     const again = applyFact(state, fact('expired', T0 + 10 * H, { grantUpdatedAt: T0 + 9 * H }), policy, 0);
     expect(again.state?.lastSyncAt).toBe(T0 - 60);
@@ -83,14 +107,25 @@ describe('grant lifecycle → backfill requests', () => {
   it('history on first auth only when configured', () => {
     expect(applyFact(undefined, fact('created', T0), policy, 0).state?.running).toBeUndefined();
     const t = applyFact(undefined, fact('created', T0), { ...policy, historyDays: 30 }, 0);
-    expect(t.state?.running?.request).toMatchObject({ reason: 'first_auth', since: T0 - 30 * 86_400, until: T0 });
+    expect(t.state?.running?.request).toMatchObject({
+      reason: 'first_auth',
+      since: T0 - 30 * 86_400,
+      until: T0,
+    });
   });
 
   it('grant.deleted forgets the grant and cancels its backfills', () => {
     let state = applyFact(expired(T0), fact('updated', T0 + 100 * H, { reauthenticated: true }), policy, 0)
       .state as GrantBackfillState;
     const manual: BackfillRequest = {
-      kind: 'request', id: 'm1', grantId: 'g1', reason: 'manual', since: 1, until: 2, families: ['contacts'], requestedAt: 0,
+      kind: 'request',
+      id: 'm1',
+      grantId: 'g1',
+      reason: 'manual',
+      since: 1,
+      until: 2,
+      families: ['contacts'],
+      requestedAt: 0,
     };
     state = enqueue(state, manual, 0).state as GrantBackfillState;
     const t = applyFact(state, fact('deleted', T0 + 200 * H), policy, 0);
@@ -102,10 +137,23 @@ describe('grant lifecycle → backfill requests', () => {
     const state = applyFact(expired(T0), fact('updated', T0 + 100 * H, { reauthenticated: true }), policy, 0)
       .state as GrantBackfillState;
     const running = state.running as NonNullable<GrantBackfillState['running']>;
-    const blocked: GrantBackfillState = { ...state, running: { ...running, blocked: { at: 1, detail: '401' } } };
+    const blocked: GrantBackfillState = {
+      ...state,
+      running: { ...running, blocked: { at: 1, detail: '401' } },
+    };
     // Expired again during the backfill, re-authenticated within the horizon.
-    const again = applyFact(blocked, fact('expired', T0 + 101 * H, { grantUpdatedAt: T0 + 101 * H }), policy, 0);
-    const t = applyFact(again.state ?? undefined, fact('updated', T0 + 102 * H, { reauthenticated: true }), policy, 0);
+    const again = applyFact(
+      blocked,
+      fact('expired', T0 + 101 * H, { grantUpdatedAt: T0 + 101 * H }),
+      policy,
+      0,
+    );
+    const t = applyFact(
+      again.state ?? undefined,
+      fact('updated', T0 + 102 * H, { reauthenticated: true }),
+      policy,
+      0,
+    );
     expect(t.events).toEqual([
       { kind: 'unblocked', id: running.request.id },
       { kind: 'within_horizon', gapSeconds: H },
@@ -116,7 +164,14 @@ describe('grant lifecycle → backfill requests', () => {
 
   it('requests queue behind the running one; finishing starts the next', () => {
     const r = (id: string): BackfillRequest => ({
-      kind: 'request', id, grantId: 'g1', reason: 'manual', since: 1, until: 2, families: ['folders'], requestedAt: 0,
+      kind: 'request',
+      id,
+      grantId: 'g1',
+      reason: 'manual',
+      since: 1,
+      until: 2,
+      families: ['folders'],
+      requestedAt: 0,
     });
     let state = enqueue({ kind: 'grant', grantId: 'g1', queued: [] }, r('a'), 10).state as GrantBackfillState;
     state = enqueue(state, r('b'), 11).state as GrantBackfillState;

@@ -1,4 +1,10 @@
-import { advance, listingsOf, nextCall, notificationOf, TRUNCATE_OVER_BYTES } from '../../../../processors/backfill/listing';
+import {
+  advance,
+  listingsOf,
+  nextCall,
+  notificationOf,
+  TRUNCATE_OVER_BYTES,
+} from '../../../../processors/backfill/listing';
 import type { BackfillRequest, RunningBackfill } from '../../../../processors/backfill/records';
 import { decode } from '../../../../processors/stages/decode';
 
@@ -29,7 +35,15 @@ function walk(r: BackfillRequest, pages: Record<string, Array<[string[], string 
     const script = pages[name] ?? [[[], null]];
     const n = call.query.page_token ? Number(call.query.page_token) : 0;
     const [ids, next] = script[n] ?? [[], null];
-    current = { ...current, position: advance(current, call, ids.map((id) => ({ id })), next) };
+    current = {
+      ...current,
+      position: advance(
+        current,
+        call,
+        ids.map((id) => ({ id })),
+        next,
+      ),
+    };
   }
   throw new Error('walk did not end');
 }
@@ -49,26 +63,40 @@ describe('backfill listings', () => {
       query: { limit: '200', page_token: 'c2', received_after: '100', received_before: '200' },
       emits: 'messages',
     });
-    expect(nextCall(running({ listing: 2, cursor: null, calendarIds: ['a', 'b'], calendar: 1 }), 50)).toEqual({
-      listing: 'events',
-      path: '/v3/grants/g%2F1/events',
-      query: {
-        limit: '50',
-        calendar_id: 'b',
-        updated_after: '100',
-        updated_before: '200',
-        show_cancelled: 'true',
+    expect(nextCall(running({ listing: 2, cursor: null, calendarIds: ['a', 'b'], calendar: 1 }), 50)).toEqual(
+      {
+        listing: 'events',
+        path: '/v3/grants/g%2F1/events',
+        query: {
+          limit: '50',
+          calendar_id: 'b',
+          updated_after: '100',
+          updated_before: '200',
+          show_cancelled: 'true',
+        },
+        emits: 'events',
       },
-      emits: 'events',
+    );
+    expect(nextCall(running({ listing: 3, cursor: null }), 200)).toMatchObject({
+      path: '/v3/grants/g%2F1/contacts',
+      query: { limit: '200' },
     });
-    expect(nextCall(running({ listing: 3, cursor: null }), 200)).toMatchObject({ path: '/v3/grants/g%2F1/contacts', query: { limit: '200' } });
   });
 
   it('walks every page of every listing, the events of each calendar in turn, then ends', () => {
     const calls = walk(request, {
-      messages: [[['m1'], '1'], [['m2'], null]],
-      calendars: [[['c1'], '1'], [['c2'], null]],
-      'events@c1': [[['e1'], '1'], [['e2'], null]],
+      messages: [
+        [['m1'], '1'],
+        [['m2'], null],
+      ],
+      calendars: [
+        [['c1'], '1'],
+        [['c2'], null],
+      ],
+      'events@c1': [
+        [['e1'], '1'],
+        [['e2'], null],
+      ],
       'events@c2': [[[], null]],
     });
     expect(calls).toEqual([
@@ -85,7 +113,12 @@ describe('backfill listings', () => {
   });
 
   it('skips the events listing of a grant without calendars', () => {
-    expect(walk(request, { calendars: [[[], null]] })).toEqual(['messages', 'calendars', 'contacts', 'folders']);
+    expect(walk(request, { calendars: [[[], null]] })).toEqual([
+      'messages',
+      'calendars',
+      'contacts',
+      'folders',
+    ]);
   });
 
   it('a position read back after a crash resumes at the page after the last committed one', () => {
@@ -125,8 +158,13 @@ describe('backfilled notifications', () => {
   it('an event keeps its own clock (updated_at) as its version', () => {
     const m = notificationOf('events', { id: 'e1', calendar_id: 'c1', updated_at: 1_700_000_000 }, ctx);
     const d = decode({
-      topic: 'raw', partition: 0, offset: '1', key: null, value: Buffer.from(String(m?.value)),
-      headers: m?.headers as Record<string, string>, timestamp: '0',
+      topic: 'raw',
+      partition: 0,
+      offset: '1',
+      key: null,
+      value: Buffer.from(String(m?.value)),
+      headers: m?.headers as Record<string, string>,
+      timestamp: '0',
     });
     expect(d.ok && d.notification.version).toBe(1_700_000_000n * 1000n);
   });
@@ -136,7 +174,9 @@ describe('backfilled notifications', () => {
     const env = JSON.parse(String(m?.value));
     expect(env.type).toBe('message.updated.truncated');
     expect(env.data.object.body).toBeUndefined();
-    expect(notificationOf('messages', { id: 'm2', body: 'short' }, ctx)?.headers).toMatchObject({ 'nylas-type': 'message.updated' });
+    expect(notificationOf('messages', { id: 'm2', body: 'short' }, ctx)?.headers).toMatchObject({
+      'nylas-type': 'message.updated',
+    });
   });
 
   it('an item without an id is skipped', () => {

@@ -1,0 +1,233 @@
+/**
+ * Backfill end to end against the real broker, the real registry and the simulator's Nylas API
+ * (docs/nylas-contract.md §7): a grant expired for five days whose gap Nylas never sends, and one
+ * re-authenticated within 72 h, which Nylas backfills by itself.
+ *
+ * Time is compressed, not scaled: the simulated world starts six days ago, so notifications carry the
+ * days-old `time` the real ones would have had; DEDUPE_WINDOW and ACCEPT_WINDOW are widened so the
+ * processor accepts a grant.expired five days old (in production it arrives when it happens).
+ *
+ * The oracle is the simulator's world: at the end, every object the list endpoints can reveal has, as
+ * its last domain event, its final state in the world.
+ */
+import { createMetricsRegistry } from '../../../lib/metrics';
+import { NotificationGenerator } from '../../../simulator';
+import type { GeneratedTrigger } from '../../../simulator/world/changes';
+import { pollUntil, type TopicCollector } from '../../helpers/kafka';
+import { type DecodedEvent, decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
+import { rawMessage } from '../../helpers/raw-notifications';
+
+const DAY = 86_400;
+const START = Math.floor(Date.now() / 1000) - 6 * DAY;
+const GAP_MESSAGES = 250;
+
+type Family = 'messages' | 'events' | 'contacts' | 'calendars' | 'folders';
+const FIELD: Record<Family, string> = {
+  messages: 'message',
+  events: 'event',
+  contacts: 'contact',
+  calendars: 'calendar',
+  folders: 'folder',
+};
+
+/** What the test compares of an object: enough to tell its states apart. */
+function comparable(family: Family, o: Record<string, unknown> | null | undefined): unknown {
+  if (!o) return null;
+  switch (family) {
+    case 'messages':
+      return { subject: o.subject, unread: o.unread, starred: o.starred, folders: o.folders };
+    case 'events':
+      return { title: o.title, status: typeof o.status === 'string' ? o.status.toLowerCase() : null };
+    case 'contacts':
+      return { given_name: o.given_name, surname: o.surname };
+    default:
+      return { name: o.name };
+  }
+}
+
+describe('backfill (real broker, registry, simulator API)', () => {
+  const h = new ProcessorHarness({
+    partitions: 1,
+    grants: 2,
+    worldStart: START,
+    env: { DEDUPE_WINDOW: '10d', ACCEPT_WINDOW: '9d' },
+  });
+  const registry = createMetricsRegistry({ service: 'processor' });
+  let generator: NotificationGenerator;
+  let collectors: Record<Family, TopicCollector>;
+  let grants: TopicCollector;
+  let dlq: TopicCollector;
+  let expiredGrant: string;
+  let recentGrant: string;
+
+  async function sendAll(trigger: GeneratedTrigger, grantId: string) {
+    const out = generator.force(trigger, grantId);
+    if (out.length > 0)
+      await h.produce(out.map((n) => rawMessage({ grantId: n.grantId, body: n.envelope as never })));
+    return out;
+  }
+
+  async function send(trigger: GeneratedTrigger, grantId: string): Promise<number> {
+    return (await sendAll(trigger, grantId)).length;
+  }
+
+  async function finished(outcome: string): Promise<number> {
+    const m = await registry.getSingleMetric('nylas_stream_backfill_finished_total')?.get();
+    return (m?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((s, v) => s + v.value, 0);
+  }
+
+  function listCalls(grantId: string) {
+    return h.api.requests.filter(
+      (r) => r.method === 'GET' && new RegExp(`^/v3/grants/${grantId}/[a-z]+$`).test(r.path),
+    );
+  }
+
+  beforeAll(async () => {
+    await h.setUp();
+    [expiredGrant, recentGrant] = h.world.grantIds as [string, string];
+    generator = new NotificationGenerator({ world: h.world, variants: { metadataGrants: 0 } });
+    await h.startProcessor({ BACKFILL_PAGE_SIZE: '200' }, { registry });
+    const t = h.topics;
+    const [m, e, c, cal, f, g, d] = await Promise.all(
+      [
+        t.emailMessages,
+        t.calendarEvents,
+        t.contacts,
+        t.calendarCalendars,
+        t.emailFolders,
+        t.grants,
+        t.dlq,
+      ].map((x) => h.collect([x])),
+    );
+    collectors = { messages: m, events: e, contacts: c, calendars: cal, folders: f } as Record<
+      Family,
+      TopicCollector
+    >;
+    grants = g as TopicCollector;
+    dlq = d as TopicCollector;
+  }, 120_000);
+
+  afterAll(async () => {
+    await h.tearDown();
+  });
+
+  it("a grant expired for five days: its re-authentication backfills the gap, and the domain topics end at the world's state", async () => {
+    // Live traffic before the expiry (the state downstream already has).
+    for (const trigger of ['message.created', 'event.created', 'contact.updated', 'folder.created'] as const)
+      for (let i = 0; i < 3; i++) await send(trigger, expiredGrant);
+    generator.advance(600);
+    const [expired] = await sendAll('grant.expired', expiredGrant);
+    // The gap starts at the last successful sync the notification reports (§7, grant_updated_at).
+    const since = Number(
+      (expired?.envelope.data.object as Record<string, unknown> | undefined)?.grant_updated_at,
+    );
+    expect(since).toBeGreaterThanOrEqual(START - DAY);
+    // Five days of changes Nylas holds and never sends (the grant is invalid; re-auth is past 72 h).
+    const gap: GeneratedTrigger[] = [
+      ...Array<GeneratedTrigger>(GAP_MESSAGES).fill('message.created'),
+      ...Array<GeneratedTrigger>(15).fill('message.updated'),
+      ...Array<GeneratedTrigger>(5).fill('message.deleted'),
+      'event.created',
+      'event.created',
+      'event.updated',
+      'event.updated',
+      'event.deleted',
+      'contact.updated',
+      'contact.updated',
+      'contact.deleted',
+      'folder.created',
+      'folder.updated',
+      'folder.deleted',
+      'calendar.created',
+      'calendar.updated',
+    ];
+    for (const trigger of gap) {
+      generator.advance((5 * DAY) / gap.length);
+      expect(await send(trigger, expiredGrant)).toBe(0);
+    }
+    generator.advance(3600);
+    const apiBefore = h.api.requests.length;
+    expect(await send('grant.updated', expiredGrant)).toBe(1); // re-authentication, 25027, no backfill from Nylas
+    const reauthAt = h.world.now();
+
+    await pollUntil(async () => (await finished('completed')) >= 1, {
+      timeoutMs: 120_000,
+      description: 'the backfill to complete',
+    });
+    const calls = h.api.requests.slice(apiBefore).filter((r) => /^\/v3\/grants\/[^/]+\/[a-z]+$/.test(r.path));
+    // 250+ messages need two pages of 200; calendars, their events, contacts and folders one each at least.
+    expect(calls.filter((r) => r.path.endsWith('/messages')).length).toBe(2);
+    expect(calls.every((r) => r.status === 200)).toBe(true);
+
+    // Oracle: what the list endpoints can reveal of the world's final state (§7).
+    const revealable = new Map<string, unknown>();
+    for (const family of Object.keys(FIELD) as Family[]) {
+      for (const o of h.world.listObjects(expiredGrant, family, { withBodies: false })) {
+        if (family === 'messages' && !(Number(o.date) >= since && Number(o.date) <= reauthAt)) continue;
+        if (family === 'events' && !(Number(o.updated_at) >= since && Number(o.updated_at) <= reauthAt))
+          continue;
+        revealable.set(`${family}/${String(o.id)}`, comparable(family, o));
+      }
+    }
+    expect(revealable.size).toBeGreaterThan(GAP_MESSAGES);
+
+    // The processor drains the backfilled notifications: wait until every revealable object's last event
+    // shows its final state.
+    let last = new Map<string, { value: Record<string, unknown>; event: DecodedEvent }>();
+    const ids = new Map<string, number>();
+    await pollUntil(
+      async () => {
+        last = new Map();
+        ids.clear();
+        for (const family of Object.keys(FIELD) as Family[]) {
+          const events = await Promise.all(
+            collectors[family].records
+              .filter((r) => r.key?.toString() === expiredGrant)
+              .map(decodeDomainEvent),
+          );
+          for (const e of events) {
+            last.set(`${family}/${String(e.value.object_id)}`, { value: e.value, event: e });
+            const id = String(e.value.event_id);
+            ids.set(id, (ids.get(id) ?? 0) + 1);
+          }
+        }
+        for (const [key, want] of revealable) {
+          const family = key.split('/')[0] as Family;
+          const got = last.get(key)?.value;
+          if (got === undefined || String(got.event_type).endsWith('.deleted')) return false;
+          if (
+            JSON.stringify(comparable(family, got[FIELD[family]] as Record<string, unknown>)) !==
+            JSON.stringify(want)
+          )
+            return false;
+        }
+        return true;
+      },
+      { timeoutMs: 120_000, description: 'every revealable object at its final state' },
+    );
+    // Nothing twice, and the objects only the backfill could know say where they came from.
+    expect([...ids.entries()].filter(([, n]) => n > 1)).toEqual([]);
+    const backfilled = [...last.values()].filter((l) => l.value.origin === 'BACKFILL');
+    expect(backfilled.length).toBeGreaterThanOrEqual(GAP_MESSAGES);
+    expect(dlq.records).toEqual([]);
+  }, 300_000);
+
+  it('a re-authentication within 72 h makes no list call (Nylas backfills by itself)', async () => {
+    expect(await send('grant.expired', recentGrant)).toBe(1);
+    for (let i = 0; i < 5; i++) await send('message.created', recentGrant);
+    generator.advance(2 * 3600);
+    const sent = await send('grant.updated', recentGrant); // grant.updated + Nylas's own backfill
+    expect(sent).toBeGreaterThan(1);
+    const grantEvents = () => grants.records.filter((r) => r.key?.toString() === recentGrant).length;
+    await pollUntil(() => grantEvents() >= 2, { description: 'both grant events of the recent grant' });
+    // The coordinator saw the re-authentication (the metric) and listed nothing.
+    await pollUntil(
+      async () => {
+        const m = await registry.getSingleMetric('nylas_stream_backfill_not_requested_total')?.get();
+        return (m?.values ?? []).some((v) => v.labels.why === 'within_horizon' && v.value >= 1);
+      },
+      { description: 'the re-authentication counted as within the horizon' },
+    );
+    expect(listCalls(recentGrant)).toEqual([]);
+  }, 120_000);
+});
