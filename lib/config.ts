@@ -230,7 +230,8 @@ export const TOPIC_VARIABLES = {
     default: DEFAULTS.topicPartitions,
     min: 1,
     max: 10_000,
-    description: 'partitions of the raw, DLQ, state and domain topics (co-partitioned; choose generously)',
+    description:
+      'partitions of the raw, DLQ, state, backfill and domain topics (co-partitioned; choose generously)',
     readBy: EVERYONE,
   }),
   replicationFactor: integer('TOPIC_REPLICATION_FACTOR', {

@@ -109,6 +109,8 @@ describe('deploy/prometheus', () => {
       'NylasStreamExpansionErrors',
       'NylasStreamEndToEndLatencyHigh',
       'NylasStreamNoTraffic',
+      // Named by the help of nylas_stream_backfill_oldest_running_seconds (lib/metric-names.ts).
+      'NylasStreamBackfillStuck',
     ]) {
       expect(names).toContain(required);
     }
