@@ -34,6 +34,10 @@ const PROCESSOR_SOURCES = [
   'processors/state/restore.ts',
   'processors/state/changelog.ts',
   'processors/state/registry.ts',
+  'processors/backfill/coordinator.ts',
+  'processors/backfill/partition.ts',
+  'processors/backfill/listing.ts',
+  'processors/backfill/page-runner.ts',
   'cli/commands/processor.ts',
 ];
 
