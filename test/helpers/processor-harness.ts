@@ -33,7 +33,15 @@ export interface DecodedEvent {
   record: CollectedRecord;
 }
 
-const writerSchemas = new Map<number, avro.Type>();
+/** Writer schemas by id, as promises: thousands of events decoded at once share one registry fetch. */
+const writerSchemas = new Map<number, Promise<avro.Type>>();
+
+async function fetchWriterSchema(schemaId: number): Promise<avro.Type> {
+  const res = await fetch(`${process.env.SCHEMA_REGISTRY_URL}/schemas/ids/${schemaId}`);
+  if (!res.ok) throw new Error(`registry answered ${res.status} for schema id ${schemaId}`);
+  const body = (await res.json()) as { schema: string };
+  return avro.Type.forSchema(JSON.parse(body.schema));
+}
 
 /** Decodes a domain event independently of processors/stages/publish.ts (registry by id + avsc). */
 export async function decodeDomainEvent(record: CollectedRecord): Promise<DecodedEvent> {
@@ -42,13 +50,12 @@ export async function decodeDomainEvent(record: CollectedRecord): Promise<Decode
   const schemaId = buf.readUInt32BE(1);
   let type = writerSchemas.get(schemaId);
   if (!type) {
-    const res = await fetch(`${process.env.SCHEMA_REGISTRY_URL}/schemas/ids/${schemaId}`);
-    if (!res.ok) throw new Error(`registry answered ${res.status} for schema id ${schemaId}`);
-    const body = (await res.json()) as { schema: string };
-    type = avro.Type.forSchema(JSON.parse(body.schema));
+    type = fetchWriterSchema(schemaId);
     writerSchemas.set(schemaId, type);
+    // A failed fetch is not remembered: the next decode asks again.
+    type.catch(() => writerSchemas.delete(schemaId));
   }
-  return { schemaId, value: type.fromBuffer(buf.subarray(5)) as Record<string, unknown>, record };
+  return { schemaId, value: (await type).fromBuffer(buf.subarray(5)) as Record<string, unknown>, record };
 }
 
 export interface HarnessOptions {

@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { parseGrantState } from '../../../processors/backfill/records';
 import { grantExpiryLong, listableState, NotificationGenerator } from '../../../simulator';
 import { pollUntil } from '../../helpers/kafka';
-import { exited, processorChildren } from '../../helpers/processor-child';
+import { exited, logLines, processorChildren } from '../../helpers/processor-child';
 import { decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
 import { rawMessage } from '../../helpers/raw-notifications';
 
@@ -41,15 +41,22 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
     const listPath = new RegExp(`^/v3/grants/${grant}/[a-z]+$`);
     const listCalls = () => h.api.requests.filter((r) => listPath.test(r.path));
 
-    // Rate limiting throughout: a 429 with Retry-After: 1 for every fourth list call of the grant.
+    // Rate limiting throughout: after every third answered list call of the grant, the next one gets a
+    // 429 with Retry-After: 1.
+    let answered = 0;
     const limiter = setInterval(() => {
-      if (h.api.faults.pending().length === 0)
+      const ok = listCalls().filter((r) => r.status === 200).length;
+      if (ok >= answered + 3 && h.api.faults.pending().length === 0) {
+        answered = ok;
         h.api.faults.enqueue({ match: { list: true, grantId: grant }, status: 429, retryAfterSeconds: 1 });
-    }, 250);
+      }
+    }, 50);
 
     const first: ChildProcess = children.start('first');
     const firstDied = exited(first);
-    await h.produce(run.notifications.map((n) => rawMessage({ grantId: n.grantId, body: n.envelope as never })));
+    await h.produce(
+      run.notifications.map((n) => rawMessage({ grantId: n.grantId, body: n.envelope as never })),
+    );
 
     // Kill it once a fifth of the pages have been read and committed.
     const started = Date.now();
@@ -74,7 +81,9 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
     expect(resumedCall?.query.page_token).toBeDefined();
 
     const state = () => {
-      const mine = backfillTopic.records.filter((r) => r.key?.toString() === JSON.stringify(['grant', grant]));
+      const mine = backfillTopic.records.filter(
+        (r) => r.key?.toString() === JSON.stringify(['grant', grant]),
+      );
       const latest = mine[mine.length - 1];
       return latest?.value ? parseGrantState(JSON.parse(latest.value.toString())) : undefined;
     };
@@ -88,7 +97,8 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
 
     const oracle = listableState(h.world, grant, { after: run.a.expiredAt, before: run.a.reauthenticatedAt });
     const wanted = new Set(oracle.messages.map((m) => String(m.id)));
-    expect(wanted.size).toBeGreaterThanOrEqual(GAP_MESSAGES);
+    // Some of the gap's messages were deleted in it again: those no list can reveal.
+    expect(wanted.size).toBeGreaterThan(GAP_MESSAGES * 0.9);
     let got = new Set<string>();
     const ids = new Map<string, number>();
     await pollUntil(
@@ -96,13 +106,44 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
         const events = await Promise.all(
           messages.records.filter((r) => r.key?.toString() === grant).map(decodeDomainEvent),
         );
-        got = new Set(events.filter((e) => e.value.origin === 'BACKFILL').map((e) => String(e.value.object_id)));
+        got = new Set(
+          events.filter((e) => e.value.origin === 'BACKFILL').map((e) => String(e.value.object_id)),
+        );
         ids.clear();
-        for (const e of events) ids.set(String(e.value.event_id), (ids.get(String(e.value.event_id)) ?? 0) + 1);
+        for (const e of events)
+          ids.set(String(e.value.event_id), (ids.get(String(e.value.event_id)) ?? 0) + 1);
         return [...wanted].every((id) => got.has(id));
       },
       { timeoutMs: 300_000, intervalMs: 2000, description: 'every revealable message emitted' },
-    );
+    ).catch(async (err: unknown) => {
+      const missing = [...wanted].filter((id) => !got.has(id));
+      const url = logLines(children.logFile('second'), 'processor running')[0]?.metrics;
+      const metrics = url
+        ? (await (await fetch(`${String(url)}/metrics`)).text())
+            .split('\n')
+            .filter(
+              (l) => l.startsWith('nylas_stream_processor_notifications_total') || l.includes('consumer_lag'),
+            )
+            .join('\n')
+        : 'no metrics url';
+      const sample = await Promise.all(
+        messages.records
+          .filter((r) => r.key?.toString() === grant)
+          .slice(0, 2)
+          .map(decodeDomainEvent),
+      );
+      const keys = new Map<string, number>();
+      for (const r of messages.records) keys.set(String(r.key), (keys.get(String(r.key)) ?? 0) + 1);
+      console.log(
+        metrics,
+        JSON.stringify([...keys.entries()]),
+        JSON.stringify(sample.map((e) => ({ ...e.value, message: undefined, record: undefined }))),
+      );
+      throw new Error(
+        `${String(err)}: ${missing.length} of ${wanted.size} missing (e.g. ${missing.slice(0, 3).join(', ')}); ` +
+          `${messages.records.length} message events, backfill state ${JSON.stringify(state()?.last)}`,
+      );
+    });
     expect([...ids.entries()].filter(([, n]) => n > 1)).toEqual([]);
     const calls = listCalls();
     const limited = calls.filter((r) => r.status === 429).length;

@@ -13,6 +13,7 @@
 import { createMetricsRegistry } from '../../../lib/metrics';
 import { NotificationGenerator } from '../../../simulator';
 import type { GeneratedTrigger } from '../../../simulator/world/changes';
+import { runCli } from '../../helpers/cli';
 import { pollUntil, type TopicCollector } from '../../helpers/kafka';
 import { type DecodedEvent, decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
 import { rawMessage } from '../../helpers/raw-notifications';
@@ -229,5 +230,37 @@ describe('backfill (real broker, registry, simulator API)', () => {
       { description: 'the re-authentication counted as within the horizon' },
     );
     expect(listCalls(recentGrant)).toEqual([]);
+  }, 120_000);
+
+  it('by hand: `nylas-stream backfill --execute` is run by the coordinator, and `--status` shows it done', async () => {
+    const before = await finished('completed');
+    const contacts = () =>
+      collectors.contacts.records.filter((r) => r.key?.toString() === recentGrant).length;
+    const contactsBefore = contacts();
+    const env = { ...h.env, NYLAS_API_URI: h.api.url, LOG_LEVEL: 'silent' };
+    const since = String(h.world.now() - DAY);
+    const dry = await runCli(
+      ['backfill', '--grant', recentGrant, '--since', since, '--objects', 'contacts'],
+      env,
+    );
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toContain(`GET /v3/grants/{grant_id}/contacts?limit=`);
+    const run = await runCli(
+      ['backfill', '--grant', recentGrant, '--since', since, '--objects', 'contacts', '--execute'],
+      env,
+    );
+    expect(run.exitCode).toBe(0);
+    await pollUntil(async () => (await finished('completed')) > before, {
+      timeoutMs: 60_000,
+      description: 'the manual backfill to complete',
+    });
+    // Every live contact of the grant is listed whole and emitted again, as a backfill.
+    const live = h.world.liveIds(recentGrant, 'contacts').length;
+    expect(live).toBeGreaterThan(0);
+    await pollUntil(() => contacts() >= contactsBefore + live, { description: 'the contacts emitted' });
+    const status = await runCli(['backfill', '--status', '--json'], env);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain(recentGrant);
+    expect(status.stdout).toContain('completed');
   }, 120_000);
 });

@@ -251,7 +251,6 @@ describe('partition worker', () => {
       redrivable: false,
       source: { topic: garbage.topic, partition: 2, offset: '10' },
       dlqTopic: topics.dlq,
-      backfillTopic: topics.backfill,
     });
   });
 
