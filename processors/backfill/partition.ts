@@ -90,11 +90,13 @@ export class BackfillPartition {
     this.loopDone = this.loop();
   }
 
+  /** Ends the page loop and lets go of the partition's producer (its connections with it). */
   async stop(): Promise<void> {
     this.abort.abort();
     this.wakeUp?.();
     await this.loopDone.catch(() => undefined);
     await this.chain.catch(() => undefined);
+    await this.o.producer.disconnect().catch(() => undefined);
   }
 
   /** Running backfills, for the gauges. */
