@@ -68,6 +68,14 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
   const isr: Record<string, string> = minIsr === undefined ? {} : { 'min.insync.replicas': String(minIsr) };
   // Every topic says how large a record it takes, rather than inheriting the broker's default.
   const maxBytes = (n: number) => ({ 'max.message.bytes': String(n) });
+  // The state changelog and the backfill topic: small records of our own, kept by key.
+  const compacted = {
+    'cleanup.policy': 'compact',
+    'min.compaction.lag.ms': '0',
+    'segment.ms': String(DAY_MS),
+    ...maxBytes(SMALL_RECORD_TOPIC_BYTES),
+    ...isr,
+  };
   return [
     {
       name: t.raw,
@@ -97,13 +105,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
       name: t.state,
       ...base,
       // Compacted changelog of the processor's dedupe and version state (restored on assignment).
-      configs: {
-        'cleanup.policy': 'compact',
-        'min.compaction.lag.ms': '0',
-        'segment.ms': String(DAY_MS),
-        ...maxBytes(SMALL_RECORD_TOPIC_BYTES),
-        ...isr,
-      },
+      configs: compacted,
       purpose: 'processor state changelog (compacted)',
     },
     {
@@ -112,13 +114,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
       // Compacted: per grant its backfill state, plus facts and requests the coordinator tombstones once
       // applied (processors/backfill/records.ts). A grant's lifecycle must outlive any retention: a
       // grant can stay expired for weeks, and its re-authentication decides the backfill.
-      configs: {
-        'cleanup.policy': 'compact',
-        'min.compaction.lag.ms': '0',
-        'segment.ms': String(DAY_MS),
-        ...maxBytes(SMALL_RECORD_TOPIC_BYTES),
-        ...isr,
-      },
+      configs: compacted,
       purpose: 'backfill coordinator: grant lifecycle facts, requests, progress (compacted)',
     },
     ...domainTopicNames(t).map((name) => ({

@@ -6,6 +6,7 @@
  * read-to-end.ts (read_committed: the coordinator writes in transactions).
  */
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import { readToEnd } from '../../lib/read-to-end';
 import { listingsOf } from '../../processors/backfill/listing';
 import {
   type BackfillRequest,
@@ -20,7 +21,6 @@ import {
   requestKey,
 } from '../../processors/backfill/records';
 import { OpsRefusal } from './errors';
-import { readToEnd } from './read-to-end';
 
 /** One record of the topic, as read. */
 export interface BackfillTopicRecord {

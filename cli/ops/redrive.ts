@@ -7,6 +7,7 @@
  */
 import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { decodeRawRecord } from '../../lib/raw-record';
+import { readToEnd } from '../../lib/read-to-end';
 import { DLQ_HEADER_PREFIX, DLQ_HEADERS } from '../../processors/dead-letter';
 import {
   type AcceptWindow,
@@ -16,7 +17,6 @@ import {
 import { table } from './context';
 import { headerValue } from './decode';
 import { OpsRefusal } from './errors';
-import { readToEnd } from './read-to-end';
 import { parseDatetime } from './replay-plan';
 
 export interface RedriveFilter {

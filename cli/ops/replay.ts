@@ -3,9 +3,9 @@
  * refuses while the group has members, and applies the plan with the admin API.
  */
 import type { Admin, Kafka } from 'kafkajs';
+import { type OffsetRange, readToEnd } from '../../lib/read-to-end';
 import { type AcceptWindow, recordBeyondWindow } from '../../processors/stages/window';
 import { OpsRefusal } from './errors';
-import { type OffsetRange, readToEnd } from './read-to-end';
 import { changedRows, type PartitionState, type ReplayPlan, type ReplayTarget } from './replay-plan';
 
 export interface GroupActivity {

@@ -8,8 +8,8 @@
  * Only run while the processor group is empty: a running processor would write its state back.
  */
 import type { Admin, Kafka, Message } from 'kafkajs';
+import { readToEnd } from '../../lib/read-to-end';
 import { resetMarkerKey, resetMarkerValue, statePartitionFor } from '../../processors/state/changelog';
-import { readToEnd } from './read-to-end';
 
 export interface StateResetPlan {
   stateTopic: string;

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka } from 'kafkajs';
 import { RAW_HEADERS } from '../../lib/raw-record';
+import { type OffsetRange, readToEnd } from '../../lib/read-to-end';
 import { type AvroDecoder, type DecodedValue, decodeValue, headersAsStrings, toJson } from './decode';
-import { type OffsetRange, readToEnd } from './read-to-end';
 
 export interface TailOptions {
   topic: string;

@@ -64,15 +64,30 @@ export function kafkaTakeoverSteps<W>(
 }
 
 /** Producer for partition p, connected and fenced (InitProducerId done). */
-async function fencedProducer(o: KafkaStepsOptions, p: number): Promise<Producer> {
-  const producer = o.kafka.producer({
-    transactionalId: transactionalIdFor(o.groupId, o.topic, p),
+function fencedProducer(o: KafkaStepsOptions, p: number): Promise<Producer> {
+  return fencedTransactionalProducer(
+    o.kafka,
+    transactionalIdFor(o.groupId, o.topic, p),
+    o.transactionTimeoutMs,
+  );
+}
+
+/** A transactional producer, connected and fenced (InitProducerId done): every earlier producer of
+ * `transactionalId` is rejected from now on. The processor's partitions and the backfill coordinator's
+ * take theirs from here. */
+export async function fencedTransactionalProducer(
+  kafka: Kafka,
+  transactionalId: string,
+  transactionTimeoutMs: number,
+): Promise<Producer> {
+  const producer = kafka.producer({
+    transactionalId,
     idempotent: true,
     maxInFlightRequests: 1,
-    transactionTimeout: o.transactionTimeoutMs,
+    transactionTimeout: transactionTimeoutMs,
     retry: TRANSACTIONAL_RETRY,
     // kafkajs 2's default choice (Java-compatible murmur2, the key's hash remembered), the partitioner
-    // the ingress uses, so domain topics stay co-partitioned with the raw topic by grant id.
+    // the ingress uses, so domain topics (and backfilled raw records) stay co-partitioned by grant id.
     createPartitioner: KeyHashPartitioner,
   });
   await producer.connect();

@@ -17,13 +17,11 @@
  * live one (with origin `backfill`).
  */
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { readToEnd } from '../../cli/ops/read-to-end';
 import { cappedBackoff } from '../../lib/backoff';
-import { TRANSACTIONAL_RETRY } from '../../lib/kafka';
-import { KeyHashPartitioner } from '../../lib/kafkajs/partitioner';
 import type { Logger } from '../../lib/logger';
+import { readToEnd } from '../../lib/read-to-end';
 import { type ApiBudget, Slots } from '../api-budget';
-import { transactionalIdFor } from '../assignment/kafka-steps';
+import { fencedTransactionalProducer, transactionalIdFor } from '../assignment/kafka-steps';
 import type { ProcessorConfig } from '../config';
 import { httpPageFetcher, type PageFetcher } from './list-client';
 import type { BackfillMetrics } from './metrics';
@@ -50,7 +48,6 @@ export function backfillGroupId(processorGroupId: string): string {
 
 /** Partitions assigned together, taken over together. */
 interface Owned {
-  epoch: number;
   ready: Map<number, BackfillPartition>;
   taking: Promise<void>;
 }
@@ -61,7 +58,6 @@ export class BackfillCoordinator {
   private readonly runner: PageRunner;
   private readonly groupId: string;
   private readonly owned = new Map<number, Owned>();
-  private epoch = 0;
   private stopping = false;
 
   constructor(private readonly o: CoordinatorOptions) {
@@ -135,7 +131,7 @@ export class BackfillCoordinator {
     for (const p of [...this.owned.keys()]) if (!next.has(p)) void this.release(p);
     const fresh = [...next].filter((p) => !this.owned.has(p));
     if (fresh.length === 0) return;
-    const owned: Owned = { epoch: ++this.epoch, ready: new Map(), taking: Promise.resolve() };
+    const owned: Owned = { ready: new Map(), taking: Promise.resolve() };
     for (const p of fresh) this.owned.set(p, owned);
     // The partitions given together are restored together: one read of the topic, not one per partition.
     owned.taking = this.takeover(fresh, owned);
@@ -191,27 +187,13 @@ export class BackfillCoordinator {
     }
   }
 
-  private async fencedProducer(p: number): Promise<Producer> {
+  private fencedProducer(p: number): Promise<Producer> {
     const c = this.o.config;
-    const producer = this.o.kafka.producer({
-      transactionalId: transactionalIdFor(this.groupId, c.topics.backfill, p),
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: c.transactionTimeoutMs,
-      retry: TRANSACTIONAL_RETRY,
-      // The raw topic's partitioner: a backfilled notification lands where the grant's live ones do.
-      createPartitioner: KeyHashPartitioner,
-    });
-    await producer.connect();
-    try {
-      // Beginning a transaction runs InitProducerId (the fence); aborting an empty one sends nothing.
-      const txn = await producer.transaction();
-      await txn.abort();
-    } catch (err) {
-      await producer.disconnect().catch(() => undefined);
-      throw err;
-    }
-    return producer;
+    return fencedTransactionalProducer(
+      this.o.kafka,
+      transactionalIdFor(this.groupId, c.topics.backfill, p),
+      c.transactionTimeoutMs,
+    );
   }
 
   /** The partitions read whole: each grant's last state, and the inputs no tombstone followed. */

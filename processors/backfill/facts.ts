@@ -5,12 +5,10 @@
  * processor refused (duplicates, stale copies, dead letters).
  */
 import type { Message } from 'kafkajs';
-import { bool, long, obj } from '../../lib/json';
+import { long, obj } from '../../lib/json';
+import { isReauthentication } from '../stages/normalize/grants';
 import type { Notification } from '../types';
 import { factKey, type LifecycleFact } from './records';
-
-/** Grant codes (docs/nylas-contract.md §3.2): 25027 is a re-authentication. */
-const REAUTHENTICATED_CODE = 25027;
 
 const ACTIONS: ReadonlySet<string> = new Set(['created', 'updated', 'expired', 'deleted']);
 
@@ -26,7 +24,7 @@ export function lifecycleFactOf(n: Notification): LifecycleFact | undefined {
     action: n.action as LifecycleFact['action'],
     at: Math.floor(n.envelope.time),
     ...(grantUpdatedAt !== null && grantUpdatedAt >= 0 ? { grantUpdatedAt } : {}),
-    reauthenticated: bool(o.reauthentication_flag) === true || long(o.code) === REAUTHENTICATED_CODE,
+    reauthenticated: isReauthentication(o),
   };
 }
 

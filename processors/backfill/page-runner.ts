@@ -17,12 +17,12 @@
  */
 import { cappedBackoff } from '../../lib/backoff';
 import type { ApiBudget, Slots } from '../api-budget';
-import { ApiCallError } from '../stages/expand';
+import { ApiCallError, classifyApiStatus } from '../stages/expand';
 import type { ListPage, PageFetcher } from './list-client';
 import { nextCall, type PageCall } from './listing';
 import type { RunningBackfill } from './records';
 
-export type CallOutcome = 'ok' | 'rate_limited' | 'unavailable' | 'unauthorized' | 'not_found' | 'rejected';
+export type CallOutcome = 'ok' | ReturnType<typeof classifyApiStatus>;
 
 export interface PageRunnerOptions {
   fetch: PageFetcher;
@@ -52,15 +52,6 @@ export class AbortedError extends Error {
     super('backfill stopped');
     this.name = 'AbortedError';
   }
-}
-
-function classify(status: number | undefined): CallOutcome {
-  if (status === undefined) return 'unavailable';
-  if (status === 401) return 'unauthorized';
-  if (status === 404) return 'not_found';
-  if (status === 429) return 'rate_limited';
-  if (status === 408 || status === 425 || status >= 500) return 'unavailable';
-  return 'rejected';
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -104,7 +95,7 @@ export class PageRunner {
         if (err instanceof AbortedError || signal.aborted) throw new AbortedError();
         const e =
           err instanceof ApiCallError ? err : new ApiCallError((err as Error).message, undefined, undefined);
-        const outcome = classify(e.status);
+        const outcome = classifyApiStatus(e.status);
         this.o.observe?.(call.listing, outcome);
         const detail = `${call.path}: ${e.message}`;
         if (outcome === 'unauthorized') return { kind: 'unauthorized', calls, detail };

@@ -75,10 +75,6 @@ export class BackfillPartition {
     this.now = o.now ?? Date.now;
   }
 
-  get partition(): number {
-    return this.o.partition;
-  }
-
   get stopped(): boolean {
     return this.abort.signal.aborted;
   }

@@ -111,8 +111,6 @@ export interface GrantBackfillState {
   last?: FinishedBackfill;
 }
 
-export type BackfillRecord = LifecycleFact | BackfillRequest | GrantBackfillState;
-
 export function factKey(grantId: string, id: string): string {
   return JSON.stringify(['fact', grantId, id]);
 }

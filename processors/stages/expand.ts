@@ -183,7 +183,8 @@ class AbortedError extends Error {
   }
 }
 
-function classify(status: number | undefined): ExpansionErrorReason {
+/** What a failed Nylas API call's status means for the retry policy (the backfill's list calls too). */
+export function classifyApiStatus(status: number | undefined): Exclude<ExpansionErrorReason, 'deadline'> {
   if (status === undefined) return 'unavailable';
   if (status === 401) return 'unauthorized';
   if (status === 404) return 'not_found';
@@ -330,7 +331,7 @@ export class Expander {
         if (err instanceof AbortedError) throw err;
         const e =
           err instanceof ApiCallError ? err : new ApiCallError((err as Error).message, undefined, undefined);
-        const reason = classify(e.status);
+        const reason = classifyApiStatus(e.status);
         this.options.observer?.callFailed(reason);
         last = e.message;
         if (reason === 'not_found') return finish({ kind: 'gone' });

@@ -9,9 +9,9 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { Admin, Kafka } from 'kafkajs';
-import { readToEnd } from '../../cli/ops/read-to-end';
 import type { ServiceProcess } from '../../cli/up/supervisor';
 import { verifySignature } from '../../ingress/signature';
+import { readToEnd } from '../../lib/read-to-end';
 import { headerString, testConfig, testKafka } from '../helpers/kafka';
 import { type RawExchangeResult, rawExchange, requestHead } from '../helpers/raw-http';
 import { hmacHex } from '../helpers/signed-payload';

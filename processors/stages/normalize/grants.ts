@@ -1,5 +1,5 @@
 /** The grant family: `grant.created`/`.updated`/`.deleted`/`.expired`/`.imap_sync_completed`. */
-import { bool, enumOf, long, obj, secondsToMs, str, strArray } from '../../../lib/json';
+import { bool, enumOf, long, type Obj, obj, secondsToMs, str, strArray } from '../../../lib/json';
 import type { DomainEventValues, GrantStatus } from '../../../schemas/generated/types';
 import type { Notification } from '../../types';
 import type { Specific } from './shared';
@@ -14,6 +14,12 @@ const GRANT_ACTIONS: Record<string, DomainEventValues['grants']['action']> = {
 
 /** Grant codes (contract §3.2): 25027 is a re-authentication. */
 const REAUTHENTICATED_CODE = 25027;
+
+/** A grant.updated that re-authenticated the grant: the flag, or code 25027 (the domain event's
+ * `reauthenticated`, and what requests a backfill, processors/backfill/facts.ts). */
+export function isReauthentication(o: Obj): boolean {
+  return bool(o.reauthentication_flag) === true || long(o.code) === REAUTHENTICATED_CODE;
+}
 
 export function grantFields(n: Notification): Specific<'grants'> {
   const o = obj(n.envelope.data.object);
@@ -40,7 +46,7 @@ export function grantFields(n: Notification): Specific<'grants'> {
       name: str(o.name),
       scope:
         typeof o.scope === 'string' ? o.scope.split(/[\s,]+/).filter((s) => s !== '') : strArray(o.scope),
-      reauthenticated: flag === true || code === REAUTHENTICATED_CODE ? true : flag,
+      reauthenticated: isReauthentication(o) ? true : flag,
       grant_updated_at: secondsToMs(o.grant_updated_at),
     };
   }

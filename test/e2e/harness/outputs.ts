@@ -5,9 +5,9 @@
  */
 import avro from 'avsc';
 import type { Admin, IHeaders, Kafka } from 'kafkajs';
-import { readToEnd } from '../../../cli/ops/read-to-end';
 import { verifySignature } from '../../../ingress/signature';
 import type { TopicsConfig } from '../../../lib/config';
+import { readToEnd } from '../../../lib/read-to-end';
 import { domainTopicNames } from '../../../lib/topics';
 import { DLQ_HEADERS } from '../../../processors/dead-letter';
 import { avroObject, stateDigest } from './state';

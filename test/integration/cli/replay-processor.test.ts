@@ -4,9 +4,9 @@
  * the same notifications are emitted again (the warning's "downstream consumers will see them again").
  */
 import type { Admin, Kafka } from 'kafkajs';
-import { readToEnd } from '../../../cli/ops/read-to-end';
 import { type CommonConfig, loadCommonConfig } from '../../../lib/config';
 import { silentLogger } from '../../../lib/logger';
+import { readToEnd } from '../../../lib/read-to-end';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
 import { loadProcessorConfig, type RunningProcessor, startProcessor } from '../../../processors/index';
 import { createMockNotifications } from '../../../simulator/index';

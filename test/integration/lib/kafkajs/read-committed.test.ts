@@ -6,10 +6,10 @@
  * the committed records. The reader is the one the CLI and the tests use (cli/ops/read-to-end.ts).
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { readToEnd } from '../../../../cli/ops/read-to-end';
 import { createKafka, TRANSACTIONAL_RETRY } from '../../../../lib/kafka';
 import { applyKafkajsAdaptations } from '../../../../lib/kafkajs';
 import { silentLogger } from '../../../../lib/logger';
+import { readToEnd } from '../../../../lib/read-to-end';
 import { createTopics, testConfig, uniqueName } from '../../../helpers/kafka';
 
 describe('read_committed through kafkajs (real broker)', () => {

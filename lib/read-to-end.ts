@@ -1,6 +1,7 @@
 /**
  * Reads chosen partitions of a topic from their earliest offset up to the end offsets seen at start,
- * then stops: what redrive and replay --reset-state need ("everything there is now", not a stream).
+ * then stops: what redrive and replay --reset-state need ("everything there is now", not a stream), and
+ * the backfill coordinator's takeover (processors/backfill/coordinator.ts).
  * With `ranges`, reads exactly those offset ranges instead (tail --last looks back with it).
  * A throwaway consumer group that never commits, deleted afterwards; read_committed, and progress is
  * followed through END_BATCH_PROCESS so a log ending in a transaction marker still completes.
