@@ -127,7 +127,6 @@ export async function runPipeline(deps: PipelineDeps, input: RoundInput): Promis
   await store.prefetch(
     ready.map((n) => n.envelope.id),
     ready.map((n) => objectKeyString(n.object)),
-    now,
   );
   const { unique, duplicates } = dedupe(ready, (id) => store.seen(id, now));
   const lookup = (key: string) => store.version(key, now);

@@ -118,7 +118,6 @@ async function once(
     await store.prefetch(
       decoded.notifications.map((n) => n.envelope.id),
       decoded.notifications.map((n) => objectKeyString(n.object)),
-      now,
     );
     ns.set('state prefetch', (ns.get('state prefetch') ?? 0) + Number(process.hrtime.bigint() - p0));
     const { unique } = time('dedupe', () => dedupe(decoded.notifications, (id) => store.seen(id, now)));

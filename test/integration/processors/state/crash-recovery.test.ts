@@ -76,7 +76,7 @@ describe('processor state: kill -9 between the commit and the store apply', () =
       expect(store.checkpoint?.offset.toString() ?? null).toBe(m.storeCheckpoint);
       expect(BigInt(m.checkpoint)).toBeGreaterThan(BigInt(m.storeCheckpoint ?? '-1'));
       const now = Date.now();
-      await store.prefetch(m.dedupeIds, [], now);
+      await store.prefetch(m.dedupeIds, []);
       expect(m.dedupeIds.filter((id) => store.seen(id, now))).toEqual([]);
     } finally {
       await close();

@@ -106,7 +106,7 @@ describe('processor state: kill -9 during a restore', () => {
       expect(partial.checkpoint?.offset).toBe(cp);
       const now = Date.now();
       const probed = [0, killedAt - 1, killedAt, FILLER_RECORDS - 1];
-      await partial.prefetch([...probed.map((r) => fillerId(r, 0)), ...w.emitted], [], now);
+      await partial.prefetch([...probed.map((r) => fillerId(r, 0)), ...w.emitted], []);
       expect(probed.map((r) => partial.seen(fillerId(r, 0), now))).toEqual([true, true, false, false]);
       expect([...w.emitted].filter((id) => !partial.seen(id, now))).toEqual([]);
     } finally {
@@ -165,7 +165,7 @@ describe('processor state: kill -9 during a restore', () => {
     try {
       const keys = probeRecords.map((r) => messageKey(FILLER_GRANT, fillerObject(r, 0)));
       const now = Date.now();
-      await restored.store.prefetch([], keys, now);
+      await restored.store.prefetch([], keys);
       expect(keys.map((k) => restored.store.version(k, now)?.version)).toEqual(
         probeRecords.map(() => BigInt(FILLER_TIME) * 1000n),
       );

@@ -85,7 +85,7 @@ describe('processor state: a takeover by another instance', () => {
       try {
         const now = Date.now();
         const answers = async (s: typeof onA.store) => {
-          await s.prefetch([...handled, ...neverSent], objects, now);
+          await s.prefetch([...handled, ...neverSent], objects);
           return {
             seen: Object.fromEntries([...handled, ...neverSent].map((id) => [id, s.seen(id, now)])),
             versions: Object.fromEntries(objects.map((k) => [k, s.version(k, now) ?? null])),
