@@ -6,6 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json tsconfig.prod.json ./
+COPY scripts/clean-output.js scripts/
 COPY lib lib
 COPY cli cli
 COPY ingress ingress
