@@ -61,6 +61,9 @@ export interface TopicsConfig {
   /** The backfill coordinator's compacted topic: grant lifecycle facts, requests and each grant's
    * backfill state (processors/backfill/records.ts). */
   backfill: string;
+  /** Compacted, per contact, calendar and folder the processor emitted as existing (a tombstone once
+   * deleted): what a backfill's whole re-listing is reconciled against (processors/backfill/known-objects.ts). */
+  knownObjects: string;
   emailMessages: string;
   emailFolders: string;
   emailTracking: string;
@@ -201,6 +204,11 @@ export const TOPIC_VARIABLES = {
     'nylas-stream.backfill',
     'grant lifecycle facts, backfill requests and their progress (compacted)',
   ),
+  knownObjects: topicName(
+    'TOPIC_KNOWN_OBJECTS',
+    'nylas-stream.known-objects',
+    'the contacts, calendars and folders emitted as existing, for backfill reconciliation (compacted)',
+  ),
   emailMessages: topicName('TOPIC_EMAIL_MESSAGES', 'nylas.email.messages', '`message.*` domain events'),
   emailFolders: topicName('TOPIC_EMAIL_FOLDERS', 'nylas.email.folders', '`folder.*` domain events'),
   emailTracking: topicName(
@@ -231,7 +239,7 @@ export const TOPIC_VARIABLES = {
     min: 1,
     max: 10_000,
     description:
-      'partitions of the raw, DLQ, state, backfill and domain topics (co-partitioned; choose generously)',
+      'partitions of the raw, DLQ, state, backfill, known-objects and domain topics (co-partitioned; choose generously)',
     readBy: EVERYONE,
   }),
   replicationFactor: integer('TOPIC_REPLICATION_FACTOR', {
@@ -348,6 +356,7 @@ export function loadTopicsConfig(env: Env): TopicsConfig {
     dlq: t.dlq.read(env),
     state: t.state.read(env),
     backfill: t.backfill.read(env),
+    knownObjects: t.knownObjects.read(env),
     emailMessages: t.emailMessages.read(env),
     emailFolders: t.emailFolders.read(env),
     emailTracking: t.emailTracking.read(env),

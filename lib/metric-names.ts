@@ -201,6 +201,12 @@ export const METRICS = {
     type: 'counter',
     labels: ['family'],
   },
+  backfillReconciledDeletes: {
+    name: 'nylas_stream_backfill_reconciled_deletes_total',
+    help: 'Known contacts, calendars and folders a completed backfill emitted as deleted because its whole re-listing no longer returned them, by family.',
+    type: 'counter',
+    labels: ['family'],
+  },
   backfillApiCalls: {
     name: 'nylas_stream_backfill_api_calls_total',
     help: 'Nylas list calls made by backfills, by listing and outcome (ok, rate_limited, unavailable, unauthorized, not_found, rejected).',

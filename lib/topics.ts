@@ -68,7 +68,7 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
   const isr: Record<string, string> = minIsr === undefined ? {} : { 'min.insync.replicas': String(minIsr) };
   // Every topic says how large a record it takes, rather than inheriting the broker's default.
   const maxBytes = (n: number) => ({ 'max.message.bytes': String(n) });
-  // The state changelog and the backfill topic: small records of our own, kept by key.
+  // The state changelog, the backfill and known-objects topics: small records of our own, kept by key.
   const compacted = {
     'cleanup.policy': 'compact',
     'min.compaction.lag.ms': '0',
@@ -116,6 +116,15 @@ export function topicPlan(t: TopicsConfig): TopicSpec[] {
       // grant can stay expired for weeks, and its re-authentication decides the backfill.
       configs: compacted,
       purpose: 'backfill coordinator: grant lifecycle facts, requests, progress (compacted)',
+    },
+    {
+      name: t.knownObjects,
+      ...base,
+      // Compacted: one record per contact, calendar and folder that exists (tombstoned when deleted),
+      // so a backfill's whole re-listing can tell which known objects are gone
+      // (processors/backfill/known-objects.ts). Its size follows the accounts, not the traffic.
+      configs: compacted,
+      purpose: 'contacts, calendars and folders emitted as existing, for backfill reconciliation (compacted)',
     },
     ...domainTopicNames(t).map((name) => ({
       name,

@@ -111,12 +111,11 @@ export async function processorDependencies(
   }
 }
 
-/** The raw, state, DLQ and backfill topics must exist; returns the state topic's partition count. */
+/** The raw, state, DLQ, backfill and known-objects topics must exist; returns the state topic's partition count. */
 async function checkTopics(config: ProcessorConfig, admin: ProcessorDeps['admin']): Promise<number> {
   const existing = new Set(await admin.listTopics());
-  const missing = [config.topics.raw, config.topics.state, config.topics.dlq, config.topics.backfill].filter(
-    (t) => !existing.has(t),
-  );
+  const t = config.topics;
+  const missing = [t.raw, t.state, t.dlq, t.backfill, t.knownObjects].filter((name) => !existing.has(name));
   if (missing.length > 0) {
     throw new NylasStreamError(
       ErrorCodes.CONFIG_INVALID,

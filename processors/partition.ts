@@ -36,6 +36,8 @@ export interface PartitionWorkerOptions {
   dlqTopic: string;
   /** Where the round's lifecycle facts go (processors/backfill/facts.ts). */
   backfillTopic: string;
+  /** Where the round's known-objects records go (processors/backfill/known-objects.ts). */
+  knownObjectsTopic: string;
   producer: Producer;
   store: PartitionStore;
   pipeline: Pipeline;
@@ -385,6 +387,7 @@ export class PartitionWorker {
     if (
       result.domain.length === 0 &&
       result.facts.length === 0 &&
+      result.known.length === 0 &&
       result.deadLetters.length === 0 &&
       stateChanges.length === 0 &&
       !offsetChanged
@@ -402,6 +405,7 @@ export class PartitionWorker {
     };
     for (const d of result.domain) add(d.topic, d.message);
     for (const f of result.facts) add(this.o.backfillTopic, f);
+    for (const k of result.known) add(this.o.knownObjectsTopic, k);
     for (const dl of result.deadLetters) add(this.o.dlqTopic, deadLetterMessage(dl, now));
     const changelog = changelogMessages(this.o.partition, this.o.statePartition, stateChanges);
     for (const m of changelog.messages) add(this.o.stateTopic, m);

@@ -17,6 +17,7 @@
 import type { Message } from 'kafkajs';
 import type { TopicsConfig } from '../lib/config';
 import { lifecycleFactMessage } from './backfill/facts';
+import { knownObjectMessage } from './backfill/known-objects';
 import { deadLetterForThrown, deadLetterOf } from './dead-letter';
 import {
   type DeferredRecord,
@@ -74,6 +75,9 @@ export interface RoundResult {
   /** Lifecycle facts of the grant events emitted, for the backfill coordinator (backfill/facts.ts):
    * written to the backfill topic in the round's transaction. */
   facts: Message[];
+  /** The contacts, calendars and folders emitted, for backfill reconciliation (backfill/known-objects.ts):
+   * written to the known-objects topic in the round's transaction. */
+  known: Message[];
 }
 
 /** What a round remembers: the ids it handled and each changed object's new last version. */
@@ -111,6 +115,7 @@ interface Tally {
   /** Notifications the store remembers after the commit (emitted or stale). */
   handled: Notification[];
   facts: Message[];
+  known: Message[];
 }
 
 type Ordered = ReturnType<typeof order>;
@@ -155,6 +160,7 @@ export async function runPipeline(deps: PipelineDeps, input: RoundInput): Promis
     handledOffsets: input.records.filter((r) => aside.active(r)).map((r) => r.offset),
     outcomes: tally.outcomes,
     facts: tally.facts,
+    known: tally.known,
   };
 }
 
@@ -173,7 +179,7 @@ function tallySkipped(
   aside: SetAside,
 ): Tally {
   const deadLetters = undecodable.filter((d) => aside.active(d.record));
-  const tally: Tally = { deadLetters, outcomes: [], handled: [], facts: [] };
+  const tally: Tally = { deadLetters, outcomes: [], handled: [], facts: [], known: [] };
   for (let i = 0; i < deadLetters.length; i++)
     tally.outcomes.push({ family: 'unknown', outcome: 'dead_lettered' });
   for (const n of duplicates)
@@ -246,6 +252,8 @@ function emitFinal(
       const fact = lifecycleFactMessage(n);
       if (fact !== undefined) tally.facts.push(fact);
     }
+    const known = knownObjectMessage(n);
+    if (known !== undefined) tally.known.push(known);
     tally.handled.push(n);
     tally.outcomes.push({ family: n.family, outcome: 'emitted' });
     // Counted beside 'emitted', so an operator sees how often a downstream team gets no body.

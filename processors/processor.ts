@@ -294,6 +294,7 @@ export class Processor {
       statePartition: statePartitionFor(p, this.d.statePartitions),
       dlqTopic: config.topics.dlq,
       backfillTopic: config.topics.backfill,
+      knownObjectsTopic: config.topics.knownObjects,
       producer,
       store,
       pipeline: this.d.pipeline,

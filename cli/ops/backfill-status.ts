@@ -73,6 +73,8 @@ export function foldBackfillRecords(topic: string, records: Iterable<BackfillTop
       unreadable += 1;
       continue;
     }
+    // The ids a running backfill's whole listings returned so far: its working data, not its status.
+    if (key.kind === 'listed') continue;
     // Keyed by the parsed key: the same key spelled with other JSON whitespace is still the same key.
     const canonical =
       key.kind === 'grant'
@@ -104,7 +106,7 @@ export function foldBackfillRecords(topic: string, records: Iterable<BackfillTop
       else view(key.grantId, r.partition).state = state;
     } else if (key.kind === 'fact') {
       view(key.grantId, r.partition).pendingFacts += 1;
-    } else {
+    } else if (key.kind === 'request') {
       const request = parseRequest(value);
       const v = view(key.grantId, r.partition);
       if (typeof request === 'string')

@@ -23,6 +23,7 @@ import { readToEnd } from '../../lib/read-to-end';
 import { type ApiBudget, Slots } from '../api-budget';
 import { fencedTransactionalProducer, transactionalIdFor } from '../assignment/kafka-steps';
 import type { ProcessorConfig } from '../config';
+import { readKnownObjects } from './known-objects';
 import { httpPageFetcher, type PageFetcher } from './list-client';
 import type { BackfillMetrics } from './metrics';
 import { PageRunner } from './page-runner';
@@ -223,6 +224,13 @@ export class BackfillCoordinator {
           retryMaxMs: c.retryBackoffMaxMs,
           ...(this.o.now ? { now: this.o.now } : {}),
           onLost: () => void this.release(p),
+          readKnown: (grants) =>
+            readKnownObjects(this.o.kafka, this.o.admin, {
+              topic: c.topics.knownObjects,
+              partition: p,
+              grants,
+              timeoutMs: c.takeoverTimeoutMs,
+            }),
         }),
       );
     }
@@ -240,7 +248,9 @@ export class BackfillCoordinator {
         const key = parseKey(m.key);
         if (owner === undefined || pending === undefined || key === undefined) return;
         const rawKey = String(m.key);
-        if (key.kind === 'grant') {
+        if (key.kind === 'listed') {
+          owner.restoreListed(key.grantId, key.requestId, rawKey, m.value);
+        } else if (key.kind === 'grant') {
           const state = m.value === null ? undefined : parseGrantState(parseValue(m.value));
           if (state === undefined) owner.states.delete(key.grantId);
           else owner.states.set(key.grantId, state);

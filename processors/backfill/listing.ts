@@ -141,31 +141,38 @@ export interface BuildContext {
 export function notificationOf(family: BackfillFamily, item: Obj, ctx: BuildContext): Message | undefined {
   const id = typeof item.id === 'string' && item.id !== '' ? item.id : undefined;
   if (id === undefined) return undefined;
-  const grantId = ctx.request.grantId;
   // The raw key (the grant) is derived from data.object.grant_id, as for a live notification.
-  const object: Obj = { ...item, grant_id: grantId };
-  let type = `${SINGULAR[family]}.updated`;
-  const envelope = (o: Obj, t: string) => ({
+  const object: Obj = { ...item, grant_id: ctx.request.grantId };
+  const type = `${SINGULAR[family]}.updated`;
+  const record = rawRecord(`backfill:${ctx.request.id}:${family}:${id}`, type, object, ctx);
+  if (
+    family !== 'messages' ||
+    Buffer.byteLength(String(record.value)) <= TRUNCATE_OVER_BYTES ||
+    !('body' in object)
+  )
+    return record;
+  delete object.body;
+  return rawRecord(`backfill:${ctx.request.id}:${family}:${id}`, `${type}.truncated`, object, ctx);
+}
+
+/** A notification as Nylas would send it, marked as the backfill's (headers origin and backfill id). */
+function rawRecord(id: string, type: string, object: Obj, ctx: BuildContext): Message {
+  const grantId = ctx.request.grantId;
+  const envelope = {
     specversion: '1.0',
-    type: t,
+    type,
     source: '/nylas-stream/backfill',
-    id: `backfill:${ctx.request.id}:${family}:${id}`,
+    id,
     time: ctx.nylasTime,
     webhook_delivery_attempt: 1,
-    data: { application_id: ctx.applicationId, grant_id: grantId, object: o },
-  });
-  let body = JSON.stringify(envelope(object, type));
-  if (family === 'messages' && Buffer.byteLength(body) > TRUNCATE_OVER_BYTES && 'body' in object) {
-    delete object.body;
-    type = `${type}.truncated`;
-    body = JSON.stringify(envelope(object, type));
-  }
+    data: { application_id: ctx.applicationId, grant_id: grantId, object },
+  };
   return {
     key: grantId,
-    value: body,
+    value: JSON.stringify(envelope),
     headers: {
       [RAW_HEADERS.contentType]: 'application/json',
-      [RAW_HEADERS.notificationId]: `backfill:${ctx.request.id}:${family}:${id}`,
+      [RAW_HEADERS.notificationId]: id,
       [RAW_HEADERS.type]: type,
       [RAW_HEADERS.receivedAt]: String(ctx.now),
       [RAW_HEADERS.origin]: 'backfill',
@@ -173,6 +180,18 @@ export function notificationOf(family: BackfillFamily, item: Obj, ctx: BuildCont
     },
     timestamp: String(ctx.now),
   };
+}
+
+/** The raw-topic record of a known object a whole listing no longer returned (reconcile.ts): a delete as
+ * Nylas sends one for these families (`{grant_id, id, object}`, docs/nylas-contract.md §3.2), at the
+ * listing's time. */
+export function deletionOf(family: BackfillFamily, objectId: string, ctx: BuildContext): Message {
+  return rawRecord(
+    `backfill:${ctx.request.id}:${family}:${objectId}:deleted`,
+    `${SINGULAR[family]}.deleted`,
+    { id: objectId, grant_id: ctx.request.grantId, object: SINGULAR[family] },
+    ctx,
+  );
 }
 
 /** A list response's items that are objects (anything else in `data` is skipped, not trusted). */

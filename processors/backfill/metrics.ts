@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../../lib/metric-names';
+import { RECONCILED_FAMILIES } from './known-objects';
 import type { CallOutcome } from './page-runner';
 import type { BackfillReason } from './records';
 
@@ -13,6 +14,7 @@ export class BackfillMetrics {
   readonly finished: Counter<'reason' | 'outcome'>;
   readonly pages: Counter<'listing'>;
   readonly objects: Counter<'family'>;
+  readonly reconciledDeletes: Counter<'family'>;
   readonly apiCalls: Counter<'listing' | 'outcome'>;
   readonly inputsRejected: Counter<'kind'>;
   /** Read at scrape time: the coordinator's running backfills (epoch ms they started, blocked or not). */
@@ -37,6 +39,11 @@ export class BackfillMetrics {
     });
     this.pages = new Counter({ ...spec(m.backfillPages), labelNames: ['listing'], registers: [registry] });
     this.objects = new Counter({ ...spec(m.backfillObjects), labelNames: ['family'], registers: [registry] });
+    this.reconciledDeletes = new Counter({
+      ...spec(m.backfillReconciledDeletes),
+      labelNames: ['family'],
+      registers: [registry],
+    });
     this.apiCalls = new Counter({
       ...spec(m.backfillApiCalls),
       labelNames: ['listing', 'outcome'],
@@ -52,6 +59,7 @@ export class BackfillMetrics {
       this.requests.inc({ reason }, 0);
       for (const outcome of ['completed', 'failed', 'cancelled']) this.finished.inc({ reason, outcome }, 0);
     }
+    for (const family of RECONCILED_FAMILIES) this.reconciledDeletes.inc({ family }, 0);
     const self = this;
     new Gauge({
       ...spec(m.backfillRunning),

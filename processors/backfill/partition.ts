@@ -20,16 +20,21 @@ import type { Message, Producer } from 'kafkajs';
 import { cappedBackoff } from '../../lib/backoff';
 import { isFencingError } from '../../lib/kafkajs/errors';
 import type { Logger } from '../../lib/logger';
+import { type GrantKnownObjects, isReconciled, type KnownObjects } from './known-objects';
 import { applyFact, enqueue, finish, type LifecyclePolicy, type Transition } from './lifecycle';
-import { advance, notificationOf } from './listing';
+import { advance, type BuildContext, deletionOf, notificationOf } from './listing';
 import type { BackfillMetrics } from './metrics';
 import { AbortedError, type PageResult, type PageRunner } from './page-runner';
+import { unlisted } from './reconcile';
 import {
   type BackfillFamily,
   type GrantBackfillState,
   grantKey,
+  type ListedPage,
+  listedKey,
   type ParsedKey,
   parseFact,
+  parseListedPage,
   parseRequest,
   type RunningBackfill,
 } from './records';
@@ -49,6 +54,8 @@ export interface BackfillPartitionOptions {
   now?: () => number;
   /** Called when the partition can go on no longer (fenced: another instance owns it now). */
   onLost?: (err: unknown) => void;
+  /** Reads the known-objects index of this partition for these grants (known-objects.ts). */
+  readKnown: (grantIds: ReadonlySet<string>) => Promise<KnownObjects>;
 }
 
 /** One record of the backfill topic as read. */
@@ -61,6 +68,10 @@ export interface InputRecord {
 
 export class BackfillPartition {
   readonly states = new Map<string, GrantBackfillState>();
+  /** Per grant, the pages its running backfill's whole listings returned so far, by record key: what
+   * reconciliation compares the known objects with. Tombstoned with the commit that ends the backfill.
+   * Memory: the ids of the grants between a whole listing's first page and their backfill's end. */
+  private readonly listed = new Map<string, { requestId: string; pages: Map<string, ListedPage> }>();
   /** Offsets below this are already reflected in memory (restored or applied). */
   resumeAt = 0n;
   private chain: Promise<unknown> = Promise.resolve();
@@ -79,11 +90,48 @@ export class BackfillPartition {
     return this.abort.signal.aborted;
   }
 
+  /** Listed pages the restore read, by record key (the last record of each key; tombstones removed). */
+  private readonly restoredPages = new Map<
+    string,
+    { grantId: string; requestId: string; page: ListedPage }
+  >();
+
+  /** A listed page read by the restore (null: tombstoned). */
+  restoreListed(grantId: string, requestId: string, rawKey: string, value: Buffer | null): void {
+    let page: ListedPage | undefined;
+    try {
+      page = value === null ? undefined : parseListedPage(JSON.parse(value.toString()));
+    } catch {
+      page = undefined;
+    }
+    if (page === undefined) this.restoredPages.delete(rawKey);
+    else this.restoredPages.set(rawKey, { grantId, requestId, page });
+  }
+
   /** Applies the inputs the restore found unapplied, then runs the backfills. */
   async start(pending: readonly InputRecord[]): Promise<void> {
-    for (const input of pending)
-      if (input.key.kind !== 'grant' && input.value !== null) await this.apply(input);
+    // The running backfills' pages first, so an input that ends one tombstones them with its commit;
+    // pages of a backfill that ended before its tombstones were committed are tombstoned now.
+    const leftovers: Message[] = [];
+    for (const [key, r] of this.restoredPages) {
+      if (this.states.get(r.grantId)?.running?.request.id === r.requestId)
+        this.keepListed(r.grantId, r.requestId, key, r.page);
+      else leftovers.push({ key, value: null, partition: this.o.partition });
+    }
+    this.restoredPages.clear();
+    if (leftovers.length > 0)
+      await this.serialized(() => this.commit([{ topic: this.o.backfillTopic, messages: leftovers }]));
+    for (const input of pending) if (isInput(input) && input.value !== null) await this.apply(input);
     this.loopDone = this.loop();
+  }
+
+  private keepListed(grantId: string, requestId: string, key: string, page: ListedPage): void {
+    let entry = this.listed.get(grantId);
+    if (entry === undefined || entry.requestId !== requestId) {
+      entry = { requestId, pages: new Map() };
+      this.listed.set(grantId, entry);
+    }
+    entry.pages.set(key, page);
   }
 
   /** Ends the page loop and lets go of the partition's producer (its connections with it). */
@@ -107,7 +155,7 @@ export class BackfillPartition {
   async input(record: InputRecord): Promise<void> {
     const offset = BigInt(record.offset);
     if (offset < this.resumeAt) return;
-    if (record.key.kind !== 'grant' && record.value !== null) await this.apply(record);
+    if (isInput(record) && record.value !== null) await this.apply(record);
     this.resumeAt = offset + 1n;
   }
 
@@ -147,7 +195,7 @@ export class BackfillPartition {
         t = enqueue(current ?? { kind: 'grant', grantId, queued: [] }, parsed, now);
       }
       const messages: Message[] = [{ key: record.rawKey, value: null, partition: this.o.partition }];
-      if (t.state !== null || current !== undefined) messages.push(this.stateMessage(grantId, t.state));
+      if (t.state !== null || current !== undefined) messages.push(...this.stateMessages(grantId, t.state));
       await this.commit([{ topic: this.o.backfillTopic, messages }]);
       this.remember(grantId, t.state);
       this.count(t, current);
@@ -198,17 +246,39 @@ export class BackfillPartition {
     }
   }
 
-  private stateMessage(grantId: string, state: GrantBackfillState | null): Message {
-    return {
-      key: grantKey(grantId),
-      value: state === null ? null : JSON.stringify(state),
-      partition: this.o.partition,
-    };
+  /** The grant's new state, and tombstones for the listed pages of a backfill it no longer runs. */
+  private stateMessages(grantId: string, state: GrantBackfillState | null): Message[] {
+    const p = this.o.partition;
+    const out: Message[] = [
+      { key: grantKey(grantId), value: state === null ? null : JSON.stringify(state), partition: p },
+    ];
+    const entry = this.listed.get(grantId);
+    if (entry !== undefined && state?.running?.request.id !== entry.requestId)
+      for (const key of entry.pages.keys()) out.push({ key, value: null, partition: p });
+    return out;
   }
 
+  /** After a commit: memory follows what it wrote (stateMessages' tombstones included). */
   private remember(grantId: string, state: GrantBackfillState | null): void {
     if (state === null) this.states.delete(grantId);
     else this.states.set(grantId, state);
+    const entry = this.listed.get(grantId);
+    if (entry !== undefined && state?.running?.request.id !== entry.requestId) this.listed.delete(grantId);
+  }
+
+  /** What the notifications of a page (or of a reconciliation's deletes) are built with. */
+  private context(
+    state: GrantBackfillState,
+    running: RunningBackfill,
+    nylasTime: number,
+    now: number,
+  ): BuildContext {
+    return {
+      request: running.request,
+      applicationId: running.request.applicationId ?? state.applicationId ?? UNKNOWN_APPLICATION,
+      nylasTime,
+      now,
+    };
   }
 
   /** One transaction; fencing means the partition is someone else's now. */
@@ -280,6 +350,12 @@ export class BackfillPartition {
     const running = this.states.get(grantId)?.running;
     if (running === undefined) return;
     const result = await this.o.runner.next(running, this.abort.signal);
+    // A completed backfill that listed a family whole is reconciled: the index is read before the
+    // commit (outside the partition's serialized section: it takes seconds, inputs need not wait).
+    const known =
+      result.kind === 'done' && Object.keys(running.listedFrom ?? {}).length > 0
+        ? (await this.o.readKnown(new Set([grantId]))).get(grantId)
+        : undefined;
     await this.serialized(async () => {
       const state = this.states.get(grantId);
       // While the page was fetched, an input may have changed the grant (deleted, a new request
@@ -290,7 +366,7 @@ export class BackfillPartition {
         JSON.stringify(state.running.position) !== JSON.stringify(running.position)
       )
         return;
-      await this.settle(state, state.running, result);
+      await this.settle(state, state.running, result, known);
     });
   }
 
@@ -298,18 +374,27 @@ export class BackfillPartition {
     state: GrantBackfillState,
     running: RunningBackfill,
     result: PageResult,
+    known: GrantKnownObjects | undefined,
   ): Promise<void> {
     const now = this.now();
     const m = this.o.metrics;
     const reason = running.request.reason;
     switch (result.kind) {
       case 'done': {
+        const gone = unlisted(running, this.listed.get(state.grantId)?.pages.values() ?? [], known);
+        const deletes = gone.map((g) =>
+          deletionOf(g.family, g.objectId, this.context(state, running, g.at, now)),
+        );
         const next = finish(state, 'completed', now);
+        if (next.last !== undefined && deletes.length > 0)
+          next.last = { ...next.last, deleted: deletes.length };
         await this.commit([
-          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+          { topic: this.o.rawTopic, messages: deletes },
+          { topic: this.o.backfillTopic, messages: this.stateMessages(state.grantId, next) },
         ]);
         this.remember(state.grantId, next);
         m.finished.inc({ reason, outcome: 'completed' });
+        for (const g of gone) m.reconciledDeletes.inc({ family: g.family });
         this.o.log.info(
           {
             grantId: state.grantId,
@@ -317,6 +402,7 @@ export class BackfillPartition {
             objects: running.objects,
             pages: running.pages,
             calls: running.calls,
+            deleted: gone.length,
             seconds: (now - running.startedAt) / 1000,
           },
           'backfill completed',
@@ -331,7 +417,7 @@ export class BackfillPartition {
           result.detail,
         );
         await this.commit([
-          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+          { topic: this.o.backfillTopic, messages: this.stateMessages(state.grantId, next) },
         ]);
         this.remember(state.grantId, next);
         m.finished.inc({ reason, outcome: 'failed' });
@@ -351,7 +437,7 @@ export class BackfillPartition {
           },
         };
         await this.commit([
-          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+          { topic: this.o.backfillTopic, messages: this.stateMessages(state.grantId, next) },
         ]);
         this.remember(state.grantId, next);
         this.o.log.warn(
@@ -366,16 +452,25 @@ export class BackfillPartition {
         const cursor = result.kind === 'page' ? result.page.nextCursor : null;
         const family: BackfillFamily | undefined = result.kind === 'page' ? result.call.emits : undefined;
         const raw: Message[] = [];
+        const own: Message[] = [];
+        let listedPage: { key: string; page: ListedPage } | undefined;
+        let listedFrom = running.listedFrom;
         if (family !== undefined && result.kind === 'page') {
-          const ctx = {
-            request: running.request,
-            applicationId: running.request.applicationId ?? state.applicationId ?? UNKNOWN_APPLICATION,
-            nylasTime: result.page.nylasTime,
-            now,
-          };
+          const ctx = this.context(state, running, result.page.nylasTime, now);
+          const ids: string[] = [];
           for (const item of items) {
             const n = notificationOf(family, item, ctx);
-            if (n !== undefined) raw.push(n);
+            if (n === undefined) continue;
+            raw.push(n);
+            ids.push(String(item.id));
+          }
+          if (isReconciled(family)) {
+            // A whole listing: its ids are kept until the backfill completes and reconciles them.
+            const key = listedKey(state.grantId, running.request.id, family, running.pages);
+            listedPage = { key, page: { kind: 'listed', family, ids } };
+            own.push({ key, value: JSON.stringify(listedPage.page), partition: this.o.partition });
+            if (listedFrom?.[family] === undefined)
+              listedFrom = { ...listedFrom, [family]: result.page.nylasTime };
           }
         }
         const nextRunning: RunningBackfill = {
@@ -384,19 +479,27 @@ export class BackfillPartition {
           objects: running.objects + raw.length,
           pages: running.pages + (result.kind === 'page' ? 1 : 0),
           calls: running.calls + result.calls,
+          ...(listedFrom === undefined ? {} : { listedFrom }),
         };
         const next: GrantBackfillState = { ...state, running: nextRunning };
         await this.commit([
           { topic: this.o.rawTopic, messages: raw },
-          { topic: this.o.backfillTopic, messages: [this.stateMessage(state.grantId, next)] },
+          { topic: this.o.backfillTopic, messages: [...own, ...this.stateMessages(state.grantId, next)] },
         ]);
         this.remember(state.grantId, next);
+        if (listedPage !== undefined)
+          this.keepListed(state.grantId, running.request.id, listedPage.key, listedPage.page);
         if (result.kind === 'page') m.pages.inc({ listing: result.call.listing });
         if (family !== undefined && raw.length > 0) m.objects.inc({ family }, raw.length);
         return;
       }
     }
   }
+}
+
+/** Inputs are facts and requests; grant states and listed pages are the coordinator's own records. */
+function isInput(record: InputRecord): boolean {
+  return record.key.kind === 'fact' || record.key.kind === 'request';
 }
 
 /** A manual request for a grant whose lifecycle the coordinator never saw carries no application id;

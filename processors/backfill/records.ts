@@ -7,6 +7,12 @@
  *   ["fact", grantId, notificationId] LifecycleFact                      the processor, in the transaction of the grant's domain event
  *   ["request", grantId, requestId]   BackfillRequest                    `nylas-stream backfill --execute`
  *   ["grant", grantId]                GrantBackfillState (null: forgot)  the coordinator
+ *   ["listed", grantId, requestId, family, page]
+ *                                     ListedPage                         the coordinator, with the page
+ *
+ * Listed pages record the ids a whole listing (contacts, calendars, folders) returned, page by page, until
+ * the backfill completes and reconciles them against the known objects (known-objects.ts); they are
+ * tombstoned when their backfill ends, whatever its outcome.
  *
  * Facts and requests are inputs: the coordinator folds each into its grant's state and, in the same
  * transaction, writes the new state and a tombstone for the input's key, so compaction removes applied
@@ -81,6 +87,16 @@ export interface RunningBackfill {
   /** Set when the API answered 401 (the grant expired again): the backfill waits for the grant's next
    * re-authentication (or a new request) instead of retrying a call that cannot succeed. */
   blocked?: { at: number; detail: string };
+  /** Per family listed whole (contacts, calendars, folders): when Nylas answered its first page (Unix s,
+   * Nylas's clock). Reconciliation judges only objects last emitted before it. */
+  listedFrom?: Partial<Record<BackfillFamily, number>>;
+}
+
+/** The ids one page of a whole listing returned (key ["listed", grantId, requestId, family, page]). */
+export interface ListedPage {
+  kind: 'listed';
+  family: BackfillFamily;
+  ids: string[];
 }
 
 export interface FinishedBackfill {
@@ -91,6 +107,8 @@ export interface FinishedBackfill {
   detail?: string;
   objects: number;
   calls: number;
+  /** Known objects a completed backfill emitted as deleted (reconcile.ts); absent: none. */
+  deleted?: number;
   finishedAt: number;
 }
 
@@ -123,22 +141,34 @@ export function grantKey(grantId: string): string {
   return JSON.stringify(['grant', grantId]);
 }
 
+export function listedKey(grantId: string, requestId: string, family: BackfillFamily, page: number): string {
+  return JSON.stringify(['listed', grantId, requestId, family, page]);
+}
+
 export type ParsedKey =
   | { kind: 'fact' | 'request'; grantId: string; id: string }
-  | { kind: 'grant'; grantId: string };
+  | { kind: 'grant'; grantId: string }
+  | { kind: 'listed'; grantId: string; requestId: string };
 
-export function parseKey(key: Buffer | string | null): ParsedKey | undefined {
+/** A record key of ours: a JSON array (undefined: not one). */
+export function jsonArrayKey(key: Buffer | string | null): unknown[] | undefined {
   if (key === null) return undefined;
-  let k: unknown;
   try {
-    k = JSON.parse(key.toString());
+    const k: unknown = JSON.parse(key.toString());
+    return Array.isArray(k) ? k : undefined;
   } catch {
     return undefined;
   }
-  if (!Array.isArray(k) || typeof k[1] !== 'string' || k[1] === '') return undefined;
+}
+
+export function parseKey(key: Buffer | string | null): ParsedKey | undefined {
+  const k = jsonArrayKey(key);
+  if (k === undefined || typeof k[1] !== 'string' || k[1] === '') return undefined;
   if (k[0] === 'grant' && k.length === 2) return { kind: 'grant', grantId: k[1] };
   if ((k[0] === 'fact' || k[0] === 'request') && k.length === 3 && typeof k[2] === 'string')
     return { kind: k[0], grantId: k[1], id: k[2] };
+  if (k[0] === 'listed' && k.length === 5 && typeof k[2] === 'string')
+    return { kind: 'listed', grantId: k[1], requestId: k[2] };
   return undefined;
 }
 
@@ -209,6 +239,14 @@ export function parseFact(v: unknown): LifecycleFact | string {
     ...(grantUpdatedAt === undefined ? {} : { grantUpdatedAt }),
     reauthenticated: v.reauthenticated === true,
   };
+}
+
+/** A listed page (the coordinator's own record: only its shape checked). */
+export function parseListedPage(v: unknown): ListedPage | undefined {
+  if (!isObj(v) || v.kind !== 'listed' || !Array.isArray(v.ids)) return undefined;
+  const family = families([v.family])?.[0];
+  if (family === undefined) return undefined;
+  return { kind: 'listed', family, ids: v.ids.filter((id): id is string => typeof id === 'string') };
 }
 
 /** The coordinator's own record: trusted as written (it wrote it), only its shape checked. */

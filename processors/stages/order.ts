@@ -17,6 +17,9 @@
  * - a delete is final: it applies to any live state, and after it only a strictly newer create/update
  *   (a resurrection) is emitted; the tombstone keeps the highest version seen, so a late copy of an
  *   update the delete already superseded stays stale. A second delete is stale.
+ * - except a backfill's delete (reconciliation: the object was missing from a whole re-listing): it is
+ *   an inference at the listing's time, not Nylas's word, so it applies only to older states; a live
+ *   state of the listing's second or later means the object exists, and the delete is stale.
  * - events that are not states (send results, bounces, `.legacy` tracking, tracking without counters)
  *   carry no version state: each distinct notification is emitted once (dedupe still applies).
  *
@@ -53,7 +56,7 @@ export function isDelete(n: Notification): boolean {
 /** The rule table, for one notification against what is known about its object. */
 export function supersedes(current: VersionEntry | undefined, n: Notification): boolean {
   if (current === undefined) return true;
-  if (isDelete(n)) return !current.deleted;
+  if (isDelete(n)) return !current.deleted && (n.origin !== 'backfill' || n.version > current.version);
   if (current.deleted) return n.version > current.version;
   if (n.version !== current.version) return n.version > current.version;
   return n.action !== 'created';

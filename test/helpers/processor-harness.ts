@@ -15,7 +15,13 @@ import { loadProcessorConfig, type ProcessorConfig } from '../../processors/conf
 import { type RunningProcessor, type StartProcessorOptions, startProcessor } from '../../processors/index';
 import { StoreRegistry } from '../../processors/state/registry';
 import type { PartitionStore } from '../../processors/state/store';
-import { createWorld, type NylasApiServer, startNylasApi, type World } from '../../simulator';
+import {
+  createWorld,
+  type NylasApiServer,
+  startNylasApi,
+  type World,
+  type WorldOptions,
+} from '../../simulator';
 import {
   type CollectedRecord,
   headerString,
@@ -63,6 +69,8 @@ export interface HarnessOptions {
   grants?: number;
   /** The simulated world's start, Unix seconds (default now): backfill tests start it days ago. */
   worldStart?: number;
+  /** Objects per grant the world starts with (simulator defaults otherwise). */
+  initialObjects?: WorldOptions['initialObjects'];
   env?: Record<string, string>;
 }
 
@@ -83,6 +91,7 @@ export class ProcessorHarness {
       seed: 11,
       grants: options.grants ?? 4,
       ...(options.worldStart !== undefined ? { startTime: options.worldStart } : {}),
+      ...(options.initialObjects !== undefined ? { initialObjects: options.initialObjects } : {}),
     });
     this.env = {
       TOPIC_RAW: `${prefix}.raw`,
@@ -90,6 +99,7 @@ export class ProcessorHarness {
       TOPIC_DLQ: `${prefix}.dlq`,
       TOPIC_STATE: `${prefix}.state`,
       TOPIC_BACKFILL: `${prefix}.backfill`,
+      TOPIC_KNOWN_OBJECTS: `${prefix}.known-objects`,
       TOPIC_EMAIL_MESSAGES: `${prefix}.email.messages`,
       TOPIC_EMAIL_FOLDERS: `${prefix}.email.folders`,
       TOPIC_EMAIL_TRACKING: `${prefix}.email.tracking`,
@@ -126,9 +136,10 @@ export class ProcessorHarness {
     await this.admin.connect();
     const t = this.topics;
     const n = this.options.partitions ?? 1;
-    const all = [t.raw, t.dlq, t.state, t.backfill, ...domainTopicNames(t)];
-    // Record size limits as `topics create` sets them: the processor keeps its outputs under them.
-    const maxBytes = new Map(topicPlan(t).map((s) => [s.name, s.configs['max.message.bytes'] as string]));
+    const all = [t.raw, t.dlq, t.state, t.backfill, t.knownObjects, ...domainTopicNames(t)];
+    // Record size limits and compaction as `topics create` sets them: the processor keeps its outputs
+    // under the limits.
+    const plan = new Map(topicPlan(t).map((s) => [s.name, s.configs]));
     // Created without waitForLeaders: kafkajs only retries LEADER_NOT_AVAILABLE there, while a KRaft
     // broker may answer UNKNOWN_TOPIC_OR_PARTITION for a moment; poll the metadata instead.
     await this.admin.createTopics({
@@ -138,8 +149,8 @@ export class ProcessorHarness {
         numPartitions: n,
         replicationFactor: 1,
         configEntries: [
-          { name: 'max.message.bytes', value: maxBytes.get(topic) as string },
-          ...(topic === t.state || topic === t.backfill
+          { name: 'max.message.bytes', value: plan.get(topic)?.['max.message.bytes'] as string },
+          ...(plan.get(topic)?.['cleanup.policy'] === 'compact'
             ? [
                 { name: 'cleanup.policy', value: 'compact' },
                 { name: 'min.compaction.lag.ms', value: '0' },

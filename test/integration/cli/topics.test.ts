@@ -36,7 +36,7 @@ describe('topics create', () => {
     const first = await runCli(['topics', 'create'], env);
     expect(first.stderr).toBe('');
     expect(first.exitCode).toBe(0);
-    expect(first.stdout).toContain('14 created, 0 already present, 0 warning(s)');
+    expect(first.stdout).toContain('15 created, 0 already present, 0 warning(s)');
 
     const meta = await admin.fetchTopicMetadata({ topics: [env.TOPIC_RAW!, env.TOPIC_REJECTED!] });
     const partitions = Object.fromEntries(meta.topics.map((t) => [t.name, t.partitions.length]));
@@ -56,7 +56,7 @@ describe('topics create', () => {
     const second = await runCli(['topics', 'create', '--strict'], env);
     expect(second.exitCode).toBe(0);
     expect(second.stderr).toBe('');
-    expect(second.stdout).toContain('0 created, 14 already present, 0 warning(s)');
+    expect(second.stdout).toContain('0 created, 15 already present, 0 warning(s)');
   });
 
   it('warns when existing topics differ (partitions, retention, compaction) and --strict fails', async () => {
@@ -71,7 +71,7 @@ describe('topics create', () => {
 
     const r = await runCli(['topics', 'create', '--strict'], env);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toContain('11 created, 3 already present, 6 warning(s)');
+    expect(r.stdout).toContain('12 created, 3 already present, 6 warning(s)');
     const warnings = r.stderr.split('\n');
     expect(warnings).toEqual(
       expect.arrayContaining([

@@ -9,8 +9,8 @@
  * the first list call of the resumed backfill.
  */
 import type { ChildProcess } from 'node:child_process';
-import { parseGrantState } from '../../../processors/backfill/records';
 import { grantExpiryLong, listableState, NotificationGenerator } from '../../../simulator';
+import { latestGrantState, listCallsOf, rateLimitLists } from '../../helpers/backfill';
 import { pollUntil } from '../../helpers/kafka';
 import { exited, logLines, processorChildren } from '../../helpers/processor-child';
 import { decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
@@ -38,19 +38,9 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
     });
     const run = grantExpiryLong(generator, { gapMessages: GAP_MESSAGES, gapDays: 5 });
     const grant = run.a.grantId;
-    const listPath = new RegExp(`^/v3/grants/${grant}/[a-z]+$`);
-    const listCalls = () => h.api.requests.filter((r) => listPath.test(r.path));
-
-    // Rate limiting throughout: after every third answered list call of the grant, the next one gets a
-    // 429 with Retry-After: 1.
-    let answered = 0;
-    const limiter = setInterval(() => {
-      const ok = listCalls().filter((r) => r.status === 200).length;
-      if (ok >= answered + 3 && h.api.faults.pending().length === 0) {
-        answered = ok;
-        h.api.faults.enqueue({ match: { list: true, grantId: grant }, status: 429, retryAfterSeconds: 1 });
-      }
-    }, 50);
+    const listCalls = () => listCallsOf(h, grant);
+    // Rate limiting throughout: after every third answered list call of the grant, a 429 (Retry-After: 1).
+    const stopLimiting = rateLimitLists(h, grant, 3);
 
     const first: ChildProcess = children.start('first');
     const firstDied = exited(first);
@@ -80,20 +70,14 @@ describe('backfill: 10,000 messages under 429s, the processor killed mid-way', (
     expect(resumedCall?.path.endsWith('/messages')).toBe(true);
     expect(resumedCall?.query.page_token).toBeDefined();
 
-    const state = () => {
-      const mine = backfillTopic.records.filter(
-        (r) => r.key?.toString() === JSON.stringify(['grant', grant]),
-      );
-      const latest = mine[mine.length - 1];
-      return latest?.value ? parseGrantState(JSON.parse(latest.value.toString())) : undefined;
-    };
+    const state = () => latestGrantState(backfillTopic, grant);
     await pollUntil(() => state()?.last?.outcome === 'completed', {
       timeoutMs: 600_000,
       intervalMs: 1000,
       description: 'the backfill completed',
     });
     const backfillSeconds = (Date.now() - started) / 1000;
-    clearInterval(limiter);
+    stopLimiting();
 
     const oracle = listableState(h.world, grant, { after: run.a.expiredAt, before: run.a.reauthenticatedAt });
     const wanted = new Set(oracle.messages.map((m) => String(m.id)));

@@ -8,7 +8,8 @@
  * processor accepts a grant.expired five days old (in production it arrives when it happens).
  *
  * The oracle is the simulator's world: at the end, every object the list endpoints can reveal has, as
- * its last domain event, its final state in the world.
+ * its last domain event, its final state in the world, and every contact, calendar and folder downstream
+ * saw that the world deleted in the gap ends deleted (reconciliation: the whole re-listing misses it).
  */
 import { createMetricsRegistry } from '../../../lib/metrics';
 import { NotificationGenerator } from '../../../simulator';
@@ -114,8 +115,19 @@ describe('backfill (real broker, registry, simulator API)', () => {
 
   it("a grant expired for five days: its re-authentication backfills the gap, and the domain topics end at the world's state", async () => {
     // Live traffic before the expiry (the state downstream already has).
-    for (const trigger of ['message.created', 'event.created', 'contact.updated', 'folder.created'] as const)
-      for (let i = 0; i < 3; i++) await send(trigger, expiredGrant);
+    const liveObjects: Array<{ family: Family; id: string }> = [];
+    for (const trigger of [
+      'message.created',
+      'event.created',
+      'contact.updated',
+      'folder.created',
+      'calendar.created',
+    ] as const)
+      for (let i = 0; i < 3; i++)
+        for (const n of await sendAll(trigger, expiredGrant)) {
+          const family = `${trigger.split('.')[0]}s` as Family;
+          liveObjects.push({ family, id: String((n.envelope.data.object as { id?: unknown }).id) });
+        }
     generator.advance(600);
     const [expired] = await sendAll('grant.expired', expiredGrant);
     // The gap starts at the last successful sync the notification reports (§7, grant_updated_at).
@@ -142,6 +154,17 @@ describe('backfill (real broker, registry, simulator API)', () => {
       'calendar.created',
       'calendar.updated',
     ];
+    // And, first, known objects deleted while the grant is expired (Nylas sends nothing for them): two
+    // contacts, a folder and a calendar downstream has seen (the calendar created live has no events).
+    const deletedKnown = (['contacts', 'contacts', 'folders', 'calendars'] as const).map((family, i) => {
+      const known = liveObjects.filter(
+        (o) => o.family === family && h.world.getRecord(expiredGrant, family, o.id)?.data !== undefined,
+      );
+      const o = known[i % 2 === 0 ? 0 : known.length - 1];
+      if (o === undefined) throw new Error(`no live ${family} to delete`);
+      h.world.deleteObject(expiredGrant, family, o.id);
+      return o;
+    });
     for (const trigger of gap) {
       generator.advance((5 * DAY) / gap.length);
       expect(await send(trigger, expiredGrant)).toBe(0);
@@ -192,15 +215,30 @@ describe('backfill (real broker, registry, simulator API)', () => {
             ids.set(id, (ids.get(id) ?? 0) + 1);
           }
         }
+        // Reconciliation: every contact, calendar and folder downstream saw that the world no longer has
+        // ends deleted (the deletes of the backfill's reconciliation, or live ones from before the gap).
+        for (const [key, l] of last) {
+          const slash = key.indexOf('/'); // ids have slashes of their own (people/c…)
+          const family = key.slice(0, slash) as Family;
+          const id = key.slice(slash + 1);
+          if (!['contacts', 'calendars', 'folders'].includes(family)) continue;
+          const gone = h.world.getRecord(expiredGrant, family, id)?.data === undefined;
+          // Thrown, not false: the poll's time-out then says which object is off.
+          if (gone !== String(l.value.event_type).endsWith('.deleted'))
+            throw new Error(
+              `${key}: ${gone ? 'deleted' : 'live'} in the world, last event ${String(l.value.event_type)}`,
+            );
+        }
         for (const [key, want] of revealable) {
           const family = key.split('/')[0] as Family;
           const got = last.get(key)?.value;
-          if (got === undefined || String(got.event_type).endsWith('.deleted')) return false;
+          if (got === undefined || String(got.event_type).endsWith('.deleted'))
+            throw new Error(`${key}: revealable, last event ${String(got?.event_type)}`);
           if (
             JSON.stringify(comparable(family, got[FIELD[family]] as Record<string, unknown>)) !==
             JSON.stringify(want)
           )
-            return false;
+            throw new Error(`${key}: not at its final state`);
         }
         return true;
       },
@@ -210,6 +248,21 @@ describe('backfill (real broker, registry, simulator API)', () => {
     expect([...ids.entries()].filter(([, n]) => n > 1)).toEqual([]);
     const backfilled = [...last.values()].filter((l) => l.value.origin === 'BACKFILL');
     expect(backfilled.length).toBeGreaterThanOrEqual(GAP_MESSAGES);
+    // The four known objects deleted in the gap: deleted by the reconciliation, said so, counted.
+    for (const o of deletedKnown) {
+      const l = last.get(`${o.family}/${o.id}`);
+      expect({ object: o, type: l?.value.event_type, origin: l?.value.origin }).toEqual({
+        object: o,
+        type: `${FIELD[o.family]}.deleted`,
+        origin: 'BACKFILL',
+      });
+    }
+    const reconciled = await registry
+      .getSingleMetric('nylas_stream_backfill_reconciled_deletes_total')
+      ?.get();
+    expect((reconciled?.values ?? []).reduce((n, v) => n + v.value, 0)).toBeGreaterThanOrEqual(
+      deletedKnown.length,
+    );
     expect(dlq.records).toEqual([]);
   }, 300_000);
 

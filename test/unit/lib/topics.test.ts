@@ -39,15 +39,14 @@ describe('topicPlan', () => {
     expect(SMALL_RECORD_TOPIC_BYTES).toBeGreaterThan(2 * MAX_BUCKET_BYTES);
   });
 
-  it('co-partitions the raw, DLQ, state, backfill and domain topics and compacts only the state and backfill', () => {
-    for (const name of [topics.raw, topics.dlq, topics.state, topics.backfill, ...domainTopicNames(topics)]) {
+  it('co-partitions the raw, DLQ, state, backfill, known-objects and domain topics and compacts only our own records', () => {
+    const own = [topics.state, topics.backfill, topics.knownObjects];
+    for (const name of [topics.raw, topics.dlq, ...own, ...domainTopicNames(topics)]) {
       expect(byName.get(name)?.partitions).toBe(topics.partitions);
     }
     expect(byName.get(topics.state)?.configs['cleanup.policy']).toBe('compact');
-    // The backfill topic holds one state per grant for as long as the grant exists: compacted too.
-    expect(plan.filter((s) => s.configs['cleanup.policy'] === 'compact').map((s) => s.name)).toEqual([
-      topics.state,
-      topics.backfill,
-    ]);
+    // The backfill topic holds one state per grant for as long as the grant exists, the known-objects
+    // topic one record per existing contact, calendar and folder: compacted too.
+    expect(plan.filter((s) => s.configs['cleanup.policy'] === 'compact').map((s) => s.name)).toEqual(own);
   });
 });

@@ -87,6 +87,7 @@ async function setup(
     statePartition: 2,
     dlqTopic: topics.dlq,
     backfillTopic: topics.backfill,
+    knownObjectsTopic: topics.knownObjects,
     producer,
     store,
     pipeline: new Pipeline({

@@ -3,7 +3,9 @@
  * through the real decode and order stages: each case feeds notifications in arrival order, one round
  * each, against a store of last versions, and checks which were emitted.
  */
-import { notificationOf } from '../../../../processors/backfill/listing';
+
+import type { Message } from 'kafkajs';
+import { deletionOf, notificationOf } from '../../../../processors/backfill/listing';
 import type { BackfillRequest } from '../../../../processors/backfill/records';
 import { decode } from '../../../../processors/stages/decode';
 import { nextEntry, order, type VersionEntry } from '../../../../processors/stages/order';
@@ -35,6 +37,10 @@ function decoded(r: RawRecord): Notification {
 function backfilled(family: 'messages' | 'contacts' | 'events', object: Record<string, unknown>, at: number) {
   const m = notificationOf(family, object, { request, applicationId: 'app', nylasTime: at, now: 0 });
   if (m === undefined) throw new Error('no notification');
+  return asDecoded(m);
+}
+
+function asDecoded(m: Message): Notification {
   const headers: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
   return decoded({
@@ -46,6 +52,13 @@ function backfilled(family: 'messages' | 'contacts' | 'events', object: Record<s
     headers,
     timestamp: '0',
   });
+}
+
+/** A reconciliation's delete of a contact missing from a whole listing whose first page was answered at `at`. */
+function reconciledDelete(objectId: string, at: number) {
+  return asDecoded(
+    deletionOf('contacts', objectId, { request, applicationId: 'app', nylasTime: at, now: 0 }),
+  );
 }
 
 function live(type: string, object: Record<string, unknown>, time: number) {
@@ -149,5 +162,39 @@ describe('backfilled states against live ones', () => {
     const n = backfilled('messages', msg(), T);
     expect(n.version).toBe(BigInt(T) * 1000n - 1n);
     expect(nextEntry(undefined, n)).toMatchObject({ version: BigInt(T) * 1000n - 1n, deleted: false });
+  });
+});
+
+describe("a reconciliation's delete (the object missing from a whole listing) against live states", () => {
+  const contact = (extra: Record<string, unknown> = {}) => ({ id: 'c1', grant_id: G, ...extra });
+
+  it('deletes a state emitted before the listing, whichever arrives first', () => {
+    expect(
+      emitted(['live', live('contact.updated', contact(), T - 60)], ['delete', reconciledDelete('c1', T)]),
+    ).toEqual(['live', 'delete']);
+    expect(
+      emitted(['delete', reconciledDelete('c1', T)], ['live', live('contact.updated', contact(), T - 60)]),
+    ).toEqual(['delete']);
+  });
+
+  it("never deletes a live state of the listing's second or later (the object exists), in either order", () => {
+    expect(
+      emitted(['live', live('contact.updated', contact(), T)], ['delete', reconciledDelete('c1', T)]),
+    ).toEqual(['live']);
+    expect(
+      emitted(['live', live('contact.updated', contact(), T + 5)], ['delete', reconciledDelete('c1', T)]),
+    ).toEqual(['live']);
+    expect(
+      emitted(['delete', reconciledDelete('c1', T)], ['live', live('contact.updated', contact(), T + 5)]),
+    ).toEqual(['delete', 'live']);
+  });
+
+  it('is stale after a live delete (one delete downstream), and a live delete is final as before', () => {
+    expect(
+      emitted(['live', live('contact.deleted', contact(), T - 60)], ['delete', reconciledDelete('c1', T)]),
+    ).toEqual(['live']);
+    expect(
+      emitted(['delete', reconciledDelete('c1', T)], ['live', live('contact.deleted', contact(), T + 60)]),
+    ).toEqual(['delete']);
   });
 });
