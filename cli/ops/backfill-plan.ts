@@ -270,8 +270,10 @@ export function unrecoverable(plan: Pick<BackfillPlan, 'families' | 'grants'>): 
   const whole = plan.families.filter((f) => f === 'contacts' || f === 'calendars' || f === 'folders');
   if (whole.length > 0) {
     lines.push(
-      `${whole.join(', ')}: no time filter exists, so all of them are listed and emitted again, changed or not; ` +
-        'those deleted in the window are absent, and their deletions are not recovered.',
+      `${whole.join(', ')}: no time filter exists, so all of them are listed and emitted again, changed or not. ` +
+        'Those deleted meanwhile are absent: the ones the pipeline had emitted are emitted as deleted when the ' +
+        'backfill completes (reconciliation); one created and deleted while nothing reached us was never emitted ' +
+        'and is not.',
     );
   }
   lines.push(
