@@ -224,6 +224,7 @@ export class BackfillCoordinator {
           retryMaxMs: c.retryBackoffMaxMs,
           ...(this.o.now ? { now: this.o.now } : {}),
           onLost: () => void this.release(p),
+          knownObjectsTopic: c.topics.knownObjects,
           readKnown: (grants) =>
             readKnownObjects(this.o.kafka, this.o.admin, {
               topic: c.topics.knownObjects,

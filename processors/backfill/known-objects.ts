@@ -13,7 +13,8 @@
  *                                         null (tombstone)                            it was deleted
  *
  * Compaction keeps one record per existing object, so the topic's size follows the accounts (how many
- * contacts, calendars and folders they have), not the traffic or the time. Messages and events are
+ * contacts, calendars and folders they have), not the traffic or the time; when a grant is deleted the
+ * coordinator tombstones all of its records (partition.ts), in the transaction that forgets the grant. Messages and events are
  * listed by time windows, where "not listed" means nothing; they are not indexed.
  *
  * The backfill coordinator reads a grant's records only when a backfill that listed one of these families

@@ -20,7 +20,7 @@ import type { Message, Producer } from 'kafkajs';
 import { cappedBackoff } from '../../lib/backoff';
 import { isFencingError } from '../../lib/kafkajs/errors';
 import type { Logger } from '../../lib/logger';
-import { type GrantKnownObjects, isReconciled, type KnownObjects } from './known-objects';
+import { type GrantKnownObjects, isReconciled, type KnownObjects, knownObjectKey } from './known-objects';
 import { applyFact, enqueue, finish, type LifecyclePolicy, type Transition } from './lifecycle';
 import { advance, type BuildContext, deletionOf, notificationOf } from './listing';
 import type { BackfillMetrics } from './metrics';
@@ -56,6 +56,8 @@ export interface BackfillPartitionOptions {
   onLost?: (err: unknown) => void;
   /** Reads the known-objects index of this partition for these grants (known-objects.ts). */
   readKnown: (grantIds: ReadonlySet<string>) => Promise<KnownObjects>;
+  /** TOPIC_KNOWN_OBJECTS: a deleted grant's records are tombstoned there. */
+  knownObjectsTopic: string;
 }
 
 /** One record of the backfill topic as read. */
@@ -196,11 +198,29 @@ export class BackfillPartition {
       }
       const messages: Message[] = [{ key: record.rawKey, value: null, partition: this.o.partition }];
       if (t.state !== null || current !== undefined) messages.push(...this.stateMessages(grantId, t.state));
-      await this.commit([{ topic: this.o.backfillTopic, messages }]);
+      // A deleted grant's known objects are forgotten with it, or the compacted index would keep them for
+      // ever (its size must follow the accounts that exist).
+      const forgotten =
+        typeof parsed !== 'string' && parsed.kind === 'fact' && parsed.action === 'deleted'
+          ? await this.knownObjectTombstones(grantId)
+          : [];
+      await this.commit([
+        { topic: this.o.backfillTopic, messages },
+        { topic: this.o.knownObjectsTopic, messages: forgotten },
+      ]);
       this.remember(grantId, t.state);
       this.count(t, current);
       this.wakeUp?.();
     });
+  }
+
+  private async knownObjectTombstones(grantId: string): Promise<Message[]> {
+    const known = (await this.o.readKnown(new Set([grantId]))).get(grantId) ?? new Map();
+    const out: Message[] = [];
+    for (const [family, ids] of known)
+      for (const id of ids.keys())
+        out.push({ key: knownObjectKey(grantId, family, id), value: null, partition: this.o.partition });
+    return out;
   }
 
   private count(t: Transition, before: GrantBackfillState | undefined): void {

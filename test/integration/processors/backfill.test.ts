@@ -12,6 +12,7 @@
  * saw that the world deleted in the gap ends deleted (reconciliation: the whole re-listing misses it).
  */
 import { createMetricsRegistry } from '../../../lib/metrics';
+import { parseKnownObjectKey } from '../../../processors/backfill/known-objects';
 import { NotificationGenerator } from '../../../simulator';
 import type { GeneratedTrigger } from '../../../simulator/world/changes';
 import { runCli } from '../../helpers/cli';
@@ -315,5 +316,25 @@ describe('backfill (real broker, registry, simulator API)', () => {
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain(recentGrant);
     expect(status.stdout).toContain('completed');
+  }, 120_000);
+
+  it("a deleted grant's known contacts, calendars and folders are forgotten (tombstoned in the index)", async () => {
+    const index = await h.collect([h.topics.knownObjects], 'read_committed');
+    const mine = () => {
+      const latest = new Map<string, Buffer | null>();
+      for (const r of index.records)
+        if (parseKnownObjectKey(r.key)?.grantId === recentGrant) latest.set(String(r.key), r.value);
+      return latest;
+    };
+    // The by-hand backfill above emitted the grant's contacts: they are known.
+    await pollUntil(() => [...mine().values()].filter((v) => v !== null).length > 0, {
+      description: 'known objects of the grant',
+    });
+    expect(await send('grant.deleted', recentGrant)).toBe(1);
+    await pollUntil(() => [...mine().values()].every((v) => v === null), {
+      timeoutMs: 60_000,
+      description: "the deleted grant's known objects tombstoned",
+    });
+    expect(mine().size).toBeGreaterThanOrEqual(h.world.liveIds(recentGrant, 'contacts').length);
   }, 120_000);
 });
