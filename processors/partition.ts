@@ -128,7 +128,11 @@ export const RECORD_OVERHEAD_BYTES = 1200;
 
 export function queuedBytesOf(r: RawRecord): number {
   let headers = 0;
-  for (const [name, value] of Object.entries(r.headers)) {
+  // for…in, not Object.entries: no array of pairs per queued record. Own keys only, as Object.entries
+  // (a record's header named __proto__ makes kafkajs set the headers object's prototype).
+  for (const name in r.headers) {
+    if (!Object.hasOwn(r.headers, name)) continue;
+    const value = r.headers[name];
     headers += name.length + (Buffer.isBuffer(value) ? value.length : 0);
   }
   return RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headers;

@@ -139,7 +139,11 @@ export function schemaNameFor(family: TriggerFamily): DomainSchemaName {
 export function normalize(n: Notification, topics: TopicsConfig): DomainEvent {
   const schemaName = SCHEMA_BY_FAMILY[n.family];
   const common = commonFields(n);
-  const value = { ...common, ...FAMILY_FIELDS[n.family](n) } as Record<string, unknown>;
+  // The family's fields added to the common ones in place (the common object is this event's own), not
+  // both spread into a third object: that spread was most of normalize's time, and its objects were slower
+  // for avsc to encode (normalize 12.9 → 4.9 µs and Avro 7.6 → 4.5 µs per event; docs/benchmarks.md,
+  // "Processor CPU per record, issue 15"). Same fields, same values: no family returns a common field.
+  const value = Object.assign(common, FAMILY_FIELDS[n.family](n)) as Record<string, unknown>;
   return {
     topic: String(topics[DOMAIN_SCHEMA_TOPICS[schemaName]]),
     key: n.grantId,
