@@ -223,7 +223,8 @@ export function formatBackfillStatus(
       const l = s.last;
       lines.push(
         `  last       ${l.id} ${l.reason} ${l.outcome}${l.detail === undefined ? '' : ` (${l.detail})`}: ` +
-          `${l.objects} object(s), ${l.calls} call(s); finished ${isoMs(l.finishedAt)} (${ago(l.finishedAt, now)})`,
+          `${l.objects} object(s), ${l.deleted === undefined ? '' : `${l.deleted} deleted by reconciliation, `}` +
+          `${l.calls} call(s); finished ${isoMs(l.finishedAt)} (${ago(l.finishedAt, now)})`,
       );
     }
     const lifecycle = [

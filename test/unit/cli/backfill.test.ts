@@ -34,6 +34,7 @@ import {
   factKey,
   type GrantBackfillState,
   grantKey,
+  listedKey,
   parseRequest,
   requestKey,
 } from '../../../processors/backfill/records';
@@ -441,6 +442,37 @@ describe('backfill --status', () => {
       }),
     ]);
     expect(b?.pendingFacts).toBe(1);
+  });
+
+  it("says how many known objects a completed backfill deleted, and reads a running one's listed pages as its working data", () => {
+    offset = 0;
+    const done: GrantBackfillState = {
+      kind: 'grant',
+      grantId: 'grant-d',
+      queued: [],
+      last: {
+        id: 'r-9',
+        reason: 'manual',
+        outcome: 'completed',
+        objects: 120,
+        calls: 8,
+        deleted: 3,
+        finishedAt: NOW - 60_000,
+      },
+    };
+    const folded = foldBackfillRecords('bf', [
+      rec(3, grantKey('grant-d'), done),
+      rec(3, listedKey('grant-d', 'r-10', 'contacts', 0), {
+        kind: 'listed',
+        family: 'contacts',
+        ids: ['c1'],
+      }),
+    ]);
+    expect(folded.unreadable).toBe(0);
+    expect(folded.grants.map((g) => g.grantId)).toEqual(['grant-d']);
+    expect(formatBackfillStatus(folded, [], NOW).join('\n')).toContain(
+      'last       r-9 manual completed: 120 object(s), 3 deleted by reconciliation, 8 call(s); finished',
+    );
   });
 
   it('prints the running backfill with its progress, the queue, the last outcome, and what waits', () => {
