@@ -5,6 +5,7 @@
  * coordinator in each processor makes the calls, for the grants of its partitions.
  */
 import { parseDuration } from '../../lib/config';
+import { isReconciled } from '../../processors/backfill/known-objects';
 import { type ListingName, listingsOf } from '../../processors/backfill/listing';
 import {
   BACKFILL_FAMILIES,
@@ -267,7 +268,7 @@ export function unrecoverable(plan: Pick<BackfillPlan, 'families' | 'grants'>): 
         'events removed outright are in no list.',
     );
   }
-  const whole = plan.families.filter((f) => f === 'contacts' || f === 'calendars' || f === 'folders');
+  const whole = plan.families.filter(isReconciled);
   if (whole.length > 0) {
     lines.push(
       `${whole.join(', ')}: no time filter exists, so all of them are listed and emitted again, changed or not. ` +

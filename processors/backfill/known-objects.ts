@@ -23,8 +23,8 @@
  */
 import type { Admin, Kafka, Message } from 'kafkajs';
 import { readToEnd } from '../../lib/read-to-end';
-import type { Notification, TriggerFamily } from '../types';
-import { type BackfillFamily, jsonArrayKey } from './records';
+import type { Notification } from '../types';
+import { type BackfillFamily, jsonArrayKey, OBJECT_TYPE, parseValue } from './records';
 
 /** The families a backfill lists whole, so the only ones it can reconcile. */
 export const RECONCILED_FAMILIES = [
@@ -34,11 +34,10 @@ export const RECONCILED_FAMILIES = [
 ] as const satisfies readonly BackfillFamily[];
 export type ReconciledFamily = (typeof RECONCILED_FAMILIES)[number];
 
-const INDEXED: Partial<Record<TriggerFamily, ReconciledFamily>> = {
-  contact: 'contacts',
-  calendar: 'calendars',
-  folder: 'folders',
-};
+/** The processor's trigger family of each indexed family (contact → contacts, …). */
+const INDEXED: ReadonlyMap<string, ReconciledFamily> = new Map(
+  RECONCILED_FAMILIES.map((f) => [OBJECT_TYPE[f], f]),
+);
 
 export function isReconciled(family: BackfillFamily | undefined): family is ReconciledFamily {
   return (RECONCILED_FAMILIES as readonly string[]).includes(family ?? '');
@@ -63,7 +62,7 @@ export function parseKnownObjectKey(
 /** The index record of an emitted domain event (undefined: its family is not indexed). Same partition as
  * the raw record: the topics are co-partitioned by grant. */
 export function knownObjectMessage(n: Notification): Message | undefined {
-  const family = INDEXED[n.family];
+  const family = INDEXED.get(n.family);
   if (family === undefined || n.object.objectId === '') return undefined;
   const deleted = n.action === 'deleted' || n.goneOnExpand;
   return {
@@ -105,11 +104,6 @@ export async function readKnownObjects(
 }
 
 function atOf(value: Buffer): number | undefined {
-  try {
-    const v: unknown = JSON.parse(value.toString());
-    const at = typeof v === 'object' && v !== null ? (v as { at?: unknown }).at : undefined;
-    return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
-  } catch {
-    return undefined;
-  }
+  const at = parseValue(value)?.at;
+  return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
 }

@@ -19,7 +19,13 @@
 import type { Message } from 'kafkajs';
 import { isObj, type Obj } from '../../lib/json';
 import { RAW_HEADERS } from '../../lib/raw-record';
-import type { BackfillFamily, BackfillPosition, BackfillRequest, RunningBackfill } from './records';
+import {
+  type BackfillFamily,
+  type BackfillPosition,
+  type BackfillRequest,
+  OBJECT_TYPE,
+  type RunningBackfill,
+} from './records';
 
 export type ListingName = 'messages' | 'calendars' | 'events' | 'contacts' | 'folders';
 
@@ -116,14 +122,6 @@ export function advance(
   return next;
 }
 
-const SINGULAR: Readonly<Record<BackfillFamily, string>> = {
-  messages: 'message',
-  events: 'event',
-  contacts: 'contact',
-  calendars: 'calendar',
-  folders: 'folder',
-};
-
 /** Nylas truncates a notification over 1 MB by dropping the message body (§4.1); a backfilled message
  * that large is sent the same way, so the expand stage fetches it whole (and the raw record stays small). */
 export const TRUNCATE_OVER_BYTES = 1_000_000;
@@ -143,7 +141,7 @@ export function notificationOf(family: BackfillFamily, item: Obj, ctx: BuildCont
   if (id === undefined) return undefined;
   // The raw key (the grant) is derived from data.object.grant_id, as for a live notification.
   const object: Obj = { ...item, grant_id: ctx.request.grantId };
-  const type = `${SINGULAR[family]}.updated`;
+  const type = `${OBJECT_TYPE[family]}.updated`;
   const record = rawRecord(`backfill:${ctx.request.id}:${family}:${id}`, type, object, ctx);
   if (
     family !== 'messages' ||
@@ -188,8 +186,8 @@ function rawRecord(id: string, type: string, object: Obj, ctx: BuildContext): Me
 export function deletionOf(family: BackfillFamily, objectId: string, ctx: BuildContext): Message {
   return rawRecord(
     `backfill:${ctx.request.id}:${family}:${objectId}:deleted`,
-    `${SINGULAR[family]}.deleted`,
-    { id: objectId, grant_id: ctx.request.grantId, object: SINGULAR[family] },
+    `${OBJECT_TYPE[family]}.deleted`,
+    { id: objectId, grant_id: ctx.request.grantId, object: OBJECT_TYPE[family] },
     ctx,
   );
 }

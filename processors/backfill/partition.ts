@@ -36,6 +36,7 @@ import {
   parseFact,
   parseListedPage,
   parseRequest,
+  parseValue,
   type RunningBackfill,
 } from './records';
 
@@ -100,12 +101,7 @@ export class BackfillPartition {
 
   /** A listed page read by the restore (null: tombstoned). */
   restoreListed(grantId: string, requestId: string, rawKey: string, value: Buffer | null): void {
-    let page: ListedPage | undefined;
-    try {
-      page = value === null ? undefined : parseListedPage(JSON.parse(value.toString()));
-    } catch {
-      page = undefined;
-    }
+    const page = parseListedPage(parseValue(value));
     if (page === undefined) this.restoredPages.delete(rawKey);
     else this.restoredPages.set(rawKey, { grantId, requestId, page });
   }
@@ -167,12 +163,7 @@ export class BackfillPartition {
       const grantId = key.grantId;
       const current = this.states.get(grantId);
       const now = this.now();
-      let value: unknown;
-      try {
-        value = JSON.parse(String(record.value));
-      } catch {
-        value = undefined;
-      }
+      const value = parseValue(record.value);
       const parsed = key.kind === 'fact' ? parseFact(value) : parseRequest(value);
       let t: Transition;
       if (typeof parsed === 'string') {

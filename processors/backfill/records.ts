@@ -30,6 +30,16 @@ import { isObj, type Obj } from '../../lib/json';
 export const BACKFILL_FAMILIES = ['messages', 'events', 'contacts', 'calendars', 'folders'] as const;
 export type BackfillFamily = (typeof BACKFILL_FAMILIES)[number];
 
+/** The object type of a family: its notifications' type prefix and `object` field, and the processor's
+ * trigger family. */
+export const OBJECT_TYPE: Readonly<Record<BackfillFamily, string>> = {
+  messages: 'message',
+  events: 'event',
+  contacts: 'contact',
+  calendars: 'calendar',
+  folders: 'folder',
+};
+
 export type BackfillReason = 'reauthentication' | 'first_auth' | 'manual';
 
 /** A grant.* notification the processor emitted, reduced to what the lifecycle needs. */

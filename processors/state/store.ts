@@ -18,7 +18,7 @@
  * Keys are fixed-size: the first 128 bits of SHA-256 of the id (keys.ts, stateKeyHash). Entries live in
  * time segments by expiry: a segment covers DEDUPE_WINDOW / SEGMENTS_PER_WINDOW of expiry times, and
  * once its end has passed every entry in it has expired, so it is dropped whole with one range delete (no
- * scan, no per-entry delete). A lookup reads the key in each live segment; the newest hit is the latest
+ * scan, no per-entry delete). A lookup reads the key in each segment on disk; the newest hit is the latest
  * write because a write never goes into a segment older than the newest one (see segmentFor).
  *
  *   key                                            value
@@ -297,7 +297,10 @@ export class PartitionStore {
       const expiresAt = written ?? (found === null ? null : found.readDoubleBE(0));
       this.fetchedSeen.set(cacheKey, expiresAt);
       if (written === undefined)
-        this.seenCache.set(cacheKey, { value: expiresAt, at: locationOf(seen.live, at, hit, found, 'd') });
+        this.seenCache.set(cacheKey, {
+          value: expiresAt,
+          at: locationOf(seen.segments, at, hit, found, 'd'),
+        });
     }
     for (const [cacheKey, at] of versions.planned) {
       const hit = newestHit(values, at);
@@ -308,13 +311,13 @@ export class PartitionStore {
       if (written === undefined)
         this.versionCache.set(cacheKey, {
           value: stored,
-          at: locationOf(versions.live, at, hit, found, 'v'),
+          at: locationOf(versions.segments, at, hit, found, 'v'),
         });
     }
   }
 
   /**
-   * Adds to `reads` the disk reads for the keys of one kind that memory cannot answer (one per live
+   * Adds to `reads` the disk reads for the keys of one kind that memory cannot answer (one per
    * segment, newest first), and returns where each key's reads are and the segments read; the others
    * are answered at once.
    */
@@ -322,7 +325,7 @@ export class PartitionStore {
     kind: Kind,
     cacheKeys: readonly string[],
     reads: Buffer[],
-  ): { planned: Map<string, { first: number; count: number }>; live: Segment[] } {
+  ): { planned: Map<string, { first: number; count: number }>; segments: Segment[] } {
     const planned = new Map<string, { first: number; count: number }>();
     // Every segment still on disk, not only those live at the lookup's time: the read also tells the key's
     // location, which the hot cache keeps for later applies, and a lookup can be ahead of the store's
@@ -330,7 +333,7 @@ export class PartitionStore {
     // cached "nowhere" for a key still in a segment the next apply kept, and its rewrite was counted
     // twice (seen in CI: store.test.ts's hot-cache property, seed -1639631285). The answer itself is checked against the lookup's
     // time by seen()/version(); the segments past their end but not yet dropped are at most one or two.
-    const live = this.byAge[kind];
+    const segments = this.byAge[kind];
     for (const cacheKey of cacheKeys) {
       if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
       if (kind === 'd') {
@@ -349,10 +352,10 @@ export class PartitionStore {
         }
       }
       const hash = Buffer.from(cacheKey, 'latin1');
-      planned.set(cacheKey, { first: reads.length, count: live.length });
-      for (const s of live) reads.push(entryKey(this.partition, s.id, hash));
+      planned.set(cacheKey, { first: reads.length, count: segments.length });
+      for (const s of segments) reads.push(entryKey(this.partition, s.id, hash));
     }
-    return { planned, live };
+    return { planned, segments };
   }
 
   /** The cache key of `s`, hashed once per round. */
@@ -816,13 +819,13 @@ const isTombstone = (l: Location): boolean => l !== NOWHERE && l % 2 === 1;
 
 /** The location a prefetch's reads of one key found (`hit`: newestHit's index, `found` its value). */
 function locationOf(
-  live: readonly Segment[],
+  segments: readonly Segment[],
   at: { first: number },
   hit: number,
   found: Buffer | null,
   kind: Kind,
 ): Location {
-  const segment = hit < 0 ? undefined : live[hit - at.first];
+  const segment = hit < 0 ? undefined : segments[hit - at.first];
   if (segment === undefined || found === null) return NOWHERE;
   return location(segment.id, kind === 'v' && found[8] === 1);
 }
