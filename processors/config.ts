@@ -233,10 +233,14 @@ export const PROCESSOR_VARIABLES = {
       'per partition (keys, values, headers and about 1.2 KB of objects per record); fetching also pauses beyond it',
     readBy: PROCESSOR,
   }),
-  // 16 MiB: a 300,000-record drain peaked at 508-518 MB RSS with it and 583-618 MB with 32 MiB, at
-  // the same CPU per record (rounds still take thousands of records; benchmarks.md, "State at scale").
+  // 32 MiB (with 2 MiB per partition and 4 MiB per fetch below): the budget sets how many records a
+  // round can take, so how many transactions a drain costs (each one a fixed cost at the broker). With
+  // 16 MiB and 1 / 2 MiB, rounds of the realistic mix held ~350 records and a drain of 100,000 committed
+  // ~290 transactions; the processor ran at 0.77-0.94x the heap store's events/s (the issue allows 0.9x).
+  // With these, ~150 transactions and 0.92-1.01x, at ~80 MB more peak RSS in a flat-out drain
+  // (benchmarks.md, "Rounds, not the store").
   maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
-    default: 16 * 1024 * 1024,
+    default: 32 * 1024 * 1024,
     min: 1024 * 1024,
     unit: 'bytes',
     description:
@@ -253,16 +257,18 @@ export const PROCESSOR_VARIABLES = {
   // The fetch sizes bound what arrives at once, before any queue limit can pause a partition: with
   // 4 MiB per partition and kafkajs's 10 MiB per fetch, drains of 300,000 peaked at 72-74 MB of records
   // queued against a 16-32 MiB budget (72-117 MB at 128 MiB), and V8 grew its heap around them (docs/operations.md, "Processor memory").
+  // Half of that (2 / 4 MiB) with the 32 MiB budget: the budget alone (1 / 2 MiB fetches) drained the
+  // realistic mix at 0.91x the heap store, both together at 0.95-1.01x (benchmarks.md, "Rounds, not the store").
   // A record larger than either still arrives (brokers return the first batch whole).
   maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
-    default: 1024 * 1024,
+    default: 2 * 1024 * 1024,
     min: 1024,
     unit: 'bytes',
     description: 'kafkajs fetch size per partition',
     readBy: PROCESSOR,
   }),
   maxBytesPerFetch: integer('PROCESSOR_MAX_BYTES_PER_FETCH', {
-    default: 2 * 1024 * 1024,
+    default: 4 * 1024 * 1024,
     min: 1024,
     unit: 'bytes',
     description: 'kafkajs fetch size over all partitions of one broker',
