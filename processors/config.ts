@@ -97,6 +97,8 @@ export interface ProcessorConfig extends CommonConfig {
   stallTimeoutMs: number;
   /** The on-disk state stores (processors/state/registry.ts). */
   state: { dir: string; cacheEntries: number };
+  /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own; processors/heap.ts). */
+  heapGrowingPercent: number;
 }
 
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
@@ -237,7 +239,7 @@ export const PROCESSOR_VARIABLES = {
   // round can take, so how many transactions a drain costs (each one a fixed cost at the broker). With
   // 16 MiB and 1 / 2 MiB, rounds of the realistic mix held ~350 records and a drain of 100,000 committed
   // ~290 transactions; the processor ran at 0.77-0.94x the heap store's events/s (the issue allows 0.9x).
-  // With these, ~150 transactions and 0.92-1.01x, at ~80 MB more peak RSS in a flat-out drain
+  // With these, ~150 transactions and 0.91-1.01x, at 60-90 MB more peak RSS in a flat-out drain
   // (benchmarks.md, "Rounds, not the store").
   maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
     default: 32 * 1024 * 1024,
@@ -258,7 +260,7 @@ export const PROCESSOR_VARIABLES = {
   // 4 MiB per partition and kafkajs's 10 MiB per fetch, drains of 300,000 peaked at 72-74 MB of records
   // queued against a 16-32 MiB budget (72-117 MB at 128 MiB), and V8 grew its heap around them (docs/operations.md, "Processor memory").
   // Half of that (2 / 4 MiB) with the 32 MiB budget: the budget alone (1 / 2 MiB fetches) drained the
-  // realistic mix at 0.91x the heap store, both together at 0.95-1.01x (benchmarks.md, "Rounds, not the store").
+  // realistic mix at 0.91x the heap store, both together at 0.94-1.01x (benchmarks.md, "Rounds, not the store").
   // A record larger than either still arrives (brokers return the first batch whole).
   maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
     default: 2 * 1024 * 1024,
@@ -344,6 +346,19 @@ export const PROCESSOR_VARIABLES = {
     unit: 'entries',
     description:
       'per assigned partition: the in-heap cache of recently read or written dedupe ids and versions, absent ones too, each with where it is on disk, in front of the on-disk store (about 200 bytes each)',
+    readBy: PROCESSOR,
+  }),
+  // 100 (V8's factor 2): V8's own factor reaches 4 under a heap limit of 2 GB or more, and a flat-out
+  // drain's garbage then set the processor's RSS, not its state (a 2 M drain: 610-682 MB peak, 470-565 MB
+  // just after it, by when V8 had last collected). With 100: 494 MB peak and 416 after, at the cost of
+  // more collections (benchmarks.md, "Rounds, not the store").
+  heapGrowingPercent: integer('PROCESSOR_HEAP_GROWING_PERCENT', {
+    default: 100,
+    min: 0,
+    max: 1000,
+    unit: 'percent',
+    description:
+      "how far V8 lets the processor's heap grow past what survived its last full collection before collecting again (V8's `--heap-growing-percent`, set by `nylas-stream processor` at start): 100 = to twice that; `0` = V8's own choice (up to four times with a heap limit of 2 GB or more). Lower: less memory, more CPU",
     readBy: PROCESSOR,
   }),
   stallTimeout: durationVariable('PROCESSOR_STALL_TIMEOUT', {
@@ -449,5 +464,6 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     lagIntervalMs: v.lagInterval.read(env),
     stallTimeoutMs: v.stallTimeout.read(env),
     state: { dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR, cacheEntries: v.stateCacheEntries.read(env) },
+    heapGrowingPercent: v.heapGrowingPercent.read(env),
   });
 }

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/logger';
 import { loadProcessorConfig, startProcessor } from '../../processors';
+import { applyHeapGrowing } from '../../processors/heap';
 
 export function registerProcessorCommand(program: Command): void {
   program
@@ -15,6 +16,9 @@ export function registerProcessorCommand(program: Command): void {
     .action(async () => {
       const config = loadProcessorConfig(process.env);
       const logger = createLogger({ name: 'processor', level: config.logLevel });
+      // Before the processor allocates anything large: process-wide, so here and not in startProcessor.
+      const heapFlag = applyHeapGrowing(config.heapGrowingPercent);
+      if (heapFlag) logger.debug({ flag: heapFlag }, 'V8 heap growing factor set');
       let fatal: ((err: unknown) => void) | undefined;
       const running = await startProcessor(config, {
         logger,
