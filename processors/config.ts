@@ -350,7 +350,7 @@ export const PROCESSOR_VARIABLES = {
   }),
   // 100 (V8's factor 2): V8's own factor reaches 4 under a heap limit of 2 GB or more, and a flat-out
   // drain's garbage then set the processor's RSS, not its state (a 2 M drain: 610-682 MB peak, 470-565 MB
-  // just after it, by when V8 had last collected). With 100: 494 MB peak and 416 after, at the cost of
+  // just after it, by when V8 had last collected). With 100: 494-523 MB peak and 416-436 after, at the cost of
   // more collections (benchmarks.md, "Rounds, not the store").
   heapGrowingPercent: integer('PROCESSOR_HEAP_GROWING_PERCENT', {
     default: 100,

@@ -6,7 +6,7 @@
  * 4 while the processor allocates fast. A processor draining a backlog allocates fast: its heap then held
  * three to four times its live data, and that garbage, not the state, set its RSS (a 2,000,000 drain
  * peaked at 610–682 MB and stood at 470–565 MB three seconds after it, depending on when V8 had last
- * collected). A fixed factor of 2 bounds that: 494 MB peak and 416 MB after, for about 10 % of the
+ * collected). A fixed factor of 2 bounds that: 494–523 MB peak and 416–436 MB after, for about 10 % of the
  * drain's speed (docs/benchmarks.md, "Rounds, not the store").
  *
  * Capping the heap (`--max-old-space-size`) is not the same lever: a limit under 2 GB also lowers the
