@@ -239,7 +239,7 @@ export const PROCESSOR_VARIABLES = {
   // round can take, so how many transactions a drain costs (each one a fixed cost at the broker). With
   // 16 MiB and 1 / 2 MiB, rounds of the realistic mix held ~350 records and a drain of 100,000 committed
   // ~290 transactions; the processor ran at 0.77-0.94x the heap store's events/s (the issue allows 0.9x).
-  // With these, ~150 transactions and 0.91-1.01x, at 60-90 MB more peak RSS in a flat-out drain
+  // With these, ~150 transactions and 0.87-1.01x (both mixes), at 60-90 MB more peak RSS in a flat-out drain
   // (benchmarks.md, "Rounds, not the store").
   maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
     default: 32 * 1024 * 1024,
