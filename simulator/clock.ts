@@ -35,9 +35,9 @@ function sleepReal(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Sleeps until `now()` has advanced by `ms`. A timer alone is not enough: Node fires timers by libuv's
- * loop time, which is cached per loop iteration and kept in whole milliseconds, so a timer can fire up to
- * a millisecond before `performance.now()` or `Date.now()` say it is due. On a scaled clock that is up to
+ * Sleeps until `now()` has advanced by `ms`. A timer alone is not enough: a timer can fire a fraction of
+ * a millisecond before `performance.now()` says it is due (most likely because libuv times timers by its
+ * loop time, cached per iteration in whole milliseconds; the cause was not traced, the symptom was). On a scaled clock that is up to
  * `scale` simulated milliseconds early (60 s at 60 000): measured, 220 of 300 sleeps of a 60 000× clock
  * ended short, by up to 109 simulated seconds, and the sender's schedule test failed on it once (last
  * attempt 986,818 ms after the first against 990,000 planned). So the remainder is slept again.

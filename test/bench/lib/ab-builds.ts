@@ -34,6 +34,7 @@ import { BenchChild } from './child';
 import { freePort } from './context';
 import { createTopic, groupLag, scenarioTopics, startInfra, uniqueName } from './infra';
 import { UsageSampler } from './proc';
+import { scrape } from './prom';
 import { median, round } from './stats';
 
 const log = (line: string) => console.error(`[ab ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -55,7 +56,7 @@ async function drain(admin: import('kafkajs').Admin, groupId: string, topic: str
 }
 
 async function metricLines(url: string): Promise<string[]> {
-  const text = await (await fetch(url)).text();
+  const text = await scrape(url);
   return text
     .split('\n')
     .filter((l) =>
