@@ -17,13 +17,17 @@ export const MAX_STATE_ID_CHARS = 256;
 
 /**
  * The fixed-size key the on-disk store files an id or object key under: the first 128 bits of its
- * SHA-256. For n keys the chance that any two collide is about n²/2¹²⁹: 1.5·10⁻²¹ at 10⁹ entries, far
+ * SHA-256, as 16 latin1 characters. For n keys the chance that any two collide is about n²/2¹²⁹: 1.5·10⁻²¹ at 10⁹ entries, far
  * below the chance of a disk error. A collision would make one notification look like a duplicate of
  * another (or one object's version another's); ids come from signed Nylas payloads, so nobody can search
  * for one.
  */
-export function stateKeyHash(s: string): Buffer {
-  return hash('sha256', s, 'buffer').subarray(0, 16);
+export function stateKeyHash(s: string): string {
+  // As a latin1 string ('binary' is its other name; one character per byte, what the store's caches key by and entryKey writes
+  // back as bytes): the digest encoded straight to latin1 costs 0.26 µs against 1.18 µs through a
+  // Buffer, its subarray and toString (55-character ids, 200,000 each, Node 20), and this runs for
+  // every id and object key of every round and restore.
+  return hash('sha256', s, 'binary').slice(0, 16);
 }
 
 /** The id as the state remembers it: as is when short, else `#sha256:` + its 256-bit digest. */

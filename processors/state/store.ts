@@ -172,12 +172,14 @@ function keyOf(partition: number, space: number, ...parts: Buffer[]): Buffer {
 
 /** [partition][ENTRY][segment][hash], built in one buffer: a prefetch builds one per key and live
  * segment, and the pieces keyOf would concatenate were a visible share of the store's garbage. */
-function entryKey(p: number, segment: number, hash: Buffer): Buffer {
+function entryKey(p: number, segment: number, hash: string): Buffer {
   const out = Buffer.allocUnsafe(9 + hash.length);
   out.writeUInt32BE(p, 0);
   out[4] = ENTRY;
   out.writeUInt32BE(segment, 5);
-  hash.copy(out, 9);
+  // The hash as the caches hold it (keys.ts: one latin1 character per byte), written without a Buffer
+  // of its own.
+  out.write(hash, 9, 'latin1');
   return out;
 }
 const bucketKey = (p: number, id: string) => keyOf(p, BUCKET, Buffer.from(id, 'utf8'));
@@ -185,7 +187,7 @@ const bucketKey = (p: number, id: string) => keyOf(p, BUCKET, Buffer.from(id, 'u
 const AFTER_ANY_ID = Buffer.from([0xff]);
 
 /** The key of an id in the caches and pending maps: its hash as a 16-character string. */
-const cacheKeyOf = (id: string) => stateKeyHash(id).toString('latin1');
+const cacheKeyOf = (id: string) => stateKeyHash(id);
 
 /** A lookup that no prefetch of the round covered: a bug in the caller, never an answer to guess. */
 export class NotPrefetchedError extends Error {
@@ -351,9 +353,8 @@ export class PartitionStore {
           continue;
         }
       }
-      const hash = Buffer.from(cacheKey, 'latin1');
       planned.set(cacheKey, { first: reads.length, count: segments.length });
-      for (const s of segments) reads.push(entryKey(this.partition, s.id, hash));
+      for (const s of segments) reads.push(entryKey(this.partition, s.id, cacheKey));
     }
     return { planned, segments };
   }
@@ -573,7 +574,7 @@ export class PartitionStore {
         if (change.expiresAt <= now) continue;
         const kind = change.kind === 'dedupe' ? 'd' : 'v';
         const segment = this.segmentFor(kind, change.expiresAt, next);
-        const key = entryKey(p, segment.id, Buffer.from(cacheKey, 'latin1'));
+        const key = entryKey(p, segment.id, cacheKey);
         // After a reset nothing is anywhere: everything before it was deleted.
         const known = reset ? NOWHERE : (kind === 'd' ? this.seenCache : this.versionCache).get(cacheKey)?.at;
         if (known !== undefined) plans.push({ change, cacheKey, key, segment, known });
@@ -603,7 +604,7 @@ export class PartitionStore {
     const seen: Array<[string, number, Location]> = [];
     const versions: Array<[string, StoredVersion, Location]> = [];
     await this.engine.write((ops) => {
-      for (const s of expired) ops.deleteRange(entryKey(p, s.id, EMPTY), entryKey(p, s.id + 1, EMPTY));
+      for (const s of expired) ops.deleteRange(entryKey(p, s.id, ''), entryKey(p, s.id + 1, ''));
       if (reset) ops.deleteRange(keyOf(p, ENTRY), keyOf(p, END));
       for (const plan of plans) {
         const { change, cacheKey, key, segment } = plan;
