@@ -97,7 +97,8 @@ export interface ProcessorConfig extends CommonConfig {
   stallTimeoutMs: number;
   /** The on-disk state stores (processors/state/registry.ts). */
   state: { dir: string; cacheEntries: number };
-  /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own; processors/heap.ts). */
+  /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own;
+   * processors/heap.ts). */
   heapGrowingPercent: number;
 }
 
@@ -236,11 +237,11 @@ export const PROCESSOR_VARIABLES = {
     readBy: PROCESSOR,
   }),
   // 32 MiB (with 2 MiB per partition and 4 MiB per fetch below): the budget sets how many records a
-  // round can take, so how many transactions a drain costs (each one a fixed cost at the broker). With
-  // 16 MiB and 1 / 2 MiB, rounds of the realistic mix held ~350 records and a drain of 100,000 committed
-  // ~290 transactions; the processor ran at 0.77-0.94x the heap store's events/s (the issue allows 0.9x).
-  // With these, ~150 transactions and 0.87-1.01x (both mixes), at 60-90 MB more peak RSS in a flat-out drain
-  // (benchmarks.md, "Rounds, not the store").
+  // round can take, and each round has fixed costs (a transaction; the store's read and write batch), so
+  // CPU per record follows the round size. With 16 MiB and 1 / 2 MiB, rounds of the realistic mix held
+  // ~350 records and the processor ran at 0.77-0.94x the events/s of cf61125 (the last heap-store build,
+  // before backfill); with these, 0.87-1.01x, at 60-90 MB more peak RSS in a flat-out drain (benchmarks.md,
+  // "Rounds, not the store" and "The store's own cost").
   maxQueuedBytesTotal: integer('PROCESSOR_MAX_QUEUED_BYTES_TOTAL', {
     default: 32 * 1024 * 1024,
     min: 1024 * 1024,
@@ -258,9 +259,11 @@ export const PROCESSOR_VARIABLES = {
   }),
   // The fetch sizes bound what arrives at once, before any queue limit can pause a partition: with
   // 4 MiB per partition and kafkajs's 10 MiB per fetch, drains of 300,000 peaked at 72-74 MB of records
-  // queued against a 16-32 MiB budget (72-117 MB at 128 MiB), and V8 grew its heap around them (docs/operations.md, "Processor memory").
-  // Half of that (2 / 4 MiB) with the 32 MiB budget: the budget alone (1 / 2 MiB fetches) drained the
-  // realistic mix at 0.91x the heap store, both together at 0.94-1.01x (benchmarks.md, "Rounds, not the store").
+  // queued against a 16-32 MiB budget (72-117 MB at 128 MiB), and V8 grew its heap around them
+  // (docs/operations.md, "Processor memory"). Half of that (2 / 4 MiB) with the 32 MiB budget: the budget
+  // alone (1 / 2 MiB fetches) drained the realistic mix at 0.91x cf61125, both together at 0.94-1.01x
+  // (benchmarks.md, "Rounds, not the store"). 4 / 8 MiB: 0.93x against 0.81x in one session without the
+  // > 1 MB messages, but a 663 MB RSS peak in the 2 M state drain ("The store's own cost").
   // A record larger than either still arrives (brokers return the first batch whole).
   maxBytesPerPartition: integer('PROCESSOR_MAX_BYTES_PER_PARTITION', {
     default: 2 * 1024 * 1024,

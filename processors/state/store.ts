@@ -186,9 +186,6 @@ const bucketKey = (p: number, id: string) => keyOf(p, BUCKET, Buffer.from(id, 'u
 /** Bucket ids are printable ASCII (changelog.ts newBucketId), so 0xff sorts after every id. */
 const AFTER_ANY_ID = Buffer.from([0xff]);
 
-/** The key of an id in the caches and pending maps: its hash as a 16-character string. */
-const cacheKeyOf = (id: string) => stateKeyHash(id);
-
 /** A lookup that no prefetch of the round covered: a bug in the caller, never an answer to guess. */
 export class NotPrefetchedError extends Error {
   constructor(what: string) {
@@ -363,7 +360,7 @@ export class PartitionStore {
   private roundKey(s: string): string {
     let key = this.roundKeys.get(s);
     if (key === undefined) {
-      key = cacheKeyOf(s);
+      key = stateKeyHash(s);
       this.roundKeys.set(s, key);
     }
     return key;
@@ -474,12 +471,12 @@ export class PartitionStore {
       let key: string | undefined;
       switch (c.kind) {
         case 'dedupe':
-          key = this.roundKeys.get(c.id) ?? cacheKeyOf(c.id);
+          key = this.roundKeys.get(c.id) ?? stateKeyHash(c.id);
           if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
           break;
         case 'version': {
           const keyString = objectKeyString(c.key);
-          key = this.roundKeys.get(keyString) ?? cacheKeyOf(keyString);
+          key = this.roundKeys.get(keyString) ?? stateKeyHash(keyString);
           if (c.expiresAt > now) {
             const stored = { entry: c.entry, expiresAt: c.expiresAt };
             this.pendingVersions.set(key, { stored, generation });

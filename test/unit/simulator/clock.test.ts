@@ -1,8 +1,8 @@
 /**
  * The simulator's clocks (simulator/clock.ts): a sleep lasts at least its simulated time by the same
- * clock's now(). Node fires timers by libuv's cached, whole-millisecond loop time, up to a millisecond
- * early by performance.now(): on a 60,000× clock most sleeps used to end short, by up to 109 simulated
- * seconds, and the sender's retry-schedule test failed on it in CI (Node 24).
+ * clock's now(). Timers can fire a fraction of a millisecond early by performance.now() (why is in
+ * clock.ts): on a 60,000× clock most sleeps used to end short, by up to 109 simulated seconds, and the
+ * sender's retry-schedule test failed on it in CI (Node 24).
  */
 import { realClock, scaledClock } from '../../../simulator/clock';
 
