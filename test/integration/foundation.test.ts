@@ -144,9 +144,17 @@ describe('foundation: real broker and registry', () => {
     await uncommitted.stop();
     expect(raw.map((r) => r.value?.toString())).toContain('ABORTED');
 
-    // sendOffsets committed the group's position inside the transaction.
-    const offsets = await admin.fetchOffsets({ groupId, topics: [input] });
-    expect(offsets[0]?.partitions[0]?.offset).toBe('10');
+    // sendOffsets committed the group's position inside the transaction. The marker in __consumer_offsets
+    // is written apart from the output topic's, so the stable offset may lag the wait above: poll, bounded.
+    const offset = await pollUntil(
+      async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });
+        const seen = offsets?.partitions[0]?.offset;
+        return seen === '10' ? seen : false;
+      },
+      { timeoutMs: 10_000, description: "the group's committed offset 10" },
+    );
+    expect(offset).toBe('10');
   });
 
   it('registers an Avro schema and writes the Confluent wire format: magic 0 + 4-byte id the registry resolves', async () => {

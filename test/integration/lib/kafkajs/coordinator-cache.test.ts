@@ -4,7 +4,7 @@
  * request, and still commit (read_committed sees every record, offsets land).
  */
 import { TRANSACTIONAL_RETRY } from '../../../../lib/kafka';
-import { createTopics, testKafka, uniqueName } from '../../../helpers/kafka';
+import { createTopics, pollUntil, testKafka, uniqueName } from '../../../helpers/kafka';
 
 describe('kafkajs coordinator cache (real broker)', () => {
   it('runs 20 back-to-back consume-transform-produce transactions with a handful of coordinator lookups', async () => {
@@ -42,11 +42,20 @@ describe('kafkajs coordinator cache (real broker)', () => {
       // the group coordinator of the TxnOffsetCommits are each looked up once, plus once per
       // COORDINATOR_CACHE_MS the loop runs.
       expect(requests.get('GroupCoordinator') ?? 0).toBeLessThanOrEqual(8);
-      const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      expect(offsets[0]?.partitions[0]?.offset).toBe('20');
-      const end = await admin.fetchTopicOffsets(topic);
+      // EndTxn answers once the commit is decided; the coordinator writes the markers to the topic and to
+      // __consumer_offsets after that, and kafkajs's OffsetFetch (no require_stable) returns the last
+      // stable offset until then. CI once read '19' here (stop 26), so wait for the markers, bounded.
+      const landed = await pollUntil(
+        async () => {
+          const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+          const [end] = await admin.fetchTopicOffsets(topic);
+          const seen = { offset: offsets?.partitions[0]?.offset, high: end?.high };
+          return seen.offset === '20' && seen.high === '40' ? seen : false;
+        },
+        { timeoutMs: 10_000, description: "the 20th commit's markers (group offset 20, high watermark 40)" },
+      );
       // 20 records + 20 commit markers.
-      expect(end[0]?.high).toBe('40');
+      expect(landed).toEqual({ offset: '20', high: '40' });
     } finally {
       await producer.disconnect();
       await admin.disconnect();
