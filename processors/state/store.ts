@@ -120,6 +120,13 @@ const emptyMeta = (nextSegment = 0): Meta => ({
   buckets: 0,
 });
 
+/** One apply's entries until its write is on disk (see PartitionStore.pending). */
+interface PendingApply {
+  generation: number;
+  seen: Map<string, number>;
+  versions: Map<string, StoredVersion>;
+}
+
 interface StoredVersion {
   entry: VersionEntry;
   expiresAt: number;
@@ -215,8 +222,11 @@ export class PartitionStore {
   private closed = false;
   /** Changes applied but not yet on disk (see apply), by the apply's generation. */
   private generation = 0;
-  private readonly pendingSeen = new Map<string, { expiresAt: number; generation: number }>();
-  private readonly pendingVersions = new Map<string, { stored: StoredVersion; generation: number }>();
+  /** Per apply, oldest first: its entries by cache key. Its write lands whole, so its maps are dropped
+   * whole; a lookup walks them newest first (as many as applies in flight, usually one or two). One Map
+   * per apply, not an object per entry with its generation: those lived across the disk write and were
+   * the largest of the store's allocation sites (docs/benchmarks.md, "The store's own cost"). */
+  private readonly pending: PendingApply[] = [];
   private readonly pendingForgotten = new Map<string, number>();
   private pendingProgress: { progress: Progress | null; generation: number } | undefined;
   private pendingReset: number | undefined;
@@ -296,10 +306,12 @@ export class PartitionStore {
       const expiresAt = written ?? (found === null ? null : found.readDoubleBE(0));
       this.fetchedSeen.set(cacheKey, expiresAt);
       if (written === undefined)
-        this.seenCache.set(cacheKey, {
-          value: expiresAt,
-          at: locationOf(seen.segments, at, hit, found, 'd'),
-        });
+        this.seenCache.set(
+          cacheKey,
+          expiresAt === null
+            ? ABSENT
+            : { value: expiresAt, at: locationOf(seen.segments, at, hit, found, 'd') },
+        );
     }
     for (const [cacheKey, at] of versions.planned) {
       const hit = newestHit(values, at);
@@ -308,10 +320,12 @@ export class PartitionStore {
       const stored = written ?? (found === null ? null : decodeVersion(found));
       this.fetchedVersions.set(cacheKey, stored);
       if (written === undefined)
-        this.versionCache.set(cacheKey, {
-          value: stored,
-          at: locationOf(versions.segments, at, hit, found, 'v'),
-        });
+        this.versionCache.set(
+          cacheKey,
+          stored === null
+            ? ABSENT
+            : { value: stored, at: locationOf(versions.segments, at, hit, found, 'v') },
+        );
     }
   }
 
@@ -336,14 +350,14 @@ export class PartitionStore {
     for (const cacheKey of cacheKeys) {
       if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
       if (kind === 'd') {
-        if (this.fetchedSeen.has(cacheKey) || this.pendingSeen.has(cacheKey)) continue;
+        if (this.fetchedSeen.has(cacheKey) || this.pendingSeen(cacheKey) !== undefined) continue;
         const cached = this.seenCache.get(cacheKey);
         if (cached !== undefined) {
           this.fetchedSeen.set(cacheKey, cached.value);
           continue;
         }
       } else {
-        if (this.fetchedVersions.has(cacheKey) || this.pendingVersions.has(cacheKey)) continue;
+        if (this.fetchedVersions.has(cacheKey) || this.pendingVersion(cacheKey) !== undefined) continue;
         const cached = this.versionCache.get(cacheKey);
         if (cached !== undefined) {
           this.fetchedVersions.set(cacheKey, cached.value);
@@ -370,8 +384,8 @@ export class PartitionStore {
    * from memory: the round's prefetch must have covered it. */
   seen(id: string, now: number): boolean {
     const cacheKey = this.roundKey(stateId(id));
-    const pending = this.pendingSeen.get(cacheKey);
-    if (pending !== undefined) return pending.expiresAt > now;
+    const pending = this.pendingSeen(cacheKey);
+    if (pending !== undefined) return pending > now;
     if (this.pendingReset !== undefined) return false;
     const fetched = this.fetchedSeen.get(cacheKey);
     const expiresAt = fetched !== undefined ? fetched : this.seenCache.get(cacheKey)?.value;
@@ -383,11 +397,11 @@ export class PartitionStore {
   /** The object's last version (keyString: objectKeyString), from memory like seen(). */
   version(keyString: string, now: number): VersionEntry | undefined {
     const cacheKey = this.roundKey(keyString);
-    const pending = this.pendingVersions.get(cacheKey);
+    const pending = this.pendingVersion(cacheKey);
     const fetched = this.fetchedVersions.get(cacheKey);
     const stored =
       pending !== undefined
-        ? pending.stored
+        ? pending
         : this.pendingReset !== undefined
           ? null
           : fetched !== undefined
@@ -395,6 +409,23 @@ export class PartitionStore {
             : this.versionCache.get(cacheKey)?.value;
     if (stored === undefined) throw new NotPrefetchedError(`object ${keyString}`);
     return stored !== null && stored.expiresAt > now ? stored.entry : undefined;
+  }
+
+  /** The newest pending apply's expiry for the key (undefined: none pending). */
+  private pendingSeen(cacheKey: string): number | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const expiresAt = (this.pending[i] as PendingApply).seen.get(cacheKey);
+      if (expiresAt !== undefined) return expiresAt;
+    }
+    return undefined;
+  }
+
+  private pendingVersion(cacheKey: string): StoredVersion | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const stored = (this.pending[i] as PendingApply).versions.get(cacheKey);
+      if (stored !== undefined) return stored;
+    }
+    return undefined;
   }
 
   /** seen() for a caller outside a round (tools, tests): reads the disk if it must. */
@@ -465,21 +496,26 @@ export class PartitionStore {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const generation = ++this.generation;
     const now = this.now();
-    // Each entry's key, hashed once here for the pending maps and the write.
+    const pending: PendingApply = { generation, seen: new Map(), versions: new Map() };
+    this.pending.push(pending);
+    // Each entry's key, hashed once here for the pending maps and the write, and each version as the
+    // write stores it and the cache then holds it (one object from here to the cache).
     const keys: Array<string | undefined> = [];
+    const stored: Array<StoredVersion | undefined> = [];
     for (const c of changes) {
       let key: string | undefined;
+      let version: StoredVersion | undefined;
       switch (c.kind) {
         case 'dedupe':
           key = this.roundKeys.get(c.id) ?? stateKeyHash(c.id);
-          if (c.expiresAt > now) this.pendingSeen.set(key, { expiresAt: c.expiresAt, generation });
+          if (c.expiresAt > now) pending.seen.set(key, c.expiresAt);
           break;
         case 'version': {
           const keyString = objectKeyString(c.key);
           key = this.roundKeys.get(keyString) ?? stateKeyHash(keyString);
           if (c.expiresAt > now) {
-            const stored = { entry: c.entry, expiresAt: c.expiresAt };
-            this.pendingVersions.set(key, { stored, generation });
+            version = { entry: c.entry, expiresAt: c.expiresAt };
+            pending.versions.set(key, version);
           }
           break;
         }
@@ -492,8 +528,10 @@ export class PartitionStore {
         case 'reset':
           // Everything before it is forgotten, pending changes of earlier applies and of this one too.
           this.pendingReset = generation;
-          this.pendingSeen.clear();
-          this.pendingVersions.clear();
+          for (const earlier of this.pending) {
+            earlier.seen.clear();
+            earlier.versions.clear();
+          }
           this.pendingProgress = { progress: null, generation };
           break;
         case 'bucket':
@@ -501,10 +539,11 @@ export class PartitionStore {
           break;
       }
       keys.push(key);
+      stored.push(version);
     }
     // The write judges expiry by the clock of this call, not of the moment it runs: the same answer
     // however long the disk takes to get to it.
-    const written = this.writes.then(() => this.write(changes, keys, checkpoint, generation, now));
+    const written = this.writes.then(() => this.write(changes, keys, stored, checkpoint, generation, now));
     this.writes = written.catch((err: unknown) => {
       this.failure = err;
     });
@@ -524,6 +563,7 @@ export class PartitionStore {
   private async write(
     changes: readonly StateChange[],
     keys: ReadonlyArray<string | undefined>,
+    stored: ReadonlyArray<StoredVersion | undefined>,
     checkpoint: bigint | undefined,
     generation: number,
     now: number,
@@ -555,6 +595,8 @@ export class PartitionStore {
     // bucket a change names (a bucket forgotten needs its expiry for its second key).
     const plans: Array<{
       change: StateChange;
+      /** The change's index in `changes`. */
+      index: number;
       cacheKey: string;
       key?: Buffer;
       segment?: Segment;
@@ -574,13 +616,13 @@ export class PartitionStore {
         const key = entryKey(p, segment.id, cacheKey);
         // After a reset nothing is anywhere: everything before it was deleted.
         const known = reset ? NOWHERE : (kind === 'd' ? this.seenCache : this.versionCache).get(cacheKey)?.at;
-        if (known !== undefined) plans.push({ change, cacheKey, key, segment, known });
-        else plans.push({ change, cacheKey, key, segment, read: reads.push(key) - 1 });
+        if (known !== undefined) plans.push({ change, index: i, cacheKey, key, segment, known });
+        else plans.push({ change, index: i, cacheKey, key, segment, read: reads.push(key) - 1 });
       } else if (change.kind === 'bucket' || change.kind === 'forget-bucket') {
         const key = bucketKey(p, change.id);
-        plans.push({ change, cacheKey, key, read: reads.push(key) - 1 });
+        plans.push({ change, index: i, cacheKey, key, read: reads.push(key) - 1 });
       } else {
-        plans.push({ change, cacheKey });
+        plans.push({ change, index: i, cacheKey });
       }
     }
     const before = reset || reads.length === 0 ? reads.map(() => null) : await this.engine.get(reads);
@@ -598,8 +640,12 @@ export class PartitionStore {
       return value === null ? NOWHERE : location(segment.id, kind === 'v' && value[8] === 1);
     };
 
-    const seen: Array<[string, number, Location]> = [];
-    const versions: Array<[string, StoredVersion, Location]> = [];
+    // What the caches will hold once the write landed: the keys and their entries side by side (a tuple
+    // per key lived across the write for nothing).
+    const seenKeys: string[] = [];
+    const seenCached: Array<Cached<number>> = [];
+    const versionKeys: string[] = [];
+    const versionCached: Array<Cached<StoredVersion>> = [];
     await this.engine.write((ops) => {
       for (const s of expired) ops.deleteRange(entryKey(p, s.id, ''), entryKey(p, s.id + 1, ''));
       if (reset) ops.deleteRange(keyOf(p, ENTRY), keyOf(p, END));
@@ -612,7 +658,8 @@ export class PartitionStore {
             ops.put(key, f64(change.expiresAt));
             const at = location(segment.id, false);
             placed.d.set(cacheKey, at);
-            seen.push([cacheKey, change.expiresAt, at]);
+            seenKeys.push(cacheKey);
+            seenCached.push({ value: change.expiresAt, at });
             break;
           }
           case 'version': {
@@ -621,11 +668,13 @@ export class PartitionStore {
             if (!inSegment(was, segment)) segment.entries++;
             else if (isTombstone(was)) segment.tombstones--;
             if (change.entry.deleted) segment.tombstones++;
-            const stored = { entry: change.entry, expiresAt: change.expiresAt };
-            ops.put(key, encodeVersion(stored));
+            // apply made it (an unexpired version always has one); a restore's too.
+            const value = stored[plan.index] ?? { entry: change.entry, expiresAt: change.expiresAt };
+            ops.put(key, encodeVersion(value));
             const at = location(segment.id, change.entry.deleted);
             placed.v.set(cacheKey, at);
-            versions.push([cacheKey, stored, at]);
+            versionKeys.push(cacheKey);
+            versionCached.push({ value, at });
             break;
           }
           case 'progress':
@@ -658,7 +707,7 @@ export class PartitionStore {
       if (checkpoint !== undefined) next.checkpoint = { offset: checkpoint.toString(), writtenAt: now };
       ops.put(keyOf(p, META), Buffer.from(JSON.stringify(next)));
     });
-    this.landedAfterWrite(next, reset, seen, versions, keys, generation);
+    this.landedAfterWrite(next, reset, { seenKeys, seenCached, versionKeys, versionCached }, generation);
   }
 
   /** The write is on disk: memory follows it (state, caches, the round's prefetched answers), and the
@@ -666,32 +715,33 @@ export class PartitionStore {
   private landedAfterWrite(
     next: Meta,
     reset: boolean,
-    seen: ReadonlyArray<[string, number, Location]>,
-    versions: ReadonlyArray<[string, StoredVersion, Location]>,
-    keys: ReadonlyArray<string | undefined>,
+    written: {
+      seenKeys: readonly string[];
+      seenCached: ReadonlyArray<Cached<number>>;
+      versionKeys: readonly string[];
+      versionCached: ReadonlyArray<Cached<StoredVersion>>;
+    },
     generation: number,
   ): void {
     this.setState(next);
     if (reset) this.forgetMemory();
-    for (const [k, e, at] of seen) {
-      this.seenCache.set(k, { value: e, at });
+    written.seenKeys.forEach((k, i) => {
+      const cached = written.seenCached[i] as Cached<number>;
+      this.seenCache.set(k, cached);
+      const e = cached.value as number;
       if (this.fetchedSeen.has(k)) this.fetchedSeen.set(k, e);
       this.landed?.seen.set(k, e);
-    }
-    for (const [k, v, at] of versions) {
-      this.versionCache.set(k, { value: v, at });
+    });
+    written.versionKeys.forEach((k, i) => {
+      const cached = written.versionCached[i] as Cached<StoredVersion>;
+      this.versionCache.set(k, cached);
+      const v = cached.value as StoredVersion;
       if (this.fetchedVersions.has(k)) this.fetchedVersions.set(k, v);
       this.landed?.versions.set(k, v);
-    }
-    // Only this write's keys can be its pending copies (a walk over every pending entry per write was a
-    // visible share of the processor's CPU).
-    for (const k of keys) {
-      if (k === undefined) continue;
-      const seenEntry = this.pendingSeen.get(k);
-      if (seenEntry !== undefined && seenEntry.generation <= generation) this.pendingSeen.delete(k);
-      const versionEntry = this.pendingVersions.get(k);
-      if (versionEntry !== undefined && versionEntry.generation <= generation) this.pendingVersions.delete(k);
-    }
+    });
+    // Writes land in apply order: this one's pending apply is the oldest (with any before it).
+    while (this.pending.length > 0 && (this.pending[0] as PendingApply).generation <= generation)
+      this.pending.shift();
     for (const [id, g] of this.pendingForgotten) if (g <= generation) this.pendingForgotten.delete(id);
     if (this.pendingProgress !== undefined && this.pendingProgress.generation <= generation)
       this.pendingProgress = undefined;
@@ -811,6 +861,9 @@ interface Cached<V> {
   at: Location;
 }
 const NOWHERE: Location = -1;
+/** The cache entry of every key found nowhere: most keys a round reads are new, and one shared entry
+ * spares an object per key that the cache would keep (and V8 promote) until its write replaced it. */
+const ABSENT: Cached<never> = Object.freeze({ value: null, at: NOWHERE });
 const location = (segment: number, tombstone: boolean): Location => segment * 2 + (tombstone ? 1 : 0);
 const inSegment = (l: Location, s: Segment): boolean => l !== NOWHERE && Math.floor(l / 2) === s.id;
 const isTombstone = (l: Location): boolean => l !== NOWHERE && l % 2 === 1;

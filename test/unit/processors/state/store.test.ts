@@ -346,6 +346,19 @@ describe('PartitionStore (on disk)', () => {
     await expect(s.apply([{ kind: 'dedupe', id: 'later', expiresAt: 100 }], 4n)).rejects.toThrow();
   });
 
+  it('answers with the newest of several applies still being written that changed a key', async () => {
+    const s = await openTestStore();
+    await s.prefetch(['x'], [keyString('o')]);
+    const first = s.apply([{ kind: 'dedupe', id: 'x', expiresAt: 50 }, version('o', 1n, 100)]);
+    const second = s.apply([{ kind: 'dedupe', id: 'x', expiresAt: 200 }, version('o', 2n, 100)]);
+    // Neither write can have landed yet (they run after this synchronous code): both are pending.
+    expect(s.seen('x', 100)).toBe(true);
+    expect(s.version(keyString('o'), 0)?.version).toBe(2n);
+    await Promise.all([first, second]);
+    expect(await s.isSeen('x', 100)).toBe(true);
+    expect((await s.versionOf(keyString('o'), 0))?.version).toBe(2n);
+  });
+
   it('reset forgets changes of earlier applies still being written', async () => {
     const s = await openTestStore();
     const first = s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
