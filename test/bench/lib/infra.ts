@@ -12,6 +12,7 @@ import { loadCommonConfig } from '../../../lib/config';
 import { createKafka } from '../../../lib/kafka';
 import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { silentLogger } from '../../../lib/logger';
+import { withTimeout } from '../../../lib/timeout';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
 import { uniqueTopicEnv } from '../../helpers/topic-env';
 
@@ -96,11 +97,18 @@ export async function createTopic(
 }
 
 /** Records the group has not committed yet on `topic` (high watermark minus committed offset). */
+/** How long one lag reading may take: the drains' deadlines are checked between readings, so a reading
+ * that hangs would hold a bench session past them (one `npm run bench:ab` session sat 17 min so). */
+const LAG_READING_TIMEOUT_MS = 15_000;
+
 export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [high, committed] = await Promise.all([
-    admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId, topics: [topic] }),
-  ]);
+  const reading = await withTimeout(
+    Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]),
+    LAG_READING_TIMEOUT_MS,
+  );
+  if (reading === 'timeout')
+    throw new Error(`reading ${groupId}'s lag on ${topic} took over ${LAG_READING_TIMEOUT_MS} ms`);
+  const [high, committed] = reading;
   const byPartition = new Map<number, number>();
   for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, Number(p.offset));
   let lag = 0;
