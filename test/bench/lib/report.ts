@@ -160,7 +160,7 @@ function stateMarkdown(st: StateResult, lines: string[]): void {
   if (p) {
     lines.push(
       `Processed: ${fmt(p.notifications)} distinct \`message.created\` notifications (each a dedupe id and an object version) drained by one processor in ${fmt(p.drainSeconds)} s (${fmt(p.eventsPerSecond)}/s, RSS peak ${fmt(p.drainRssPeakMb)} MB). ` +
-        `After the drain: RSS ${fmt(p.afterDrain.memory.rssMb)} MB (anon ${fmt(p.afterDrain.memory.anonMb)}, file ${fmt(p.afterDrain.memory.fileMb)}), heap used ${fmt(p.afterDrain.heapUsedMb)} MB; ` +
+        `After the drain: RSS ${fmt(p.afterDrain.memory.rssMb)} MB (anon ${fmt(p.afterDrain.memory.anonMb)}, file ${fmt(p.afterDrain.memory.fileMb)}), heap used ${fmt(p.afterDrain.heapUsedMb)} MB of ${fmt(p.afterDrain.heapTotalMb)} MB, external ${fmt(p.afterDrain.externalMb)} MB; ` +
         `store ${fmt(p.afterDrain.store.entries.dedupe)} dedupe ids + ${fmt(p.afterDrain.store.entries.version)} versions, ${fmt(p.afterDrain.store.diskBytes / 1048576)} MB on disk, ${fmt(p.afterDrain.store.bytesPerEntry)} bytes per entry. ` +
         `Re-sent ${fmt(p.resend.sent)} of them: ${fmt(p.resend.duplicates)} duplicates, ${fmt(p.resend.emitted)} emitted, ${fmt(p.resend.domainRecordsAdded)} records added to the domain topic (${p.resend.allRecognised ? 'all recognised' : '**not all recognised**'}).`,
     );

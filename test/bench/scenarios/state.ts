@@ -116,7 +116,15 @@ export interface ProcessedResult {
   eventsPerSecond: number;
   /** The draining processor: RSS peak during the drain, memory and store after it. */
   drainRssPeakMb: number;
-  afterDrain: { memory: MemoryStatus; heapUsedMb: number; store: StoreFigures };
+  afterDrain: {
+    memory: MemoryStatus;
+    heapUsedMb: number;
+    /** V8's heap as committed (used + what V8 keeps for allocation) and memory outside it that V8 tracks
+     * (Buffers' backing stores): where the RSS beyond the used heap is. */
+    heapTotalMb: number;
+    externalMb: number;
+    store: StoreFigures;
+  };
   resend: {
     sent: number;
     /** Increase of the duplicate and emitted outcomes, and of the domain topic's end offsets. */
@@ -153,6 +161,8 @@ export interface StateResult {
 
 const METRIC = {
   heap: 'nylas_stream_nodejs_heap_size_used_bytes',
+  heapTotal: 'nylas_stream_nodejs_heap_size_total_bytes',
+  external: 'nylas_stream_nodejs_external_memory_bytes',
   restoreSeconds: 'nylas_stream_processor_state_restore_seconds_sum',
   restores: 'nylas_stream_processor_state_restores_total',
   restoredEntries: 'nylas_stream_processor_state_restored_entries_total',
@@ -371,9 +381,12 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
     clearInterval(sampler);
   }
   await sleep(3000);
+  const metrics = await scrape(first.metricsUrl);
   const afterDrain = {
     memory: memoryStatus(first.service.pid ?? -1),
-    heapUsedMb: round(counter(await scrape(first.metricsUrl), METRIC.heap) / 1048576),
+    heapUsedMb: round(counter(metrics, METRIC.heap) / 1048576),
+    heapTotalMb: round(counter(metrics, METRIC.heapTotal) / 1048576),
+    externalMb: round(counter(metrics, METRIC.external) / 1048576),
     store: await storeFigures(first.metricsUrl, dir),
   };
   ctx.log(`state: drained ${s.real} in ${round(drainSeconds)} s; after: ${JSON.stringify(afterDrain)}`);
