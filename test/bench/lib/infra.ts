@@ -96,11 +96,11 @@ export async function createTopic(
   });
 }
 
-/** Records the group has not committed yet on `topic` (high watermark minus committed offset). */
 /** How long one lag reading may take: the drains' deadlines are checked between readings, so a reading
  * that hangs would hold a bench session past them (one `npm run bench:ab` session sat 17 min so). */
 const LAG_READING_TIMEOUT_MS = 15_000;
 
+/** Records the group has not committed yet on `topic` (high watermark minus committed offset). */
 export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
   const reading = await withTimeout(
     Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]),
