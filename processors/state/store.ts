@@ -120,11 +120,17 @@ const emptyMeta = (nextSegment = 0): Meta => ({
   buckets: 0,
 });
 
-/** One apply's entries until its write is on disk (see PartitionStore.pending). */
+/** One apply's changes until its write is on disk (see PartitionStore.pending). */
 interface PendingApply {
   generation: number;
   seen: Map<string, number>;
   versions: Map<string, StoredVersion>;
+  /** Changelog buckets it forgets. */
+  forgotten: Set<string>;
+  /** The progress it sets, if it sets one (a reset sets null). */
+  progress?: { value: Progress | null };
+  /** It holds a reset: everything before it is forgotten. */
+  reset: boolean;
 }
 
 interface StoredVersion {
@@ -222,14 +228,11 @@ export class PartitionStore {
   private closed = false;
   /** Changes applied but not yet on disk (see apply), by the apply's generation. */
   private generation = 0;
-  /** Per apply, oldest first: its entries by cache key. Its write lands whole, so its maps are dropped
-   * whole; a lookup walks them newest first (as many as applies in flight, usually one or two). One Map
-   * per apply, not an object per entry with its generation: those lived across the disk write and were
-   * the largest of the store's allocation sites (docs/benchmarks.md, "The store's own cost"). */
+  /** Per apply, oldest first: what it changed. Its write lands whole, so it is dropped whole; a lookup
+   * walks them newest first (one per apply in flight). One Map per apply, not an object per entry with
+   * its generation: those lived across the disk write and were the largest of the store's allocation
+   * sites in last session's profile (docs/benchmarks.md, "The store's own cost"). */
   private readonly pending: PendingApply[] = [];
-  private readonly pendingForgotten = new Map<string, number>();
-  private pendingProgress: { progress: Progress | null; generation: number } | undefined;
-  private pendingReset: number | undefined;
   /** No bucket expires before this (Infinity: none known); expiredBuckets reads the disk only after it. */
   private nextBucketExpiry = Number.POSITIVE_INFINITY;
   private writes: Promise<void> = Promise.resolve();
@@ -347,8 +350,9 @@ export class PartitionStore {
     // twice (seen in CI: store.test.ts's hot-cache property, seed -1639631285). The answer itself is checked against the lookup's
     // time by seen()/version(); the segments past their end but not yet dropped are at most one or two.
     const segments = this.byAge[kind];
+    const resetPending = this.resetPending;
     for (const cacheKey of cacheKeys) {
-      if (planned.has(cacheKey) || this.pendingReset !== undefined) continue;
+      if (planned.has(cacheKey) || resetPending) continue;
       if (kind === 'd') {
         if (this.fetchedSeen.has(cacheKey) || this.pendingSeen(cacheKey) !== undefined) continue;
         const cached = this.seenCache.get(cacheKey);
@@ -386,7 +390,7 @@ export class PartitionStore {
     const cacheKey = this.roundKey(stateId(id));
     const pending = this.pendingSeen(cacheKey);
     if (pending !== undefined) return pending > now;
-    if (this.pendingReset !== undefined) return false;
+    if (this.resetPending) return false;
     const fetched = this.fetchedSeen.get(cacheKey);
     const expiresAt = fetched !== undefined ? fetched : this.seenCache.get(cacheKey)?.value;
     if (expiresAt === null) return false;
@@ -402,7 +406,7 @@ export class PartitionStore {
     const stored =
       pending !== undefined
         ? pending
-        : this.pendingReset !== undefined
+        : this.resetPending
           ? null
           : fetched !== undefined
             ? fetched
@@ -441,7 +445,21 @@ export class PartitionStore {
   }
 
   get progress(): Progress | null {
-    return this.pendingProgress !== undefined ? this.pendingProgress.progress : this.state.progress;
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const set = (this.pending[i] as PendingApply).progress;
+      if (set !== undefined) return set.value;
+    }
+    return this.state.progress;
+  }
+
+  /** A reset is applied and not yet on disk: nothing before it answers. */
+  private get resetPending(): boolean {
+    return this.pending.some((a) => a.reset);
+  }
+
+  /** A changelog bucket an apply not yet on disk forgets. */
+  private forgetting(id: string): boolean {
+    return this.pending.some((a) => a.forgotten.has(id));
   }
 
   get checkpoint(): Checkpoint | undefined {
@@ -496,7 +514,13 @@ export class PartitionStore {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const generation = ++this.generation;
     const now = this.now();
-    const pending: PendingApply = { generation, seen: new Map(), versions: new Map() };
+    const pending: PendingApply = {
+      generation,
+      seen: new Map(),
+      versions: new Map(),
+      forgotten: new Set(),
+      reset: false,
+    };
     this.pending.push(pending);
     // Each entry's key, hashed once here for the pending maps and the write, and each version as the
     // write stores it and the cache then holds it (one object from here to the cache).
@@ -520,19 +544,19 @@ export class PartitionStore {
           break;
         }
         case 'progress':
-          this.pendingProgress = { progress: c.progress, generation };
+          pending.progress = { value: c.progress };
           break;
         case 'forget-bucket':
-          this.pendingForgotten.set(c.id, generation);
+          pending.forgotten.add(c.id);
           break;
         case 'reset':
           // Everything before it is forgotten, pending changes of earlier applies and of this one too.
-          this.pendingReset = generation;
+          pending.reset = true;
           for (const earlier of this.pending) {
             earlier.seen.clear();
             earlier.versions.clear();
           }
-          this.pendingProgress = { progress: null, generation };
+          pending.progress = { value: null };
           break;
         case 'bucket':
           this.nextBucketExpiry = Math.min(this.nextBucketExpiry, c.expiresAt);
@@ -742,10 +766,6 @@ export class PartitionStore {
     // Writes land in apply order: this one's pending apply is the oldest (with any before it).
     while (this.pending.length > 0 && (this.pending[0] as PendingApply).generation <= generation)
       this.pending.shift();
-    for (const [id, g] of this.pendingForgotten) if (g <= generation) this.pendingForgotten.delete(id);
-    if (this.pendingProgress !== undefined && this.pendingProgress.generation <= generation)
-      this.pendingProgress = undefined;
-    if (this.pendingReset !== undefined && this.pendingReset <= generation) this.pendingReset = undefined;
   }
 
   /** Caches and prefetched answers, forgotten (after a reset or clear, or before a restore). */
@@ -783,12 +803,12 @@ export class PartitionStore {
     const found = await this.engine.scan(
       keyOf(p, BUCKET_BY_EXPIRY),
       keyOf(p, BUCKET_BY_EXPIRY, f64(now), AFTER_ANY_ID),
-      max + this.pendingForgotten.size,
+      max + this.pending.reduce((n, a) => n + a.forgotten.size, 0),
     );
     const out: StateChange[] = [];
     for (const { key } of found) {
       const id = key.toString('utf8', 13);
-      if (this.pendingForgotten.has(id)) continue;
+      if (this.forgetting(id)) continue;
       if (out.length < max) out.push({ kind: 'forget-bucket', id });
     }
     if (out.length === 0) await this.findNextBucketExpiry();

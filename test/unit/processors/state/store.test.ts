@@ -359,6 +359,17 @@ describe('PartitionStore (on disk)', () => {
     expect((await s.versionOf(keyString('o'), 0))?.version).toBe(2n);
   });
 
+  it('a reset still being written hides what is on disk and in the cache', async () => {
+    const s = await openTestStore();
+    await s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
+    await s.prefetch(['a'], [keyString('o')]);
+    const reset = s.apply([{ kind: 'reset' }]);
+    expect(s.seen('a', 0)).toBe(false);
+    expect(s.version(keyString('o'), 0)).toBeUndefined();
+    await reset;
+    expect(await s.isSeen('a', 0)).toBe(false);
+  });
+
   it('reset forgets changes of earlier applies still being written', async () => {
     const s = await openTestStore();
     const first = s.apply([{ kind: 'dedupe', id: 'a', expiresAt: 100 }, version('o', 1n, 100)]);
