@@ -38,8 +38,8 @@ function sleepReal(ms: number, signal?: AbortSignal): Promise<void> {
  * Sleeps until `now()` has advanced by `ms`. A timer alone is not enough: a timer can fire a fraction of
  * a millisecond before `performance.now()` says it is due (most likely because libuv times timers by its
  * loop time, cached per iteration in whole milliseconds; the symptom was measured, the cause not
- * traced). On a scaled clock that is up to `scale` simulated milliseconds early (60 s at 60 000): measured, 220 of 300 sleeps of a 60 000× clock
- * ended short, by up to 109 simulated seconds, and the sender's schedule test failed on it once (last
+ * traced). On a scaled clock that is up to `scale` simulated milliseconds early (60 s at 60 000):
+ * measured, 220 of 300 sleeps of a 60 000× clock ended short, by up to 109 simulated seconds, and the sender's schedule test failed on it once (last
  * attempt 986,818 ms after the first against 990,000 planned). So the remainder is slept again.
  */
 async function sleepFor(now: () => number, scale: number, ms: number, signal?: AbortSignal): Promise<void> {
