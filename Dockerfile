@@ -26,11 +26,14 @@ COPY bin bin
 # The processor's state (one RocksDB database, a key range per partition). Mount a volume here: on the same disk
 # a restart restores only the changelog past the store's checkpoint; on an empty one, the whole changelog.
 ENV PROCESSOR_STATE_DIR=/var/lib/nylas-stream/state
-# Two malloc arenas instead of glibc's 8 per core: memory freed by the processor's many threads (RocksDB,
-# libuv) otherwise stays mapped per arena (docs/operations.md, "Processor memory: queued records").
-ENV MALLOC_ARENA_MAX=2
+# glibc settings and Node flags of every role, the same that `nylas-stream up` gives its services
+# (lib/service-runtime.ts says why each; docs/operations.md, "Processor memory", has the figures): two
+# malloc arenas instead of 8 per core, blocks of 128 KiB or more mapped on their own and returned when freed.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 RUN mkdir -p /var/lib/nylas-stream/state && chown -R node:node /var/lib/nylas-stream
 VOLUME /var/lib/nylas-stream/state
 USER node
-ENTRYPOINT ["node", "dist/cli/index.js"]
+# V8's young generation at 16 MiB per semi-space (Node 24 would grow it to 64): given here because V8 reads
+# it only at start-up. A flag set on this line wins over the same flag in NODE_OPTIONS.
+ENTRYPOINT ["node", "--max-semi-space-size=16", "dist/cli/index.js"]
 CMD ["--help"]

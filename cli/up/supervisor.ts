@@ -7,19 +7,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS } from '../../lib/service-runtime';
 
 /** The compiled CLI entry point (this file runs from dist/cli/up/, or from cli/up/ under ts-jest). */
 export const CLI = __filename.endsWith('.js')
   ? join(__dirname, '..', 'index.js')
   : join(__dirname, '..', '..', 'dist', 'cli', 'index.js');
-
-/**
- * glibc's malloc arenas for a service unless the environment sets MALLOC_ARENA_MAX (the image sets the
- * same). glibc gives threads up to 8 arenas per core, and the processor has many threads (RocksDB's,
- * libuv's, the expansion worker); memory freed in an arena stays mapped in it, so the RSS after a burst
- * stayed ~150 MB higher with the default at the same drain speed (docs/operations.md, "Processor memory").
- */
-const DEFAULT_MALLOC_ARENAS = '2';
 
 export interface ServiceOptions {
   /** Name for logs: "ingress", "processor-1". */
@@ -60,8 +53,9 @@ export class ServiceProcess {
     if (this.running) throw new Error(`${this.options.name} is already running`);
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n==== start ${new Date().toISOString()} ====\n`);
-    const child = spawn(process.execPath, [CLI, ...this.options.args], {
-      env: { MALLOC_ARENA_MAX: DEFAULT_MALLOC_ARENAS, ...process.env, ...this.options.env },
+    // Started as the image starts it: its Node flags, and its glibc settings unless the environment has them.
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...this.options.args], {
+      env: { ...SERVICE_ENV_DEFAULTS, ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(this.log, { end: false });

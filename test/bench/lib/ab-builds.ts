@@ -27,6 +27,7 @@ import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runningPid } from '../../../deploy/local/process';
+import { SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS } from '../../../lib/service-runtime';
 import { createWorld, startNylasApi } from '../../../simulator';
 import { preloadRaw } from '../load/preload';
 import { outcomesFrom } from '../scenarios/processor';
@@ -128,7 +129,7 @@ async function main() {
             extra[String(k)] = String(v);
           }
           const env: Record<string, string | undefined> = {
-            MALLOC_ARENA_MAX: '2',
+            ...SERVICE_ENV_DEFAULTS,
             ...process.env,
             ...infra.env,
             ...topicEnv,
@@ -146,7 +147,11 @@ async function main() {
             env.BENCH_CPU_PROF_DIR = join(work, 'profiles', `${which}-${rep}`);
           }
           const out = createWriteStream(join(logDir, `${which}-${rep}.log`));
-          const execArgv = (process.env[`AB_EXECARGV_${which}`] ?? '').split(' ').filter(Boolean);
+          // The image's flags first: a variant's own come after them and win (node takes the last).
+          const execArgv = [
+            ...SERVICE_NODE_FLAGS,
+            ...(process.env[`AB_EXECARGV_${which}`] ?? '').split(' ').filter(Boolean),
+          ];
           const child = spawn(process.execPath, [...execArgv, variant.cli, 'processor'], {
             env,
             stdio: ['ignore', 'pipe', 'pipe'],

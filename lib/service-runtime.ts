@@ -1,0 +1,38 @@
+/**
+ * How a nylas-stream service process is started: the Node flags and glibc settings that the image carries
+ * (the Dockerfile's ENTRYPOINT and ENV; test/unit/deploy/dockerfile.test.ts holds it to these values) and
+ * that `nylas-stream up` and the benchmarks give the services they start (cli/up/supervisor.ts).
+ *
+ * Why each one: docs/operations.md, "Processor memory", has the measurements.
+ */
+
+/**
+ * V8's young generation capped at 16 MiB per semi-space, Node 20's default on 64-bit Linux.
+ *
+ * Node 24 (the image's runtime) lets it grow to 64 MiB per semi-space: 128 MiB of new space committed
+ * once the processor drains a backlog, and V8 adds the new space's capacity to the old generation's
+ * allocation limit too. Since V8 13 the pages a full collection frees stay resident in a pool until a
+ * memory-reducing collection, which a busy process does not get, so the RSS stays at the heap's highest
+ * committed size. A processor draining 2,000,000 notifications held 644-694 MB on Node 24 against 396-446
+ * on Node 20; with this flag (and MALLOC_MMAP_THRESHOLD_ below) 552. The flag must be given at start-up:
+ * V8 sizes the heap when the isolate is created, and setting it later has no effect (tried).
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/**
+ * glibc settings, given unless the environment sets them.
+ *
+ * MALLOC_ARENA_MAX=2: glibc gives threads up to 8 arenas per core, and the processor has many threads
+ * (RocksDB's, libuv's, the expansion worker); memory freed in an arena stays mapped in it, so the RSS
+ * after a burst stayed ~150 MB higher with the default at the same drain speed.
+ *
+ * MALLOC_MMAP_THRESHOLD_=131072: allocations of 128 KiB or more (Kafka fetch responses of up to 4 MiB,
+ * joined from socket chunks) get their own mapping, returned to the system when freed. By default glibc
+ * raises this threshold to the size of the largest such block freed, after which those responses come
+ * from the main arena and their freed space stays in it: the arena held 138-152 MB after a 2,000,000
+ * drain, 96 MB with the threshold fixed.
+ */
+export const SERVICE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
