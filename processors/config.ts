@@ -100,6 +100,9 @@ export interface ProcessorConfig extends CommonConfig {
   /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own;
    * processors/heap.ts). */
   heapGrowingPercent: number;
+  /** Quiet time after which `nylas-stream processor` gives V8's pooled heap pages back (0: never;
+   * processors/heap.ts). */
+  idleMemoryReleaseMs: number;
 }
 
 export const PROCESSOR_GROUP_ID = 'nylas-stream-processor';
@@ -364,6 +367,13 @@ export const PROCESSOR_VARIABLES = {
       "how far V8 lets the processor's heap grow past what survived its last full collection before collecting again (V8's `--heap-growing-percent`, set by `nylas-stream processor` at start): 100 = to twice that; `0` = V8's own choice (up to four times with a heap limit of 2 GB or more). Lower: less memory, more CPU",
     readBy: PROCESSOR,
   }),
+  idleMemoryRelease: durationVariable('PROCESSOR_IDLE_MEMORY_RELEASE', {
+    default: 10_000,
+    min: 0,
+    description:
+      'after handling records, the processor asks V8 for a memory-reducing collection once it has handled none for this long, giving back the heap pages V8 keeps pooled (processors/heap.ts); `0` = never',
+    readBy: PROCESSOR,
+  }),
   stallTimeout: durationVariable('PROCESSOR_STALL_TIMEOUT', {
     default: 10 * 60_000,
     min: 1000,
@@ -468,5 +478,6 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     stallTimeoutMs: v.stallTimeout.read(env),
     state: { dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR, cacheEntries: v.stateCacheEntries.read(env) },
     heapGrowingPercent: v.heapGrowingPercent.read(env),
+    idleMemoryReleaseMs: v.idleMemoryRelease.read(env),
   });
 }

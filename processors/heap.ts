@@ -20,6 +20,8 @@
  * startProcessor (the tests run processors inside jest's process).
  */
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Logger } from '../lib/logger';
 
 /** Sets V8's heap growing factor to 1 + percent/100; 0 leaves V8's own. Returns the flag set, if any. */
 export function applyHeapGrowing(
@@ -30,4 +32,107 @@ export function applyHeapGrowing(
   const flag = `--heap-growing-percent=${Math.floor(percent)}`;
   setFlags(flag);
   return flag;
+}
+
+/**
+ * Gives back, once a busy processor falls idle, the heap pages V8 keeps for reuse
+ * (PROCESSOR_IDLE_MEMORY_RELEASE).
+ *
+ * Why: since V8 13 (Node 24) the pages a full collection frees stay resident in a pool, for the heap to
+ * grow into again, until a memory-reducing collection. V8 starts one itself when it sees the process idle,
+ * but judges idleness by the allocation rate measured at its last collections: a script that allocated in
+ * a burst and then idled got "high alloc" from `--trace-memory-reducer` for a minute and kept its peak,
+ * and a processor that had drained 2,000,000 notifications stayed at 667 MB for the minute it was watched
+ * (docs/benchmarks.md, "Node 24, the image's runtime"). So
+ * the processor asks for that collection when it has handled no record for the configured time after
+ * handling some: one collection per quiet spell, on a heap that holds little by then (tens of
+ * milliseconds; the log line gives the time and what it gave back).
+ *
+ * V8 offers the collection to scripts only through `gc()`, which Node exposes with --expose-gc; the flag
+ * set at run time exposes it to contexts created afterwards, so a fresh context fetches it once. On
+ * V8s without the pool (Node 20) the collection still runs and gives back less.
+ */
+export interface IdleReleaseOptions {
+  /** A count that grows while the processor works (records handled). */
+  activity(): number;
+  /** Quiet time after which the memory is released; 0 disables. */
+  idleMs: number;
+  log: Logger;
+  /** Runs the memory-reducing collection (tests count calls instead). */
+  collect?: () => void;
+  clock?: () => number;
+}
+
+export class IdleMemoryRelease {
+  private timer: NodeJS.Timeout | undefined;
+  private lastActivity: number;
+  private quietSince: number;
+  /** Work was done since the last release. */
+  private busy = false;
+  private readonly clock: () => number;
+  private readonly collect: () => void;
+
+  constructor(private readonly o: IdleReleaseOptions) {
+    this.clock = o.clock ?? (() => performance.now());
+    this.collect = o.collect ?? memoryReducingCollection;
+    this.lastActivity = o.activity();
+    this.quietSince = this.clock();
+  }
+
+  start(): this {
+    if (this.o.idleMs <= 0 || this.timer) return this;
+    // Checked at a quarter of the quiet time: released at most 25 % later than configured.
+    this.timer = setInterval(() => this.check(), Math.max(250, this.o.idleMs / 4));
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One look at the activity count; public for tests. */
+  check(): void {
+    const now = this.clock();
+    const activity = this.o.activity();
+    if (activity !== this.lastActivity) {
+      this.lastActivity = activity;
+      this.quietSince = now;
+      this.busy = true;
+      return;
+    }
+    if (!this.busy || now - this.quietSince < this.o.idleMs) return;
+    this.busy = false;
+    const before = process.memoryUsage.rss();
+    const started = performance.now();
+    this.collect();
+    this.o.log.info(
+      {
+        ms: Math.round(performance.now() - started),
+        rssMbBefore: Math.round(before / 1048576),
+        rssMbAfter: Math.round(process.memoryUsage.rss() / 1048576),
+      },
+      'idle: heap memory given back',
+    );
+  }
+}
+
+type GcFunction = (options?: { type: string; execution: string; flavor: string }) => void;
+let gcFunction: GcFunction | undefined;
+
+/**
+ * A full, memory-reducing collection. Two calls, because V8's `gc()` differs by version (measured with a
+ * 300 MB burst, 2026-12-07): on Node 24 only the 'last-resort' flavor releases the pooled pages (RSS
+ * 326 → 58 MB; a plain `gc()` gave back nothing), while Node 20's V8 ignores that options object and
+ * collects nothing, and a plain `gc()` there gives the memory back (162 → 91 MB, unmapped within a
+ * second). The second collection finds a compacted heap: a few milliseconds.
+ */
+export function memoryReducingCollection(): void {
+  if (!gcFunction) {
+    setFlagsFromString('--expose-gc');
+    gcFunction = runInNewContext('gc') as GcFunction;
+  }
+  gcFunction({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  gcFunction();
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/logger';
 import { loadProcessorConfig, startProcessor } from '../../processors';
-import { applyHeapGrowing } from '../../processors/heap';
+import { applyHeapGrowing, IdleMemoryRelease } from '../../processors/heap';
 
 export function registerProcessorCommand(program: Command): void {
   program
@@ -26,8 +26,15 @@ export function registerProcessorCommand(program: Command): void {
         onFatal: (err) => fatal?.(err),
       });
       logger.info({ metrics: running.url }, 'processor running');
+      // Process-wide like the growing factor: here, not in startProcessor (tests share jest's process).
+      const release = new IdleMemoryRelease({
+        activity: () => running.metrics.handled,
+        idleMs: config.idleMemoryReleaseMs,
+        log: logger,
+      }).start();
       await new Promise<void>((resolve) => {
         const finish = () => {
+          release.stop();
           running.stop().then(resolve, (err: unknown) => {
             logger.error({ err }, 'graceful shutdown failed');
             process.exitCode = 1;

@@ -5,7 +5,7 @@ import type { EndToEndResult } from '../scenarios/end-to-end';
 import { type IngressResult, SERVER_LABELS, SERVERS } from '../scenarios/ingress';
 import type { MemoryResult } from '../scenarios/memory';
 import type { DrainSummary, ProcessorResult } from '../scenarios/processor';
-import type { ProcessorStart, StateResult } from '../scenarios/state';
+import type { ProcessedResult, ProcessorStart, StateResult } from '../scenarios/state';
 import type { MachineInfo } from './infra';
 import { median } from './stats';
 
@@ -162,6 +162,7 @@ function stateMarkdown(st: StateResult, lines: string[]): void {
       `Processed: ${fmt(p.notifications)} distinct \`message.created\` notifications (each a dedupe id and an object version) drained by one processor in ${fmt(p.drainSeconds)} s (${fmt(p.eventsPerSecond)}/s, RSS peak ${fmt(p.drainRssPeakMb)} MB). ` +
         `After the drain: RSS ${fmt(p.afterDrain.memory.rssMb)} MB (anon ${fmt(p.afterDrain.memory.anonMb)}, file ${fmt(p.afterDrain.memory.fileMb)}), heap used ${fmt(p.afterDrain.heapUsedMb)} MB of ${fmt(p.afterDrain.heapTotalMb)} MB, external ${fmt(p.afterDrain.externalMb)} MB; ` +
         `store ${fmt(p.afterDrain.store.entries.dedupe)} dedupe ids + ${fmt(p.afterDrain.store.entries.version)} versions, ${fmt(p.afterDrain.store.diskBytes / 1048576)} MB on disk, ${fmt(p.afterDrain.store.bytesPerEntry)} bytes per entry. ` +
+        `${idleText(p)} ` +
         `Re-sent ${fmt(p.resend.sent)} of them: ${fmt(p.resend.duplicates)} duplicates, ${fmt(p.resend.emitted)} emitted, ${fmt(p.resend.domainRecordsAdded)} records added to the domain topic (${p.resend.allRecognised ? 'all recognised' : '**not all recognised**'}).`,
     );
     lines.push('');
@@ -374,4 +375,12 @@ export function markdown(r: BenchResult): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** The state scenario's figure once the processor had idled (older results have none). */
+function idleText(p: ProcessedResult): string {
+  if (!p.idle) return '';
+  if (p.idle.releasedAfterSeconds === undefined)
+    return `No idle memory release was logged within 30 s of the drain (RSS then ${fmt(p.idle.memory.rssMb)} MB).`;
+  return `Idle: the processor gave V8's pooled heap pages back ${fmt(p.idle.releasedAfterSeconds)} s after the drain; RSS then ${fmt(p.idle.memory.rssMb)} MB (anon ${fmt(p.idle.memory.anonMb)}).`;
 }

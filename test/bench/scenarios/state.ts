@@ -21,7 +21,7 @@
  * had been restored, group join and fencing included.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'kafkajs';
 import { ServiceProcess } from '../../../cli/up/supervisor';
@@ -125,6 +125,10 @@ export interface ProcessedResult {
     externalMb: number;
     store: StoreFigures;
   };
+  /** Once idle: the processor gives V8's pooled heap pages back after PROCESSOR_IDLE_MEMORY_RELEASE
+   * (processors/heap.ts). `releasedAfterSeconds` is when its log said so, counted from the drain's end
+   * (undefined: not within IDLE_RELEASE_WAIT_MS); the memory is read then. Absent in results from before it. */
+  idle?: { releasedAfterSeconds: number | undefined; memory: MemoryStatus };
   resend: {
     sent: number;
     /** Increase of the duplicate and emitted outcomes, and of the domain topic's end offsets. */
@@ -380,6 +384,7 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
   } finally {
     clearInterval(sampler);
   }
+  const drainedAt = performance.now();
   await sleep(3000);
   const metrics = await scrape(first.metricsUrl);
   const afterDrain = {
@@ -390,6 +395,8 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
     store: await storeFigures(first.metricsUrl, dir),
   };
   ctx.log(`state: drained ${s.real} in ${round(drainSeconds)} s; after: ${JSON.stringify(afterDrain)}`);
+  const idle = await idleRelease(first.service, drainedAt);
+  ctx.log(`state: once idle: ${JSON.stringify(idle)}`);
   const resent = await deliver(ctx, {
     topic: raw,
     domainTopic: domain,
@@ -421,10 +428,31 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
     eventsPerSecond: Math.round(s.real / drainSeconds),
     drainRssPeakMb: round(Math.max(peak, first.start.rssPeakMb * 1048576) / 1048576),
     afterDrain,
+    idle,
     resend,
     tail: again.start,
     full: fresh.start,
   };
+}
+
+/** The default PROCESSOR_IDLE_MEMORY_RELEASE is 10 s, checked every 2.5 s: its log line comes well within this. */
+const IDLE_RELEASE_WAIT_MS = 30_000;
+const IDLE_RELEASE_LINE = 'idle: heap memory given back';
+
+async function idleRelease(
+  service: ServiceProcess,
+  drainedAt: number,
+): Promise<NonNullable<ProcessedResult['idle']>> {
+  const deadline = drainedAt + IDLE_RELEASE_WAIT_MS;
+  let releasedAfterSeconds: number | undefined;
+  while (performance.now() < deadline) {
+    if (readFileSync(service.logFile, 'utf8').includes(IDLE_RELEASE_LINE)) {
+      releasedAfterSeconds = round((performance.now() - drainedAt) / 1000);
+      break;
+    }
+    await sleep(500);
+  }
+  return { releasedAfterSeconds, memory: memoryStatus(service.pid ?? -1) };
 }
 
 async function runPreloaded(ctx: BenchContext, s: StateSettings, size: number): Promise<PreloadedResult> {
