@@ -28,8 +28,8 @@ COPY bin bin
 ENV PROCESSOR_STATE_DIR=/var/lib/nylas-stream/state
 # glibc settings and Node flags of every role, the same that `nylas-stream up` gives its services
 # (lib/service-runtime.ts says why each; docs/operations.md, "Processor memory", has the figures): two
-# malloc arenas instead of 8 per core, blocks of 128 KiB or more mapped on their own and returned when freed.
-ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
+# malloc arenas instead of glibc's 8 per core.
+ENV MALLOC_ARENA_MAX=2
 RUN mkdir -p /var/lib/nylas-stream/state && chown -R node:node /var/lib/nylas-stream
 VOLUME /var/lib/nylas-stream/state
 USER node

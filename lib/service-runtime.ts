@@ -14,8 +14,9 @@
  * allocation limit too. Since V8 13 the pages a full collection frees stay resident in a pool until a
  * memory-reducing collection, which a busy process does not get, so the RSS stays at the heap's highest
  * committed size. A processor draining 2,000,000 notifications held 644-694 MB on Node 24 against 396-446
- * on Node 20; with this flag (and MALLOC_MMAP_THRESHOLD_ below) 552. The flag must be given at start-up:
- * V8 sizes the heap when the isolate is created, and setting it later has no effect (tried).
+ * on Node 20; with this flag 615 (one run), for 2 % more CPU per record (bench:ab on Node 24, 106.5
+ * against 104.6 µs: within the noise). The flag must be given at start-up: V8 sizes the heap when the
+ * isolate is created, and setting it later has no effect (tried).
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
@@ -26,13 +27,11 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'
  * (RocksDB's, libuv's, the expansion worker); memory freed in an arena stays mapped in it, so the RSS
  * after a burst stayed ~150 MB higher with the default at the same drain speed.
  *
- * MALLOC_MMAP_THRESHOLD_=131072: allocations of 128 KiB or more (Kafka fetch responses of up to 4 MiB,
- * joined from socket chunks) get their own mapping, returned to the system when freed. By default glibc
- * raises this threshold to the size of the largest such block freed, after which those responses come
- * from the main arena and their freed space stays in it: the arena held 138-152 MB after a 2,000,000
- * drain, 96 MB with the threshold fixed.
+ * Not MALLOC_MMAP_THRESHOLD_ (tried, 2026-12-07): fixing glibc's mmap threshold at 128 KiB kept the main
+ * arena at 96 MB instead of 138-152 after a 2,000,000 drain, but each large block (a fetch response) then
+ * came from a fresh mapping: 7 % more CPU per record (bench:ab on Node 24, 114.0 against 106.5 µs) and
+ * full restores at 48,500-54,000 entries/s instead of 66,000-91,000.
  */
 export const SERVICE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '131072',
 };
