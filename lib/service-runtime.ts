@@ -11,9 +11,9 @@
  *
  * Node 24 (the image's runtime) lets it grow to 64 MiB per semi-space: 128 MiB of new space committed
  * once the processor drains a backlog, and V8 adds the new space's capacity to the old generation's
- * allocation limit too. Since V8 13 the pages a full collection frees stay resident in a pool until a
- * memory-reducing collection, which a busy process does not get, so the RSS stays at the heap's highest
- * committed size. A processor draining 2,000,000 notifications held 644-694 MB on Node 24 against 396-446
+ * allocation limit too (read in an older V8's heap controller, not measured apart). Since V8 13 the pages
+ * a full collection frees stay resident in a pool until a memory-reducing collection, which a busy
+ * process does not get, so the RSS stays at the heap's highest committed size. A processor draining 2,000,000 notifications held 644-694 MB on Node 24 against 396-446
  * on Node 20; with this flag 615 (one run), for 2 % more CPU per record (bench:ab on Node 24, 106.5
  * against 104.6 µs: within the noise). The flag must be given at start-up: V8 sizes the heap when the
  * isolate is created, and setting it later has no effect (tried).

@@ -170,14 +170,15 @@ export class ProcessorMetrics implements ExpansionObserver {
     });
   }
 
-  /** Notifications handled since start, whatever their outcome: a plain count for the idle memory
-   * release (processors/heap.ts), which reads it every few seconds. */
-  handled = 0;
-
   notification(family: TriggerFamily | 'unknown', outcome: NotificationOutcome, n = 1): void {
-    if (n <= 0) return;
-    this.handled += n;
-    this.notifications.inc({ family, outcome }, n);
+    if (n > 0) this.notifications.inc({ family, outcome }, n);
+  }
+
+  /** Notifications handled since start, whatever their outcome (the idle memory release watches it:
+   * processors/heap.ts). */
+  async handled(): Promise<number> {
+    const { values } = await this.notifications.get();
+    return values.reduce((sum, v) => sum + v.value, 0);
   }
 
   /** A round's outcomes, counted once per (family, outcome): prom-client hashes the labels on every inc. */

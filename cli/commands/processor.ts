@@ -28,7 +28,7 @@ export function registerProcessorCommand(program: Command): void {
       logger.info({ metrics: running.url }, 'processor running');
       // Process-wide like the growing factor: here, not in startProcessor (tests share jest's process).
       const release = new IdleMemoryRelease({
-        activity: () => running.metrics.handled,
+        activity: () => running.metrics.handled(),
         idleMs: config.idleMemoryReleaseMs,
         log: logger,
       }).start();

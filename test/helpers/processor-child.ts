@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isObj } from '../../lib/json';
 import type { TopicCollector } from './kafka';
+import { logLines } from './log-lines';
 import { newStateDir, type ProcessorHarness } from './processor-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -101,23 +102,6 @@ export async function stopped(child: ChildProcess): Promise<number | null> {
   const gone = exited(child);
   child.kill('SIGTERM');
   return (await gone).code;
-}
-
-/** The JSON log lines of a log file with the given `msg` (other lines, and text that is not JSON, skipped). */
-export function logLines(logFile: string, msg: string): Record<string, unknown>[] {
-  if (!existsSync(logFile)) return [];
-  const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (isObj(parsed) && parsed.msg === msg) out.push(parsed);
-  }
-  return out;
 }
 
 /** What kill-in-store-apply.js wrote just before the kill. */

@@ -21,11 +21,13 @@
  * had been restored, group join and fencing included.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'kafkajs';
 import { ServiceProcess } from '../../../cli/up/supervisor';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../../processors/config';
+import { IDLE_RELEASE_MESSAGE } from '../../../processors/heap';
+import { logLines } from '../../helpers/log-lines';
 import { type BenchContext, freePort, newStateDir } from '../lib/context';
 import { groupLag, scenarioTopics, uniqueName } from '../lib/infra';
 import { diskUsage, type MemoryStatus, memoryStatus, rssBytes } from '../lib/proc';
@@ -385,6 +387,7 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
     clearInterval(sampler);
   }
   const drainedAt = performance.now();
+  const releasesBefore = logLines(first.service.logFile, IDLE_RELEASE_MESSAGE).length;
   await sleep(3000);
   const metrics = await scrape(first.metricsUrl);
   const afterDrain = {
@@ -395,7 +398,7 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
     store: await storeFigures(first.metricsUrl, dir),
   };
   ctx.log(`state: drained ${s.real} in ${round(drainSeconds)} s; after: ${JSON.stringify(afterDrain)}`);
-  const idle = await idleRelease(first.service, drainedAt);
+  const idle = await idleRelease(first.service, drainedAt, releasesBefore);
   ctx.log(`state: once idle: ${JSON.stringify(idle)}`);
   const resent = await deliver(ctx, {
     topic: raw,
@@ -437,16 +440,17 @@ async function runProcessed(ctx: BenchContext, s: StateSettings): Promise<Proces
 
 /** The default PROCESSOR_IDLE_MEMORY_RELEASE is 10 s, checked every 2.5 s: its log line comes well within this. */
 const IDLE_RELEASE_WAIT_MS = 30_000;
-const IDLE_RELEASE_LINE = 'idle: heap memory given back';
 
+/** Waits for a release logged after the drain (one during it, in a stall, does not count). */
 async function idleRelease(
   service: ServiceProcess,
   drainedAt: number,
+  releasesBefore: number,
 ): Promise<NonNullable<ProcessedResult['idle']>> {
   const deadline = drainedAt + IDLE_RELEASE_WAIT_MS;
   let releasedAfterSeconds: number | undefined;
   while (performance.now() < deadline) {
-    if (readFileSync(service.logFile, 'utf8').includes(IDLE_RELEASE_LINE)) {
+    if (logLines(service.logFile, IDLE_RELEASE_MESSAGE).length > releasesBefore) {
       releasedAfterSeconds = round((performance.now() - drainedAt) / 1000);
       break;
     }

@@ -12,7 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import { grantExpiryLong, listableState, NotificationGenerator } from '../../../simulator';
 import { latestGrantState, listCallsOf, rateLimitLists } from '../../helpers/backfill';
 import { pollUntil } from '../../helpers/kafka';
-import { exited, logLines, processorChildren } from '../../helpers/processor-child';
+import { logLines } from '../../helpers/log-lines';
+import { exited, processorChildren } from '../../helpers/processor-child';
 import { decodeDomainEvent, ProcessorHarness } from '../../helpers/processor-harness';
 import { rawMessage } from '../../helpers/raw-notifications';
 

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { silentLogger } from '../../../lib/logger';
+import { SERVICE_NODE_FLAGS } from '../../../lib/service-runtime';
 import { loadProcessorConfig } from '../../../processors/config';
 import { applyHeapGrowing, IdleMemoryRelease } from '../../../processors/heap';
 
@@ -67,9 +68,9 @@ describe('idle memory release', () => {
       work: () => {
         activity++;
       },
-      at: (ms: number) => {
+      at: async (ms: number) => {
         now = ms;
-        r.check();
+        await r.check();
       },
     };
   }
@@ -84,33 +85,33 @@ describe('idle memory release', () => {
     );
   });
 
-  it('does nothing for a processor that has handled nothing', () => {
+  it('does nothing for a processor that has handled nothing', async () => {
     const t = release();
-    for (let ms = 0; ms <= 60_000; ms += 2_500) t.at(ms);
+    for (let ms = 0; ms <= 60_000; ms += 2_500) await t.at(ms);
     expect(t.collections).toEqual([]);
   });
 
-  it('collects once the processor has been quiet for the idle time after work, and once per quiet spell', () => {
+  it('collects once the processor has been quiet for the idle time after work, and once per quiet spell', async () => {
     const t = release();
     t.work();
-    t.at(1_000); // work seen: quiet from here
-    t.at(10_999);
+    await t.at(1_000); // work seen: quiet from here
+    await t.at(10_999);
     expect(t.collections).toEqual([]);
-    t.at(11_000);
+    await t.at(11_000);
     expect(t.collections).toEqual([11_000]);
-    for (let ms = 12_000; ms <= 60_000; ms += 2_500) t.at(ms);
+    for (let ms = 12_000; ms <= 60_000; ms += 2_500) await t.at(ms);
     expect(t.collections).toEqual([11_000]);
     t.work();
-    t.at(61_000);
-    t.at(71_000);
+    await t.at(61_000);
+    await t.at(71_000);
     expect(t.collections).toEqual([11_000, 71_000]);
   });
 
-  it('never collects while records keep coming', () => {
+  it('never collects while records keep coming', async () => {
     const t = release();
     for (let ms = 0; ms <= 120_000; ms += 2_500) {
       t.work();
-      t.at(ms);
+      await t.at(ms);
     }
     expect(t.collections).toEqual([]);
   });
@@ -149,7 +150,7 @@ describe('idle memory release', () => {
     const root = join(__dirname, '..', '..', '..');
     const child = spawnSync(
       process.execPath,
-      ['--max-semi-space-size=16', '--require', join(root, 'test', 'helpers', 'ts-require.js'), '-e', script],
+      [...SERVICE_NODE_FLAGS, '--require', join(root, 'test', 'helpers', 'ts-require.js'), '-e', script],
       { cwd: root, encoding: 'utf8' },
     );
     expect(child.stderr).toBe('');

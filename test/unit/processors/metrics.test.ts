@@ -17,6 +17,19 @@ describe('ProcessorMetrics', () => {
     expect(after?.values.find((v) => v.labels.reason === 'NYLAS_API_UNAUTHORIZED')?.value).toBe(1);
   });
 
+  it('gives the notifications handled since start, over every family and outcome', async () => {
+    const metrics = new ProcessorMetrics(
+      createMetricsRegistry({ service: 'processor', collectDefaults: false }),
+    );
+    expect(await metrics.handled()).toBe(0);
+    metrics.roundOutcomes([
+      { family: 'message', outcome: 'emitted' },
+      { family: 'event', outcome: 'duplicate' },
+    ]);
+    metrics.notification('unknown', 'dead_lettered', 3);
+    expect(await metrics.handled()).toBe(5);
+  });
+
   it("counts a round's outcomes per family and outcome", async () => {
     const registry = createMetricsRegistry({ service: 'processor', collectDefaults: false });
     const metrics = new ProcessorMetrics(registry);
