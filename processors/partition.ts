@@ -119,10 +119,11 @@ interface QueuedBatch {
 }
 
 /**
- * What a queued record costs in memory, close enough to bound it: its key, value and headers (views of
- * the fetched batch, which they keep alive) and the JS objects around them (the record, a Buffer view
- * per header, key and value, the offset and timestamp strings), which cost more than the key and value
- * of a typical notification (measured: docs/operations.md, "Processor memory: queued records").
+ * What a queued record costs in memory, close enough to bound it: its key and value (views of the
+ * fetched batch, which they keep alive), its headers (text since 2026-12-07, which made this count
+ * about 450 bytes high) and the JS objects around them (the record, the key's and value's views, the
+ * offset and timestamp strings), which cost more than the key and value of a typical notification
+ * (measured: docs/operations.md, "Processor memory: queued records").
  */
 export const RECORD_OVERHEAD_BYTES = 1200;
 
@@ -133,7 +134,7 @@ export function queuedBytesOf(r: RawRecord): number {
   for (const name in r.headers) {
     if (!Object.hasOwn(r.headers, name)) continue;
     const value = r.headers[name];
-    headers += name.length + (Buffer.isBuffer(value) ? value.length : 0);
+    headers += name.length + (Buffer.isBuffer(value) || typeof value === 'string' ? value.length : 0);
   }
   return RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0) + headers;
 }

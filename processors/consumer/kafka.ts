@@ -6,6 +6,7 @@
  */
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import { classifyKafkajsError } from '../../lib/kafkajs/errors';
+import { headersAsText } from '../../lib/raw-record';
 import type { RawRecord } from '../types';
 import type { ConsumerEvents, RawBatch, SupervisedConsumer } from './supervisor';
 
@@ -85,14 +86,26 @@ function fetchedOffsetOf(batch: object): string | undefined {
     : undefined;
 }
 
-function toRawRecord(topic: string, partition: number, m: KafkaMessage): RawRecord {
+/** A copy of a fetched key or value (see toRawRecord). */
+function copyOf(b: Buffer | null): Buffer | null {
+  return b === null ? null : Buffer.from(b);
+}
+
+/**
+ * The processor's record of a fetched message. Key, value and header values are copies, not kafkajs's
+ * views of the fetch answer: a view keeps the whole answer (up to PROCESSOR_MAX_BYTES_PER_FETCH) alive
+ * for as long as any one record of it waits, in a queue, a round or a lane set aside for an expansion
+ * (minutes, when Nylas's API backs off), and the queue bounds count only the record's own bytes. Header
+ * values become text (lib/raw-record.ts): a string costs less heap than a Buffer view.
+ */
+export function toRawRecord(topic: string, partition: number, m: KafkaMessage): RawRecord {
   return {
     topic,
     partition,
     offset: m.offset,
-    key: m.key,
-    value: m.value,
-    headers: m.headers ?? {},
+    key: copyOf(m.key),
+    value: copyOf(m.value),
+    headers: headersAsText(m.headers),
     timestamp: m.timestamp,
   };
 }

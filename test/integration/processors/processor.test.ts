@@ -307,10 +307,14 @@ describe('processor (real broker, registry, simulator API)', () => {
       grantId: g,
       body: messageNotification(g, { id, messageId: mid, truncated: true }),
     });
+    // Bytes that are not UTF-8: the processor keeps header values as text only where they are.
+    const opaque = Buffer.from([0xc3, 0x28, 0xff, 0x00]);
+    msg.headers = { ...msg.headers, 'x-opaque': opaque };
     await h.produce([msg]);
     await pollUntil(() => byNotification(dlq.records, id).length === 1);
     const [d] = byNotification(dlq.records, id);
     expect(d?.value?.equals(msg.value as Buffer)).toBe(true);
+    expect(d?.headers?.['x-opaque']).toEqual(opaque);
     expect(d?.key?.toString()).toBe(g);
     const header = (name: string) => headerString(d?.headers ?? {}, name);
     expect(header('dlq-reason')).toBe('NYLAS_API_UNAUTHORIZED');

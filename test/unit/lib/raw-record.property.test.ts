@@ -8,6 +8,7 @@ import {
   type DecodedRawRecord,
   decodeRawRecord,
   encodeRawRecord,
+  headersAsText,
   type RawNotification,
   receivedAtOf,
 } from '../../../lib/raw-record';
@@ -81,6 +82,52 @@ describe('raw record (lib/raw-record.ts)', () => {
         const message = encodeRawRecord(n);
         expect(decodeRawRecord(consumed(message))).toEqual(expected(n));
         expect(decodeRawRecord(message)).toEqual(expected(n));
+        const queued = consumed(message);
+        expect(decodeRawRecord({ ...queued, headers: headersAsText(queued.headers) })).toEqual(expected(n));
+      }),
+    );
+  });
+
+  /** The bytes a header value stands for, as a producer writes it (a string as its UTF-8). */
+  const bytesOf = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(bytesOf) : typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+
+  it('property: headersAsText keeps every header and its bytes; only UTF-8 values become text', () => {
+    const value = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 40 }).map((t) => Buffer.from(t, 'utf8')),
+      fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+    );
+    const headerValue = fc.oneof(value, fc.array(value, { minLength: 1, maxLength: 3 }));
+    const name = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('__proto__', 'constructor', 'toString'),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, headerValue), { maxLength: 8 }), (pairs) => {
+        // As kafkajs builds them: own properties, whatever the name.
+        const headers: IHeaders = {};
+        for (const [k, v] of pairs)
+          Object.defineProperty(headers, k, {
+            value: v,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        const text = headersAsText(headers);
+        expect(Object.getPrototypeOf(text)).toBe(Object.prototype);
+        expect(Object.keys(text)).toEqual(Object.keys(headers));
+        for (const k of Object.keys(headers)) {
+          const before = headers[k];
+          const after = text[k];
+          expect(bytesOf(after)).toEqual(before);
+          for (const [b, a] of Array.isArray(before)
+            ? before.map((x, i) => [x, (after as unknown[])[i]])
+            : [[before, after]]) {
+            expect(typeof a === 'string').toBe(
+              Buffer.isBuffer(b) && Buffer.from((b as Buffer).toString('utf8'), 'utf8').equals(b as Buffer),
+            );
+          }
+        }
       }),
     );
   });

@@ -3,8 +3,9 @@ import {
   KafkaJSGroupCoordinatorNotFound,
   KafkaJSLockTimeout,
   KafkaJSProtocolError,
+  type KafkaMessage,
 } from 'kafkajs';
-import { transientCrash } from '../../../../processors/consumer/kafka';
+import { toRawRecord, transientCrash } from '../../../../processors/consumer/kafka';
 
 type Retrier = (fn: () => Promise<unknown>) => Promise<unknown>;
 /** kafkajs's own retrier, so the errors below are wrapped exactly as a consumer's crash carries them. */
@@ -66,5 +67,51 @@ describe('which consumer crashes are only "not now" (processors/consumer/kafka.t
     const inner = named(KafkaJSGroupCoordinatorNotFound, 'Failed to find group coordinator');
     const middle = new Error('wrapped', { cause: inner });
     expect(transientCrash(new Error('outer', { cause: middle }))).toBe(true);
+  });
+});
+
+// kafkajs's own record codec, so the message below is exactly what a fetch gives: views of one buffer.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: {
+  key: Buffer;
+  value: Buffer;
+  headers: Record<string, Buffer>;
+}) => { buffer: Buffer };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const decodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (
+  d: unknown,
+  ctx: { firstOffset: string; firstTimestamp: string },
+) => KafkaMessage;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readVarInt(): number };
+
+describe('the record a fetched message becomes (processors/consumer/kafka.ts)', () => {
+  it('owns its bytes: no view of the fetch, which it would keep alive while it waits', () => {
+    const opaque = Buffer.from([0xc3, 0x28, 0xff]);
+    const encoded = encodeRecord({
+      key: Buffer.from('grant-1'),
+      value: Buffer.from('{"id":"n-1"}'),
+      headers: { 'nylas-type': Buffer.from('message.created'), 'x-opaque': opaque },
+    }).buffer;
+    // A fetch answer holds many records; this one sits in the middle of it.
+    const fetch = Buffer.concat([Buffer.alloc(4096, 1), encoded, Buffer.alloc(4096, 2)]);
+    const decoder = new Decoder(fetch.subarray(4096));
+    decoder.readVarInt(); // the record's length, read by kafkajs's batch decoder before the record
+    const m = decodeRecord(decoder, { firstOffset: '41', firstTimestamp: '1700000000000' });
+    expect(m.value?.buffer).toBe(fetch.buffer); // what kafkajs gives: a view
+
+    const r = toRawRecord('nylas.webhooks.raw', 3, m);
+    expect(r).toMatchObject({
+      topic: 'nylas.webhooks.raw',
+      partition: 3,
+      offset: '41',
+      timestamp: '1700000000000',
+    });
+    expect(r.key?.toString()).toBe('grant-1');
+    expect(r.value?.toString()).toBe('{"id":"n-1"}');
+    expect(r.key?.buffer).not.toBe(fetch.buffer);
+    expect(r.value?.buffer).not.toBe(fetch.buffer);
+    expect(r.headers).toEqual({ 'nylas-type': 'message.created', 'x-opaque': opaque });
+    expect((r.headers['x-opaque'] as Buffer).buffer).not.toBe(fetch.buffer);
   });
 });
