@@ -10,6 +10,7 @@ import {
   deepFreeze,
   durationVariable,
   type Env,
+  flag,
   integer,
   loadCommonConfig,
   loadNylasApiConfig,
@@ -100,6 +101,8 @@ export interface ProcessorConfig extends CommonConfig {
   /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own;
    * processors/heap.ts). */
   heapGrowingPercent: number;
+  /** V8's --optimize-for-size (PROCESSOR_OPTIMIZE_FOR_SIZE). */
+  optimizeForSize: boolean;
   /** Quiet time after which `nylas-stream processor` gives V8's pooled heap pages back (0: never;
    * processors/heap.ts). */
   idleMemoryReleaseMs: number;
@@ -367,6 +370,12 @@ export const PROCESSOR_VARIABLES = {
       "how far V8 lets the processor's heap grow past what survived its last full collection before collecting again (V8's `--heap-growing-percent`, set by `nylas-stream processor` at start): 100 = to twice that; `0` = V8's own choice (up to four times with a heap limit of 2 GB or more). Lower: less memory, more CPU",
     readBy: PROCESSOR,
   }),
+  optimizeForSize: flag('PROCESSOR_OPTIMIZE_FOR_SIZE', {
+    default: false,
+    description:
+      'V8\'s `--optimize-for-size`, set by `nylas-stream processor` at start: every full collection then also gives back the heap pages V8 would keep for reuse (Node 24), and the heap grows less. Holds a flat-out 2 M drain under 512 MB on Node 24 (487 MB peak against 548-560), for fewer events/s; see docs/operations.md, "Processor memory"',
+    readBy: PROCESSOR,
+  }),
   idleMemoryRelease: durationVariable('PROCESSOR_IDLE_MEMORY_RELEASE', {
     default: 10_000,
     min: 0,
@@ -478,6 +487,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     stallTimeoutMs: v.stallTimeout.read(env),
     state: { dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR, cacheEntries: v.stateCacheEntries.read(env) },
     heapGrowingPercent: v.heapGrowingPercent.read(env),
+    optimizeForSize: v.optimizeForSize.read(env),
     idleMemoryReleaseMs: v.idleMemoryRelease.read(env),
   });
 }

@@ -35,6 +35,28 @@ export function applyHeapGrowing(
 }
 
 /**
+ * V8's --optimize-for-size (PROCESSOR_OPTIMIZE_FOR_SIZE, off by default): for a processor whose memory
+ * must stay under a tighter limit than the sizing table's, at a cost in throughput.
+ *
+ * Why it holds the RSS down on Node 24: V8 then starts its incremental full collections as
+ * memory-reducing ones (the kind the idle release below asks for; Heap::GCFlagsForIncrementalMarking in
+ * V8's heap.h, read, not traced), so the pages a collection frees go back to the system instead of into
+ * V8's pool, where they stay resident. Measured, not derived: a flat-out 2 M drain peaked at 487 MB with
+ * it against 548-560 without (docs/benchmarks.md, "What a queued record costs").
+ * V8 reads the flag at each collection, so setting it at run time, before the processor allocates its
+ * working set, is enough (it is not allowed in NODE_OPTIONS); process-wide, so only the CLI sets it.
+ */
+export function applyOptimizeForSize(
+  on: boolean,
+  setFlags: (flag: string) => void = setFlagsFromString,
+): string | undefined {
+  if (!on) return undefined;
+  const flag = '--optimize-for-size';
+  setFlags(flag);
+  return flag;
+}
+
+/**
  * Gives back, once a busy processor falls idle, the heap pages V8 keeps for reuse
  * (PROCESSOR_IDLE_MEMORY_RELEASE).
  *

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/logger';
 import { loadProcessorConfig, startProcessor } from '../../processors';
-import { applyHeapGrowing, IdleMemoryRelease } from '../../processors/heap';
+import { applyHeapGrowing, applyOptimizeForSize, IdleMemoryRelease } from '../../processors/heap';
 
 export function registerProcessorCommand(program: Command): void {
   program
@@ -19,6 +19,9 @@ export function registerProcessorCommand(program: Command): void {
       // Before the processor allocates anything large: process-wide, so here and not in startProcessor.
       const heapFlag = applyHeapGrowing(config.heapGrowingPercent);
       if (heapFlag) logger.debug({ flag: heapFlag }, 'V8 heap growing factor set');
+      const sizeFlag = applyOptimizeForSize(config.optimizeForSize);
+      if (sizeFlag)
+        logger.info({ flag: sizeFlag }, 'V8 set to optimize for size (PROCESSOR_OPTIMIZE_FOR_SIZE)');
       let fatal: ((err: unknown) => void) | undefined;
       const running = await startProcessor(config, {
         logger,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../../lib/logger';
 import { SERVICE_NODE_FLAGS } from '../../../lib/service-runtime';
 import { loadProcessorConfig } from '../../../processors/config';
-import { applyHeapGrowing, IdleMemoryRelease } from '../../../processors/heap';
+import { applyHeapGrowing, applyOptimizeForSize, IdleMemoryRelease } from '../../../processors/heap';
 
 /** What loadProcessorConfig requires; the rest has defaults. */
 const BASE_ENV = { NYLAS_API_KEY: 'k' };
@@ -44,6 +44,26 @@ describe('heap growing factor', () => {
   it('names a flag this Node has (setFlagsFromString ignores an unknown one silently)', () => {
     // V8 lists its flags' values at start-up with --print-flag-values; the name must be among them.
     const flag = applyHeapGrowing(100, () => undefined) ?? '';
+    const child = spawnSync(process.execPath, [flag, '--print-flag-values', '-e', '0'], { encoding: 'utf8' });
+    expect(child.status).toBe(0);
+    expect(child.stdout.split('\n')).toContain(flag);
+  });
+});
+
+describe('optimize for size', () => {
+  it('is off by default and sets nothing', () => {
+    const config = loadProcessorConfig(BASE_ENV);
+    expect(config.optimizeForSize).toBe(false);
+    const set: string[] = [];
+    expect(applyOptimizeForSize(config.optimizeForSize, (f) => set.push(f))).toBeUndefined();
+    expect(set).toEqual([]);
+  });
+
+  it('PROCESSOR_OPTIMIZE_FOR_SIZE=true sets --optimize-for-size, a flag this Node has', () => {
+    const config = loadProcessorConfig({ ...BASE_ENV, PROCESSOR_OPTIMIZE_FOR_SIZE: 'true' });
+    const set: string[] = [];
+    const flag = applyOptimizeForSize(config.optimizeForSize, (f) => set.push(f)) ?? '';
+    expect(set).toEqual(['--optimize-for-size']);
     const child = spawnSync(process.execPath, [flag, '--print-flag-values', '-e', '0'], { encoding: 'utf8' });
     expect(child.status).toBe(0);
     expect(child.stdout.split('\n')).toContain(flag);
