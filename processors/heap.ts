@@ -41,8 +41,8 @@ export function applyHeapGrowing(
  * Why it holds the RSS down on Node 24: V8 then starts its incremental full collections as
  * memory-reducing ones (the kind the idle release below asks for; Heap::GCFlagsForIncrementalMarking in
  * V8's heap.h, read, not traced), so the pages a collection frees go back to the system instead of into
- * V8's pool, where they stay resident. Measured, not derived: a flat-out 2 M drain peaked at 487 MB with
- * it against 548-560 without (docs/benchmarks.md, "What a queued record costs").
+ * V8's pool, where they stay resident. Measured, not derived: a flat-out 2 M drain peaked at 487-496 MB
+ * with it against 548-560 without (docs/benchmarks.md, "What a queued record costs").
  * V8 reads the flag at each collection, so setting it at run time, before the processor allocates its
  * working set, is enough (it is not allowed in NODE_OPTIONS); process-wide, so only the CLI sets it.
  */
