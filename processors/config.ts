@@ -373,7 +373,7 @@ export const PROCESSOR_VARIABLES = {
   optimizeForSize: flag('PROCESSOR_OPTIMIZE_FOR_SIZE', {
     default: false,
     description:
-      'V8\'s `--optimize-for-size`, set by `nylas-stream processor` at start: every full collection then also gives back the heap pages V8 would keep for reuse (Node 24), and the heap grows less. Holds a flat-out 2 M drain under 512 MB on Node 24 (487-496 MB peak against 548-560), for fewer events/s; see docs/operations.md, "Processor memory"',
+      'V8\'s `--optimize-for-size`, set by `nylas-stream processor` at start: every full collection then also gives back the heap pages V8 would keep for reuse (Node 24). Holds a flat-out 2 M drain under 512 MB on Node 24 (487-496 MB peak against 548-560), for fewer events/s; see docs/operations.md, "Processor memory"',
     readBy: PROCESSOR,
   }),
   idleMemoryRelease: durationVariable('PROCESSOR_IDLE_MEMORY_RELEASE', {

@@ -119,11 +119,12 @@ interface QueuedBatch {
 }
 
 /**
- * What a queued record costs in memory, close enough to bound it: its key and value (views of the
- * fetched batch, which they keep alive), its headers (text since 2026-12-07, which made this count
- * about 450 bytes high) and the JS objects around them (the record, the key's and value's views, the
- * offset and timestamp strings), which cost more than the key and value of a typical notification
- * (measured: docs/operations.md, "Processor memory: queued records").
+ * What a queued record costs in memory, close enough to bound it: its key, value and headers and the
+ * JS objects around them (the record, a Buffer for key and value, the offset and timestamp strings),
+ * which cost more than the key and value of a typical notification (measured: docs/operations.md,
+ * "Processor memory: queued records"). Measured when key, value and headers were views that kept a
+ * share of their fetch answer alive; since 2026-12-07 they are copies and header values text
+ * (consumer/kafka.ts toRawRecord), so the count is now high by about 450 bytes of heap and that share.
  */
 export const RECORD_OVERHEAD_BYTES = 1200;
 
