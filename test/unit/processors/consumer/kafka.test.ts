@@ -87,20 +87,23 @@ const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { 
 
 describe('the record a fetched message becomes (processors/consumer/kafka.ts)', () => {
   it('owns its bytes: no view of the fetch, which it would keep alive while it waits', () => {
-    const opaque = Buffer.from([0xc3, 0x28, 0xff]);
     const encoded = encodeRecord({
       key: Buffer.from('grant-1'),
       value: Buffer.from('{"id":"n-1"}'),
-      headers: { 'nylas-type': Buffer.from('message.created'), 'x-opaque': opaque },
+      headers: { 'nylas-type': Buffer.from('message.created'), 'x-opaque': Buffer.from([0xc3, 0x28, 0xff]) },
     }).buffer;
     // A fetch answer holds many records; this one sits in the middle of it.
     const fetch = Buffer.concat([Buffer.alloc(4096, 1), encoded, Buffer.alloc(4096, 2)]);
     const decoder = new Decoder(fetch.subarray(4096));
     decoder.readVarInt(); // the record's length, read by kafkajs's batch decoder before the record
     const m = decodeRecord(decoder, { firstOffset: '41', firstTimestamp: '1700000000000' });
-    expect(m.value?.buffer).toBe(fetch.buffer); // what kafkajs gives: a view
-
     const r = toRawRecord('nylas.webhooks.raw', 3, m);
+
+    // The fetch answer is reused or freed once its records are taken: overwrite it. Compared by content,
+    // not by ArrayBuffer: a small copy and the fetch can share one of Node's pooled ArrayBuffers (they
+    // did on Node 24).
+    fetch.fill(0);
+    expect(m.value?.toString()).not.toBe('{"id":"n-1"}'); // what kafkajs gives: a view of the fetch
     expect(r).toMatchObject({
       topic: 'nylas.webhooks.raw',
       partition: 3,
@@ -109,9 +112,9 @@ describe('the record a fetched message becomes (processors/consumer/kafka.ts)', 
     });
     expect(r.key?.toString()).toBe('grant-1');
     expect(r.value?.toString()).toBe('{"id":"n-1"}');
-    expect(r.key?.buffer).not.toBe(fetch.buffer);
-    expect(r.value?.buffer).not.toBe(fetch.buffer);
-    expect(r.headers).toEqual({ 'nylas-type': 'message.created', 'x-opaque': opaque });
-    expect((r.headers['x-opaque'] as Buffer).buffer).not.toBe(fetch.buffer);
+    expect(r.headers).toEqual({
+      'nylas-type': 'message.created',
+      'x-opaque': Buffer.from([0xc3, 0x28, 0xff]),
+    });
   });
 });
