@@ -193,7 +193,8 @@ export function registerWebhooksCommands(program: Command): void {
     .command('rotate-secret')
     .description(
       'new secret at Nylas, installed in the secrets file without a single 401: first the destination is held ' +
-        '(its secrets removed, so the ingress answers 503, which Nylas retries), then rotated',
+        '(its secrets removed, so the ingress answers 503, which Nylas retries), then rotated, and the old secret ' +
+        'accepted beside the new one as long again before it is retired',
     )
     .argument('<id>', 'webhook destination id')
     .option('--destination <name>', 'secrets-file destination (default: from the URL)')
@@ -223,7 +224,7 @@ export function registerWebhooksCommands(program: Command): void {
           process.once('SIGINT', onSignal);
           try {
             const holdMs = o.hold ? (o.holdFor ?? defaultHoldMs(config)) : 0;
-            const { webhook, installed, held } = await rotateWebhookSecret(api, config, id, {
+            const { webhook, installed, held, retired } = await rotateWebhookSecret(api, config, id, {
               holdMs,
               signal: abort.signal,
               ...(o.destination !== undefined ? { destination: o.destination } : {}),
@@ -231,10 +232,24 @@ export function registerWebhooksCommands(program: Command): void {
                 console.log(
                   `holding destination "${destination}" for ${ms} ms: the ingress answers 503 (Nylas retries) until the new secret is in`,
                 ),
+              onOverlap: (destination, ms) => {
+                console.log(`rotated the secret of ${id}; Nylas signs with the new one from now on`);
+                console.log(
+                  `new secret written to ${config.secretsFile} for destination "${destination}", beside the old one for ${ms} ms ` +
+                    '(a delivery Nylas signed just before the rotation may still arrive)',
+                );
+              },
             });
+            if (held) {
+              console.log(
+                retired === undefined
+                  ? `interrupted: the old secret is still accepted; retire it with nylas-stream webhooks retire-secrets --destination ${installed.destination}`
+                  : `retired ${retired} old secret(s) of destination "${installed.destination}" (${installed.secrets} secret(s) accepted there)`,
+              );
+              return;
+            }
             console.log(`rotated the secret of ${webhook.id}; Nylas signs with the new one from now on`);
             reportSecret(installed, webhook.webhookSecret, 'new secret');
-            if (held) return;
             if (o.retireOldAfter === undefined) {
               console.log(
                 `retire the old secret once the ingress reloaded: nylas-stream webhooks retire-secrets --destination ${installed.destination}`,

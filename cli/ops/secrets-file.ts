@@ -146,10 +146,16 @@ async function editSecrets(file: string, destination: string, edit: Edit): Promi
 
 /** Adds `secret` for `destination` (kept beside the ones already there). Returns how many it has now. */
 export async function addSecret(file: string, destination: string, secret: string): Promise<number> {
+  const s = storableSecret(secret);
+  return (await editSecrets(file, destination, (list) => (list.includes(s) ? list : [...list, s]))).length;
+}
+
+/** The secret as the file stores it; refused when the file's syntax could not carry it. */
+export function storableSecret(secret: string): string {
   const s = secret.trim();
   if (s === '' || s.includes(',') || /\s/.test(s))
     throw new OpsRefusal('refusing to store an empty or malformed secret');
-  return (await editSecrets(file, destination, (list) => (list.includes(s) ? list : [...list, s]))).length;
+  return s;
 }
 
 /** Keeps only the newest secret of `destination` (the last one added). Returns how many were removed. */
@@ -184,7 +190,8 @@ export async function secretCount(file: string, destination: string): Promise<nu
   return (await destinationSecrets(file, destination)).length;
 }
 
-/** Puts back exactly `secrets` for `destination` (undoing a hold when the rotation failed). */
-export async function restoreSecrets(file: string, destination: string, secrets: string[]): Promise<void> {
-  await editSecrets(file, destination, () => [...secrets]);
+/** Puts back exactly `secrets` for `destination` (undoing a hold when the rotation failed, or ending it
+ * with the old secrets beside the new one). Returns how many it has now. */
+export async function restoreSecrets(file: string, destination: string, secrets: string[]): Promise<number> {
+  return (await editSecrets(file, destination, () => [...secrets])).length;
 }

@@ -16,6 +16,7 @@ import {
   forgetDestination,
   restoreSecrets,
   retireOldSecrets,
+  storableSecret,
 } from './secrets-file';
 
 export interface WebhooksConfig {
@@ -264,7 +265,10 @@ export interface RotateOptions {
   holdMs: number;
   /** Called when the hold starts (so the CLI can say what it is waiting for). */
   onHold?: (destination: string, ms: number) => void;
-  /** Aborting during the hold (Ctrl-C) puts the old secrets back and rotates nothing. */
+  /** Called when the held destination's old secrets go back beside the new one for the overlap. */
+  onOverlap?: (destination: string, ms: number) => void;
+  /** Aborting during the hold (Ctrl-C) puts the old secrets back and rotates nothing; during the
+   * overlap, it leaves the old secrets beside the new one (retire-secrets removes them). */
   signal?: AbortSignal;
 }
 
@@ -292,7 +296,13 @@ export async function rotateWebhookSecret(
   config: WebhooksConfig,
   id: string,
   options: RotateOptions,
-): Promise<{ webhook: WebhookWithSecret; installed: InstalledSecret; held: boolean }> {
+): Promise<{
+  webhook: WebhookWithSecret;
+  installed: InstalledSecret;
+  held: boolean;
+  /** After a hold: the old secrets removed at the end of the overlap; undefined if interrupted first. */
+  retired?: number;
+}> {
   const file = config.secretsFile;
   if (file === undefined) {
     throw new OpsRefusal(
@@ -321,7 +331,25 @@ export async function rotateWebhookSecret(
     if (held) await restoreSecrets(file, destination, previous);
     throw err;
   }
-  return { webhook, installed: await install(config, destination, webhook.webhookSecret), held };
+  if (!held) return { webhook, installed: await install(config, destination, webhook.webhookSecret), held };
+  // The overlap: the old secrets go back beside the new one (newest last, so retiring keeps it) for as
+  // long as the hold lasted. A delivery Nylas signed with the old secret just before the rotation can
+  // reach an ingress that already has the new one (it spent the rotation and a file reload in flight,
+  // or in a slow event loop); without the old secret it would get a 401, which Nylas never retries.
+  // That is the likelier of two causes of the one 401 a CI run saw in "rotate-secret while
+  // notifications flow" (the other: an ingress that had not re-read the file within the hold, which
+  // only a longer hold, --hold-for, can help).
+  // One write: between two, an ingress could load the old secrets alone and refuse the new signature.
+  const secret = storableSecret(webhook.webhookSecret);
+  const installed: InstalledSecret = {
+    file,
+    destination,
+    secrets: await restoreSecrets(file, destination, [...previous.filter((s) => s !== secret), secret]),
+  };
+  options.onOverlap?.(destination, options.holdMs);
+  if (!(await sleep(options.holdMs, options.signal))) return { webhook, installed, held };
+  const retired = await retireOldSecrets(file, destination);
+  return { webhook, installed: { ...installed, secrets: installed.secrets - retired }, held, retired };
 }
 
 export async function retireSecrets(config: WebhooksConfig, destination: string): Promise<number> {

@@ -1,8 +1,9 @@
 /**
  * `nylas-stream webhooks …` against the simulator's management API, with a running ingress answering
  * the challenge: create installs the secret in the ingress's secrets file; list/get/update/delete go
- * through the SDK; rotate-secret holds the destination (503s Nylas retries) and then installs the new
- * secret, so notifications flowing through a rotation see no 401; --no-hold installs it beside the old one; test makes Nylas deliver a test event to the ingress.
+ * through the SDK; rotate-secret holds the destination (503s Nylas retries), then installs the new
+ * secret beside the old one for an overlap and retires the old, so notifications flowing through a
+ * rotation see no 401; --no-hold installs it beside the old one; test makes Nylas deliver a test event to the ingress.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +84,12 @@ describe('webhooks', () => {
   const fileSecrets = () => parseSecretsText(readFileSync(secretsFile, 'utf8'));
 
   /** A notification as Nylas would POST it, signed with `secret`; resolves to the ingress's status. */
-  async function deliver(secret: string, n: number): Promise<number> {
+  function deliver(secret: string, n: number): Promise<number> {
+    return signed(secret, n)();
+  }
+
+  /** A notification signed with `secret` now, POSTed when the returned function is called. */
+  function signed(secret: string, n: number): () => Promise<number> {
     const body = JSON.stringify({
       specversion: '1.0',
       type: 'message.created',
@@ -96,13 +102,16 @@ describe('webhooks', () => {
         object: { id: `m${n}`, grant_id: 'grant-w', object: 'message' },
       },
     });
-    const res = await fetch(`${ingress.url}/webhooks/nylas`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, secret) },
-      body,
-    });
-    await res.arrayBuffer();
-    return res.status;
+    const signature = signBody(body, secret);
+    return async () => {
+      const res = await fetch(`${ingress.url}/webhooks/nylas`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
+        body,
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
   }
 
   let id = '';
@@ -239,7 +248,36 @@ describe('webhooks', () => {
     expect(sawHold).toBe(true);
     expect(finals.length).toBeGreaterThan(50);
     expect(finals.filter((s) => s !== 200)).toEqual([]);
-    expect(await deliver(oldSecret, 98)).toBe(401);
+    expect(r.stdout).toContain(
+      'retired 1 old secret(s) of destination "default" (1 secret(s) accepted there)',
+    );
+    await pollUntil(async () => (await deliver(oldSecret, 98)) === 401, {
+      description: 'the old secret to be refused once retired',
+    });
+  });
+
+  it('rotate-secret: a delivery signed with the old secret just before the rotation and arriving after it is accepted', async () => {
+    // Nylas signed this one before the rotation; it reaches the ingress only once the new secret is in
+    // (a slow network or event loop). Without the overlap it got a 401, which Nylas never retries.
+    const oldSecret = api.webhooks.handle(id).secret;
+    const late = signed(oldSecret, 40);
+    const running = runCli(['webhooks', 'rotate-secret', id, '--hold-for', '3s'], env);
+    await pollUntil(() => api.webhooks.handle(id).secret !== oldSecret, {
+      description: 'Nylas to rotate the secret',
+    });
+    const newSecret = api.webhooks.handle(id).secret;
+    await pollUntil(async () => (await deliver(newSecret, 41)) === 200, {
+      description: 'the ingress to accept the new secret',
+    });
+    expect(await late()).toBe(200);
+    const r = await running;
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('beside the old one for 3000 ms');
+    expect(fileSecrets()).toEqual({ default: [newSecret] });
+    await pollUntil(async () => (await deliver(oldSecret, 42)) === 401, {
+      description: 'the old secret to be refused once retired',
+    });
   });
 
   it('rotate-secret --no-hold: old and new both accepted until retire-secrets removes the old one', async () => {

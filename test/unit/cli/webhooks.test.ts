@@ -1,9 +1,10 @@
 /**
  * rotate-secret's hold: the destination's secrets leave the file before the rotation (the ingress then
- * answers 503, which Nylas retries, instead of a 401 it would not), the new secret replaces them, and a
+ * answers 503, which Nylas retries, instead of a 401 it would not), the new secret goes in beside them
+ * for an overlap (a delivery signed just before the rotation may still arrive) and then alone, and a
  * failed or interrupted rotation puts the old ones back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebhookWithSecret } from 'nylas';
@@ -17,6 +18,7 @@ import {
   type WebhooksConfig,
 } from '../../../cli/ops/webhooks';
 import { loadIngressConfig } from '../../../ingress/config';
+import { parseSecretsText } from '../../../ingress/secrets';
 
 describe('rotateWebhookSecret', () => {
   let dir: string;
@@ -44,10 +46,15 @@ describe('rotateWebhookSecret', () => {
     } as unknown as WebhooksApi;
   }
   const rotated = { id: 'w1', webhookSecret: 'new-secret' } as WebhookWithSecret;
+  /** The destination's secrets in the file now, read synchronously (inside a callback). */
+  const readSecrets = (): string[] => [
+    ...(parseSecretsText(readFileSync(config.secretsFile as string, 'utf8')).billing ?? []),
+  ];
 
-  it('holds (no secret while Nylas switches), then installs only the new secret', async () => {
+  it('holds (no secret while Nylas switches), keeps the old beside the new for the overlap, then only the new', async () => {
     const seen: string[][] = [];
     const holds: string[] = [];
+    const overlap: string[][] = [];
     const r = await rotateWebhookSecret(
       fakeApi(async () => rotated, seen),
       config,
@@ -55,12 +62,39 @@ describe('rotateWebhookSecret', () => {
       {
         holdMs: 20,
         onHold: (d, ms) => holds.push(`${d}:${ms}`),
+        onOverlap: (d, ms) => {
+          holds.push(`overlap ${d}:${ms}`);
+          overlap.push(readSecrets());
+        },
       },
     );
     expect(seen).toEqual([[]]);
-    expect(holds).toEqual(['billing:20']);
-    expect(r.held).toBe(true);
+    expect(holds).toEqual(['billing:20', 'overlap billing:20']);
+    // Newest last: retire-secrets keeps the last one.
+    expect(overlap).toEqual([['old-secret', 'new-secret']]);
+    expect(r).toEqual(expect.objectContaining({ held: true, retired: 1 }));
+    expect(r.installed.secrets).toBe(1);
     expect(await destinationSecrets(config.secretsFile as string, 'billing')).toEqual(['new-secret']);
+  });
+
+  it('an interrupted overlap leaves the old secret beside the new one (retire-secrets removes it)', async () => {
+    const abort = new AbortController();
+    const r = await rotateWebhookSecret(
+      fakeApi(async () => rotated, []),
+      config,
+      'w1',
+      {
+        holdMs: 20,
+        signal: abort.signal,
+        onOverlap: () => abort.abort(),
+      },
+    );
+    expect(r.retired).toBeUndefined();
+    expect(r.installed.secrets).toBe(2);
+    expect(await destinationSecrets(config.secretsFile as string, 'billing')).toEqual([
+      'old-secret',
+      'new-secret',
+    ]);
   });
 
   it('without a hold installs the new secret beside the old one', async () => {
