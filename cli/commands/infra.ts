@@ -15,6 +15,7 @@ import { INGRESS_VARIABLES } from '../../ingress/config';
 import { loadCommonConfig, type Variable } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { createLogger } from '../../lib/logger';
 import { ensureTopics, topicPlan } from '../../lib/topics';
 import { PROCESSOR_VARIABLES } from '../../processors/config';
@@ -44,7 +45,9 @@ async function infraOnly(runtimeOptions: LocalRuntimeOptions): Promise<void> {
   const runtime = new LocalRuntime(runtimeOptions);
   const status = await runtime.start();
   const config = loadCommonConfig({ ...process.env, ...runtimeEnv(runtime) });
-  const admin = createKafka(config.kafka, createLogger({ name: 'cli', level: 'warn' })).admin();
+  const logger = createLogger({ name: 'cli', level: 'warn' });
+  applyKafkajsAdaptations(logger);
+  const admin = createKafka(config.kafka, logger).admin();
   await admin.connect();
   try {
     const result = await ensureTopics(admin, topicPlan(config.topics));

@@ -12,6 +12,7 @@ import { LocalRuntime, type LocalRuntimeOptions, runtimeEnv } from '../../deploy
 import { DEFAULT_DESTINATION, parseSecretsText } from '../../ingress/secrets';
 import { loadCommonConfig } from '../../lib/config';
 import { createKafka } from '../../lib/kafka';
+import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { createLogger, silentLogger } from '../../lib/logger';
 import { readToEnd } from '../../lib/read-to-end';
 import { createSchemaRegistry } from '../../lib/schema-registry';
@@ -72,7 +73,11 @@ export async function up(options: UpOptions): Promise<void> {
 
   const env = { ...process.env, ...runtimeEnv(runtime) };
   const config = loadCommonConfig(env);
-  const kafkaClient = createKafka(config.kafka, createLogger({ name: 'up', level: 'warn' }), 'up');
+  const upLogger = createLogger({ name: 'up', level: 'warn' });
+  // Its own clients too (topics, the record counter), not only the services it starts: an inactive
+  // adaptation is a warning here.
+  applyKafkajsAdaptations(upLogger);
+  const kafkaClient = createKafka(config.kafka, upLogger, 'up');
   const admin = kafkaClient.admin();
   let counter: RecordCounter | undefined;
   const services: ServiceProcess[] = [];

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Env, optionalStr } from '../../lib/config';
+import { installKafkajsAdaptations } from '../../lib/kafkajs';
 import { minInsyncReplicas } from '../../lib/topics';
 import { BROKER_PORT_STEP, INSTANCE_PORTS, LOCAL_RUNTIME_VARIABLES, MAX_BROKERS } from './config';
 import { ensureApicurio, ensureKafkaLibs } from './fetch';
@@ -445,6 +446,9 @@ export class LocalRuntime {
   /** This broker answers a metadata request and is registered; with `whole`, it also sees every broker of
    * the instance (what start-up waits for, so that replication 3 can be placed). */
   async brokerAnswers(node: KafkaNode, whole = true): Promise<boolean> {
+    // The probe is short-lived, but as published kafkajs polls a 1 ms timer per connection and warns
+    // on Node 24 (lib/kafkajs/idle-request-queue.ts); installing is idempotent and logs nothing.
+    installKafkajsAdaptations();
     const admin = new Kafka({
       clientId: 'nylas-stream-runtime-probe',
       brokers: [node.address],

@@ -16,7 +16,8 @@ export type AdaptationName =
   | 'native-crc32c'
   | 'key-hash-partitioner'
   | 'read-committed'
-  | 'send-retry';
+  | 'send-retry'
+  | 'idle-request-queue';
 
 export interface AdaptationStatus {
   readonly name: AdaptationName;

@@ -10,6 +10,7 @@ import { METRICS } from '../metric-names';
 import type { AdaptationStatus } from './adaptation';
 import { installCoordinatorCache } from './coordinator-cache';
 import { installEncoderBuffers } from './encoder-buffers';
+import { installIdleRequestQueue } from './idle-request-queue';
 import { installNativeCrc32c } from './native-crc32c';
 import { installKeyHashPartitioner } from './partitioner';
 import { installProduceEncoder } from './produce-encoder';
@@ -28,6 +29,7 @@ export function installKafkajsAdaptations(): AdaptationStatus[] {
     installKeyHashPartitioner(),
     installReadCommitted(),
     installSendRetry(),
+    installIdleRequestQueue(),
   ];
 }
 

@@ -25,6 +25,7 @@ const ALL = [
   'key-hash-partitioner',
   'read-committed',
   'send-retry',
+  'idle-request-queue',
 ];
 
 function clusterLookup(): unknown {
