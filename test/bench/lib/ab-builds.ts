@@ -56,6 +56,13 @@ async function drain(admin: import('kafkajs').Admin, groupId: string, topic: str
   }
 }
 
+/** "K=V" split at its first '=' only: a value may hold more (NODE_OPTIONS=--require=…). */
+function atFirstEquals(kv: string, variable: string): [string, string] {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new Error(`${variable}: "${kv}" is not name=value`);
+  return [kv.slice(0, eq), kv.slice(eq + 1)];
+}
+
 async function metricLines(url: string): Promise<string[]> {
   const text = await scrape(url);
   return text
@@ -72,8 +79,8 @@ async function main() {
     throw new Error('AB_VARIANTS is required: name=path/to/dist/bench/cli/index.js,…');
   const variants = String(process.env.AB_VARIANTS)
     .split(',')
-    .map((v) => v.split('='))
-    .map(([name, cli]) => ({ name: String(name), cli: String(cli) }));
+    .map((v) => atFirstEquals(v, 'AB_VARIANTS'))
+    .map(([name, cli]) => ({ name, cli }));
   const reps = Number(process.env.AB_REPS ?? 3);
   const count = Number(process.env.AB_RECORDS ?? 100000);
   const profile = new Set((process.env.AB_PROFILE ?? '').split(',').filter(Boolean));
@@ -125,8 +132,8 @@ async function main() {
           const stateDir = join(work, 'state', groupId);
           const extra: Record<string, string> = {};
           for (const kv of (process.env[`AB_ENV_${which}`] ?? '').split(';').filter(Boolean)) {
-            const [k, v] = kv.split('=');
-            extra[String(k)] = String(v);
+            const [k, v] = atFirstEquals(kv, `AB_ENV_${which}`);
+            extra[k] = v;
           }
           const env: Record<string, string | undefined> = {
             ...SERVICE_ENV_DEFAULTS,
