@@ -5,10 +5,11 @@
  */
 import fc from 'fast-check';
 import { objectKeyString } from '../../../../processors/object-identity';
+import type { StateEngine } from '../../../../processors/state/engine';
 import { MAX_STATE_ID_CHARS, stateId } from '../../../../processors/state/keys';
 import {
   NotPrefetchedError,
-  type PartitionStore,
+  PartitionStore,
   SEGMENTS_PER_WINDOW,
   type StateChange,
 } from '../../../../processors/state/store';
@@ -244,6 +245,48 @@ describe('PartitionStore (on disk)', () => {
       { kind: 'forget-bucket', id: 'b0' },
       { kind: 'forget-bucket', id: 'b2' },
     ]);
+  });
+
+  it('does not list again a bucket whose forgetting is still being written, and lists the next instead', async () => {
+    // The processor asks for expired buckets while the round that forgets some is still being written:
+    // those are still on disk, and listing them again would tombstone them twice and count them out twice.
+    const path = testStoreDir();
+    await openTestStore(1, { path });
+    const real = testDatabaseAt(path);
+    let hold: Promise<void> | undefined;
+    // The real database, with its writes held while `hold` is set.
+    const held = new Proxy(real, {
+      get(target, key) {
+        if (key === 'write')
+          return async (build: Parameters<StateEngine['write']>[0]) => {
+            await hold;
+            return target.write(build);
+          };
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const s = await PartitionStore.open({ partition: 0, engine: held, windowMs: WINDOW, cacheEntries: 100 });
+    await s.apply([bucket('b1', 10), bucket('b2', 20), bucket('b3', 30)]);
+    let release = () => {};
+    hold = new Promise((resolve) => {
+      release = resolve;
+    });
+    const forgetting = s.apply([{ kind: 'forget-bucket', id: 'b1' }]);
+    expect(await s.expiredBuckets(100, 10)).toEqual([
+      { kind: 'forget-bucket', id: 'b2' },
+      { kind: 'forget-bucket', id: 'b3' },
+    ]);
+    // Bounded to one: read past the bucket being forgotten.
+    expect(await s.expiredBuckets(100, 1)).toEqual([{ kind: 'forget-bucket', id: 'b2' }]);
+    release();
+    await forgetting;
+    expect(s.bucketCount).toBe(2);
+    expect(await s.expiredBuckets(100, 10)).toEqual([
+      { kind: 'forget-bucket', id: 'b2' },
+      { kind: 'forget-bucket', id: 'b3' },
+    ]);
+    await s.close();
   });
 
   // Changed on purpose (issue 15): a bucket no longer lists its entries, and tombstoning it forgets only
