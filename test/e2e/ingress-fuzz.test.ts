@@ -104,7 +104,16 @@ function cases(): Case[] {
   out.push({
     kind: 'one 64 KiB header',
     expect: 'reject',
-    pieces: post(body, [['X-Filler', 'a'.repeat(65_536)]]),
+    // In 16 KiB pieces with pauses, as the 1 MiB header below. Written whole (65.6 KiB), Node 24's
+    // server resets the connection instead of answering 431 (a bare node:http server: reset 300 times of
+    // 300 on Node 24.22.3, 431 300 of 300 on Node 20.20.2; in pieces 431 every time on both); this case
+    // failed so once in CI on Node 24 ("error after 2 ms"). A refusal either way, but the test reads the 431.
+    pieces: [
+      `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nX-Filler: `,
+      ...Array.from({ length: 4 }, () => ['a'.repeat(16_384), 50]).flat(),
+      '\r\n\r\n',
+      body,
+    ],
   });
   out.push({
     kind: '1 MiB signature header',
