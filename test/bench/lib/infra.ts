@@ -16,11 +16,14 @@ import { withTimeout } from '../../../lib/timeout';
 import { ensureTopics, topicPlan } from '../../../lib/topics';
 import { uniqueTopicEnv } from '../../helpers/topic-env';
 
+/** Below the kernel's ephemeral range (32768–60999), as the e2e harness's (test/e2e/harness/pipeline.ts):
+ * the bench's old 49092 was once the local port of an outgoing connection in TIME_WAIT, and its Kafka
+ * failed to start (Address already in use). */
 export const BENCH_PORTS = {
-  kafkaPort: 49092,
-  controllerPort: 49093,
-  registryPort: 48081,
-  registryManagementPort: 49000,
+  kafkaPort: 30492,
+  controllerPort: 30493,
+  registryPort: 30481,
+  registryManagementPort: 30490,
 } as const;
 
 export { uniqueName } from '../../helpers/names';
