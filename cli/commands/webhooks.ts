@@ -224,6 +224,9 @@ export function registerWebhooksCommands(program: Command): void {
           process.once('SIGINT', onSignal);
           try {
             const holdMs = o.hold ? (o.holdFor ?? defaultHoldMs(config)) : 0;
+            // Said once Nylas has rotated: during a hold, before the overlap's wait; else after it.
+            const sayRotated = () =>
+              console.log(`rotated the secret of ${id}; Nylas signs with the new one from now on`);
             const { webhook, installed, held, retired } = await rotateWebhookSecret(api, config, id, {
               holdMs,
               signal: abort.signal,
@@ -233,7 +236,7 @@ export function registerWebhooksCommands(program: Command): void {
                   `holding destination "${destination}" for ${ms} ms: the ingress answers 503 (Nylas retries) until the new secret is in`,
                 ),
               onOverlap: (destination, ms) => {
-                console.log(`rotated the secret of ${id}; Nylas signs with the new one from now on`);
+                sayRotated();
                 console.log(
                   `new secret written to ${config.secretsFile} for destination "${destination}", beside the old one for ${ms} ms ` +
                     '(a delivery Nylas signed just before the rotation may still arrive)',
@@ -248,7 +251,7 @@ export function registerWebhooksCommands(program: Command): void {
               );
               return;
             }
-            console.log(`rotated the secret of ${webhook.id}; Nylas signs with the new one from now on`);
+            sayRotated();
             reportSecret(installed, webhook.webhookSecret, 'new secret');
             if (o.retireOldAfter === undefined) {
               console.log(

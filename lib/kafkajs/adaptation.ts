@@ -85,6 +85,12 @@ export function installOnce<T extends object>(spec: InstallSpec<T>): AdaptationS
   return status;
 }
 
+/** The prototype of a kafkajs class as `require` gave it (undefined when it is not a class): what most
+ * adaptations change. */
+export function prototypeOf(value: unknown): unknown {
+  return typeof value === 'function' ? value.prototype : undefined;
+}
+
 /** `value` is an object (or function) with a method called `key`. */
 export function hasMethod<K extends string>(
   value: unknown,
@@ -115,11 +121,7 @@ export function installBrokerAdaptation<T extends object>(spec: {
   return installOnce({
     name: spec.name,
     kafkajsVersion: options.kafkajsVersion,
-    load: () => {
-      if (options.brokerPrototype !== undefined) return options.brokerPrototype;
-      const Broker: unknown = require('kafkajs/src/broker');
-      return typeof Broker === 'function' ? Broker.prototype : undefined;
-    },
+    load: () => options.brokerPrototype ?? prototypeOf(require('kafkajs/src/broker')),
     check: (value: unknown): value is T => methods.every((m) => hasMethod(value, m)),
     refused: `kafkajs's Broker has no ${methods.map((m) => `${m}()`).join(' or ')}`,
     apply: spec.apply,

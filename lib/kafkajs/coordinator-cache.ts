@@ -15,7 +15,7 @@
  * tears down and redoes), and the cache gives the new coordinator at most COORDINATOR_CACHE_MS later.
  * Applied only to the pinned kafkajs version (lib/kafkajs/version.ts).
  */
-import { type AdaptationStatus, hasMethod, installOnce } from './adaptation';
+import { type AdaptationStatus, hasMethod, installOnce, prototypeOf } from './adaptation';
 
 /** How long a coordinator lookup is reused (per client, per group or transactional id). */
 export const COORDINATOR_CACHE_MS = 2000;
@@ -56,10 +56,6 @@ export function installCoordinatorCache(options: CoordinatorCacheOptions = {}): 
     refused: "kafkajs's Cluster has no findGroupCoordinatorMetadata()",
     apply: (proto) => wrapLookup(proto, now),
   });
-}
-
-function prototypeOf(value: unknown): unknown {
-  return typeof value === 'function' ? value.prototype : undefined;
 }
 
 function wrapLookup(proto: ClusterPrototype, now: () => number): void {
