@@ -10,8 +10,9 @@
  * collected). A fixed factor of 2 bounds that: 494–523 MB peak and 416–436 MB after, for about 10 % of the
  * drain's speed (docs/benchmarks.md, "Rounds, not the store").
  *
- * Capping the heap (`--max-old-space-size`) is not the same lever: a limit under 2 GB also lowers the
- * factor V8 picks, and near the limit V8 collects over and over (docs/operations.md, "Processor memory").
+ * Capping the heap (`--max-old-space-size`) is not the same lever: past the limit V8 stops the process,
+ * and what the processor may hold at once is not bounded yet (expansions of truncated messages are not
+ * budgeted), so a limit is an operator's choice, not a default (docs/operations.md, "Processor memory").
  *
  * The flag is set at run time because `--heap-growing-percent` is not allowed in NODE_OPTIONS, and every
  * way the processor starts (the image, `npm start`, the chart, the benchmarks) goes through

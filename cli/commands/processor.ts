@@ -4,6 +4,7 @@
  * the transaction in flight, producers and the consumer leave, exit 0. Whatever was not committed is
  * processed again by whoever takes the partitions over, exactly once.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Command } from 'commander';
 import { createLogger } from '../../lib/logger';
 import { loadProcessorConfig, startProcessor } from '../../processors';
@@ -28,7 +29,10 @@ export function registerProcessorCommand(program: Command): void {
         env: process.env,
         onFatal: (err) => fatal?.(err),
       });
-      logger.info({ metrics: running.url }, 'processor running');
+      // The heap limit V8 chose (from the machine's or the container's memory, or --max-old-space-size):
+      // what a drain's garbage may grow into before V8 collects harder (docs/operations.md, "Processor memory").
+      const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+      logger.info({ metrics: running.url, heapLimitMb }, 'processor running');
       // Process-wide like the growing factor: here, not in startProcessor (tests share jest's process).
       const release = new IdleMemoryRelease({
         activity: () => running.metrics.handled(),

@@ -24,6 +24,8 @@ export interface ServiceOptions {
   readyUrl: string;
   logDir: string;
   readyTimeoutMs?: number;
+  /** Node flags after the image's (the last of a flag given twice wins): benchmarks trying a V8 setting. */
+  nodeFlags?: readonly string[];
 }
 
 export class ServiceProcess {
@@ -54,7 +56,8 @@ export class ServiceProcess {
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n==== start ${new Date().toISOString()} ====\n`);
     // Started as the image starts it: its Node flags, and its glibc settings unless the environment has them.
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...this.options.args], {
+    const flags = [...SERVICE_NODE_FLAGS, ...(this.options.nodeFlags ?? [])];
+    const child = spawn(process.execPath, [...flags, CLI, ...this.options.args], {
       env: { ...SERVICE_ENV_DEFAULTS, ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -28,7 +28,7 @@ import { ServiceProcess } from '../../../cli/up/supervisor';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../../processors/config';
 import { IDLE_RELEASE_MESSAGE } from '../../../processors/heap';
 import { logLines } from '../../helpers/log-lines';
-import { type BenchContext, freePort, newStateDir } from '../lib/context';
+import { type BenchContext, freePort, newStateDir, processorNodeFlags } from '../lib/context';
 import { groupLag, scenarioTopics, uniqueName } from '../lib/infra';
 import { diskUsage, type MemoryStatus, memoryStatus, rssBytes } from '../lib/proc';
 import { counter, scrape } from '../lib/prom';
@@ -209,7 +209,9 @@ async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Pr
     logDir: ctx.logDir,
     readyUrl: `http://127.0.0.1:${port}/readyz`,
     readyTimeoutMs: s.startTimeoutMs,
+    nodeFlags: processorNodeFlags(),
   });
+  if (processorNodeFlags().length > 0) ctx.log(`${o.name} gets Node flags ${processorNodeFlags().join(' ')}`);
   ctx.defer(o.name, () => service.stop(60_000).catch(() => service.kill()));
   const spawned = performance.now();
   let peak = 0;
