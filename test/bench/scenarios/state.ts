@@ -193,6 +193,7 @@ interface LaunchOptions {
 async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Promise<Launch> {
   const port = await freePort();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  const nodeFlags = processorNodeFlags();
   const service = new ServiceProcess({
     name: o.name,
     args: ['processor'],
@@ -209,9 +210,9 @@ async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Pr
     logDir: ctx.logDir,
     readyUrl: `http://127.0.0.1:${port}/readyz`,
     readyTimeoutMs: s.startTimeoutMs,
-    nodeFlags: processorNodeFlags(),
+    nodeFlags,
   });
-  if (processorNodeFlags().length > 0) ctx.log(`${o.name} gets Node flags ${processorNodeFlags().join(' ')}`);
+  if (nodeFlags.length > 0) ctx.log(`${o.name} gets Node flags ${nodeFlags.join(' ')}`);
   ctx.defer(o.name, () => service.stop(60_000).catch(() => service.kill()));
   const spawned = performance.now();
   let peak = 0;
