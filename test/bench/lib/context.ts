@@ -82,10 +82,13 @@ export { freePort } from '../../helpers/ports';
 /**
  * Node flags for every processor a scenario starts, after the image's (BENCH_PROCESSOR_NODE_FLAGS,
  * space-separated): to measure a V8 setting the image does not carry, e.g. `--max-old-space-size=256`,
- * in the processor alone (NODE_OPTIONS would reach the bench's driver and load generators too).
+ * in the processor alone (NODE_OPTIONS would reach the bench's driver and load generators too). Logged
+ * per processor, so a run's log says which of its figures had them.
  */
-export function processorNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.BENCH_PROCESSOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+export function processorNodeFlags(ctx: BenchContext, name: string): string[] {
+  const flags = (process.env.BENCH_PROCESSOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  if (flags.length > 0) ctx.log(`${name} gets Node flags ${flags.join(' ')}`);
+  return flags;
 }
 
 /** Starts a real `nylas-stream <role>` (compiled CLI) as a child process; stopped at cleanup. */
@@ -111,8 +114,7 @@ export async function startService(
     env.BENCH_KAFKA_TRACE_FILE = join(ctx.profileDir, `${name}-kafka-${Date.now()}.json`);
     ctx.log(`tracing ${name}'s Kafka requests into ${env.BENCH_KAFKA_TRACE_FILE}`);
   }
-  const nodeFlags = role === 'processor' ? processorNodeFlags() : [];
-  if (nodeFlags.length > 0) ctx.log(`${name} gets Node flags ${nodeFlags.join(' ')}`);
+  const nodeFlags = role === 'processor' ? processorNodeFlags(ctx, name) : [];
   const service = new ServiceProcess({ ...options, name, env, logDir: ctx.logDir, nodeFlags });
   ctx.defer(name, () => service.stop(60_000).catch(() => service.kill()));
   await service.start();

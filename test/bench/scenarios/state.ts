@@ -193,7 +193,7 @@ interface LaunchOptions {
 async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Promise<Launch> {
   const port = await freePort();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const nodeFlags = processorNodeFlags();
+  const nodeFlags = processorNodeFlags(ctx, o.name);
   const service = new ServiceProcess({
     name: o.name,
     args: ['processor'],
@@ -212,7 +212,6 @@ async function launch(ctx: BenchContext, s: StateSettings, o: LaunchOptions): Pr
     readyTimeoutMs: s.startTimeoutMs,
     nodeFlags,
   });
-  if (nodeFlags.length > 0) ctx.log(`${o.name} gets Node flags ${nodeFlags.join(' ')}`);
   ctx.defer(o.name, () => service.stop(60_000).catch(() => service.kill()));
   const spawned = performance.now();
   let peak = 0;
