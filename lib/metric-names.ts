@@ -164,6 +164,18 @@ export const METRICS = {
     type: 'gauge',
     labels: [],
   },
+  processorExpansionHeldBytes: {
+    name: 'nylas_stream_processor_expansion_held_bytes',
+    help: 'Bytes of fetched truncated messages the process holds until their rounds commit, plus TOPIC_MAX_MESSAGE_BYTES reserved per Nylas API call in flight, as counted against EXPANSION_MAX_HELD_BYTES.',
+    type: 'gauge',
+    labels: [],
+  },
+  processorExpansionWaitingCalls: {
+    name: 'nylas_stream_processor_expansion_waiting_calls',
+    help: 'Nylas API calls for truncated messages waiting for room in EXPANSION_MAX_HELD_BYTES (their objects are set aside meanwhile; other objects go on).',
+    type: 'gauge',
+    labels: [],
+  },
   processorFetchPauses: {
     name: 'nylas_stream_processor_fetch_pauses_total',
     help: "Times a partition's fetching was paused because queued records reached a bound, by reason: partition_queue (its own PROCESSOR_MAX_QUEUED_RECORDS or _BYTES) or process_budget (PROCESSOR_MAX_QUEUED_BYTES_TOTAL).",

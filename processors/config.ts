@@ -34,6 +34,9 @@ export interface ExpansionConfig {
   /** After this long, a grant whose expansion is still pending is set aside so the other grants of the
    * same partition commit; it continues when the API answers (docs/processor-internals.md, "Deferral"). */
   deferAfterMs: number;
+  /** Bytes of fetched messages the instance holds at once, an expansion whose body has not arrived
+   * counting as TOPIC_MAX_MESSAGE_BYTES (processors/expansion-budget.ts); 0: derived from the heap limit. */
+  maxHeldBytes: number;
 }
 
 /** The backfill coordinator (processors/backfill/), run by every processor. */
@@ -185,6 +188,16 @@ export const PROCESSOR_VARIABLES = {
     min: 0,
     description:
       'set an object waiting for the API aside after this long, so the partition commits (0: at once)',
+    readBy: PROCESSOR,
+  }),
+  // 0: derived from V8's heap limit at start (processors/expansion-budget.ts, expansionBudgetBytes), so a
+  // processor in a small container gets a small budget instead of a heap that runs out.
+  expansionMaxHeldBytes: integer('EXPANSION_MAX_HELD_BYTES', {
+    default: 0,
+    min: 0,
+    unit: 'bytes',
+    description:
+      'fetched bodies of truncated messages the instance holds at once, until the round that emits them commits; an expansion reserves `TOPIC_MAX_MESSAGE_BYTES` until its body arrives (one always may run). `0`: derived from the heap limit, half of what it leaves above 192 MiB less one reservation, between one and `EXPANSION_CONCURRENCY` reservations (logged as `expansionMaxHeldMb`); docs/operations.md, "Processor memory: expansions"',
     readBy: PROCESSOR,
   }),
   backfillHorizon: durationVariable('BACKFILL_HORIZON', {
@@ -467,6 +480,7 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
       backoffBaseMs: expansionBackoff.baseMs,
       backoffMaxMs: expansionBackoff.maxMs,
       deferAfterMs: v.expansionDeferAfter.read(env),
+      maxHeldBytes: v.expansionMaxHeldBytes.read(env),
     },
     backfill: loadBackfillConfig(env),
     metricsPort: v.metricsPort.read(env),

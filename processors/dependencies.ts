@@ -4,6 +4,7 @@
  * API worker thread started, the expander and the pipeline. A step that fails closes what the earlier
  * ones opened.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import { cappedBackoff } from '../lib/backoff';
@@ -16,6 +17,7 @@ import { registerDomainSchemas } from '../schemas/index';
 import { type ApiBudget, apiBudget } from './api-budget';
 import type { PageFetcher } from './backfill/list-client';
 import type { ProcessorConfig } from './config';
+import { ExpansionBudget, expansionBudgetBytes } from './expansion-budget';
 import type { ProcessorMetrics } from './metrics';
 import { Pipeline } from './pipeline';
 import type { ProcessorDeps } from './processor';
@@ -79,9 +81,27 @@ export async function processorDependencies(
       fetch = thread;
     }
     const budget = apiBudget(config.expansion.concurrency);
+    const memory = new ExpansionBudget(
+      expansionBudgetBytes({
+        configured: config.expansion.maxHeldBytes,
+        heapLimitBytes: getHeapStatistics().heap_size_limit,
+        reserveBytes: config.topics.maxMessageBytes,
+        concurrency: config.expansion.concurrency,
+      }),
+      config.topics.maxMessageBytes,
+    );
+    log.info(
+      {
+        expansionMaxHeldMb: Math.round(memory.maxBytes / 2 ** 20),
+        configured: config.expansion.maxHeldBytes > 0,
+      },
+      'expansion memory budget',
+    );
+    metrics.watchExpansionBudget(memory);
     const expander = new Expander({
       fetch,
       budget,
+      memory,
       concurrency: config.expansion.concurrency,
       deadlineMs: config.expansion.deadlineMs,
       requestTimeoutMs: config.expansion.requestTimeoutMs,

@@ -40,6 +40,9 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly queuedBytes: Gauge<string>;
   private queued: () => number = () => 0;
   readonly fetchPauses: Counter<'reason'>;
+  readonly expansionHeldBytes: Gauge<string>;
+  readonly expansionWaitingCalls: Gauge<string>;
+  private expansionBudget: { heldBytes: number; waitingCalls: number } = { heldBytes: 0, waitingCalls: 0 };
   private readonly countsByPartition = new Map<number, StoreCounts>();
 
   constructor(readonly registry: Registry) {
@@ -154,6 +157,22 @@ export class ProcessorMetrics implements ExpansionObserver {
         this.set(metrics.queued());
       },
     });
+    this.expansionHeldBytes = new Gauge({
+      name: m.processorExpansionHeldBytes.name,
+      help: m.processorExpansionHeldBytes.help,
+      registers: [registry],
+      collect() {
+        this.set(metrics.expansionBudget.heldBytes);
+      },
+    });
+    this.expansionWaitingCalls = new Gauge({
+      name: m.processorExpansionWaitingCalls.name,
+      help: m.processorExpansionWaitingCalls.help,
+      registers: [registry],
+      collect() {
+        this.set(metrics.expansionBudget.waitingCalls);
+      },
+    });
     this.fetchPauses = new Counter({
       name: m.processorFetchPauses.name,
       help: m.processorFetchPauses.help,
@@ -231,6 +250,11 @@ export class ProcessorMetrics implements ExpansionObserver {
   /** Where the queued-bytes gauge reads from (the processor's queue budget). */
   watchQueuedBytes(read: () => number): void {
     this.queued = read;
+  }
+
+  /** The process's expansion budget (processors/expansion-budget.ts), read at each scrape. */
+  watchExpansionBudget(budget: { heldBytes: number; waitingCalls: number }): void {
+    this.expansionBudget = budget;
   }
 
   /** One restore's figures: its duration, and per partition its mode and the entries it applied. */

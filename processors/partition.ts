@@ -205,8 +205,10 @@ export class PartitionWorker {
 
   start(): void {
     this.loop = this.run().catch((err: unknown) => {
-      // A failed worker's queue is dropped with it (the takeover re-fetches from the committed offset).
+      // A failed worker's queue is dropped with it (the takeover re-fetches from the committed offset),
+      // and so are its expansions (the takeover fetches them again).
       this.o.budget.release();
+      this.lanes.drop();
       if (!this.stopped) this.o.onFailure(err);
     });
   }
@@ -220,6 +222,7 @@ export class PartitionWorker {
     this.wake();
     await this.loop;
     await this.storeWrite.catch(() => undefined);
+    this.lanes.drop();
   }
 
   /**
@@ -460,7 +463,9 @@ export class PartitionWorker {
       },
       () => undefined,
     );
-    this.lanes.handled(result.handledOffsets);
+    // Isolated records (poison) are settled too: an expansion an earlier round started for one of them
+    // would otherwise hold its bytes in the expansion budget for as long as the partition stays here.
+    this.lanes.handled([...result.handledOffsets, ...isolated.map((d) => d.record.offset)]);
     if (this.paused && !this.overQueueBound(0.5)) {
       this.paused = false;
       this.o.resumeFetch();

@@ -6,10 +6,13 @@ interface Entry {
   outcome?: ExpandOutcome;
 }
 
-/** Expansions in flight or settled, by source offset; kept by the partition across rounds. */
+/** Expansions in flight or settled, by source offset; kept by the partition across rounds. A settled
+ * body holds its bytes in the instance's expansion budget (processors/expansion-budget.ts) until the
+ * partition lets go of it: delete() once its round committed, drop() when the partition goes. */
 export class ExpansionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<() => void>();
+  private dropped = false;
 
   start(n: Notification, expand: (n: Notification) => Promise<ExpandOutcome>): void {
     const offset = n.record.offset;
@@ -17,6 +20,8 @@ export class ExpansionCache {
     const entry: Entry = {
       promise: expand(n).then((outcome) => {
         entry.outcome = outcome;
+        // Settled after the partition went: nobody will delete it.
+        if (this.dropped) release(outcome);
         for (const l of this.listeners) l();
         return outcome;
       }),
@@ -40,7 +45,16 @@ export class ExpansionCache {
   }
 
   delete(offset: string): void {
+    const outcome = this.entries.get(offset)?.outcome;
+    if (outcome) release(outcome);
     this.entries.delete(offset);
+  }
+
+  /** The partition is gone (revoked, stopped or failed): every body's bytes go back to the budget, also
+   * those of expansions that settle from now on. The outcomes stay readable for a round still running. */
+  drop(): void {
+    this.dropped = true;
+    for (const entry of this.entries.values()) if (entry.outcome) release(entry.outcome);
   }
 
   /** Called whenever an expansion settles (the partition worker wakes up to resubmit its lane). */
@@ -51,4 +65,8 @@ export class ExpansionCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+function release(outcome: ExpandOutcome): void {
+  if (outcome.kind === 'expanded') outcome.hold?.release();
 }

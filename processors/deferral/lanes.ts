@@ -70,6 +70,11 @@ export class PartitionLanes {
     for (const offset of offsets) this.expansions.delete(offset);
   }
 
+  /** The partition is gone: the expansions' bytes go back to the instance's budget. */
+  drop(): void {
+    this.expansions.drop();
+  }
+
   /** The progress marker after a round that took records up to `taken` (progressAfter). */
   progress(taken: bigint, inherited: Progress | null): Progress | null {
     const setAside: bigint[] = [];

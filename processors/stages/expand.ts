@@ -27,6 +27,8 @@ import Nylas, { NylasApiError, NylasSdkTimeoutError } from 'nylas';
 import { ErrorCodes } from '../../lib/errors';
 import { isObj, type Obj } from '../../lib/json';
 import { type ApiBudget, apiBudget, type GrantCooldowns, type Slots } from '../api-budget';
+import { approximateBytes, type ExpansionBudget, type ExpansionHold } from '../expansion-budget';
+import { objectKeyString } from '../object-identity';
 import type { DeadLetter, DeadLetterReason, Notification } from '../types';
 
 export function needsExpansion(n: Notification): boolean {
@@ -143,7 +145,9 @@ export function sdkMessageFetcher(options: {
 }
 
 export type ExpandOutcome =
-  | { kind: 'expanded'; object: Obj }
+  /** `hold`: the body's bytes in the instance's expansion budget, released by whoever lets go of the
+   * outcome (processors/deferral/expansion-cache.ts). */
+  | { kind: 'expanded'; object: Obj; hold?: ExpansionHold }
   | { kind: 'gone' }
   | { kind: 'failed'; reason: DeadLetterReason; code: string; message: string };
 
@@ -174,6 +178,9 @@ export interface ExpanderOptions {
   /** The instance's API budget, shared with the backfill coordinator (api-budget.ts); its own when
    * omitted (`concurrency` slots). */
   budget?: ApiBudget;
+  /** The instance's expansion memory budget (processors/expansion-budget.ts): a call starts only when
+   * its reservation fits. None: unbounded (unit tests of the policy). */
+  memory?: ExpansionBudget;
 }
 
 class AbortedError extends Error {
@@ -284,8 +291,38 @@ export class Expander {
     this.slots.release();
   }
 
-  /** Fetches the full message of a truncated notification, following the policy in the module comment. */
+  /**
+   * Fetches the full message of a truncated notification, following the policy in the module comment.
+   * With a memory budget, the expansion first waits for room (processors/expansion-budget.ts) and keeps
+   * its reservation through retries; an expanded outcome carries the body's hold, any other gives it back.
+   */
   async expand(n: Notification): Promise<ExpandOutcome> {
+    const memory = this.options.memory;
+    if (memory === undefined) return this.fetchWithPolicy(n);
+    // The lane as processors/deferral/ names it (the object), within its partition.
+    const hold = await memory.admit(`${n.record.partition}/${objectKeyString(n.object)}`);
+    if (this.closed) {
+      hold.release();
+      throw new AbortedError();
+    }
+    let outcome: ExpandOutcome;
+    try {
+      outcome = await this.fetchWithPolicy(n);
+    } catch (err) {
+      hold.release();
+      throw err;
+    }
+    if (outcome.kind !== 'expanded' || this.closed) {
+      hold.release();
+      // Closed while the call was answered: nobody will take the body, so nobody would release it.
+      if (this.closed) throw new AbortedError();
+      return outcome;
+    }
+    hold.settle(approximateBytes(outcome.object));
+    return { ...outcome, hold };
+  }
+
+  private async fetchWithPolicy(n: Notification): Promise<ExpandOutcome> {
     const started = this.now();
     const deadline = started + this.options.deadlineMs;
     const grantId = n.grantId;

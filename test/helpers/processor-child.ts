@@ -150,8 +150,12 @@ export interface ProcessorChildren {
   out(): TopicCollector;
   logFile(name: string): string;
   /** A child on the shared disk, logging to logFile(name); with `kill`, preloaded to die by SIGKILL in
-   * the `at`-th store apply called by `caller`. */
-  start(name: string, kill?: { at: number; caller: 'partition' | 'restore' }): ChildProcess;
+   * the `at`-th store apply called by `caller`; `env` on top of the harness's. */
+  start(
+    name: string,
+    kill?: { at: number; caller: 'partition' | 'restore' },
+    env?: Record<string, string>,
+  ): ChildProcess;
   /** Stops the last child started gracefully; its exit code. */
   stop(): Promise<number | null>;
 }
@@ -184,7 +188,7 @@ export function processorChildren(h: ProcessorHarness, name: string): ProcessorC
       if (out === undefined) throw new Error('the collector starts in beforeAll');
       return out;
     },
-    start: (n, kill) => {
+    start: (n, kill, env) => {
       child = spawnProcessor({
         logFile: logFile(n),
         ...(kill ? { preload: KILL_IN_STORE_APPLY } : {}),
@@ -202,6 +206,7 @@ export function processorChildren(h: ProcessorHarness, name: string): ProcessorC
                 NYLAS_STREAM_TEST_KILL_MARKER: marker,
               }
             : {}),
+          ...env,
         },
       });
       return child;
