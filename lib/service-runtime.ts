@@ -21,6 +21,21 @@
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /**
+ * The processor's V8 heap limit where nylas-stream starts it (`nylas-stream up`, the benchmarks): 256 MB.
+ *
+ * Why: V8 collects the old generation only when the heap nears a limit that grows with what survived, so
+ * on a machine with much memory (Node's default here: 4,144 MB) a processor draining a backlog holds far
+ * more garbage than data. A 2,000,000 drain on Node 24 stood at 573 MB after it (603 peak) with Node's
+ * default and at 467-473 (484-487 peak) with this limit, under issue 15's 512 MB target
+ * (docs/benchmarks.md). What the processor holds at its busiest is bounded now: the queues
+ * (PROCESSOR_MAX_QUEUED_BYTES_TOTAL; 137 MB survived full collections at most in that drain) and the
+ * expansions of truncated messages, whose budget is derived from this limit (processors/expansion-budget.ts).
+ * In a container with no flag Node derives the limit from the container's memory; the processor logs it
+ * (`heapLimitMb`) with the budget derived from it (`expansionMaxHeldMb`).
+ */
+export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-old-space-size=256'];
+
+/**
  * glibc settings, given unless the environment sets them.
  *
  * MALLOC_ARENA_MAX=2: glibc gives threads up to 8 arenas per core, and the processor has many threads
