@@ -4,6 +4,8 @@ import type { Notification } from '../types';
 interface Entry {
   promise: Promise<ExpandOutcome>;
   outcome?: ExpandOutcome;
+  /** Deleted before it settled (a record isolated while an earlier round's expansion ran). */
+  deleted?: boolean;
 }
 
 /** Expansions in flight or settled, by source offset; kept by the partition across rounds. A settled
@@ -20,8 +22,8 @@ export class ExpansionCache {
     const entry: Entry = {
       promise: expand(n).then((outcome) => {
         entry.outcome = outcome;
-        // Settled after the partition went: nobody will delete it.
-        if (this.dropped) release(outcome);
+        // Settled after the partition went, or after its record was let go: nobody will delete it.
+        if (this.dropped || entry.deleted) release(outcome);
         for (const l of this.listeners) l();
         return outcome;
       }),
@@ -45,8 +47,10 @@ export class ExpansionCache {
   }
 
   delete(offset: string): void {
-    const outcome = this.entries.get(offset)?.outcome;
-    if (outcome) release(outcome);
+    const entry = this.entries.get(offset);
+    if (entry === undefined) return;
+    if (entry.outcome) release(entry.outcome);
+    else entry.deleted = true;
     this.entries.delete(offset);
   }
 

@@ -274,6 +274,18 @@ describe('expander and partition cache under the expansion budget', () => {
     expect(budget.heldBytes).toBe(0);
   });
 
+  it('gives a body back that arrives after its record was let go (isolated while it was fetched)', async () => {
+    const { budget, expander, answers } = setup(10_000, 400);
+    const cache = new ExpansionCache();
+    cache.start(truncated(1), (n) => expander.expand(n));
+    await tick();
+    cache.delete('1');
+    answers.shift()?.();
+    await tick();
+    await tick();
+    expect(budget.heldBytes).toBe(0);
+  });
+
   it('gives a body back when the expander closed while its call was answered', async () => {
     const { budget, expander, answers } = setup(10_000, 400);
     const outcome = expander.expand(truncated(1));
