@@ -1,7 +1,8 @@
 /**
  * The process-wide budget of memory held by expansions of truncated messages (EXPANSION_MAX_HELD_BYTES),
- * beside the queue budget (queue-budget.ts), so that what the processor holds at once is bounded and a
- * heap limit can be derived from its budgets (cli/commands/processor-heap.ts).
+ * beside the queue budget (queue-budget.ts), so that what the processor holds at once is bounded and a heap
+ * limit is safe (lib/service-runtime.ts, PROCESSOR_NODE_FLAGS). By default the budget is derived from the
+ * limit (expansionBudgetBytes below).
  *
  * Why: a truncated message is one over 1 MB (docs/nylas-contract.md §4.1), its fetched body is held from
  * the moment the call returns until the round that emits it commits, and a set-aside lane keeps it longer
@@ -22,9 +23,11 @@
  * its partition only once every expansion in it has settled, and a lane handed back can be set aside
  * again with its earlier bodies when a later notification of the same object needs one more expansion.
  * Without the second rule a budget full of such lanes would wait for itself for ever. With it one
- * expansion runs at a time until a lane completes. Measured before the rule looked at lanes: admitting
- * whenever nothing ran let a burst of 32 bodies of 4 MB pile up in a 128 MB heap (calls end faster than
- * rounds commit) and V8 stopped the process (test/integration/processors/expansion-memory.test.ts).
+ * expansion runs at a time until a lane completes. A simpler rule, "start one whenever none runs", would
+ * pass the budget whenever calls end before their rounds commit, which is the common case; this one only
+ * in the deadlock itself. (A first version had the simpler rule. Its test runs ran out of heap, but they
+ * also had the leak described at allEnded in processors/deferral/set-aside.ts, so what the rule itself
+ * cost was not measured apart.)
  *
  * The bound is therefore the budget plus one reservation, plus what lanes that need more bodies than the
  * budget hold while they complete (one object's notifications in one round; rare, and bounded by the round).

@@ -178,8 +178,8 @@ export interface ExpanderOptions {
   /** The instance's API budget, shared with the backfill coordinator (api-budget.ts); its own when
    * omitted (`concurrency` slots). */
   budget?: ApiBudget;
-  /** The instance's expansion memory budget (processors/expansion-budget.ts): a call starts only when
-   * its reservation fits. None: unbounded (unit tests of the policy). */
+  /** The instance's expansion memory budget (processors/expansion-budget.ts): an expansion starts only
+   * when its reservation fits (or nothing else can free room). None: unbounded (unit tests of the policy). */
   memory?: ExpansionBudget;
 }
 
