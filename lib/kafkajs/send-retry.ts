@@ -11,31 +11,73 @@
  * Found on the three-broker cluster (test/e2e/failover.test.ts): 143–387 domain events per run written
  * twice inside one committed transaction, most of them without any fault injected.
  *
- * What: Broker#produce and Broker#addPartitionsToTxn are tracked per producer id while in flight; when
- * one fails, its failure is passed on only after the producer's other requests have settled (and kafkajs
- * has stored their answers, or sent the Produce an AddPartitionsToTxn was for), so the retry sends only
- * what has no answer. Bounded by those
- * requests' own timeouts. Idempotent and transactional producers only (a producer id ≥ 0): the others
- * make no such promise to keep. What a retry still gets wrong (a partition whose new leader had already
- * answered is skipped) is caught by send-coverage.ts. Applied only to the pinned kafkajs version.
+ * What: Broker#produce and Broker#addPartitionsToTxn are tracked while in flight, per transactional id
+ * (per producer id for an idempotent producer), and so is Cluster#findGroupCoordinator when it looks up a
+ * transaction's coordinator: kafkajs does that lookup in front of the AddPartitionsToTxn of a part whose
+ * partitions are new to the transaction, and while the coordinator moves (a broker stopping) it takes
+ * long enough for another part's Produce to fail meanwhile. Untracked, that failure went on at once, the
+ * retry's part for the same leader waited for the broker lock the first part still held, and then wrote
+ * the records the first part had just written again, under the next sequence numbers: 1–12 domain events
+ * in some failover runs (test/unit/lib/kafkajs/send-retry-lookup.test.ts replays it). When one tracked
+ * step fails, its failure is passed on only after the others have settled (and kafkajs has stored their
+ * answers, or gone on to its next step), so the retry sends only what has no answer. Bounded by those
+ * steps' own timeouts and retries. Idempotent and transactional producers only (a producer id ≥ 0): the
+ * others make no such promise to keep. What a retry still gets wrong (a partition whose new leader had
+ * already answered is skipped) is caught by send-coverage.ts. Applied only to the pinned kafkajs version.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type AdaptationStatus, type BrokerAdaptationOptions, installBrokerAdaptation } from './adaptation';
+import {
+  type AdaptationStatus,
+  type BrokerAdaptationOptions,
+  hasMethod,
+  installBrokerAdaptation,
+  installOnce,
+  prototypeOf,
+} from './adaptation';
 
-interface BrokerPrototype {
-  produce(this: unknown, request: { producerId?: unknown }): Promise<unknown>;
-  addPartitionsToTxn(this: unknown, request: { producerId?: unknown }): Promise<unknown>;
+interface ProducerRequest {
+  transactionalId?: unknown;
+  producerId?: unknown;
 }
 
-/** Produce and AddPartitionsToTxn requests in flight (the requests, not the promises handed to kafkajs),
- * per producer id. Ids are unique per cluster; two clusters in one process sharing an id only make a
- * failure wait a little longer. */
+interface BrokerPrototype {
+  produce(this: unknown, request: ProducerRequest): Promise<unknown>;
+  addPartitionsToTxn(this: unknown, request: ProducerRequest): Promise<unknown>;
+}
+
+interface CoordinatorLookup {
+  groupId: string;
+  coordinatorType?: number;
+}
+
+interface ClusterPrototype {
+  findGroupCoordinator(this: unknown, params: CoordinatorLookup): Promise<unknown>;
+}
+
+/** kafkajs's coordinator type of a transaction (src/protocol/coordinatorTypes.js). */
+const TRANSACTION_COORDINATOR = 1;
+
+export interface SendRetryOptions extends BrokerAdaptationOptions {
+  /** kafkajs's Cluster prototype, or a test's stand-in. */
+  clusterPrototype?: unknown;
+}
+
+/** Steps of a send in flight (the requests, not the promises handed to kafkajs), per producer. Ids are
+ * unique per cluster; two clusters in one process sharing one only make a failure wait a little longer. */
 const inFlight = new Map<string, Set<Promise<unknown>>>();
 
-function producerKey(request: { producerId?: unknown }): string | undefined {
+/** A transactional producer's requests carry its transactional id, which its coordinator lookups are
+ * made for; an idempotent producer's carry only its producer id. */
+function producerKey(request: ProducerRequest): string | undefined {
+  const txn = request.transactionalId;
+  if (typeof txn === 'string' && txn !== '') return `txn:${txn}`;
   const id = request.producerId;
   if ((typeof id !== 'number' && typeof id !== 'string') || Number(id) < 0) return undefined;
-  return String(id);
+  return `pid:${id}`;
+}
+
+function lookupKey(params: CoordinatorLookup): string | undefined {
+  return params.coordinatorType === TRANSACTION_COORDINATOR ? `txn:${params.groupId}` : undefined;
 }
 
 /**
@@ -77,9 +119,12 @@ function tracked(key: string | undefined, request: () => Promise<unknown>): Prom
   });
 }
 
-/** Installs the tracking (once per Broker prototype) and says whether it is active. */
-export function installSendRetry(options: BrokerAdaptationOptions = {}): AdaptationStatus {
-  return installBrokerAdaptation<BrokerPrototype>({
+/**
+ * Installs the tracking (once per Broker and Cluster prototype) and says whether it is active: only when
+ * both parts are, since requests tracked without the lookups still let a retry write twice.
+ */
+export function installSendRetry(options: SendRetryOptions = {}): AdaptationStatus {
+  const brokers = installBrokerAdaptation<BrokerPrototype>({
     name: 'send-retry',
     options,
     methods: ['produce', 'addPartitionsToTxn'],
@@ -94,4 +139,18 @@ export function installSendRetry(options: BrokerAdaptationOptions = {}): Adaptat
       };
     },
   });
+  const lookups = installOnce({
+    name: 'send-retry',
+    kafkajsVersion: options.kafkajsVersion,
+    load: () => options.clusterPrototype ?? prototypeOf(require('kafkajs/src/cluster')),
+    check: (value: unknown): value is ClusterPrototype => hasMethod(value, 'findGroupCoordinator'),
+    refused: "kafkajs's Cluster has no findGroupCoordinator()",
+    apply: (proto) => {
+      const find = proto.findGroupCoordinator;
+      proto.findGroupCoordinator = function (this: unknown, params) {
+        return tracked(lookupKey(params), () => find.call(this, params));
+      };
+    },
+  });
+  return brokers.active ? lookups : brokers;
 }

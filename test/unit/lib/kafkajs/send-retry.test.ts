@@ -58,6 +58,7 @@ function scenario(Broker: new (nodeId: number, calls: ProduceCall[]) => object) 
       topicData: Array<{ topic: string; partitions: Array<{ partition: number }> }>,
     ) =>
       coordinator.addPartitionsToTxn({
+        transactionalId: 'txn',
         producerId: PRODUCER_ID,
         topics: topicData.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })),
       }),
