@@ -7,9 +7,9 @@
 import { getHeapStatistics } from 'node:v8';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
-import { cappedBackoff } from '../lib/backoff';
+import { retryStartupStep } from '../lib/backoff';
 import type { TopicsConfig } from '../lib/config';
-import { ErrorCodes, errorMessage, isRetriable, NylasStreamError } from '../lib/errors';
+import { ErrorCodes, errorMessage, NylasStreamError } from '../lib/errors';
 import { createKafka } from '../lib/kafka';
 import type { Logger } from '../lib/logger';
 import { createSchemaRegistry } from '../lib/schema-registry';
@@ -57,8 +57,9 @@ export async function processorDependencies(
     await admin.connect();
     const statePartitions = await checkTopics(config, admin);
     const registry = options.schemaRegistry ?? createSchemaRegistry(config.registry);
-    const schemaIds = await withStartupRetry(log, 'register schemas', () =>
-      registerDomainSchemas(registry, config.topics),
+    const schemaIds = await retryStartupStep(
+      () => registerDomainSchemas(registry, config.topics),
+      (err, attempt) => log.warn({ err, attempt }, 'register schemas failed, retrying'),
     );
     let fetch = options.fetchMessage;
     let closeThread: () => Promise<void> = async () => undefined;
@@ -144,16 +145,4 @@ async function checkTopics(config: ProcessorConfig, admin: ProcessorDeps['admin'
   }
   const meta = await admin.fetchTopicMetadata({ topics: [config.topics.state] });
   return meta.topics[0]?.partitions.length ?? 0;
-}
-
-async function withStartupRetry<T>(log: Logger, what: string, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isRetriable(err) || attempt >= 9) throw err;
-      log.warn({ err, attempt }, `${what} failed, retrying`);
-      await new Promise((r) => setTimeout(r, cappedBackoff(attempt, 500, 10_000)));
-    }
-  }
 }

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRuntime, type LocalRuntimeOptions, runtimeEnv } from '../../deploy/local/runtime';
 import { DEFAULT_DESTINATION, parseSecretsText } from '../../ingress/secrets';
+import { retryStartupStep } from '../../lib/backoff';
 import { loadCommonConfig } from '../../lib/config';
+import { errorMessage } from '../../lib/errors';
 import { createKafka } from '../../lib/kafka';
 import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { createLogger, silentLogger } from '../../lib/logger';
@@ -115,7 +117,11 @@ export async function up(options: UpOptions): Promise<void> {
     if (stop.isRequested()) return;
     const topics = await ensureTopics(admin, topicPlan(config.topics));
     for (const w of topics.warnings) print(`warning: ${w}`);
-    const ids = await registerDomainSchemas(createSchemaRegistry(config.registry), config.topics);
+    const registry = createSchemaRegistry(config.registry);
+    const ids = await retryStartupStep(
+      () => registerDomainSchemas(registry, config.topics),
+      (err) => print(`registering the schemas failed, retrying: ${errorMessage(err)}`),
+    );
     print(
       `topics: ${topics.created.length} created, ${topics.existing.length} present; schemas: ${ids.size} registered`,
     );

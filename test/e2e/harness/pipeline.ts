@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { CLI, ServiceProcess } from '../../../cli/up/supervisor';
 import { LocalRuntime, runtimeOptionsFromEnv } from '../../../deploy/local/runtime';
+import { retryStartupStep } from '../../../lib/backoff';
 import { type CommonConfig, loadCommonConfig } from '../../../lib/config';
+import { errorMessage } from '../../../lib/errors';
 import { createKafka } from '../../../lib/kafka';
 import { applyKafkajsAdaptations } from '../../../lib/kafkajs';
 import { silentLogger } from '../../../lib/logger';
@@ -157,10 +159,12 @@ export class E2ePipeline {
   /** Exits of a running service nobody asked for, and start-ups that ended in an exit. */
   unexpectedExits = 0;
   failedStartups = 0;
+  private readonly log: (line: string) => void;
 
   constructor(options: PipelineOptions) {
     requireBuild();
     const log = options.log ?? ((line: string) => console.log(`[e2e] ${line}`));
+    this.log = log;
     const ports = options.ports ?? E2E_PORTS;
     this.runtime = new LocalRuntime(
       runtimeOptionsFromEnv(
@@ -242,7 +246,12 @@ export class E2ePipeline {
     await this.admin.connect();
     const topics = await ensureTopics(this.admin, topicPlan(this.config.topics));
     if (topics.created.length === 0) throw new Error('expected a fresh instance with no topics');
-    await registerDomainSchemas(createSchemaRegistry(this.config.registry), this.config.topics);
+    const registry = createSchemaRegistry(this.config.registry);
+    await retryStartupStep(
+      () => registerDomainSchemas(registry, this.config.topics),
+      (err, attempt) =>
+        this.log(`registering the schemas failed (attempt ${attempt + 1}), retrying: ${errorMessage(err)}`),
+    );
   }
 
   async startApi(world: World): Promise<void> {
