@@ -166,13 +166,13 @@ export const METRICS = {
   },
   processorExpansionHeldBytes: {
     name: 'nylas_stream_processor_expansion_held_bytes',
-    help: 'Bytes of fetched truncated messages the process holds until their rounds commit, plus TOPIC_MAX_MESSAGE_BYTES reserved per Nylas API call in flight, as counted against EXPANSION_MAX_HELD_BYTES.',
+    help: 'Bytes of fetched truncated messages the process holds until their rounds commit, plus TOPIC_MAX_MESSAGE_BYTES reserved per expansion whose body has not arrived (kept through its retries), as counted against EXPANSION_MAX_HELD_BYTES.',
     type: 'gauge',
     labels: [],
   },
   processorExpansionWaitingCalls: {
     name: 'nylas_stream_processor_expansion_waiting_calls',
-    help: 'Nylas API calls for truncated messages waiting for room in EXPANSION_MAX_HELD_BYTES (their objects are set aside meanwhile; other objects go on).',
+    help: 'Expansions of truncated messages waiting for room in EXPANSION_MAX_HELD_BYTES before their first Nylas API call (their objects are set aside meanwhile; other objects go on).',
     type: 'gauge',
     labels: [],
   },

@@ -35,6 +35,11 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'
  */
 export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-old-space-size=256'];
 
+/** The Node flags a role starts with where nylas-stream starts it (cli/up/supervisor.ts, `bench:ab`). */
+export function serviceNodeFlags(role: string | undefined): readonly string[] {
+  return role === 'processor' ? [...SERVICE_NODE_FLAGS, ...PROCESSOR_NODE_FLAGS] : SERVICE_NODE_FLAGS;
+}
+
 /**
  * glibc settings, given unless the environment sets them.
  *

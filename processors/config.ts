@@ -197,7 +197,7 @@ export const PROCESSOR_VARIABLES = {
     min: 0,
     unit: 'bytes',
     description:
-      'fetched bodies of truncated messages the instance holds at once, until the round that emits them commits; an expansion reserves `TOPIC_MAX_MESSAGE_BYTES` until its body arrives (one always may run). `0`: derived from the heap limit, half of what it leaves above 192 MiB less one reservation, between one and `EXPANSION_CONCURRENCY` reservations (logged as `expansionMaxHeldMb`); docs/operations.md, "Processor memory: expansions"',
+      'fetched bodies of truncated messages the instance holds at once, until the round that emits them commits; an expansion reserves `TOPIC_MAX_MESSAGE_BYTES` until its body arrives; beyond it expansions wait, unless every body held waits for one of them. `0`: derived from the heap limit, half of what it leaves above 192 MiB less one reservation, between one and `EXPANSION_CONCURRENCY` reservations (logged as `expansionMaxHeldMb`); docs/operations.md, "Processor memory: expansions"',
     readBy: PROCESSOR,
   }),
   backfillHorizon: durationVariable('BACKFILL_HORIZON', {

@@ -32,6 +32,7 @@
  * The bound is therefore the budget plus one reservation, plus what lanes that need more bodies than the
  * budget hold while they complete (one object's notifications in one round; rare, and bounded by the round).
  */
+import { isObj } from '../lib/json';
 
 /** An expansion's claim on the budget: a reservation until its body arrives, then the body's size until
  * released. */
@@ -186,11 +187,10 @@ export function approximateBytes(value: unknown): number {
     for (const v of value) n += approximateBytes(v);
     return n;
   }
-  if (value !== null && typeof value === 'object') {
+  if (isObj(value)) {
     let n = 16;
     for (const key in value) {
-      if (!Object.hasOwn(value, key)) continue;
-      n += key.length + approximateBytes((value as Record<string, unknown>)[key]);
+      if (Object.hasOwn(value, key)) n += key.length + approximateBytes(value[key]);
     }
     return n;
   }

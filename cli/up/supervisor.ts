@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS } from '../../lib/service-runtime';
+import { SERVICE_ENV_DEFAULTS, serviceNodeFlags } from '../../lib/service-runtime';
 
 /** The compiled CLI entry point (this file runs from dist/cli/up/, or from cli/up/ under ts-jest). */
 export const CLI = __filename.endsWith('.js')
@@ -24,7 +24,7 @@ export interface ServiceOptions {
   readyUrl: string;
   logDir: string;
   readyTimeoutMs?: number;
-  /** Node flags after the image's (the last of a flag given twice wins): benchmarks trying a V8 setting. */
+  /** Node flags after the role's own (the last of a flag given twice wins): benchmarks trying a V8 setting. */
   nodeFlags?: readonly string[];
 }
 
@@ -54,9 +54,10 @@ export class ServiceProcess {
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.options.name} is already running`);
     this.log = createWriteStream(this.logFile, { flags: 'a' });
-    this.log.write(`\n==== start ${new Date().toISOString()} ====\n`);
-    // Started as the image starts it: its Node flags, and its glibc settings unless the environment has them.
-    const flags = [...SERVICE_NODE_FLAGS, ...(this.options.nodeFlags ?? [])];
+    // Started as the image starts it: its Node flags (and the processor's heap limit), and its glibc
+    // settings unless the environment has them. The flags go into the service's log, so a run says which.
+    const flags = [...serviceNodeFlags(this.options.args[0]), ...(this.options.nodeFlags ?? [])];
+    this.log.write(`\n==== start ${new Date().toISOString()}: node ${flags.join(' ')} ====\n`);
     const child = spawn(process.execPath, [...flags, CLI, ...this.options.args], {
       env: { ...SERVICE_ENV_DEFAULTS, ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

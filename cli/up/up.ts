@@ -4,7 +4,6 @@
  * stops the services and the infrastructure this command started. `--demo` adds the simulator: a local
  * Nylas API for expansion, and a realistic burst sent through the ingress with Nylas's delivery rules.
  */
-
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +18,6 @@ import { applyKafkajsAdaptations } from '../../lib/kafkajs';
 import { createLogger, silentLogger } from '../../lib/logger';
 import { readToEnd } from '../../lib/read-to-end';
 import { createSchemaRegistry } from '../../lib/schema-registry';
-import { PROCESSOR_NODE_FLAGS } from '../../lib/service-runtime';
 import { domainTopicNames, ensureTopics, topicPlan } from '../../lib/topics';
 import { PROCESSOR_GROUP_ID } from '../../processors/config';
 import { registerDomainSchemas } from '../../schemas';
@@ -173,7 +171,6 @@ export async function up(options: UpOptions): Promise<void> {
       name: 'processor',
       args: ['processor'],
       env: processorEnv,
-      nodeFlags: PROCESSOR_NODE_FLAGS,
       readyUrl: `http://127.0.0.1:${options.processorMetricsPort}/readyz`,
       logDir,
     });

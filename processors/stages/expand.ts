@@ -308,14 +308,14 @@ export class Expander {
     let outcome: ExpandOutcome;
     try {
       outcome = await this.fetchWithPolicy(n);
+      // Closed while the call was answered: nobody will take the body, so nobody would release it.
+      if (this.closed) throw new AbortedError();
     } catch (err) {
       hold.release();
       throw err;
     }
-    if (outcome.kind !== 'expanded' || this.closed) {
+    if (outcome.kind !== 'expanded') {
       hold.release();
-      // Closed while the call was answered: nobody will take the body, so nobody would release it.
-      if (this.closed) throw new AbortedError();
       return outcome;
     }
     hold.settle(approximateBytes(outcome.object));

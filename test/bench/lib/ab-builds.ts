@@ -27,7 +27,7 @@ import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runningPid } from '../../../deploy/local/process';
-import { PROCESSOR_NODE_FLAGS, SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS } from '../../../lib/service-runtime';
+import { SERVICE_ENV_DEFAULTS, serviceNodeFlags } from '../../../lib/service-runtime';
 import { createWorld, startNylasApi } from '../../../simulator';
 import { preloadRaw } from '../load/preload';
 import { outcomesFrom } from '../scenarios/processor';
@@ -154,10 +154,9 @@ async function main() {
             env.BENCH_CPU_PROF_DIR = join(work, 'profiles', `${which}-${rep}`);
           }
           const out = createWriteStream(join(logDir, `${which}-${rep}.log`));
-          // The image's flags first: a variant's own come after them and win (node takes the last).
+          // The processor's own flags first: a variant's come after them and win (node takes the last).
           const execArgv = [
-            ...SERVICE_NODE_FLAGS,
-            ...PROCESSOR_NODE_FLAGS,
+            ...serviceNodeFlags('processor'),
             ...(process.env[`AB_EXECARGV_${which}`] ?? '').split(' ').filter(Boolean),
           ];
           const child = spawn(process.execPath, [...execArgv, variant.cli, 'processor'], {

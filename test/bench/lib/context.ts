@@ -3,14 +3,12 @@
  * go, and the cleanup stack every started process is pushed onto, so a failed or interrupted run still
  * stops everything it started.
  */
-
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ServiceOptions, ServiceProcess } from '../../../cli/up/supervisor';
 import { runningPid } from '../../../deploy/local/process';
-import { PROCESSOR_NODE_FLAGS } from '../../../lib/service-runtime';
 import { uniqueName } from '../../helpers/names';
 import type { Infra } from './infra';
 
@@ -82,17 +80,15 @@ export function createContext(
 export { freePort } from '../../helpers/ports';
 
 /**
- * Node flags for every processor a scenario starts, after the image's: the processor's own
- * (PROCESSOR_NODE_FLAGS, as `nylas-stream up` starts it), then BENCH_PROCESSOR_NODE_FLAGS (space-separated)
- * to measure another V8 setting in the processor alone (NODE_OPTIONS would reach the bench's driver and
- * load generators too), e.g. `--max-old-space-size=4144` for Node's own limit on the build machine. Logged
- * per processor, so a run's log says which of its figures had them.
+ * Node flags for every processor a scenario starts, after the processor's own (serviceNodeFlags, which
+ * ServiceProcess gives it as `nylas-stream up` does): BENCH_PROCESSOR_NODE_FLAGS (space-separated), to
+ * measure another V8 setting in the processor alone (NODE_OPTIONS would reach the bench's driver and load
+ * generators too), e.g. `--max-old-space-size=4144` for Node's own limit on the build machine. Logged per
+ * processor, so a run's log says which of its figures had them.
  */
 export function processorNodeFlags(ctx: BenchContext, name: string): string[] {
-  // The processor's own (as `nylas-stream up` gives them), then the scenario's: V8 takes the last.
-  const extra = (process.env.BENCH_PROCESSOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const flags = [...PROCESSOR_NODE_FLAGS, ...extra];
-  ctx.log(`${name} gets Node flags ${flags.join(' ')}`);
+  const flags = (process.env.BENCH_PROCESSOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  if (flags.length > 0) ctx.log(`${name} gets Node flags ${flags.join(' ')}`);
   return flags;
 }
 

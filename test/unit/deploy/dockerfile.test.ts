@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS } from '../../../lib/service-runtime';
+import { SERVICE_ENV_DEFAULTS, SERVICE_NODE_FLAGS, serviceNodeFlags } from '../../../lib/service-runtime';
 
 const dockerfile = readFileSync(join(__dirname, '../../../Dockerfile'), 'utf8');
 
@@ -60,5 +60,22 @@ describe('Dockerfile', () => {
     const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, '-e', script], { encoding: 'utf8' });
     expect(child.status).toBe(0);
     expect(Number(child.stdout)).toBeLessThanOrEqual(32 * 1024 * 1024);
+  });
+});
+
+describe('the processor where nylas-stream starts it (up, the benchmarks)', () => {
+  it('adds its heap limit to the image’s flags, and no other role gets it', () => {
+    expect(serviceNodeFlags('processor')).toEqual([...SERVICE_NODE_FLAGS, '--max-old-space-size=256']);
+    expect(serviceNodeFlags('ingress')).toEqual(SERVICE_NODE_FLAGS);
+  });
+
+  it('runs with V8’s heap limit at 256 MB plus the young generation', () => {
+    const script = "process.stdout.write(String(require('node:v8').getHeapStatistics().heap_size_limit));";
+    const child = spawnSync(process.execPath, [...serviceNodeFlags('processor'), '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(child.status).toBe(0);
+    // 256 MiB of old generation and three 16 MiB semi-spaces.
+    expect(Number(child.stdout) / 2 ** 20).toBe(304);
   });
 });
