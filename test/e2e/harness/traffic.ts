@@ -93,7 +93,7 @@ export interface TrafficRun {
 export const E2E_SCENARIO = 'out-of-order';
 
 /** Nylas's backoff (retry-policy.ts DEFAULT_RETRY_DELAYS_MS), in simulated time; the clock compresses it. */
-const RETRY_DELAYS_MS = [90_000, 900_000] as const;
+export const RETRY_DELAYS_MS = [90_000, 900_000] as const;
 
 export function expectationOf(n: GeneratedNotification): Expectation {
   const d = decode({
