@@ -27,6 +27,7 @@ import { pollUntil } from '../helpers/kafka';
 import { assignedPartitions } from './harness/faults';
 import { E2ePipeline, type RuntimePorts } from './harness/pipeline';
 import { judgeRun, lossFigures, NO_LOSS, rawLag, waitUntilDrained } from './harness/run';
+import { processorLogLinesIn } from './harness/service-logs';
 import { RETRY_DELAYS_MS, type TrafficRun } from './harness/traffic';
 import { summaryTable } from './harness/verdict';
 
@@ -352,6 +353,21 @@ describe(`failover on a three-broker cluster (${COUNT} notifications at ${RATE}/
       `service exits nobody asked for: ${pipeline.unexpectedExits} while running, ${pipeline.failedStartups} during start-up (each started again by the harness, as an orchestrator would)`,
     ].join('\n');
     console.log(report);
+    // A duplicate is explained only by what the processors logged around it, and CI keeps nothing else
+    // (the instance is torn down): the failure's own message carries them, so a cut log still shows them.
+    const copyWindows = [...copies.values()]
+      .filter((t) => t.length > 1)
+      .map((t) => ({ from: Math.min(...t) - 5000, to: Math.max(...t) + 2000 }));
+    if (copyWindows.length > 0) {
+      throw new Error(
+        [
+          `${verdict.duplicated} duplicated domain events: ${JSON.stringify(lossFigures(verdict))}`,
+          ...(verdict.examples.duplicated ?? []),
+          "the processors' warnings and errors from 5 s before to 2 s after the copies:",
+          ...processorLogLinesIn(pipeline.logDir, copyWindows),
+        ].join('\n'),
+      );
+    }
 
     expect(faults).toHaveLength(3);
     // Every fault began while the simulator was still sending.
