@@ -11,6 +11,7 @@
  * question looks down the chain. Classes are recognised by `name`, not `instanceof`: a second copy of kafkajs in node_modules
  * (a dependency's) throws classes of its own.
  */
+import { AnsweredElsewhereError } from './send-once';
 
 /** How far down `cause`/`originalError` to look: deeper chains than ours + kafkajs's do not occur. */
 const MAX_DEPTH = 8;
@@ -98,6 +99,11 @@ export function classifyKafkajsError(err: unknown): KafkajsErrorClass {
     const type = protocolType(e);
     if (type !== undefined && FENCING_TYPES.has(type)) found.fencing = true;
     if (type !== undefined && COORDINATOR_TYPES.has(type)) found.coordinator = true;
+    // Ours, failing a kafkajs send (send-once.ts): a leader moved during the send; the work is done again.
+    if (e instanceof AnsweredElsewhereError) {
+      found.kafkajs = true;
+      found.transient = true;
+    }
     const k = kafkajsFields(e);
     if (!k) continue;
     found.kafkajs = true;

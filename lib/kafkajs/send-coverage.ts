@@ -18,6 +18,7 @@
  */
 import type { PartitionerArgs, Producer, ProducerBatch, RecordMetadata, TopicMessages } from 'kafkajs';
 import { ErrorCodes, TransientError } from '../errors';
+import { openSendScope } from './send-once';
 
 type Partitioner = (args: PartitionerArgs) => number;
 
@@ -71,6 +72,8 @@ export async function checkedSendBatch(
   sender: BatchSender,
   batch: ProducerBatch & { topicMessages: TopicMessages[] },
 ): Promise<RecordMetadata[]> {
+  // Each message starts unanswered: kafkajs's retries within this send must not write one twice (send-once.ts).
+  openSendScope(batch.topicMessages.flatMap((t) => t.messages));
   const answer = await sender.sendBatch(batch);
   const missing = unansweredPartitions(batch.topicMessages, answer);
   if (missing.length > 0) {

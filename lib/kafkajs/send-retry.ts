@@ -22,8 +22,9 @@
  * step fails, its failure is passed on only after the others have settled (and kafkajs has stored their
  * answers, or gone on to its next step), so the retry sends only what has no answer. Bounded by those
  * steps' own timeouts and retries. Idempotent and transactional producers only (a producer id ≥ 0): the
- * others make no such promise to keep. What a retry still gets wrong (a partition whose new leader had
- * already answered is skipped) is caught by send-coverage.ts. Applied only to the pinned kafkajs version.
+ * others make no such promise to keep. What a retry still gets wrong when a leader moves is caught
+ * elsewhere: a partition whose new leader had already answered is skipped (send-coverage.ts), and one
+ * whose old leader had answered is sent again (refused here, before it is sent: send-once.ts). Applied only to the pinned kafkajs version.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
@@ -34,6 +35,7 @@ import {
   installOnce,
   prototypeOf,
 } from './adaptation';
+import { AnsweredElsewhereError, answeredAlready, markAnswered } from './send-once';
 
 interface ProducerRequest {
   transactionalId?: unknown;
@@ -41,7 +43,7 @@ interface ProducerRequest {
 }
 
 interface BrokerPrototype {
-  produce(this: unknown, request: ProducerRequest): Promise<unknown>;
+  produce(this: unknown, request: ProducerRequest & Parameters<typeof answeredAlready>[0]): Promise<unknown>;
   addPartitionsToTxn(this: unknown, request: ProducerRequest): Promise<unknown>;
 }
 
@@ -132,7 +134,22 @@ export function installSendRetry(options: SendRetryOptions = {}): AdaptationStat
       const produce = proto.produce;
       const addPartitions = proto.addPartitionsToTxn;
       proto.produce = function (this: unknown, request) {
-        return tracked(producerKey(request), () => produce.call(this, request));
+        const key = producerKey(request);
+        // A retry sending to a partition's new leader what its old leader answered for (send-once.ts).
+        const again = key === undefined ? [] : answeredAlready(request);
+        if (again.length > 0) {
+          const refused = new AnsweredElsewhereError(
+            `kafkajs's retry would write ${again.join(', ')} again (answered by their earlier leader in the same send)`,
+          );
+          // Passed on, like any failure, once the send's other steps have settled.
+          return tracked(key, () => Promise.reject(refused));
+        }
+        const attempt = tracked(key, () => produce.call(this, request));
+        attempt.then(
+          () => markAnswered(request),
+          () => undefined,
+        );
+        return attempt;
       };
       proto.addPartitionsToTxn = function (this: unknown, request) {
         return tracked(producerKey(request), () => addPartitions.call(this, request));

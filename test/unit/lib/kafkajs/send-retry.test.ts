@@ -5,17 +5,12 @@
  * right after a commit on three brokers); kafkajs retries at once and sends broker 1's records a second
  * time, under the next sequence numbers, so the broker would write both copies.
  */
-import { KafkaJSProtocolError, type PartitionerArgs } from 'kafkajs';
+import { KafkaJSProtocolError } from 'kafkajs';
 import { installSendRetry } from '../../../../lib/kafkajs/send-retry';
 import { PINNED_KAFKAJS_VERSION } from '../../../../lib/kafkajs/version';
+import { FRESH_METADATA, kafkajsSend, standInEosManager } from './stand-in-eos';
 
 // kafkajs internals, as the adaptation sees them (not part of its typed API).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const createSendMessages = require('kafkajs/src/producer/sendMessages') as (
-  o: object,
-) => (r: object) => Promise<unknown>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const createRetry = require('kafkajs/src/retry') as (o: object) => unknown;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error & { type: string; retriable: boolean };
@@ -35,40 +30,18 @@ function scenario(Broker: new (nodeId: number, calls: ProduceCall[]) => object) 
   const calls: ProduceCall[] = [];
   const brokers = new Map([1, 2].map((id) => [id, new Broker(id, calls)]));
   const coordinator = new Broker(0, calls) as { addPartitionsToTxn(r: object): Promise<unknown> };
-  const sequences = new Map<number, number>();
-  const locks = new Map<object, Promise<void>>();
-  const releases = new Map<object, () => void>();
-  const eosManager = {
-    isTransactional: () => true,
-    getTransactionalId: () => 'txn',
-    getProducerId: () => PRODUCER_ID,
-    getProducerEpoch: () => 0,
-    getSequence: (_t: string, p: number) => sequences.get(Number(p)) ?? 0,
-    updateSequence: (_t: string, p: number, by: number) =>
-      sequences.set(Number(p), (sequences.get(Number(p)) ?? 0) + by),
-    async acquireBrokerLock(b: object) {
-      while (locks.has(b)) await locks.get(b);
-      locks.set(b, new Promise<void>((r) => releases.set(b, r)));
-    },
-    async releaseBrokerLock(b: object) {
-      locks.delete(b);
-      releases.get(b)?.();
-    },
-    addPartitionsToTransaction: (
-      topicData: Array<{ topic: string; partitions: Array<{ partition: number }> }>,
-    ) =>
+  const eosManager = standInEosManager({
+    transactionalId: 'txn',
+    producerId: PRODUCER_ID,
+    addPartitionsToTransaction: (topicData) =>
       coordinator.addPartitionsToTxn({
         transactionalId: 'txn',
         producerId: PRODUCER_ID,
         topics: topicData.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => p.partition) })),
       }),
-  };
+  });
   const cluster = {
-    refreshMetadataIfNecessary: async () => undefined,
-    refreshMetadata: async () => undefined,
-    addMultipleTargetTopics: async () => undefined,
-    isConnected: () => true,
-    removeBroker: () => undefined,
+    ...FRESH_METADATA,
     findTopicPartitionMetadata: () => [
       { partitionId: 0, leader: 1 },
       { partitionId: 1, leader: 2 },
@@ -79,14 +52,7 @@ function scenario(Broker: new (nodeId: number, calls: ProduceCall[]) => object) 
       ),
     findBroker: async ({ nodeId }: { nodeId: number | string }) => brokers.get(Number(nodeId)),
   };
-  const logger = { debug() {}, info() {}, warn() {}, error() {} };
-  const send = createSendMessages({
-    logger,
-    cluster,
-    partitioner: ({ message }: PartitionerArgs) => Number(message.key),
-    eosManager,
-    retrier: createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 5 }),
-  });
+  const send = kafkajsSend(cluster, eosManager);
   return { calls, send };
 }
 
