@@ -17,6 +17,8 @@
  * deduplicated). Messages outside a checked send (the backfill's) are not guarded.
  */
 
+import { isObj } from '../json';
+
 /** The messages of one checked send, and those of them a broker has answered for. */
 interface SendScope {
   answered: WeakSet<object>;
@@ -44,21 +46,22 @@ interface ProduceRequestShape {
   topicData?: Array<{ topic?: unknown; partitions?: Array<{ partition?: unknown; messages?: unknown[] }> }>;
 }
 
-function* requestMessages(request: ProduceRequestShape): Generator<[string, object]> {
+/**
+ * The request's partitions whose records a broker already answered for in the same send. Runs on every
+ * Produce, over every message: a lookup per message, and a label only for a partition found.
+ */
+export function answeredAlready(request: ProduceRequestShape): string[] {
+  const found: string[] = [];
   for (const t of request.topicData ?? [])
     for (const p of t.partitions ?? [])
-      for (const m of p.messages ?? [])
-        if (typeof m === 'object' && m !== null) yield [`${String(t.topic)}:${String(p.partition)}`, m];
-}
-
-/** The request's partitions whose records a broker already answered for in the same send. */
-export function answeredAlready(request: ProduceRequestShape): string[] {
-  const found = new Set<string>();
-  for (const [where, m] of requestMessages(request)) if (scopeOf.get(m)?.answered.has(m)) found.add(where);
-  return [...found];
+      if (p.messages?.some((m) => isObj(m) && scopeOf.get(m)?.answered.has(m)))
+        found.push(`${String(t.topic)}:${String(p.partition)}`);
+  return found;
 }
 
 /** Marks the request's messages as answered (its Produce succeeded: kafkajs throws on any partition's error). */
 export function markAnswered(request: ProduceRequestShape): void {
-  for (const [, m] of requestMessages(request)) scopeOf.get(m)?.answered.add(m);
+  for (const t of request.topicData ?? [])
+    for (const p of t.partitions ?? [])
+      for (const m of p.messages ?? []) if (isObj(m)) scopeOf.get(m)?.answered.add(m);
 }
