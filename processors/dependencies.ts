@@ -117,7 +117,7 @@ export async function processorDependencies(
       deferAfterMs: config.expansion.deferAfterMs,
       normalize: options.normalize ?? defaultNormalize,
       encoder: new DomainEventEncoder(schemaIds),
-      expand: (n) => expander.expand(n),
+      expand: (n, dropped) => expander.expand(n, dropped),
     });
     const expansion = {
       async close() {

@@ -80,12 +80,39 @@ export class ExpansionBudget {
    * Waits until an expansion may start (see the module comment); the hold comes with its reservation made.
    * `lane` names the partition and the object (a lane of processors/deferral/): what the deadlock check
    * needs to tell bodies that wait for this expansion from bodies a commit will release.
+   *
+   * A wait ends early, rejected with the signal's reason, when any of `cancel` aborts: the expander closed,
+   * or the partition the expansion is for went (revoked or failed). Without that, a wait left behind by a
+   * partition that went would still be admitted later, and spend an API call and the budget on a body
+   * nobody takes.
    */
-  admit(lane: string): Promise<ExpansionHold> {
+  admit(lane: string, cancel: readonly AbortSignal[] = []): Promise<ExpansionHold> {
+    const aborted = cancel.find((s) => s.aborted);
+    if (aborted !== undefined) return Promise.reject(cancelReason(aborted));
     // Behind earlier waiters even when this one would fit: first come, first served.
     if (this.waiting.length === 0 && this.fits(lane)) return Promise.resolve(this.reserve(lane));
-    return new Promise((admit) => {
-      this.waiting.push({ lane, admit });
+    return new Promise((resolve, reject) => {
+      const onAbort = (event: Event) => {
+        const at = this.waiting.indexOf(waiter);
+        if (at < 0) return;
+        this.waiting.splice(at, 1);
+        unlisten();
+        reject(cancelReason(event.target as AbortSignal));
+        // Without this waiter's lane, what the bodies held wait for may have changed.
+        this.admitWaiting();
+      };
+      const unlisten = () => {
+        for (const s of cancel) s.removeEventListener('abort', onAbort);
+      };
+      const waiter = {
+        lane,
+        admit: (hold: ExpansionHold) => {
+          unlisten();
+          resolve(hold);
+        },
+      };
+      for (const s of cancel) s.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
       // This waiter may be what the bodies held wait for.
       this.admitWaiting();
     });
@@ -143,6 +170,11 @@ export class ExpansionBudget {
       next?.admit(this.reserve(next.lane));
     }
   }
+}
+
+function cancelReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('expansion cancelled while it waited for room');
 }
 
 /**

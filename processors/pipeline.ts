@@ -46,7 +46,8 @@ export interface PipelineDeps {
   deferAfterMs: number;
   normalize: (n: Notification, topics: TopicsConfig) => DomainEvent;
   encoder: { message(event: DomainEvent): Message };
-  expand: (n: Notification) => Promise<ExpandOutcome>;
+  /** `dropped` aborts when the partition went (processors/deferral/expansion-cache.ts). */
+  expand: (n: Notification, dropped?: AbortSignal) => Promise<ExpandOutcome>;
 }
 
 export interface DomainOutput {

@@ -1,4 +1,4 @@
-import type { ExpandOutcome } from '../stages/expand';
+import { AbortedError, type ExpandOutcome } from '../stages/expand';
 import type { Notification } from '../types';
 
 interface Entry {
@@ -15,12 +15,14 @@ export class ExpansionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<() => void>();
   private dropped = false;
+  /** Aborted by drop(): expansions of this partition still waiting for room stop waiting (the expander). */
+  private readonly gone = new AbortController();
 
-  start(n: Notification, expand: (n: Notification) => Promise<ExpandOutcome>): void {
+  start(n: Notification, expand: (n: Notification, dropped: AbortSignal) => Promise<ExpandOutcome>): void {
     const offset = n.record.offset;
     if (this.entries.has(offset)) return;
     const entry: Entry = {
-      promise: expand(n).then((outcome) => {
+      promise: expand(n, this.gone.signal).then((outcome) => {
         entry.outcome = outcome;
         // Settled after the partition went, or after its record was let go: nobody will delete it.
         if (this.dropped || entry.deleted) release(outcome);
@@ -28,8 +30,8 @@ export class ExpansionCache {
         return outcome;
       }),
     };
-    // A rejection means the expander was closed (shutdown/teardown): the record stays unsettled and is
-    // never committed; swallow it here so it is not reported as unhandled.
+    // A rejection means the expander was closed (shutdown/teardown) or the partition dropped: the record
+    // stays unsettled and is never committed; swallow it here so it is not reported as unhandled.
     entry.promise.catch(() => undefined);
     this.entries.set(offset, entry);
   }
@@ -59,6 +61,7 @@ export class ExpansionCache {
   drop(): void {
     this.dropped = true;
     for (const entry of this.entries.values()) if (entry.outcome) release(entry.outcome);
+    this.gone.abort(new AbortedError('partition dropped'));
   }
 
   /** Called whenever an expansion settles (the partition worker wakes up to resubmit its lane). */

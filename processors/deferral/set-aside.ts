@@ -62,7 +62,7 @@ export interface ExpandOrSetAsideInput {
   /** Every decoded notification of the round (a set-aside lane takes all of its own). */
   decoded: readonly Notification[];
   expansions: ExpansionCache;
-  expand: (n: Notification) => Promise<ExpandOutcome>;
+  expand: (n: Notification, dropped: AbortSignal) => Promise<ExpandOutcome>;
   deferAfterMs: number;
   waitingLanes: ReadonlySet<string>;
 }

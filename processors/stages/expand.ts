@@ -183,11 +183,17 @@ export interface ExpanderOptions {
   memory?: ExpansionBudget;
 }
 
-class AbortedError extends Error {
-  constructor() {
-    super('expander closed');
+/** The expander closed, or the partition an expansion was for went: nobody will take its outcome. */
+export class AbortedError extends Error {
+  constructor(message = 'expander closed') {
+    super(message);
     this.name = 'AbortedError';
   }
+}
+
+function cancelled(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new AbortedError('partition dropped');
 }
 
 /** What a failed Nylas API call's status means for the retry policy (the backfill's list calls too). */
@@ -207,6 +213,8 @@ export class Expander {
   /** Calls in flight, aborted by close(). */
   private readonly calls = new Set<AbortController>();
   private closed = false;
+  /** Aborted by close(): ends the waits for room in the memory budget. */
+  private readonly closing = new AbortController();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -221,6 +229,7 @@ export class Expander {
   /** Cancels every wait; pending expand() calls reject (their records are not committed). */
   close(): void {
     this.closed = true;
+    this.closing.abort(new AbortedError());
     for (const c of this.calls) c.abort();
     this.cooldowns.clear();
     for (const t of this.timers) {
@@ -295,15 +304,18 @@ export class Expander {
    * Fetches the full message of a truncated notification, following the policy in the module comment.
    * With a memory budget, the expansion first waits for room (processors/expansion-budget.ts) and keeps
    * its reservation through retries; an expanded outcome carries the body's hold, any other gives it back.
+   * `dropped`: aborts when the partition the expansion is for went (processors/deferral/expansion-cache.ts);
+   * a wait for room then ends at once, and an admitted expansion that has not started does not start.
    */
-  async expand(n: Notification): Promise<ExpandOutcome> {
+  async expand(n: Notification, dropped?: AbortSignal): Promise<ExpandOutcome> {
     const memory = this.options.memory;
     if (memory === undefined) return this.fetchWithPolicy(n);
+    const cancel = dropped === undefined ? [this.closing.signal] : [this.closing.signal, dropped];
     // The lane as processors/deferral/ names it (the object), within its partition.
-    const hold = await memory.admit(`${n.record.partition}/${objectKeyString(n.object)}`);
-    if (this.closed) {
+    const hold = await memory.admit(`${n.record.partition}/${objectKeyString(n.object)}`, cancel);
+    if (this.closed || dropped?.aborted) {
       hold.release();
-      throw new AbortedError();
+      throw this.closed ? new AbortedError() : cancelled(dropped);
     }
     let outcome: ExpandOutcome;
     try {

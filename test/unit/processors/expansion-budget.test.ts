@@ -116,6 +116,38 @@ describe('expansion budget (EXPANSION_MAX_HELD_BYTES)', () => {
     expect(budget.heldBytes).toBe(0);
   });
 
+  it('ends a wait whose signal aborts: it leaves the queue, rejects with the reason, and the next moves up', async () => {
+    const budget = new ExpansionBudget(100, 60);
+    const first = admitAll(budget, 1);
+    await tick();
+    const gone = new AbortController();
+    const cancelled = budget.admit('0/b', [gone.signal]);
+    const order: string[] = [];
+    void budget.admit('0/c').then(() => order.push('third'));
+    await tick();
+    expect(budget.waitingCalls).toBe(2);
+    gone.abort(new Error('partition 0 dropped'));
+    await expect(cancelled).rejects.toThrow('partition 0 dropped');
+    expect(budget.waitingCalls).toBe(1);
+    expect(budget.heldBytes).toBe(60);
+    first[0]?.release();
+    await tick();
+    expect(order).toEqual(['third']);
+    expect(budget.heldBytes).toBe(60);
+    // Aborting again after the wait ended changes nothing.
+    gone.abort();
+    expect(budget.heldBytes).toBe(60);
+  });
+
+  it('refuses at once, reserving nothing, a wait whose signal has already aborted', async () => {
+    const budget = new ExpansionBudget(100, 60);
+    const gone = new AbortController();
+    gone.abort(new Error('already gone'));
+    await expect(budget.admit('0/a', [gone.signal])).rejects.toThrow('already gone');
+    expect(budget.heldBytes).toBe(0);
+    expect(budget.waitingCalls).toBe(0);
+  });
+
   it('never waits for itself, and goes over the budget only by one expansion at a time', async () => {
     const lanes = ['0/a', '0/b', '1/a'];
     await fc.assert(
@@ -283,6 +315,72 @@ describe('expander and partition cache under the expansion budget', () => {
     answers.shift()?.();
     await tick();
     await tick();
+    expect(budget.heldBytes).toBe(0);
+  });
+
+  it('ends the waits for room of a partition that is dropped: no call is made for it, others go on', async () => {
+    const { budget, expander, answers, calls } = setup(800, 400);
+    const dropped = new ExpansionCache();
+    const other = new ExpansionCache();
+    for (const o of [1, 2, 3]) dropped.start(truncated(o), (n, s) => expander.expand(n, s));
+    other.start(truncated(4), (n, s) => expander.expand(n, s));
+    await tick();
+    expect(calls()).toBe(2);
+    expect(budget.waitingCalls).toBe(2);
+    dropped.drop();
+    await tick();
+    // Offset 3 left the queue; offset 4 of the other partition still waits for room.
+    expect(budget.waitingCalls).toBe(1);
+    expect(dropped.settled('3')).toBe(false);
+    answers.shift()?.();
+    await tick();
+    await tick();
+    // The first body was given back at once (its partition went), so the other partition's call starts.
+    expect(calls()).toBe(3);
+    answers.shift()?.();
+    answers.shift()?.();
+    await tick();
+    await tick();
+    expect(other.settled('4')).toBe(true);
+    expect(calls()).toBe(3);
+    expect(budget.heldBytes).toBe(approximateBytes({ id: 'm4', body: 'b'.repeat(100) }));
+  });
+
+  it('does not start an expansion admitted in the moment its partition went', async () => {
+    const { budget, expander, calls } = setup(400, 400);
+    const blocker = await budget.admit('9/other');
+    const cache = new ExpansionCache();
+    cache.start(truncated(1), (n, s) => expander.expand(n, s));
+    await tick();
+    // Admitted (room given back) and dropped before the expansion could go on.
+    blocker.release();
+    cache.drop();
+    await tick();
+    await tick();
+    expect(calls()).toBe(0);
+    expect(budget.heldBytes).toBe(0);
+    expect(cache.settled('1')).toBe(false);
+  });
+
+  it('ends the waits for room when the expander closes', async () => {
+    const { budget, expander, answers, calls } = setup(400, 400);
+    const running = expander.expand(truncated(1));
+    // Its outcome taken at once, so its rejection during the tick below is handled.
+    const waiting = expander.expand(truncated(2)).then(
+      () => 'admitted',
+      (err: Error) => err.message,
+    );
+    await tick();
+    expect(budget.waitingCalls).toBe(1);
+    expander.close();
+    await tick();
+    // Out of the queue at once, while the running call has not been answered.
+    expect(budget.waitingCalls).toBe(0);
+    expect(await waiting).toBe('expander closed');
+    // The call that was running is answered after the close: its body is not taken either.
+    answers.shift()?.();
+    await expect(running).rejects.toThrow('expander closed');
+    expect(calls()).toBe(1);
     expect(budget.heldBytes).toBe(0);
   });
 
