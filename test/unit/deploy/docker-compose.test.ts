@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadIngressConfig } from '../../../ingress/config';
 import { DEFAULTS, loadCommonConfig } from '../../../lib/config';
+import { SERVICE_NODE_FLAGS, serviceNodeFlags } from '../../../lib/service-runtime';
 import { loadProcessorConfig } from '../../../processors/config';
 import { variablesReadBy } from '../../helpers/config-env';
 
 interface Service {
   image?: string;
   build?: string;
+  entrypoint?: string[];
   command?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
@@ -105,6 +107,17 @@ describe('docker-compose.yml', () => {
       );
       expect(() => load(resolved)).not.toThrow();
     }
+  });
+
+  it('starts the processor with the Node flags nylas-stream gives it, the others with the image’s', () => {
+    expect(services.processor!.entrypoint).toEqual([
+      'node',
+      ...serviceNodeFlags('processor'),
+      'dist/cli/index.js',
+    ]);
+    expect(services.ingress!.entrypoint).toBeUndefined();
+    // The image's entrypoint is ['node', ...SERVICE_NODE_FLAGS, …] (dockerfile.test.ts).
+    expect(serviceNodeFlags('ingress')).toEqual(SERVICE_NODE_FLAGS);
   });
 
   it('keeps the registry on Kafka storage with the compatibility rule the client library expects', () => {

@@ -15,6 +15,7 @@ import { isMap, isPair, isScalar, isSeq, parse, parseAllDocuments, parseDocument
 import { ensureHelmTools, findGo, type HelmTools } from '../../../deploy/helm/tools';
 import { loadIngressConfig } from '../../../ingress/config';
 import { loadCommonConfig } from '../../../lib/config';
+import { SERVICE_NODE_FLAGS, serviceNodeFlags } from '../../../lib/service-runtime';
 import { loadProcessorConfig } from '../../../processors/config';
 import { variablesReadBy } from '../../helpers/config-env';
 import { REPO_ROOT } from '../../helpers/promql';
@@ -38,6 +39,7 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   envFrom?: { secretRef?: { name: string } }[];
@@ -441,6 +443,26 @@ describe('Helm chart deploy/helm/nylas-stream', () => {
     expect(envOf(processor).PROCESSOR_METRICS_PORT).toBe('9464');
     expect(processor.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(processor.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+  });
+
+  it("pins the processor's heap limit: the image's entrypoint with the limit, or the image's own at 0", () => {
+    const processorOf = (r: Rendered) =>
+      find(r, 'StatefulSet', '-processor').spec!.template!.spec.containers[0]!;
+    // The defaults are what nylas-stream itself starts the processor with (lib/service-runtime.ts).
+    expect(processorOf(rendered('default')).command).toEqual([
+      'node',
+      ...serviceNodeFlags('processor'),
+      'dist/cli/index.js',
+    ]);
+    expect(processorOf(rendered('production')).command).toEqual([
+      'node',
+      ...SERVICE_NODE_FLAGS,
+      '--max-old-space-size=384',
+      'dist/cli/index.js',
+    ]);
+    const unpinned = processorOf(template([], ['processor.heapLimitMb=0']));
+    expect(unpinned.command).toBeUndefined();
+    expect(unpinned.args).toEqual(['processor']);
   });
 
   it('points Services, the HPA and the PodDisruptionBudgets at the right pods', () => {
