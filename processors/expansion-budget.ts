@@ -32,6 +32,7 @@
  * The bound is therefore the budget plus one reservation, plus what lanes that need more bodies than the
  * budget hold while they complete (one object's notifications in one round; rare, and bounded by the round).
  */
+import { setMaxListeners } from 'node:events';
 import { isObj } from '../lib/json';
 
 /** An expansion's claim on the budget: a reservation until its body arrives, then the body's size until
@@ -111,6 +112,9 @@ export class ExpansionBudget {
           resolve(hold);
         },
       };
+      // One listener per waiting expansion on the same few signals (the expander's, a partition's), each
+      // removed when its wait ends: a burst past Node's default of 10 is not a leak, so no warning.
+      if (cancel.length > 0) setMaxListeners(0, ...cancel);
       for (const s of cancel) s.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);
       // This waiter may be what the bodies held wait for.

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { ExpansionCache } from '../../../processors/deferral/expansion-cache';
 import {
@@ -360,6 +361,21 @@ describe('expander and partition cache under the expansion budget', () => {
     expect(calls()).toBe(0);
     expect(budget.heldBytes).toBe(0);
     expect(cache.settled('1')).toBe(false);
+  });
+
+  it('lets a burst wait on one signal, and leaves no listener behind', async () => {
+    const budget = new ExpansionBudget(100, 100);
+    const first = await budget.admit('0/a');
+    const gone = new AbortController();
+    const waits = Array.from({ length: 30 }, (_, i) => budget.admit(`0/w${i}`, [gone.signal]));
+    expect(getEventListeners(gone.signal, 'abort')).toHaveLength(30);
+    first.release();
+    const admitted = await waits[0];
+    expect(getEventListeners(gone.signal, 'abort')).toHaveLength(29);
+    gone.abort(new Error('partition dropped'));
+    await Promise.allSettled(waits);
+    expect(getEventListeners(gone.signal, 'abort')).toHaveLength(0);
+    admitted?.release();
   });
 
   it('ends the waits for room when the expander closes', async () => {
