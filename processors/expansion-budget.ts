@@ -89,7 +89,7 @@ export class ExpansionBudget {
    */
   admit(lane: string, cancel: readonly AbortSignal[] = []): Promise<ExpansionHold> {
     const aborted = cancel.find((s) => s.aborted);
-    if (aborted !== undefined) return Promise.reject(cancelReason(aborted));
+    if (aborted !== undefined) return Promise.reject(aborted.reason);
     // Behind earlier waiters even when this one would fit: first come, first served.
     if (this.waiting.length === 0 && this.fits(lane)) return Promise.resolve(this.reserve(lane));
     return new Promise((resolve, reject) => {
@@ -98,7 +98,7 @@ export class ExpansionBudget {
         if (at < 0) return;
         this.waiting.splice(at, 1);
         unlisten();
-        reject(cancelReason(event.target as AbortSignal));
+        reject((event.target as AbortSignal).reason);
         // Without this waiter's lane, what the bodies held wait for may have changed.
         this.admitWaiting();
       };
@@ -174,11 +174,6 @@ export class ExpansionBudget {
       next?.admit(this.reserve(next.lane));
     }
   }
-}
-
-function cancelReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error('expansion cancelled while it waited for room');
 }
 
 /**

@@ -191,11 +191,6 @@ export class AbortedError extends Error {
   }
 }
 
-function cancelled(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error ? reason : new AbortedError('partition dropped');
-}
-
 /** What a failed Nylas API call's status means for the retry policy (the backfill's list calls too). */
 export function classifyApiStatus(status: number | undefined): Exclude<ExpansionErrorReason, 'deadline'> {
   if (status === undefined) return 'unavailable';
@@ -212,11 +207,14 @@ export class Expander {
   private readonly timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
   /** Calls in flight, aborted by close(). */
   private readonly calls = new Set<AbortController>();
-  private closed = false;
-  /** Aborted by close(): ends the waits for room in the memory budget. */
+  /** Aborted by close() with an AbortedError: ends the waits for room in the memory budget too. */
   private readonly closing = new AbortController();
   private readonly now: () => number;
   private readonly random: () => number;
+
+  private get closed(): boolean {
+    return this.closing.signal.aborted;
+  }
 
   constructor(private readonly options: ExpanderOptions) {
     this.now = options.now ?? Date.now;
@@ -228,7 +226,6 @@ export class Expander {
 
   /** Cancels every wait; pending expand() calls reject (their records are not committed). */
   close(): void {
-    this.closed = true;
     this.closing.abort(new AbortedError());
     for (const c of this.calls) c.abort();
     this.cooldowns.clear();
@@ -313,9 +310,11 @@ export class Expander {
     const cancel = dropped === undefined ? [this.closing.signal] : [this.closing.signal, dropped];
     // The lane as processors/deferral/ names it (the object), within its partition.
     const hold = await memory.admit(`${n.record.partition}/${objectKeyString(n.object)}`, cancel);
-    if (this.closed || dropped?.aborted) {
+    // Admitted in the moment the expander closed or the partition went: the reason is the signal's.
+    const gone = cancel.find((s) => s.aborted);
+    if (gone !== undefined) {
       hold.release();
-      throw this.closed ? new AbortedError() : cancelled(dropped);
+      throw gone.reason;
     }
     let outcome: ExpandOutcome;
     try {

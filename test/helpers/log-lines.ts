@@ -4,6 +4,14 @@ import { isObj } from '../../lib/json';
 
 /** The JSON log lines of a log file with the given `msg` (other lines, and text that is not JSON, skipped). */
 export function logLines(logFile: string, msg: string): Record<string, unknown>[] {
+  return jsonLogEntries(logFile, (entry) => entry.msg === msg);
+}
+
+/** The JSON log lines of a log file that `keep` accepts (text that is not JSON skipped). */
+export function jsonLogEntries(
+  logFile: string,
+  keep: (entry: Record<string, unknown>) => boolean,
+): Record<string, unknown>[] {
   if (!existsSync(logFile)) return [];
   const out: Record<string, unknown>[] = [];
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
@@ -14,7 +22,7 @@ export function logLines(logFile: string, msg: string): Record<string, unknown>[
     } catch {
       continue;
     }
-    if (isObj(parsed) && parsed.msg === msg) out.push(parsed);
+    if (isObj(parsed) && keep(parsed)) out.push(parsed);
   }
   return out;
 }

@@ -3,8 +3,9 @@
  * down with the instance, and a duplicate written during a broker's stop (test/e2e/failover.test.ts) is
  * explained only by what kafkajs and the processor logged then.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { jsonLogEntries } from '../../helpers/log-lines';
 
 export interface TimeWindow {
   from: number;
@@ -32,18 +33,14 @@ function compact(entry: Record<string, unknown>): string {
 export function processorLogLinesIn(logDir: string, windows: readonly TimeWindow[], max = 80): string[] {
   if (!existsSync(logDir) || windows.length === 0) return [];
   const found: Array<{ at: number; line: string }> = [];
+  const inWindow = (entry: Record<string, unknown>) => {
+    if (entry.level !== 'warn' && entry.level !== 'error') return false;
+    const at = Date.parse(String(entry.time));
+    return windows.some((w) => at >= w.from && at <= w.to);
+  };
   for (const file of readdirSync(logDir).filter((f) => /^processor-\d+\.log$/.test(f))) {
-    for (const text of readFileSync(join(logDir, file), 'utf8').split('\n')) {
-      if (!text.startsWith('{')) continue;
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      if (entry.level !== 'warn' && entry.level !== 'error') continue;
+    for (const entry of jsonLogEntries(join(logDir, file), inWindow)) {
       const at = Date.parse(String(entry.time));
-      if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
       found.push({
         at,
         line: `${new Date(at).toISOString().slice(11, 23)} ${file.replace('.log', '')} ${compact(entry)}`,
