@@ -150,7 +150,10 @@ async function main() {
             ...extra,
           };
           if (profile.has(which)) {
-            env.NODE_OPTIONS = `--require ${join(__dirname, 'cpu-profile.js')}`;
+            // Added to the variant's own NODE_OPTIONS (AB_ENV_<variant>), which it used to replace.
+            env.NODE_OPTIONS = [env.NODE_OPTIONS, `--require ${join(__dirname, 'cpu-profile.js')}`]
+              .filter(Boolean)
+              .join(' ');
             env.BENCH_CPU_PROF_DIR = join(work, 'profiles', `${which}-${rep}`);
           }
           const out = createWriteStream(join(logDir, `${which}-${rep}.log`));
