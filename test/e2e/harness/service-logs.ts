@@ -33,14 +33,11 @@ function compact(entry: Record<string, unknown>): string {
 export function processorLogLinesIn(logDir: string, windows: readonly TimeWindow[], max = 80): string[] {
   if (!existsSync(logDir) || windows.length === 0) return [];
   const found: Array<{ at: number; line: string }> = [];
-  const inWindow = (entry: Record<string, unknown>) => {
-    if (entry.level !== 'warn' && entry.level !== 'error') return false;
-    const at = Date.parse(String(entry.time));
-    return windows.some((w) => at >= w.from && at <= w.to);
-  };
+  const warnOrError = (entry: Record<string, unknown>) => entry.level === 'warn' || entry.level === 'error';
   for (const file of readdirSync(logDir).filter((f) => /^processor-\d+\.log$/.test(f))) {
-    for (const entry of jsonLogEntries(join(logDir, file), inWindow)) {
+    for (const entry of jsonLogEntries(join(logDir, file), warnOrError)) {
       const at = Date.parse(String(entry.time));
+      if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
       found.push({
         at,
         line: `${new Date(at).toISOString().slice(11, 23)} ${file.replace('.log', '')} ${compact(entry)}`,
