@@ -128,6 +128,12 @@ export const METRICS = {
     type: 'gauge',
     labels: [],
   },
+  processorStateFilterBytes: {
+    name: 'nylas_stream_processor_state_filter_bytes',
+    help: "Heap bytes held by the state stores' segment filters (PROCESSOR_STATE_FILTER_BYTES is its ceiling).",
+    type: 'gauge',
+    labels: [],
+  },
   processorTransactions: {
     name: 'nylas_stream_processor_transactions_total',
     help: 'Kafka transactions, by outcome (committed, aborted).',

@@ -20,6 +20,7 @@ import {
 } from '../lib/config';
 import { ConfigError } from '../lib/errors';
 import { type AcceptWindow, defaultAcceptWindowMs } from './stages/window';
+import { DEFAULT_FILTER_BYTES } from './state/segment-filter';
 
 export interface ExpansionConfig {
   /** Nylas API calls in flight at once, over all partitions of this instance. */
@@ -100,7 +101,7 @@ export interface ProcessorConfig extends CommonConfig {
    * answer 503 (the liveness probe restarts the process). */
   stallTimeoutMs: number;
   /** The on-disk state stores (processors/state/registry.ts). */
-  state: { dir: string; cacheEntries: number };
+  state: { dir: string; cacheEntries: number; filterBytes: number };
   /** V8's heap growing factor for the processor process, in percent over 1 (0: V8's own;
    * processors/heap.ts). */
   heapGrowingPercent: number;
@@ -370,6 +371,14 @@ export const PROCESSOR_VARIABLES = {
       'per assigned partition: the in-heap cache of recently read or written dedupe ids and versions, absent ones too, each with where it is on disk, in front of the on-disk store (about 200 bytes each)',
     readBy: PROCESSOR,
   }),
+  stateFilterBytes: integer('PROCESSOR_STATE_FILTER_BYTES', {
+    default: DEFAULT_FILTER_BYTES,
+    min: 0,
+    unit: 'bytes',
+    description:
+      "per instance: the in-heap membership filters of the state store's time segments, which spare disk reads of keys a segment does not hold (about 1.25 bytes per entry; the default covers about 20 million). When spent, the newest segments go without a filter and are read for every key; `0`: no filters",
+    readBy: PROCESSOR,
+  }),
   // 100 (V8's factor 2): V8's own factor reaches 4 under a heap limit of 2 GB or more, and a flat-out
   // drain's garbage then set the processor's RSS, not its state (a 2 M drain: 610-682 MB peak, 470-565 MB
   // just after it, by when V8 had last collected). With 100: 494-523 MB peak and 416-436 after, at the cost of
@@ -499,7 +508,11 @@ export function loadProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     takeoverTimeoutMs: v.takeoverTimeout.read(env),
     lagIntervalMs: v.lagInterval.read(env),
     stallTimeoutMs: v.stallTimeout.read(env),
-    state: { dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR, cacheEntries: v.stateCacheEntries.read(env) },
+    state: {
+      dir: v.stateDir.read(env) ?? DEFAULT_STATE_DIR,
+      cacheEntries: v.stateCacheEntries.read(env),
+      filterBytes: v.stateFilterBytes.read(env),
+    },
     heapGrowingPercent: v.heapGrowingPercent.read(env),
     optimizeForSize: v.optimizeForSize.read(env),
     idleMemoryReleaseMs: v.idleMemoryRelease.read(env),

@@ -32,6 +32,8 @@ export class ProcessorMetrics implements ExpansionObserver {
   readonly restoredEntries: Counter<'mode'>;
   readonly stateDiskBytes: Gauge<string>;
   private stateDisk: () => number = () => 0;
+  readonly stateFilterBytes: Gauge<string>;
+  private stateFilter: () => number = () => 0;
   readonly transactions: Counter<'outcome'>;
   readonly roundPhase: Histogram<'phase'>;
   readonly consumerReplacements: Counter<string>;
@@ -123,6 +125,14 @@ export class ProcessorMetrics implements ExpansionObserver {
       // Read at scrape time: a few stat() calls per assigned partition.
       collect() {
         this.set(metrics.stateDisk());
+      },
+    });
+    this.stateFilterBytes = new Gauge({
+      name: m.processorStateFilterBytes.name,
+      help: m.processorStateFilterBytes.help,
+      registers: [registry],
+      collect() {
+        this.set(metrics.stateFilter());
       },
     });
     this.transactions = new Counter({
@@ -245,6 +255,11 @@ export class ProcessorMetrics implements ExpansionObserver {
   /** Where the disk gauge reads from (the processor's store registry). */
   watchStateDisk(read: () => number): void {
     this.stateDisk = read;
+  }
+
+  /** Where the segment filters' gauge reads from (the registry's filter budget). */
+  watchStateFilters(read: () => number): void {
+    this.stateFilter = read;
   }
 
   /** Where the queued-bytes gauge reads from (the processor's queue budget). */

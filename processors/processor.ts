@@ -130,10 +130,12 @@ export class Processor {
       topic: this.topic,
       windowMs: config.dedupeWindowMs,
       cacheEntries: config.state.cacheEntries,
+      filterBytes: config.state.filterBytes,
       logger: log,
       ...(d.now ? { now: d.now } : {}),
     });
     metrics.watchStateDisk(() => this.stores.diskBytes());
+    metrics.watchStateFilters(() => this.stores.filterBytes());
     const steps = kafkaTakeoverSteps<PartitionWorker>(
       {
         kafka: d.kafka,

@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger';
 import { StateEngine } from './engine';
+import { FilterBudget } from './segment-filter';
 import { PartitionStore } from './store';
 
 export interface StoreRegistryOptions {
@@ -22,6 +23,8 @@ export interface StoreRegistryOptions {
   topic: string;
   windowMs: number;
   cacheEntries: number;
+  /** PROCESSOR_STATE_FILTER_BYTES: one budget for the filters of every partition's store. */
+  filterBytes: number;
   logger: Logger;
   now?: () => number;
 }
@@ -47,8 +50,16 @@ export class StoreRegistry {
   private engine: Promise<StateEngine> | undefined;
   /** The database once open (diskBytes is read synchronously by a gauge). */
   private opened: StateEngine | undefined;
+  private readonly filterBudget: FilterBudget;
 
-  constructor(private readonly o: StoreRegistryOptions) {}
+  constructor(private readonly o: StoreRegistryOptions) {
+    this.filterBudget = new FilterBudget(o.filterBytes);
+  }
+
+  /** Memory the state stores' segment filters hold, all partitions together. */
+  filterBytes(): number {
+    return this.filterBudget.usedBytes;
+  }
 
   get path(): string {
     return stateDatabasePath(this.o.dir, this.o.groupId, this.o.topic);
@@ -83,6 +94,7 @@ export class StoreRegistry {
       engine: await this.database(),
       windowMs: this.o.windowMs,
       cacheEntries: this.o.cacheEntries,
+      filterBudget: this.filterBudget,
       ...(this.o.now ? { now: this.o.now } : {}),
     });
     // Another get of the same partition may have finished first while this one waited.

@@ -38,6 +38,7 @@ import type { ObjectKey } from '../types';
 import type { StateEngine } from './engine';
 import { HotCache } from './hot-cache';
 import { stateId, stateKeyHash } from './keys';
+import { DEFAULT_FILTER_BYTES, FilterBudget, SegmentFilter } from './segment-filter';
 
 /** "Every offset in [next, through) except `unprocessed` is handled": written when grants are set aside
  * (the committed offset cannot pass them, later records of other grants are already done). */
@@ -80,6 +81,9 @@ export interface PartitionStoreOptions {
   windowMs: number;
   /** Entries of the hot-set cache (PROCESSOR_STATE_CACHE_ENTRIES). */
   cacheEntries: number;
+  /** The process's budget for the segments' membership filters (segment-filter.ts,
+   * PROCESSOR_STATE_FILTER_BYTES); omitted: one of DEFAULT_FILTER_BYTES of its own. */
+  filterBudget?: FilterBudget;
   now?: () => number;
 }
 
@@ -237,6 +241,10 @@ export class PartitionStore {
   private nextBucketExpiry = Number.POSITIVE_INFINITY;
   private writes: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** By segment id: the membership filter of each segment this store created (segment-filter.ts). A
+   * segment without one (on disk when the store opened) is read for every key. */
+  private readonly filters = new Map<number, SegmentFilter>();
+  private readonly filterBudget: FilterBudget;
 
   private constructor(o: PartitionStoreOptions) {
     this.partition = o.partition;
@@ -246,6 +254,7 @@ export class PartitionStore {
     const half = Math.max(1, Math.floor(o.cacheEntries / 2));
     this.seenCache = new HotCache(half);
     this.versionCache = new HotCache(half);
+    this.filterBudget = o.filterBudget ?? new FilterBudget(DEFAULT_FILTER_BYTES);
   }
 
   /** Opens the partition's store in `o.engine` (empty if it has never been written). */
@@ -262,6 +271,13 @@ export class PartitionStore {
 
   private setState(next: Meta): void {
     this.state = next;
+    // A dropped segment (expired, reset, cleared) gives its filter's memory back.
+    for (const [id, filter] of this.filters) {
+      if (!next.segments.some((s) => s.id === id)) {
+        filter.release();
+        this.filters.delete(id);
+      }
+    }
     const newestFirst = (kind: Kind) =>
       next.segments.filter((s) => s.kind === kind).sort((a, b) => b.end - a.end);
     this.byAge = { d: newestFirst('d'), v: newestFirst('v') };
@@ -311,9 +327,7 @@ export class PartitionStore {
       if (written === undefined)
         this.seenCache.set(
           cacheKey,
-          expiresAt === null
-            ? ABSENT
-            : { value: expiresAt, at: locationOf(seen.segments, at, hit, found, 'd') },
+          expiresAt === null ? ABSENT : { value: expiresAt, at: locationOf(at, hit, found, 'd') },
         );
     }
     for (const [cacheKey, at] of versions.planned) {
@@ -325,9 +339,7 @@ export class PartitionStore {
       if (written === undefined)
         this.versionCache.set(
           cacheKey,
-          stored === null
-            ? ABSENT
-            : { value: stored, at: locationOf(versions.segments, at, hit, found, 'v') },
+          stored === null ? ABSENT : { value: stored, at: locationOf(at, hit, found, 'v') },
         );
     }
   }
@@ -341,8 +353,8 @@ export class PartitionStore {
     kind: Kind,
     cacheKeys: readonly string[],
     reads: Buffer[],
-  ): { planned: Map<string, { first: number; count: number }>; segments: Segment[] } {
-    const planned = new Map<string, { first: number; count: number }>();
+  ): { planned: Map<string, PlannedReads> } {
+    const planned = new Map<string, PlannedReads>();
     // Every segment still on disk, not only those live at the lookup's time: the read also tells the key's
     // location, which the hot cache keeps for later applies, and a lookup can be ahead of the store's
     // clock (a round's time against the apply's, or a clock stepped back). Filtering by the lookup's time
@@ -368,10 +380,33 @@ export class PartitionStore {
           continue;
         }
       }
-      planned.set(cacheKey, { first: reads.length, count: segments.length });
-      for (const s of segments) reads.push(entryKey(this.partition, s.id, cacheKey));
+      // Only the segments that may hold the key (segment-filter.ts); the list is copied only when a
+      // filter rules one out.
+      const first = reads.length;
+      let read: Segment[] | undefined;
+      for (let i = 0; i < segments.length; i++) {
+        const s = segments[i] as Segment;
+        if (this.filters.get(s.id)?.mayHold(cacheKey) === false) {
+          read ??= segments.slice(0, i);
+          continue;
+        }
+        read?.push(s);
+        reads.push(entryKey(this.partition, s.id, cacheKey));
+      }
+      if (reads.length === first) {
+        // In no segment: absent, known without a read (and remembered as a read's answer would be).
+        if (kind === 'd') {
+          this.fetchedSeen.set(cacheKey, null);
+          this.seenCache.set(cacheKey, ABSENT);
+        } else {
+          this.fetchedVersions.set(cacheKey, null);
+          this.versionCache.set(cacheKey, ABSENT);
+        }
+        continue;
+      }
+      planned.set(cacheKey, { first, count: reads.length - first, segments: read ?? segments });
     }
-    return { planned, segments };
+    return { planned };
   }
 
   /** The cache key of `s`, hashed once per round. */
@@ -499,6 +534,8 @@ export class PartitionStore {
       tombstones: 0,
     };
     state.segments.push(created);
+    // Empty when created, so its filter is complete: every key written into it goes through write().
+    this.filters.set(created.id, new SegmentFilter(this.filterBudget));
     return created;
   }
 
@@ -639,7 +676,10 @@ export class PartitionStore {
         const segment = this.segmentFor(kind, change.expiresAt, next);
         const key = entryKey(p, segment.id, cacheKey);
         // After a reset nothing is anywhere: everything before it was deleted.
-        const known = reset ? NOWHERE : (kind === 'd' ? this.seenCache : this.versionCache).get(cacheKey)?.at;
+        const known =
+          reset || this.filters.get(segment.id)?.mayHold(cacheKey) === false
+            ? NOWHERE
+            : (kind === 'd' ? this.seenCache : this.versionCache).get(cacheKey)?.at;
         if (known !== undefined) plans.push({ change, index: i, cacheKey, key, segment, known });
         else plans.push({ change, index: i, cacheKey, key, segment, read: reads.push(key) - 1 });
       } else if (change.kind === 'bucket' || change.kind === 'forget-bucket') {
@@ -679,6 +719,7 @@ export class PartitionStore {
           case 'dedupe': {
             if (!key || !segment) break;
             if (!inSegment(locationBefore(plan, 'd', segment), segment)) segment.entries++;
+            this.filters.get(segment.id)?.add(cacheKey);
             ops.put(key, f64(change.expiresAt));
             const at = location(segment.id, false);
             placed.d.set(cacheKey, at);
@@ -692,6 +733,7 @@ export class PartitionStore {
             if (!inSegment(was, segment)) segment.entries++;
             else if (isTombstone(was)) segment.tombstones--;
             if (change.entry.deleted) segment.tombstones++;
+            this.filters.get(segment.id)?.add(cacheKey);
             // apply made it (an unexpired version always has one); a restore's too.
             const value = stored[plan.index] ?? { entry: change.entry, expiresAt: change.expiresAt };
             ops.put(key, encodeVersion(value));
@@ -853,13 +895,31 @@ export class PartitionStore {
     if (this.closed) return;
     await this.writes;
     this.closed = true;
+    // The budget is the process's: a revoked partition's filters go back to it.
+    for (const filter of this.filters.values()) filter.release();
+    this.filters.clear();
+  }
+
+  /** Memory the segments' filters hold (diagnostics, tests). */
+  get filterBytes(): number {
+    let n = 0;
+    for (const f of this.filters.values()) n += f.bytes;
+    return n;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
+/** Where a key's reads are in a prefetch's batch: `count` from `first`, one per segment of `segments`
+ * (newest first: the segments that may hold the key). */
+interface PlannedReads {
+  first: number;
+  count: number;
+  segments: readonly Segment[];
+}
+
 /** The index of the first non-null value among a key's reads (newest segment first); -1: none. */
-function newestHit(values: ReadonlyArray<Buffer | null>, at: { first: number; count: number }): number {
+function newestHit(values: ReadonlyArray<Buffer | null>, at: PlannedReads): number {
   for (let i = at.first; i < at.first + at.count; i++) {
     if (values[i]) return i;
   }
@@ -889,14 +949,8 @@ const inSegment = (l: Location, s: Segment): boolean => l !== NOWHERE && Math.fl
 const isTombstone = (l: Location): boolean => l !== NOWHERE && l % 2 === 1;
 
 /** The location a prefetch's reads of one key found (`hit`: newestHit's index, `found` its value). */
-function locationOf(
-  segments: readonly Segment[],
-  at: { first: number },
-  hit: number,
-  found: Buffer | null,
-  kind: Kind,
-): Location {
-  const segment = hit < 0 ? undefined : segments[hit - at.first];
+function locationOf(at: PlannedReads, hit: number, found: Buffer | null, kind: Kind): Location {
+  const segment = hit < 0 ? undefined : at.segments[hit - at.first];
   if (segment === undefined || found === null) return NOWHERE;
   return location(segment.id, kind === 'v' && found[8] === 1);
 }

@@ -207,6 +207,7 @@ export class ProcessorHarness {
       topic: this.topics.raw,
       windowMs: this.config.dedupeWindowMs,
       cacheEntries: this.config.state.cacheEntries,
+      filterBytes: this.config.state.filterBytes,
       logger: createLogger({ name: 'processor', level: 'silent' }),
     });
     return { store: await stores.get(partition), close: () => stores.closeAll() };

@@ -50,6 +50,7 @@ export async function openTestStore(partition = 0, options: TestStoreOptions = {
     engine: database.engine,
     windowMs: options.windowMs ?? TEST_WINDOW_MS,
     cacheEntries: options.cacheEntries ?? 1000,
+    ...(options.filterBudget ? { filterBudget: options.filterBudget } : {}),
     // The store's own clock only drops what expired: tests use small times, so by default nothing has.
     now: options.now ?? (() => 0),
   });

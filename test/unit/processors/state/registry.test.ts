@@ -19,6 +19,7 @@ function registry(dir: string, topic = 'nylas-stream.raw', groupId = 'nylas-stre
     topic,
     windowMs: TEST_WINDOW_MS,
     cacheEntries: 100,
+    filterBytes: 1024 * 1024,
     logger,
     now: () => 0,
   });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { objectKeyString } from '../../../../processors/object-identity';
 import type { StateEngine } from '../../../../processors/state/engine';
 import { MAX_STATE_ID_CHARS, stateId } from '../../../../processors/state/keys';
+import { FilterBudget } from '../../../../processors/state/segment-filter';
 import {
   NotPrefetchedError,
   PartitionStore,
@@ -31,7 +32,7 @@ const dedupe = (id: string, expiresAt: number): StateChange => ({ kind: 'dedupe'
 const WINDOW = 1000 * SEGMENTS_PER_WINDOW;
 
 /** A store whose own clock the test moves. */
-async function clocked(options: { path?: string; cacheEntries?: number } = {}) {
+async function clocked(options: { path?: string; cacheEntries?: number; filterBudget?: FilterBudget } = {}) {
   const clock = { now: 0 };
   const store = await openTestStore(0, { windowMs: WINDOW, now: () => clock.now, ...options });
   return { store, clock };
@@ -451,6 +452,62 @@ describe('PartitionStore (on disk)', () => {
     }
   });
 
+  it('reads a key only in the segments that may hold it: none for new ids in segments it created, every one it found on disk at open', async () => {
+    const path = testStoreDir();
+    const ids = Array.from({ length: 200 }, (_, i) => `n${i}`);
+    const keysRead = (engine: StateEngine) => {
+      const spy = jest.spyOn(engine, 'get');
+      return () => {
+        const n = spy.mock.calls.reduce((sum, [keys]) => sum + keys.length, 0);
+        spy.mockRestore();
+        return n;
+      };
+    };
+    // Two segments of each kind: expiry times 100 and 1,100 (a segment is 1,000 ms wide).
+    const { store: s } = await clocked({ path });
+    await s.apply(ids.map((id) => ({ kind: 'dedupe' as const, id, expiresAt: 100 })));
+    await s.apply([dedupe('late', 1100), version('a', 1n, 1100)]);
+    s.dropCache();
+    let count = keysRead(testDatabaseAt(path));
+    await s.prefetch(
+      ids.map((id) => `new-${id}`),
+      ids.map((id) => keyString(`new-${id}`)),
+    );
+    // A few false positives of the filters at most (about 1 % each), against 2 × 400 reads without them.
+    expect(count()).toBeLessThan(20);
+    for (const id of ids) expect(s.seen(`new-${id}`, 0)).toBe(false);
+    // What is there is still read and found.
+    count = keysRead(testDatabaseAt(path));
+    await s.prefetch(ids, []);
+    expect(count()).toBeGreaterThanOrEqual(ids.length);
+    for (const id of ids) expect(s.seen(id, 0)).toBe(true);
+    expect(s.filterBytes).toBeGreaterThan(0);
+    await s.close();
+    expect(s.filterBytes).toBe(0);
+
+    // Reopened: both segments were on disk before it opened, so they have no filter and every key is read
+    // in each, as it was before filters.
+    const { store: again } = await clocked({ path });
+    count = keysRead(testDatabaseAt(path));
+    await again.prefetch(['new-x'], [keyString('new-x')]);
+    // Two segments of dedupe ids, one of versions.
+    expect(count()).toBe(3);
+    expect(again.seen('new-x', 0)).toBe(false);
+    expect(await again.isSeen('n7', 0)).toBe(true);
+  });
+
+  it('without filters (PROCESSOR_STATE_FILTER_BYTES=0) reads every key in every segment', async () => {
+    const path = testStoreDir();
+    const { store: s } = await clocked({ path, filterBudget: new FilterBudget(0) });
+    await s.apply([dedupe('a', 100), dedupe('b', 1100)]);
+    s.dropCache();
+    const spy = jest.spyOn(testDatabaseAt(path), 'get');
+    await s.prefetch(['c', 'd'], []);
+    expect(spy.mock.calls.reduce((sum, [keys]) => sum + keys.length, 0)).toBe(4);
+    spy.mockRestore();
+    expect(s.filterBytes).toBe(0);
+  });
+
   it('refuses to apply after close', async () => {
     const s = await openTestStore();
     await s.close();
@@ -468,7 +525,8 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
     | { op: 'tick'; by: number }
     | { op: 'seen'; id: string; ahead: number }
     | { op: 'version'; id: string; ahead: number }
-    | { op: 'drop-cache' };
+    | { op: 'drop-cache' }
+    | { op: 'reopen' };
 
   const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
   const expiry = fc.integer({ min: 0, max: 6000 });
@@ -506,6 +564,7 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
         .map((q) => ({ op: 'version' as const, ...q })),
     },
     { weight: 1, arbitrary: fc.constant<Op>({ op: 'drop-cache' }) },
+    { weight: 1, arbitrary: fc.constant<Op>({ op: 'reopen' }) },
   );
 
   /** What the stores must answer: the latest write of each key that had not expired when applied. */
@@ -528,15 +587,25 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
     }
   }
 
-  it('answers alike with no cache to speak of, a small one and one holding everything, and as the model', async () => {
+  it('answers alike with no cache to speak of, a small one and one holding everything, with and without segment filters, across reopens, and as the model', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
         const clock = { now: 0 };
-        const stores = await Promise.all(
-          [0, 3, 10_000].map((cacheEntries) =>
-            openTestStore(0, { windowMs: WINDOW, cacheEntries, now: () => clock.now }),
-          ),
-        );
+        // One segment's first filter stage (8 KiB) and no more: the next segment goes unfiltered.
+        const oneFilter = new FilterBudget(8192);
+        const variants = [
+          { cacheEntries: 0 },
+          { cacheEntries: 3 },
+          { cacheEntries: 10_000 },
+          { cacheEntries: 3, filterBudget: new FilterBudget(0) },
+          { cacheEntries: 3, filterBudget: oneFilter },
+        ].map((v) => ({ ...v, path: testStoreDir() }));
+        const open = () =>
+          Promise.all(
+            variants.map((v) => openTestStore(0, { windowMs: WINDOW, now: () => clock.now, ...v })),
+          );
+        let stores = await open();
+        const all = <T>(x: T) => stores.map(() => x);
         const model = new Model();
         try {
           for (const o of ops) {
@@ -558,13 +627,15 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
               case 'drop-cache':
                 for (const s of stores) s.dropCache();
                 break;
+              case 'reopen':
+                // The segments on disk now have no filter in the reopened stores: they are read.
+                await Promise.all(stores.map((s) => s.close()));
+                expect(oneFilter.usedBytes).toBe(0);
+                stores = await open();
+                break;
               case 'seen': {
                 const expected = (model.seen.get(o.id) ?? 0) > at;
-                expect(await Promise.all(stores.map((s) => s.isSeen(o.id, at)))).toEqual([
-                  expected,
-                  expected,
-                  expected,
-                ]);
+                expect(await Promise.all(stores.map((s) => s.isSeen(o.id, at)))).toEqual(all(expected));
                 break;
               }
               case 'version': {
@@ -577,7 +648,7 @@ describe('PartitionStore: the hot cache never changes an answer', () => {
                     return e === undefined ? undefined : { v: e.version, deleted: e.deleted };
                   }),
                 );
-                expect(got).toEqual([expected, expected, expected]);
+                expect(got).toEqual(all(expected));
                 break;
               }
             }
