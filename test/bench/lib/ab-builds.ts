@@ -19,6 +19,9 @@
  *   AB_PROFILE   name,…                  CPU-profile these variants (lib/cpu-profile.ts)
  *   AB_KEEP_INFRA 1 = leave the bench's Kafka and registry running
  *
+ * Each drain also logs where the processor's CPU went, per thread (its JavaScript, V8's helpers, the
+ * thread pool, RocksDB's threads: lib/proc.ts, threadCpuSeconds), and the summary gives their medians.
+ *
  * The topics are created from this checkout's topic plan, so a variant from an older commit must accept
  * them (older builds warn about the variables they do not know). Logs: $TMPDIR/nylas-ab/<time>/.
  */
@@ -34,7 +37,7 @@ import { outcomesFrom } from '../scenarios/processor';
 import { BenchChild } from './child';
 import { freePort } from './context';
 import { createTopic, groupLag, scenarioTopics, startInfra, uniqueName } from './infra';
-import { UsageSampler } from './proc';
+import { threadCpuSeconds, threadCpuSince, UsageSampler } from './proc';
 import { scrape } from './prom';
 import { median, round } from './stats';
 
@@ -117,6 +120,9 @@ async function main() {
     const results = new Map<string, number[]>(kinds.map((k) => [k, []]));
     const cpu = new Map<string, number[]>(kinds.map((k) => [k, []]));
     const rss = new Map<string, number[]>(kinds.map((k) => [k, []]));
+    /** Per variant and thread name, CPU µs per record of each counted drain (proc.ts, threadCpuSeconds). */
+    const threads = new Map<string, Map<string, number[]>>(kinds.map((k) => [k, new Map()]));
+    const perRecordUs = (s: number) => (s / count) * 1e6;
     const warmup = process.env.AB_WARMUP === '1';
     for (let rep = warmup ? -1 : 0; rep < reps; rep++) {
       // rep -1: one drain of the first variant, not counted (the first drain of a session runs slow).
@@ -177,10 +183,21 @@ async function main() {
             if (child.exitCode !== null) throw new Error(`${which} exited`);
             await new Promise((r) => setTimeout(r, 200));
           }
+          const threadsBefore = threadCpuSeconds(child.pid ?? -1);
           const usage = new UsageSampler(child.pid ?? -1, 250).start();
           const broker = new UsageSampler(runningPid(infra.runtime.kafkaProc) ?? -1, 500).start();
           const d = await drain(infra.admin, groupId, raw, count);
           const u = usage.stop();
+          // Where the processor's CPU went: its JavaScript, V8's helpers (mostly the collector), the
+          // thread pool (rocksdb-native's reads and writes), RocksDB's own background threads.
+          const split = [...threadCpuSince(threadsBefore, threadCpuSeconds(child.pid ?? -1))]
+            .filter(([, s]) => s > 0)
+            .sort((x, y) => y[1] - x[1]);
+          for (const [name, s] of split) {
+            if (rep < 0) continue;
+            const byName = threads.get(which) as Map<string, number[]>;
+            byName.set(name, [...(byName.get(name) ?? []), perRecordUs(s)]);
+          }
           const b = broker.stop();
           await new Promise((r) => setTimeout(r, 1000));
           const outcomes = await outcomesFrom(`http://127.0.0.1:${port}/metrics`).catch(() => ({}));
@@ -193,6 +210,9 @@ async function main() {
           if (rep >= 0) rss.get(which)?.push(u.rssPeakMb);
           log(
             `${which} rep ${rep}: ${round(d.eps)} events/s (drain ${round(d.seconds)} s, cpu ${round(u.cpuCores, 2)}, broker cpu ${round(b.cpuCores, 2)}, rss ${round(u.rssPeakMb)} MB) ${JSON.stringify(outcomes)}`,
+          );
+          log(
+            `  ${which} threads, CPU µs/record: ${split.map(([name, s]) => `${name} ${round(perRecordUs(s), 1)}`).join(', ')}`,
           );
           for (const l of metrics) log(`  ${which} ${l}`);
         } else {
@@ -228,6 +248,9 @@ async function main() {
     const tuned = median(results.get('tuned') ?? []);
     for (const k of kinds) {
       const list = results.get(k) ?? [];
+      log(
+        `SUMMARY ${k}: threads, median CPU µs/record: ${[...(threads.get(k) ?? [])].map(([name, list]) => `${name} ${round(median(list), 1)}`).join(', ') || 'not measured'}`,
+      );
       log(
         `SUMMARY ${k}: median ${round(median(list))} events/s [${list.map((v) => round(v)).join(', ')}], cpu-seconds (cores x drain) median ${round(median(cpu.get(k) ?? []), 2)} [${(cpu.get(k) ?? []).map((v) => round(v, 1)).join(', ')}], ratio to tuned ${round(median(list) / tuned, 3)}, cpu µs/record median ${round((median(cpu.get(k) ?? []) / count) * 1e6, 1)}, rss peak max ${round(Math.max(...(rss.get(k) ?? [])))} MB`,
       );

@@ -22,6 +22,46 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds used so far by each thread of `pid`, summed by thread name (/proc/<pid>/task/<tid>/stat;
+ * digits at the end of a name dropped, so a pool's threads count together). Node names its threads:
+ * `MainThread` (the JavaScript), `V8Worker` (V8's helpers: the collector's concurrent and parallel work,
+ * background compilation), `libuv-worker` (the thread pool: file system, crypto, native add-ons' async
+ * work such as rocksdb-native's reads and writes); RocksDB names its own (`rocksdb:low` compactions,
+ * `rocksdb:high` flushes). Empty when the process is gone. Each value is the thread's total since it
+ * started: subtract an earlier reading.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close).replace(/\d+$/, '');
+      const fields = stat.slice(close + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      out.set(name, (out.get(name) ?? 0) + seconds);
+    } catch {
+      // The thread ended between the listing and the read: its time is gone with it.
+    }
+  }
+  return out;
+}
+
+/** Per thread name, the CPU seconds between two threadCpuSeconds readings. A thread that ended in between
+ * takes its time with it, so a pool that shrank reads low. */
+export function threadCpuSince(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>) {
+  const out = new Map<string, number>();
+  for (const [name, s] of after) out.set(name, s - (before.get(name) ?? 0));
+  return out;
+}
+
 /** Resident set size of `pid` in bytes, or NaN when the process is gone. */
 export function rssBytes(pid: number): number {
   try {
