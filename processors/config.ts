@@ -376,7 +376,7 @@ export const PROCESSOR_VARIABLES = {
     min: 0,
     unit: 'bytes',
     description:
-      "per instance: the in-heap membership filters of the state store's time segments, which spare disk reads of keys a segment does not hold (about 1.25 bytes per entry; the default covers about 20 million). When spent, the newest segments go without a filter and are read for every key; `0`: no filters",
+      "per instance: the in-heap membership filters of the state store's time segments, which spare disk reads of keys a segment does not hold (about 1.25 bytes per entry by their sizing; the default covers roughly 20 million, computed, not measured). When spent, the newest segments go without a filter and are read for every key; `0`: no filters",
     readBy: PROCESSOR,
   }),
   // 100 (V8's factor 2): V8's own factor reaches 4 under a heap limit of 2 GB or more, and a flat-out

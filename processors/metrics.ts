@@ -19,6 +19,23 @@ export type NotificationOutcome =
   | 'dead_lettered'
   | 'body_omitted';
 
+/** A gauge whose value is read when Prometheus scrapes (`read` is called then, so it may follow a source
+ * set later by a watch* method). */
+function gaugeAtScrape(
+  def: { name: string; help: string },
+  registry: Registry,
+  read: () => number,
+): Gauge<string> {
+  return new Gauge({
+    name: def.name,
+    help: def.help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
 export class ProcessorMetrics implements ExpansionObserver {
   readonly notifications: Counter<'family' | 'outcome'>;
   readonly deadLetters: Counter<'reason'>;
@@ -117,24 +134,9 @@ export class ProcessorMetrics implements ExpansionObserver {
       this.restores.inc({ mode }, 0);
       this.restoredEntries.inc({ mode }, 0);
     }
-    const metrics = this;
-    this.stateDiskBytes = new Gauge({
-      name: m.processorStateDiskBytes.name,
-      help: m.processorStateDiskBytes.help,
-      registers: [registry],
-      // Read at scrape time: a few stat() calls per assigned partition.
-      collect() {
-        this.set(metrics.stateDisk());
-      },
-    });
-    this.stateFilterBytes = new Gauge({
-      name: m.processorStateFilterBytes.name,
-      help: m.processorStateFilterBytes.help,
-      registers: [registry],
-      collect() {
-        this.set(metrics.stateFilter());
-      },
-    });
+    // Read at scrape time: a few stat() calls per assigned partition.
+    this.stateDiskBytes = gaugeAtScrape(m.processorStateDiskBytes, registry, () => this.stateDisk());
+    this.stateFilterBytes = gaugeAtScrape(m.processorStateFilterBytes, registry, () => this.stateFilter());
     this.transactions = new Counter({
       name: m.processorTransactions.name,
       help: m.processorTransactions.help,
@@ -159,30 +161,17 @@ export class ProcessorMetrics implements ExpansionObserver {
       registers: [registry],
     });
     for (const kind of ['transient', 'countable']) this.roundFailures.inc({ kind }, 0);
-    this.queuedBytes = new Gauge({
-      name: m.processorQueuedBytes.name,
-      help: m.processorQueuedBytes.help,
-      registers: [registry],
-      collect() {
-        this.set(metrics.queued());
-      },
-    });
-    this.expansionHeldBytes = new Gauge({
-      name: m.processorExpansionHeldBytes.name,
-      help: m.processorExpansionHeldBytes.help,
-      registers: [registry],
-      collect() {
-        this.set(metrics.expansionBudget.heldBytes);
-      },
-    });
-    this.expansionWaitingCalls = new Gauge({
-      name: m.processorExpansionWaitingCalls.name,
-      help: m.processorExpansionWaitingCalls.help,
-      registers: [registry],
-      collect() {
-        this.set(metrics.expansionBudget.waitingCalls);
-      },
-    });
+    this.queuedBytes = gaugeAtScrape(m.processorQueuedBytes, registry, () => this.queued());
+    this.expansionHeldBytes = gaugeAtScrape(
+      m.processorExpansionHeldBytes,
+      registry,
+      () => this.expansionBudget.heldBytes,
+    );
+    this.expansionWaitingCalls = gaugeAtScrape(
+      m.processorExpansionWaitingCalls,
+      registry,
+      () => this.expansionBudget.waitingCalls,
+    );
     this.fetchPauses = new Counter({
       name: m.processorFetchPauses.name,
       help: m.processorFetchPauses.help,

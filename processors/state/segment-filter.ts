@@ -25,7 +25,8 @@
  * whatever the traffic and the window. A dropped segment returns its filter's memory.
  */
 
-/** PROCESSOR_STATE_FILTER_BYTES's default: 32 MiB, filters for about 20 million entries when full. */
+/** PROCESSOR_STATE_FILTER_BYTES's default: 32 MiB, filters for about 20 million entries when full (computed from 10 bits per
+ * entry and the stages' power-of-two sizes, not measured). */
 export const DEFAULT_FILTER_BYTES = 32 * 1024 * 1024;
 
 /** Bits per entry a stage is sized for: about 1 % false positives when it is full. */
@@ -51,7 +52,7 @@ export class FilterBudget {
   }
 
   give(bytes: number): void {
-    this.used = Math.max(0, this.used - bytes);
+    this.used -= bytes;
   }
 
   get usedBytes(): number {
@@ -79,6 +80,22 @@ function word(key: string, at: number): number {
   );
 }
 
+/** The key's first bit position in stage `s` before masking: h1, moved per stage. */
+const start = (key: string, s: number) => (word(key, 0) + Math.imul(s, word(key, 8))) >>> 0;
+/** The step between the key's positions: h2, odd so that it walks a power-of-two table. */
+const step = (key: string) => word(key, 4) | 1;
+/** Position `i` of a key in a stage of `mask` + 1 bits. */
+const bitOf = (h1: number, h2: number, i: number, mask: number) => ((h1 + Math.imul(i, h2)) >>> 0) & mask;
+
+/** Every one of the key's positions is set in the stage. */
+function holds(stage: Stage, h1: number, h2: number): boolean {
+  for (let i = 0; i < HASHES; i++) {
+    const bit = bitOf(h1, h2, i, stage.mask);
+    if (((stage.bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return false;
+  }
+  return true;
+}
+
 /**
  * A scalable Bloom filter over one segment's keys. Keys are already uniform (SHA-256), so their own bytes
  * are the hashes: positions h1 + i·h2 (double hashing), with h1 moved per stage so that stages of
@@ -99,12 +116,11 @@ export class SegmentFilter {
       stage = this.grow(stage);
       if (stage === undefined) return;
     }
-    const s = this.stages.length - 1;
-    const h2 = word(key, 4) | 1;
-    const h1 = (word(key, 0) + Math.imul(s, word(key, 8))) >>> 0;
+    const h1 = start(key, this.stages.length - 1);
+    const h2 = step(key);
     for (let i = 0; i < HASHES; i++) {
-      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & stage.mask;
-      (stage.bits as Uint32Array)[bit >>> 5] = ((stage.bits[bit >>> 5] as number) | (1 << (bit & 31))) >>> 0;
+      const bit = bitOf(h1, h2, i, stage.mask);
+      stage.bits[bit >>> 5] = ((stage.bits[bit >>> 5] as number) | (1 << (bit & 31))) >>> 0;
     }
     stage.entries++;
   }
@@ -112,21 +128,11 @@ export class SegmentFilter {
   /** False: the key was never added, so the segment does not hold it. True: it may. */
   mayHold(key: string): boolean {
     if (this.abandoned) return true;
-    const h2 = word(key, 4) | 1;
-    const h1base = word(key, 0);
-    const h3 = word(key, 8);
+    const h2 = step(key);
+    // A loop, not stages.some(): this runs per key and segment in every prefetch, and a closure per call
+    // is garbage on the path the filters exist to lighten.
     for (let s = 0; s < this.stages.length; s++) {
-      const stage = this.stages[s] as Stage;
-      const h1 = (h1base + Math.imul(s, h3)) >>> 0;
-      let all = true;
-      for (let i = 0; i < HASHES; i++) {
-        const bit = ((h1 + Math.imul(i, h2)) >>> 0) & stage.mask;
-        if (((stage.bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) {
-          all = false;
-          break;
-        }
-      }
-      if (all) return true;
+      if (holds(this.stages[s] as Stage, start(key, s), h2)) return true;
     }
     return false;
   }

@@ -193,10 +193,9 @@ async function main() {
           const split = [...threadCpuSince(threadsBefore, threadCpuSeconds(child.pid ?? -1))]
             .filter(([, s]) => s > 0)
             .sort((x, y) => y[1] - x[1]);
-          for (const [name, s] of split) {
-            if (rep < 0) continue;
-            const byName = threads.get(which) as Map<string, number[]>;
-            byName.set(name, [...(byName.get(name) ?? []), perRecordUs(s)]);
+          const byName = threads.get(which) as Map<string, number[]>;
+          if (rep >= 0) {
+            for (const [name, s] of split) byName.set(name, [...(byName.get(name) ?? []), perRecordUs(s)]);
           }
           const b = broker.stop();
           await new Promise((r) => setTimeout(r, 1000));
@@ -252,7 +251,7 @@ async function main() {
         `SUMMARY ${k}: threads, median CPU µs/record: ${[...(threads.get(k) ?? [])].map(([name, list]) => `${name} ${round(median(list), 1)}`).join(', ') || 'not measured'}`,
       );
       log(
-        `SUMMARY ${k}: median ${round(median(list))} events/s [${list.map((v) => round(v)).join(', ')}], cpu-seconds (cores x drain) median ${round(median(cpu.get(k) ?? []), 2)} [${(cpu.get(k) ?? []).map((v) => round(v, 1)).join(', ')}], ratio to tuned ${round(median(list) / tuned, 3)}, cpu µs/record median ${round((median(cpu.get(k) ?? []) / count) * 1e6, 1)}, rss peak max ${round(Math.max(...(rss.get(k) ?? [])))} MB`,
+        `SUMMARY ${k}: median ${round(median(list))} events/s [${list.map((v) => round(v)).join(', ')}], cpu-seconds (cores x drain) median ${round(median(cpu.get(k) ?? []), 2)} [${(cpu.get(k) ?? []).map((v) => round(v, 1)).join(', ')}], ratio to tuned ${round(median(list) / tuned, 3)}, cpu µs/record median ${round(perRecordUs(median(cpu.get(k) ?? [])), 1)}, rss peak max ${round(Math.max(...(rss.get(k) ?? [])))} MB`,
       );
     }
   } finally {

@@ -11,15 +11,21 @@ const CLOCK_TICKS = 100; // USER_HZ on every Linux the bench runs on (getconf CL
 /** CPU seconds used so far by `pid` (user + system), or NaN when the process is gone. */
 export function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return (utime + stime) / CLOCK_TICKS;
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).seconds;
   } catch {
     return Number.NaN;
   }
+}
+
+/** A /proc stat line (a process's or a thread's): its name and CPU seconds (user + system). */
+function parseStat(stat: string): { name: string; seconds: number } {
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, close),
+    seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+  };
 }
 
 /**
@@ -41,12 +47,9 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close).replace(/\d+$/, '');
-      const fields = stat.slice(close + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      out.set(name, (out.get(name) ?? 0) + seconds);
+      const stat = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      const name = stat.name.replace(/\d+$/, '');
+      out.set(name, (out.get(name) ?? 0) + stat.seconds);
     } catch {
       // The thread ended between the listing and the read: its time is gone with it.
     }
